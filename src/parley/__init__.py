@@ -1,0 +1,3 @@
+"""Parley: a private AI assistant you run for yourself."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,155 @@
+"""Settings: resolved once at start-up, then passed in.
+
+Resolution order for every field: explicit argument, then environment, then default.
+All environment variable names live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from parley.errors import ConfigError
+
+ENV_DATA_DIR = "PARLEY_DATA_DIR"
+ENV_HOST = "PARLEY_HOST"
+ENV_PORT = "PARLEY_PORT"
+ENV_MODELS_FILE = "PARLEY_MODELS_FILE"
+ENV_STORE = "PARLEY_STORE"
+ENV_JWT_SECRET = "PARLEY_JWT_SECRET"  # noqa: S105 - a variable name, not a secret
+ENV_TOKEN_TTL = "PARLEY_TOKEN_TTL_SECONDS"  # noqa: S105
+ENV_LOCAL_MODEL = "PARLEY_LOCAL_MODEL"
+ENV_LOCAL_THREADS = "PARLEY_LOCAL_MODEL_THREADS"
+ENV_CONTEXT_BUDGET = "PARLEY_CONTEXT_BUDGET_TOKENS"
+ENV_ALLOWED_ORIGINS = "PARLEY_ALLOWED_ORIGINS"
+ENV_FIRST_TOKEN_TIMEOUT = "PARLEY_FIRST_TOKEN_TIMEOUT"  # noqa: S105
+ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
+ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
+ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
+ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    """OWASP's argon2id recommendation: m=19 MiB, t=2, p=1."""
+
+    time_cost: int = 2
+    memory_kib: int = 19 * 1024
+    parallelism: int = 1
+
+
+@dataclass(frozen=True)
+class ThrottleRule:
+    """At most ``limit`` failures per ``window_seconds``; the block lifts when the window ends."""
+
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    models_file: Path | None = None
+    store: str = "sqlite"
+    log_level: str = "INFO"
+
+    # Auth
+    jwt_secret: str | None = None
+    jwt_issuer: str = "parley"
+    jwt_audience: str = "parley"
+    token_ttl_seconds: int = 12 * 3600
+    ticket_ttl_seconds: int = 60
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+    hash_concurrency: int = max(1, os.cpu_count() or 1)
+    throttle_per_user: ThrottleRule = ThrottleRule(limit=10, window_seconds=300)
+    throttle_per_address: ThrottleRule = ThrottleRule(limit=50, window_seconds=300)
+
+    # Providers
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    local_model: bool = True
+    local_model_threads: int = max(1, os.cpu_count() or 1)
+    provider_retries: int = 3
+    retry_base_delay: float = 0.5
+    first_token_timeout: float = 120.0
+    token_idle_timeout: float = 60.0
+
+    # Chat
+    context_budget_tokens: int = 6000
+    max_prompt_chars: int = 32_000
+    save_interval_seconds: float = 1.0
+    title_max_chars: int = 60
+
+    # Edge limits
+    max_body_bytes: int = 256 * 1024
+    allowed_origins: tuple[str, ...] = ()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "parley.db"
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        return self.data_dir / "jwt_secret"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings: ``overrides`` (not None) win over ``env``, which wins over defaults."""
+        env = os.environ if env is None else env
+        from_env: dict[str, Any] = {}
+        readers: list[tuple[str, str, Any]] = [
+            ("data_dir", ENV_DATA_DIR, Path),
+            ("host", ENV_HOST, str),
+            ("port", ENV_PORT, int),
+            ("models_file", ENV_MODELS_FILE, Path),
+            ("store", ENV_STORE, str),
+            ("jwt_secret", ENV_JWT_SECRET, str),
+            ("token_ttl_seconds", ENV_TOKEN_TTL, int),
+            ("local_model", ENV_LOCAL_MODEL, _parse_bool),
+            ("local_model_threads", ENV_LOCAL_THREADS, int),
+            ("context_budget_tokens", ENV_CONTEXT_BUDGET, int),
+            ("allowed_origins", ENV_ALLOWED_ORIGINS, _parse_list),
+            ("first_token_timeout", ENV_FIRST_TOKEN_TIMEOUT, float),
+            ("token_idle_timeout", ENV_TOKEN_IDLE_TIMEOUT, float),
+            ("log_level", ENV_LOG_LEVEL, str.upper),
+            ("openai_api_key", ENV_OPENAI_API_KEY, str),
+            ("openai_base_url", ENV_OPENAI_BASE_URL, str),
+        ]
+        for name, var, parse in readers:
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                from_env[name] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r} is not valid: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        from_env.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**from_env)
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected on/off, true/false, 1/0")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())

@@ -1,0 +1,151 @@
+"""Accounts, login, sessions and WebSocket tickets."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from parley.core.auth.passwords import PasswordHasher
+from parley.core.auth.throttle import LoginThrottle
+from parley.core.auth.tokens import TokenClaims, TokenCodec
+from parley.core.store.base import Stores, User
+from parley.errors import InvalidCredentials, InvalidInput, InvalidToken, NotFound
+
+log = logging.getLogger(__name__)
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD_CHARS = 8
+# Bounded so a huge password cannot make hashing expensive.
+MAX_PASSWORD_CHARS = 1024
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_at: float
+    user: User
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is from: the user, and the claims of the token that proved it."""
+
+    user: User
+    claims: TokenClaims
+
+
+def validate_username(username: str) -> str:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            "A username is 1 to 64 characters: letters, digits and . _ @ - (starting with a letter or digit)."
+        )
+    return username
+
+
+def validate_password(password: str) -> str:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise InvalidInput(f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long.")
+    return password
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(
+        self,
+        stores: Stores,
+        *,
+        hasher: PasswordHasher,
+        codec: TokenCodec,
+        throttle: LoginThrottle,
+        ticket_ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._users = stores.users
+        self._revoked = stores.revoked_tokens
+        self._tickets = stores.tickets
+        self._hasher = hasher
+        self._codec = codec
+        self._throttle = throttle
+        self._ticket_ttl = ticket_ttl_seconds
+        self._clock = clock
+
+    # Sessions
+
+    async def login(self, username: str, password: str, client_address: str | None) -> Session:
+        """A session for valid credentials; one error for unknown user, wrong password or disabled account."""
+        await self._throttle.check(username, client_address)
+        user = await self._users.get_user_by_name(username) if USERNAME_PATTERN.fullmatch(username) else None
+        candidate = password[:MAX_PASSWORD_CHARS]
+        valid = await self._hasher.verify(user.password_hash if user else None, candidate)
+        if user is None or not valid or user.disabled:
+            await self._throttle.record_failure(username, client_address)
+            raise InvalidCredentials()
+        await self._throttle.record_success(username)
+        if self._hasher.needs_rehash(user.password_hash):
+            await self._users.set_password_hash(user.id, await self._hasher.hash(candidate), revoke_tokens=False)
+        token, claims = self._codec.issue(user.id, user.token_version, now=self._clock())
+        log.info("login: user %s", user.username)
+        return Session(token=token, expires_at=claims.expires_at, user=user)
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal behind a session token; InvalidToken if forged, expired, revoked or superseded."""
+        claims = self._codec.decode(token)
+        if await self._revoked.is_revoked(claims.jti):
+            raise InvalidToken()
+        user = await self._users.get_user(claims.user_id)
+        if user is None or user.disabled or user.token_version != claims.token_version:
+            raise InvalidToken()
+        return Principal(user=user, claims=claims)
+
+    async def logout(self, principal: Principal) -> None:
+        await self._revoked.revoke(principal.claims.jti, principal.claims.expires_at)
+        log.info("logout: user %s", principal.user.username)
+
+    # WebSocket tickets: single use, short-lived, so the session token never travels in a URL.
+
+    async def issue_ticket(self, user: User) -> tuple[str, int]:
+        ticket = secrets.token_urlsafe(32)
+        await self._tickets.put_ticket(_ticket_hash(ticket), user.id, self._clock() + self._ticket_ttl)
+        return ticket, self._ticket_ttl
+
+    async def redeem_ticket(self, ticket: str) -> User:
+        user_id = await self._tickets.take_ticket(_ticket_hash(ticket), self._clock())
+        user = await self._users.get_user(user_id) if user_id else None
+        if user is None or user.disabled:
+            raise InvalidToken()
+        return user
+
+    # Accounts
+
+    async def create_user(self, username: str, password: str, *, is_admin: bool = False) -> User:
+        validate_username(username)
+        validate_password(password)
+        return await self._users.create_user(username, await self._hasher.hash(password), is_admin=is_admin)
+
+    async def change_password(self, username: str, new_password: str) -> None:
+        """Sets a new password and revokes every token the user holds."""
+        validate_password(new_password)
+        user = await self._require_user(username)
+        await self._users.set_password_hash(user.id, await self._hasher.hash(new_password), revoke_tokens=True)
+
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        user = await self._require_user(username)
+        await self._users.set_disabled(user.id, disabled)
+
+    async def remove_user(self, username: str) -> None:
+        user = await self._require_user(username)
+        await self._users.delete_user(user.id)
+
+    async def _require_user(self, username: str) -> User:
+        user = await self._users.get_user_by_name(username)
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        return user

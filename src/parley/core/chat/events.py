@@ -1,0 +1,46 @@
+"""Typed stream events. The edges frame them (SSE, WebSocket, PostToConnection); the core only emits them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    type: ClassVar[str]
+    msgid: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class StartEvent(StreamEvent):
+    type: ClassVar[str] = "start"
+    conversation_id: str
+    message_id: str
+    user_message_id: str
+    model: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DeltaEvent(StreamEvent):
+    type: ClassVar[str] = "delta"
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent(StreamEvent):
+    type: ClassVar[str] = "done"
+    finish_reason: str
+    usage: dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class ErrorEvent(StreamEvent):
+    type: ClassVar[str] = "error"
+    code: str
+    message: str

@@ -1,0 +1,328 @@
+"""Chat: assemble context, run the provider in the background, save as it goes, emit typed events.
+
+A generation runs as its own task, not in the request that started it: when the client goes
+away the answer still finishes and is saved. Clients read its events from a queue and may stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from parley.core.chat.context import build_context, title_from_prompt
+from parley.core.chat.events import DeltaEvent, DoneEvent, ErrorEvent, StartEvent, StreamEvent
+from parley.core.chat.params import ChatParams, resolve_generation_params
+from parley.core.chat.upstream import UpstreamPolicy, stream_with_policy
+from parley.core.providers.base import (
+    ChatMessage,
+    FinishChunk,
+    GenerationParams,
+    TextChunk,
+    Usage,
+    UsageChunk,
+)
+from parley.core.providers.registry import ModelRegistry, RegisteredModel
+from parley.core.store.base import ConversationStore, Message, MessageStatus, User
+from parley.errors import InvalidInput, NotFound, ParleyError, ProviderError, StreamInterrupted
+
+log = logging.getLogger(__name__)
+
+# Enough turns to fill any budget we allow; the token budget decides what is really sent.
+_HISTORY_WINDOW = 200
+MAX_MSGID_CHARS = 64
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    prompt: str
+    conversation_id: str | None = None
+    msgid: str | None = None
+    params: ChatParams = field(default_factory=ChatParams)
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    max_prompt_chars: int = 32_000
+    context_budget_tokens: int = 6000
+    save_interval_seconds: float = 1.0
+    title_max_chars: int = 60
+
+
+_END = object()
+
+
+class Generation:
+    """One answer being generated. Read ``events()`` once; ``stop()`` ends it early."""
+
+    def __init__(self, user_id: str, msgid: str) -> None:
+        self.user_id = user_id
+        self.msgid = msgid
+        self._queue: asyncio.Queue[StreamEvent | object] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self._detached = False
+        self.task: asyncio.Task[None] | None = None
+
+    def emit(self, event: StreamEvent) -> None:
+        if not self._detached:
+            self._queue.put_nowait(event)
+
+    def finish(self) -> None:
+        self._queue.put_nowait(_END)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    async def wait_stop(self) -> None:
+        await self._stop.wait()
+
+    def detach(self) -> None:
+        """The client went away: keep generating and saving, but stop queueing events for nobody."""
+        self._detached = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is _END:
+                return
+            assert isinstance(item, StreamEvent)
+            yield item
+
+    async def wait(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+
+@dataclass
+class _Answer:
+    """What has been generated so far for one assistant message."""
+
+    message_id: str
+    text: list[str] = field(default_factory=list)
+    seq: int = 0
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    saved_at: float = 0.0
+
+    @property
+    def content(self) -> str:
+        return "".join(self.text)
+
+
+class ChatService:
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        models: ModelRegistry,
+        *,
+        limits: ChatLimits,
+        policy: UpstreamPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._conversations = conversations
+        self._models = models
+        self._limits = limits
+        self._policy = policy
+        self._clock = clock
+        self._active: dict[tuple[str, str], Generation] = {}
+
+    async def start(self, user: User, request: ChatRequest) -> Generation:
+        """Validate, save the user's message, and start generating. Returns once the start event is queued."""
+        prompt = request.prompt
+        if not prompt.strip():
+            raise InvalidInput("The message is empty.")
+        if len(prompt) > self._limits.max_prompt_chars:
+            raise InvalidInput(f"The message is longer than {self._limits.max_prompt_chars} characters.")
+        msgid = request.msgid or uuid.uuid4().hex
+        if len(msgid) > MAX_MSGID_CHARS:
+            raise InvalidInput(f"msgid is longer than {MAX_MSGID_CHARS} characters.")
+        if (user.id, msgid) in self._active:
+            raise InvalidInput("A generation with this msgid is already running.")
+
+        model_id = request.params.model or self._models.default_model
+        if model_id is None:
+            raise InvalidInput("No model is configured on this server.")
+        model = self._models.get(model_id)
+        params = resolve_generation_params(request.params, model.info)
+
+        if request.conversation_id is None:
+            title = title_from_prompt(prompt, self._limits.title_max_chars)
+            conversation = await self._conversations.create_conversation(user.id, title, model_id)
+            history: list[Message] = []
+        else:
+            found = await self._conversations.get_conversation(user.id, request.conversation_id)
+            if found is None:
+                raise NotFound("Conversation not found.")
+            conversation = found
+            history = await self._conversations.recent_messages(conversation.id, _HISTORY_WINDOW)
+
+        budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
+        context = build_context(request.params.system_prompt, history, prompt, budget)
+
+        user_message = await self._add(user.id, conversation.id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid)
+        placeholder = await self._add(
+            user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
+        )
+
+        generation = Generation(user.id, msgid)
+        generation.emit(
+            StartEvent(
+                msgid=msgid,
+                conversation_id=conversation.id,
+                message_id=placeholder.id,
+                user_message_id=user_message.id,
+                model=model_id,
+                title=conversation.title,
+            )
+        )
+        self._active[(user.id, msgid)] = generation
+        generation.task = asyncio.create_task(
+            self._run(generation, model, context, params, _Answer(message_id=placeholder.id)),
+            name=f"generation-{msgid}",
+        )
+        return generation
+
+    def stop(self, user_id: str, msgid: str) -> bool:
+        """Ask a running generation of this user to stop; False when there is none."""
+        generation = self._active.get((user_id, msgid))
+        if generation is None:
+            return False
+        generation.stop()
+        return True
+
+    async def aclose(self) -> None:
+        """On shutdown: stop every generation and wait for its partial answer to be saved."""
+        generations = list(self._active.values())
+        for generation in generations:
+            generation.stop()
+        for generation in generations:
+            await generation.wait()
+
+    async def _add(
+        self,
+        user_id: str,
+        conversation_id: str,
+        role: str,
+        content: str,
+        status: MessageStatus,
+        *,
+        model: str | None = None,
+        msgid: str | None = None,
+    ) -> Message:
+        message = await self._conversations.add_message(
+            user_id, conversation_id, role=role, content=content, status=status, model=model, client_msgid=msgid
+        )
+        if message is None:  # deleted between the check and the write
+            raise NotFound("Conversation not found.")
+        return message
+
+    async def _run(
+        self,
+        generation: Generation,
+        model: RegisteredModel,
+        context: list[ChatMessage],
+        params: GenerationParams,
+        answer: _Answer,
+    ) -> None:
+        msgid = generation.msgid
+        try:
+            stopped = await self._generate(generation, model, context, params, answer)
+            status = MessageStatus.STOPPED if stopped else MessageStatus.COMPLETE
+            finish_reason = "stopped" if stopped else (answer.finish_reason or "stop")
+            await self._save(answer, status, finish_reason=finish_reason)
+            usage = None
+            if answer.usage is not None:
+                usage = {
+                    "prompt_tokens": answer.usage.prompt_tokens,
+                    "completion_tokens": answer.usage.completion_tokens,
+                }
+            generation.emit(DoneEvent(msgid=msgid, finish_reason=finish_reason, usage=usage))
+        except ParleyError as error:
+            status = MessageStatus.INTERRUPTED if answer.text else MessageStatus.ERROR
+            log.warning("generation %s ended with %s: %s", msgid, error.code, error.message)
+            await self._save_quietly(answer, status, finish_reason=error.code)
+            generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
+        except asyncio.CancelledError:
+            await self._save_quietly(answer, MessageStatus.INTERRUPTED, finish_reason="cancelled")
+            raise
+        except Exception:
+            log.exception("generation %s failed unexpectedly", msgid)
+            status = MessageStatus.INTERRUPTED if answer.text else MessageStatus.ERROR
+            await self._save_quietly(answer, status, finish_reason="internal_error")
+            generation.emit(ErrorEvent(msgid=msgid, code="internal_error", message="The answer failed unexpectedly."))
+        finally:
+            self._active.pop((generation.user_id, msgid), None)
+            generation.finish()
+
+    async def _generate(
+        self,
+        generation: Generation,
+        model: RegisteredModel,
+        context: list[ChatMessage],
+        params: GenerationParams,
+        answer: _Answer,
+    ) -> bool:
+        """Stream into ``answer``; True when the user stopped it."""
+        stream = stream_with_policy(model.provider, model.info.id, context, params, self._policy)
+        stop_wait = asyncio.ensure_future(generation.wait_stop())
+        try:
+            async with aclosing(stream):
+                while True:
+                    next_chunk = asyncio.ensure_future(anext(stream))
+                    await asyncio.wait({next_chunk, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                    if not next_chunk.done():
+                        next_chunk.cancel()
+                        await asyncio.gather(next_chunk, return_exceptions=True)
+                        return True
+                    try:
+                        chunk = next_chunk.result()
+                    except StopAsyncIteration:
+                        return False
+                    except ProviderError:
+                        raise
+                    except Exception as exc:
+                        raise StreamInterrupted() from exc
+                    if isinstance(chunk, TextChunk) and chunk.text:
+                        answer.text.append(chunk.text)
+                        answer.seq += 1
+                        generation.emit(DeltaEvent(msgid=generation.msgid, seq=answer.seq, text=chunk.text))
+                        await self._save_periodically(answer)
+                    elif isinstance(chunk, UsageChunk):
+                        answer.usage = chunk.usage
+                    elif isinstance(chunk, FinishChunk):
+                        answer.finish_reason = chunk.reason
+        finally:
+            stop_wait.cancel()
+
+    async def _save_periodically(self, answer: _Answer) -> None:
+        now = self._clock()
+        if now - answer.saved_at >= self._limits.save_interval_seconds:
+            await self._save(answer, MessageStatus.STREAMING)
+
+    async def _save(self, answer: _Answer, status: MessageStatus, *, finish_reason: str | None = None) -> None:
+        content = answer.content
+        await self._conversations.update_message(
+            answer.message_id,
+            content=content,
+            status=status,
+            finish_reason=finish_reason,
+            prompt_tokens=answer.usage.prompt_tokens if answer.usage else None,
+            completion_tokens=answer.usage.completion_tokens if answer.usage else None,
+        )
+        answer.saved_at = self._clock()
+
+    async def _save_quietly(self, answer: _Answer, status: MessageStatus, *, finish_reason: str) -> None:
+        try:
+            await asyncio.shield(self._save(answer, status, finish_reason=finish_reason))
+        except Exception:
+            log.exception("could not save the partial answer %s", answer.message_id)

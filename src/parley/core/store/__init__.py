@@ -1,0 +1,29 @@
+"""Persistence behind small interfaces; SQLite is the default implementation."""
+
+from parley.core.store.base import (
+    Conversation,
+    ConversationPage,
+    ConversationStore,
+    Message,
+    MessageStatus,
+    Stores,
+    ThrottleStore,
+    TicketStore,
+    TokenRevocationStore,
+    User,
+    UserStore,
+)
+
+__all__ = [
+    "Conversation",
+    "ConversationPage",
+    "ConversationStore",
+    "Message",
+    "MessageStatus",
+    "Stores",
+    "ThrottleStore",
+    "TicketStore",
+    "TokenRevocationStore",
+    "User",
+    "UserStore",
+]

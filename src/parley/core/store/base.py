@@ -1,0 +1,161 @@
+"""Store interfaces and the records they return.
+
+Every conversation and message method takes the owner's ``user_id`` and treats another user's
+object as missing: authorization is part of the query, not a check that can be forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class MessageStatus(StrEnum):
+    COMPLETE = "complete"  # a user message, or an answer that finished
+    STREAMING = "streaming"  # an answer still being generated
+    STOPPED = "stopped"  # the user stopped it; what was generated is kept
+    INTERRUPTED = "interrupted"  # the provider broke off mid-answer; the partial answer is kept
+    ERROR = "error"  # the provider failed before answering anything
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    password_hash: str
+    is_admin: bool
+    disabled: bool
+    token_version: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    user_id: str
+    title: str
+    model: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: Sequence[Conversation]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    conversation_id: str
+    seq: int
+    role: str
+    content: str
+    status: MessageStatus
+    created_at: float
+    updated_at: float
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    client_msgid: str | None = None
+
+
+class UserStore(Protocol):
+    async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User: ...
+
+    async def get_user_by_name(self, username: str) -> User | None: ...
+
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def list_users(self) -> list[User]: ...
+
+    async def count_users(self) -> int: ...
+
+    async def set_password_hash(self, user_id: str, password_hash: str, *, revoke_tokens: bool) -> None:
+        """Store a new hash; with ``revoke_tokens`` every token issued before is invalid."""
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        """Disabling also invalidates every token issued before."""
+
+    async def delete_user(self, user_id: str) -> bool: ...
+
+
+class ConversationStore(Protocol):
+    async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation: ...
+
+    async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None: ...
+
+    async def list_conversations(self, user_id: str, limit: int, cursor: str | None) -> ConversationPage:
+        """Newest first (by last activity); ``cursor`` comes from a previous page."""
+
+    async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation | None: ...
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool: ...
+
+    async def add_message(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        role: str,
+        content: str,
+        status: MessageStatus,
+        model: str | None = None,
+        client_msgid: str | None = None,
+    ) -> Message | None:
+        """Append a message and mark the conversation active; None when the conversation is not the user's."""
+
+    async def update_message(
+        self,
+        message_id: str,
+        *,
+        content: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None: ...
+
+    async def list_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
+        """All messages in order; None when the conversation is not the user's."""
+
+    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        """The newest ``limit`` messages, returned oldest first (for assembling model context)."""
+
+
+class TokenRevocationStore(Protocol):
+    async def revoke(self, jti: str, expires_at: float) -> None: ...
+
+    async def is_revoked(self, jti: str) -> bool: ...
+
+
+class TicketStore(Protocol):
+    async def put_ticket(self, ticket_hash: str, user_id: str, expires_at: float) -> None: ...
+
+    async def take_ticket(self, ticket_hash: str, now: float) -> str | None:
+        """Consume a ticket atomically: the user id the first time before expiry, None ever after."""
+
+
+class ThrottleStore(Protocol):
+    async def peek(self, key: str, now: float) -> tuple[int, float]:
+        """Failures counted in the current window, and when the window ends."""
+
+    async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
+        """Count one failure; returns the new count and when the window ends."""
+
+    async def clear(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store the core needs, built once by the composition root."""
+
+    users: UserStore
+    conversations: ConversationStore
+    revoked_tokens: TokenRevocationStore
+    tickets: TicketStore
+    throttle: ThrottleStore

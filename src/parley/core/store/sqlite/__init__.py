@@ -1,0 +1,35 @@
+"""The default store: one SQLite file in the data directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from parley.config import Settings
+from parley.core.store.base import Stores
+from parley.core.store.registry import store_backend
+from parley.core.store.sqlite.conversations import SqliteConversationStore
+from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.users import (
+    SqliteThrottleStore,
+    SqliteTicketStore,
+    SqliteTokenRevocationStore,
+    SqliteUserStore,
+)
+
+
+@store_backend("sqlite")
+@asynccontextmanager
+async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
+    db = Database(settings.database_path)
+    try:
+        await db.open()
+        yield Stores(
+            users=SqliteUserStore(db),
+            conversations=SqliteConversationStore(db),
+            revoked_tokens=SqliteTokenRevocationStore(db),
+            tickets=SqliteTicketStore(db),
+            throttle=SqliteThrottleStore(db),
+        )
+    finally:
+        await db.close()

@@ -1,0 +1,207 @@
+"""Conversations and their messages. Every query is scoped to the owner."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import time
+import uuid
+
+from parley.core.store.base import Conversation, ConversationPage, Message, MessageStatus
+from parley.core.store.sqlite.database import Database
+from parley.errors import InvalidInput
+
+_CONVERSATION_COLUMNS = "id, user_id, title, model, created_at, updated_at"
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        user_id=row["user_id"],
+        title=row["title"],
+        model=row["model"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        role=row["role"],
+        content=row["content"],
+        status=MessageStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        model=row["model"],
+        finish_reason=row["finish_reason"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        client_msgid=row["client_msgid"],
+    )
+
+
+def encode_cursor(updated_at: float, conversation_id: str) -> str:
+    raw = json.dumps([updated_at, conversation_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, conversation_id = json.loads(raw)
+        return float(updated_at), str(conversation_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("The cursor is not valid.") from None
+
+
+class SqliteConversationStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation:
+        now = time.time()
+        conversation = Conversation(
+            id=uuid.uuid4().hex, user_id=user_id, title=title, model=model, created_at=now, updated_at=now
+        )
+        await self._db.run(
+            lambda conn: conn.execute(
+                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (conversation.id, user_id, title, model, now, now),
+            )
+        )
+        return conversation
+
+    async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None:
+        row = await self._db.run(lambda conn: _owned(conn, user_id, conversation_id))
+        return _conversation(row) if row else None
+
+    async def list_conversations(self, user_id: str, limit: int, cursor: str | None) -> ConversationPage:
+        after = decode_cursor(cursor) if cursor else None
+
+        def page(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            if after is None:
+                sql = (
+                    f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE user_id = ?"  # noqa: S608
+                    " ORDER BY updated_at DESC, id DESC LIMIT ?"
+                )
+                return conn.execute(sql, (user_id, limit + 1)).fetchall()
+            sql = (
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608
+                " WHERE user_id = ? AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+                " ORDER BY updated_at DESC, id DESC LIMIT ?"
+            )
+            return conn.execute(sql, (user_id, after[0], after[0], after[1], limit + 1)).fetchall()
+
+        rows = await self._db.run(page)
+        items = [_conversation(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
+        return ConversationPage(items=items, next_cursor=next_cursor)
+
+    async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation | None:
+        def rename(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?", (title, conversation_id, user_id)
+            )
+            return _owned(conn, user_id, conversation_id)
+
+        row = await self._db.run(rename)
+        return _conversation(row) if row else None
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+        cursor = await self._db.run(
+            lambda conn: conn.execute(
+                "DELETE FROM conversations WHERE id = ? AND user_id = ?", (conversation_id, user_id)
+            )
+        )
+        return cursor.rowcount > 0
+
+    async def add_message(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        role: str,
+        content: str,
+        status: MessageStatus,
+        model: str | None = None,
+        client_msgid: str | None = None,
+    ) -> Message | None:
+        def append(conn: sqlite3.Connection) -> Message | None:
+            if _owned(conn, user_id, conversation_id) is None:
+                return None
+            now = time.time()
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
+            message = Message(
+                id=uuid.uuid4().hex,
+                conversation_id=conversation_id,
+                seq=seq,
+                role=role,
+                content=content,
+                status=status,
+                created_at=now,
+                updated_at=now,
+                model=model,
+                client_msgid=client_msgid,
+            )
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, seq, role, content, status, model, client_msgid,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message.id, conversation_id, seq, role, content, status.value, model, client_msgid, now, now),
+            )
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+            return message
+
+        return await self._db.run(append)
+
+    async def update_message(
+        self,
+        message_id: str,
+        *,
+        content: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE messages SET content = ?, status = ?, finish_reason = COALESCE(?, finish_reason),"
+                " prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens),"
+                " updated_at = ? WHERE id = ?",
+                (content, status.value, finish_reason, prompt_tokens, completion_tokens, time.time(), message_id),
+            )
+        )
+
+    async def list_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
+        def select(conn: sqlite3.Connection) -> list[sqlite3.Row] | None:
+            if _owned(conn, user_id, conversation_id) is None:
+                return None
+            return conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+            ).fetchall()
+
+        rows = await self._db.run(select)
+        return None if rows is None else [_message(row) for row in rows]
+
+    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?", (conversation_id, limit)
+            ).fetchall()
+        )
+        return [_message(row) for row in reversed(rows)]
+
+
+def _owned(conn: sqlite3.Connection, user_id: str, conversation_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND user_id = ?",  # noqa: S608
+        (conversation_id, user_id),
+    ).fetchone()
+    return row

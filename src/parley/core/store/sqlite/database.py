@@ -1,0 +1,73 @@
+"""One SQLite file, used from one dedicated thread so the event loop never waits on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from parley.core.store.sqlite.migrations import apply_migrations
+
+T = TypeVar("T")
+
+
+class Database:
+    """Runs functions against a single connection on a single worker thread.
+
+    One writer thread serializes every transaction, so read-modify-write sequences inside one
+    ``run`` call cannot interleave: no lost updates, no ``database is locked``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> list[str]:
+        """Connect and bring the schema up to date; returns the migrations applied."""
+        await self._submit(self._connect)
+        return await self._submit(lambda: apply_migrations(self.connection, self.path))
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` inside one transaction on the database thread."""
+        return await self._submit(lambda: self._in_transaction(fn))
+
+    def _in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self.connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def _submit(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,102 @@
+"""Named, append-only schema migrations. Never edit a migration that has shipped: add a new one.
+
+Before any pending migration runs on an existing database, a copy of the file is taken beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            token_version INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            model TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX conversations_by_user_recent ON conversations (user_id, updated_at DESC, id DESC);
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            model TEXT,
+            finish_reason TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            client_msgid TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (conversation_id, seq)
+        );
+        CREATE TABLE revoked_tokens (
+            jti TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE ws_tickets (
+            ticket_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE login_throttle (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            window_ends REAL NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def apply_migrations(conn: sqlite3.Connection, db_path: Path) -> list[str]:
+    """Apply pending migrations in order; returns the names applied."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    pending = [(name, sql) for name, sql in MIGRATIONS if name not in applied]
+    if not pending:
+        return []
+    if applied:
+        backup = _backup(conn, db_path, before=pending[0][0])
+        log.info("database backed up to %s before migrating", backup)
+    for name, sql in pending:
+        log.info("applying migration %s", name)
+        # executescript commits what is pending first; each migration then runs in its own transaction.
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}")
+            conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return [name for name, _ in pending]
+
+
+def _backup(conn: sqlite3.Connection, db_path: Path, before: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = db_path.with_name(f"{db_path.name}.{stamp}.before-{before}.bak")
+    with sqlite3.connect(target) as copy:
+        conn.backup(copy)
+    copy.close()
+    return target

@@ -1,0 +1,120 @@
+"""The one error tree of Parley.
+
+Every error carries a stable machine ``code`` and a ``message`` that is safe to show a user.
+Detail for operators goes to the log, never into ``message``. The edges (HTTP, WebSocket,
+Lambda) map classes to status codes; the core never knows about them.
+
+    ParleyError
+    ├── ConfigError               settings that must not be run with
+    ├── InvalidInput              bad or oversized input from a client
+    │   └── UnknownModel
+    ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
+    ├── Conflict                  e.g. a username that is taken
+    ├── AuthError
+    │   ├── InvalidCredentials    wrong username or password (one message for both)
+    │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
+    │   └── LoginThrottled        too many failed logins; carries retry_after
+    └── ProviderError             the model provider failed
+        ├── ProviderAuthError     the provider refused our key
+        ├── ProviderRateLimited   429 from the provider (retryable)
+        ├── ProviderUnavailable   5xx or a connection that could not be made (retryable)
+        ├── ProviderTimeout       no first token, or no next token, in time
+        └── StreamInterrupted     the provider's stream broke after it started
+"""
+
+from __future__ import annotations
+
+
+class ParleyError(Exception):
+    code = "internal_error"
+    default_message = "Something went wrong."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class ConfigError(ParleyError):
+    code = "config_error"
+    default_message = "The server is not configured correctly."
+
+
+class InvalidInput(ParleyError):
+    code = "invalid_input"
+    default_message = "The request is not valid."
+
+
+class UnknownModel(InvalidInput):
+    code = "unknown_model"
+    default_message = "That model is not available."
+
+
+class NotFound(ParleyError):
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(ParleyError):
+    code = "conflict"
+    default_message = "That conflicts with something that already exists."
+
+
+class AuthError(ParleyError):
+    code = "unauthorized"
+    default_message = "Authentication required."
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid_credentials"
+    default_message = "Wrong username or password."
+
+
+class InvalidToken(AuthError):
+    code = "invalid_token"
+    default_message = "Your session is not valid. Please log in again."
+
+
+class LoginThrottled(AuthError):
+    code = "too_many_attempts"
+    default_message = "Too many failed attempts. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message or f"Too many failed attempts. Try again in {self.retry_after} s.")
+
+
+class ProviderError(ParleyError):
+    code = "provider_error"
+    default_message = "The model provider failed."
+    retryable = False
+
+
+class ProviderAuthError(ProviderError):
+    code = "provider_auth"
+    default_message = "The model provider refused the configured credentials."
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    default_message = "The model provider is busy (rate limited). Try again shortly."
+    retryable = True
+
+    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+    default_message = "The model provider is unavailable."
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    default_message = "The model provider did not answer in time."
+
+
+class StreamInterrupted(ProviderError):
+    code = "stream_interrupted"
+    default_message = "The model's answer was interrupted."

@@ -1,0 +1,90 @@
+"""The composition root: builds every service once from settings, and closes them in order.
+
+Both edges (the local server and, later, the Lambda handlers) start here, so they share one wiring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from parley.config import Settings
+from parley.core.auth.passwords import PasswordHasher
+from parley.core.auth.secret import load_or_create_secret
+from parley.core.auth.service import AuthService
+from parley.core.auth.throttle import LoginThrottle
+from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.service import ChatLimits, ChatService
+from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.providers.endpoints import endpoints_from_settings
+from parley.core.providers.registry import ModelRegistry, build_model_registry
+from parley.core.store.base import Stores
+from parley.core.store.registry import open_stores
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    stores: Stores
+    auth: AuthService
+    models: ModelRegistry
+    chat: ChatService
+
+
+def build_auth(settings: Settings, stores: Stores) -> AuthService:
+    secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
+    return AuthService(
+        stores,
+        hasher=PasswordHasher(settings.argon2, settings.hash_concurrency),
+        codec=TokenCodec(
+            secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.token_ttl_seconds,
+        ),
+        throttle=LoginThrottle(
+            stores.throttle, per_user=settings.throttle_per_user, per_address=settings.throttle_per_address
+        ),
+        ticket_ttl_seconds=settings.ticket_ttl_seconds,
+    )
+
+
+def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> ChatService:
+    return ChatService(
+        stores.conversations,
+        models,
+        limits=ChatLimits(
+            max_prompt_chars=settings.max_prompt_chars,
+            context_budget_tokens=settings.context_budget_tokens,
+            save_interval_seconds=settings.save_interval_seconds,
+            title_max_chars=settings.title_max_chars,
+        ),
+        policy=UpstreamPolicy(
+            retries=settings.provider_retries,
+            base_delay=settings.retry_base_delay,
+            first_chunk_timeout=settings.first_token_timeout,
+            idle_timeout=settings.token_idle_timeout,
+        ),
+    )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, models: ModelRegistry | None = None, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Runtime]:
+    """Open stores, discover models (unless a registry is given), and build the services."""
+    async with open_stores(settings.store, settings) as stores:
+        auth = build_auth(settings, stores)
+        own_models = models is None
+        if models is None:
+            endpoints = endpoints_from_settings(settings, os.environ if env is None else env)
+            models = await build_model_registry(settings, endpoints)
+        chat = build_chat(settings, stores, models)
+        try:
+            yield Runtime(settings=settings, stores=stores, auth=auth, models=models, chat=chat)
+        finally:
+            await chat.aclose()
+            if own_models:
+                await models.aclose()

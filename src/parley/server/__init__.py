@@ -1,0 +1,1 @@
+"""The local server: a FastAPI app over the core. HTTP and WebSocket concerns live only here."""

@@ -1,0 +1,77 @@
+"""Assembles the FastAPI app: routers, middleware, error handlers, and the runtime's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from parley import __version__
+from parley.config import Settings
+from parley.runtime import Runtime, open_runtime
+from parley.server.errors import install_error_handlers
+from parley.server.middleware.body_limit import BodyLimitMiddleware
+from parley.server.middleware.security_headers import SecurityHeadersMiddleware
+from parley.server.routes import auth, chat, conversations, health, models, ws
+
+log = logging.getLogger(__name__)
+
+FIRST_USER_HINT = "No users yet. Create the first account with:  parley users add YOURNAME --admin"
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        async with open_runtime(settings) as opened:
+            app.state.runtime = opened
+            await _announce(opened)
+            warm_up = asyncio.create_task(_warm_up(opened))
+            try:
+                yield
+            finally:
+                warm_up.cancel()
+
+    app = FastAPI(
+        title="Parley",
+        version=__version__,
+        summary="A private AI assistant: login, streamed answers, saved conversations.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    for router in (health.router, auth.router, models.router, conversations.router, chat.router, ws.router):
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _announce(runtime: Runtime) -> None:
+    models = runtime.models.list()
+    if not models:
+        log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")
+    else:
+        log.info("default model: %s", runtime.models.default_model)
+    if await runtime.stores.users.count_users() == 0:
+        log.warning(FIRST_USER_HINT)
+
+
+async def _warm_up(runtime: Runtime) -> None:
+    """Load the default model in the background so the first answer does not wait for it."""
+    default = runtime.models.default_model
+    if default is None:
+        return
+    try:
+        await runtime.models.get(default).provider.warm_up()
+    except Exception as exc:  # a failed warm-up is reported again, clearly, on first use
+        log.warning("could not prepare model %s: %s", default, exc)

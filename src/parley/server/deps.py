@@ -1,0 +1,39 @@
+"""Dependencies shared by the routes: the runtime, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from parley.core.auth.service import Principal
+from parley.errors import AuthError
+from parley.runtime import Runtime
+
+# Credentials are read from the Authorization header only: never from a query string that gets logged.
+_bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/login.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise AuthError("Log in to use this.")
+    return await runtime.auth.authenticate(credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,92 @@
+"""Where core errors become HTTP status codes and WebSocket close codes. Clients never see a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from parley import errors
+from parley.server.schemas import error_body
+
+log = logging.getLogger(__name__)
+
+# Most specific class first wins, by walking the exception's MRO.
+HTTP_STATUS: dict[type[errors.ParleyError], int] = {
+    errors.InvalidInput: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.AuthError: 401,
+    errors.LoginThrottled: 429,
+    errors.ProviderError: 502,
+    errors.ProviderRateLimited: 503,
+    errors.ProviderTimeout: 504,
+    errors.ConfigError: 500,
+    errors.ParleyError: 500,
+}
+
+
+def status_for(error_class: type[errors.ParleyError]) -> int:
+    for cls in error_class.__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
+
+
+def status_for_code(code: str) -> int:
+    """The status of an error known only by its code (as carried by an error event)."""
+    pending: list[type[errors.ParleyError]] = [errors.ParleyError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return status_for(cls)
+        pending.extend(cls.__subclasses__())
+    return 500
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.ParleyError)
+    status = status_for(type(exc))
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.LoginThrottled):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.AuthError) and status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status >= 500:
+        log.error("request failed: %s: %s", exc.code, exc.message)
+    return error_response(status, exc.code, exc.message, headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for problem in exc.errors()[:5]:
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
+        problems.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return error_response(422, "invalid_input", "; ".join(problems) or "The request is not valid.")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on the server.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.ParleyError, _parley_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

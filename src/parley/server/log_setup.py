@@ -1,0 +1,51 @@
+"""Log set-up for the server: readable lines, and no secrets in URLs that reach the access log."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+_SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password)=[^&\s\"']*")
+
+
+def redact(text: str) -> str:
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Rewrites any ``ticket=...`` / ``token=...`` in a record (uvicorn logs the WebSocket URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)  # type: ignore[assignment]
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """A logging dictConfig for uvicorn and Parley alike."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactSecretsFilter}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "datefmt": "%H:%M:%S"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "parley": {"level": level, "handlers": ["console"], "propagate": False},
+            "uvicorn": {"level": "INFO", "handlers": ["console"], "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+        "root": {"level": "WARNING", "handlers": ["console"]},
+    }

@@ -1,0 +1,68 @@
+"""A user's conversation history. Another user's conversation is simply not found."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from parley.errors import InvalidInput, NotFound
+from parley.server.deps import PrincipalDep, RuntimeDep
+from parley.server.schemas import (
+    ConversationDetailOut,
+    ConversationOut,
+    ConversationPageOut,
+    ErrorBody,
+    MessageOut,
+    RenameRequest,
+)
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+ConversationId = Annotated[str, Path(min_length=1, max_length=64)]
+_ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
+
+
+@router.get("", responses={401: {"model": ErrorBody}, 400: {"model": ErrorBody}})
+async def list_conversations(
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ConversationPageOut:
+    page = await runtime.stores.conversations.list_conversations(principal.user.id, limit, cursor)
+    return ConversationPageOut(items=[ConversationOut.of(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{conversation_id}", responses=_ERRORS)
+async def get_conversation(
+    conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep
+) -> ConversationDetailOut:
+    store = runtime.stores.conversations
+    conversation = await store.get_conversation(principal.user.id, conversation_id)
+    messages = await store.list_messages(principal.user.id, conversation_id)
+    if conversation is None or messages is None:
+        raise NotFound("Conversation not found.")
+    return ConversationDetailOut(
+        **ConversationOut.of(conversation).model_dump(), messages=[MessageOut.of(m) for m in messages]
+    )
+
+
+@router.patch("/{conversation_id}", responses=_ERRORS)
+async def rename_conversation(
+    conversation_id: ConversationId, body: RenameRequest, principal: PrincipalDep, runtime: RuntimeDep
+) -> ConversationOut:
+    title = " ".join(body.title.split())
+    if not title:
+        raise InvalidInput("The title is empty.")
+    conversation = await runtime.stores.conversations.rename_conversation(principal.user.id, conversation_id, title)
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return ConversationOut.of(conversation)
+
+
+@router.delete("/{conversation_id}", status_code=204, responses=_ERRORS)
+async def delete_conversation(conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+    if not await runtime.stores.conversations.delete_conversation(principal.user.id, conversation_id):
+        raise NotFound("Conversation not found.")
+    return Response(status_code=204)

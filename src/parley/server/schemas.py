@@ -1,0 +1,182 @@
+"""Request and response bodies of the JSON API (they make the OpenAPI spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.core.chat.params import ChatParams
+from parley.core.providers.base import ModelInfo, ParamRange
+from parley.core.store.base import Conversation, Message
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused, so a misspelt setting is an error, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class LoginRequest(Strict):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    expires_at: float
+    username: str
+
+
+class TicketResponse(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+class RangeOut(BaseModel):
+    min: float
+    max: float
+    default: float
+
+    @classmethod
+    def of(cls, r: ParamRange) -> RangeOut:
+        return cls(min=r.min, max=r.max, default=r.default)
+
+
+class ModelOut(BaseModel):
+    id: str
+    name: str
+    provider: str
+    context_window: int
+    default: bool
+    parameters: dict[str, RangeOut]
+
+    @classmethod
+    def of(cls, info: ModelInfo, default_id: str | None) -> ModelOut:
+        r = info.ranges
+        return cls(
+            id=info.id,
+            name=info.label,
+            provider=info.provider,
+            context_window=info.context_window,
+            default=info.id == default_id,
+            parameters={
+                "temperature": RangeOut.of(r.temperature),
+                "top_p": RangeOut.of(r.top_p),
+                "max_tokens": RangeOut.of(r.max_tokens),
+                "frequency_penalty": RangeOut.of(r.frequency_penalty),
+                "presence_penalty": RangeOut.of(r.presence_penalty),
+            },
+        )
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelOut]
+    default_model: str | None
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str
+    model: str
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:
+        return cls(id=c.id, title=c.title, model=c.model, created_at=c.created_at, updated_at=c.updated_at)
+
+
+class ConversationPageOut(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: str
+    seq: int
+    role: str
+    content: str
+    status: str
+    model: str | None
+    finish_reason: str | None
+    usage: dict[str, int] | None
+    msgid: str | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        usage = None
+        if m.prompt_tokens is not None or m.completion_tokens is not None:
+            usage = {"prompt_tokens": m.prompt_tokens or 0, "completion_tokens": m.completion_tokens or 0}
+        return cls(
+            id=m.id,
+            seq=m.seq,
+            role=m.role,
+            content=m.content,
+            status=m.status.value,
+            model=m.model,
+            finish_reason=m.finish_reason,
+            usage=usage,
+            msgid=m.client_msgid,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+        )
+
+
+class ConversationDetailOut(ConversationOut):
+    messages: list[MessageOut]
+
+
+class RenameRequest(Strict):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class ChatParamsIn(Strict):
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    system_prompt: str | None = None
+
+    def to_core(self) -> ChatParams:
+        return ChatParams(**self.model_dump())
+
+
+class ChatRequestIn(Strict):
+    """The original sample's v1 contract, plus an optional conversation id."""
+
+    id: str | None = Field(default=None, max_length=64, description="Client's id for this request (msgid).")
+    prompt: str
+    params: ChatParamsIn = Field(default_factory=ChatParamsIn)
+    conversation_id: str | None = Field(default=None, max_length=64)
+
+
+class ChatResponse(BaseModel):
+    id: str
+    bot: str
+    conversation_id: str
+    message_id: str
+    finish_reason: str
+    usage: dict[str, int] | None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    version: str
+    models: int
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}

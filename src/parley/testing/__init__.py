@@ -1,0 +1,1 @@
+"""Test doubles that ship with Parley: a scripted in-process provider and a fake OpenAI-compatible server."""

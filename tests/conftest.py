@@ -1,0 +1,116 @@
+"""Shared fixtures: settings in a temp dir, a runtime over a mock provider, an HTTP client, a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from parley.config import Argon2Params, Settings
+from parley.core.providers.registry import ModelRegistry
+from parley.runtime import Runtime, open_runtime
+from parley.server.app import create_app
+from parley.testing.mock_provider import MockProvider
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a test fixture
+# Light argon2id parameters keep the suite fast; the production defaults are tested on their own.
+FAST_ARGON2 = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        local_model=False,
+        argon2=FAST_ARGON2,
+        save_interval_seconds=0.05,
+        retry_base_delay=0.01,
+        first_token_timeout=5,
+        token_idle_timeout=5,
+    )
+
+
+@pytest.fixture
+def provider() -> MockProvider:
+    return MockProvider()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, provider: MockProvider) -> AsyncIterator[Runtime]:
+    registry = ModelRegistry()
+    registry.add_provider(provider, await provider.list_models())
+    async with open_runtime(settings, models=registry) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class Account:
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeUser = Callable[[str], Awaitable[Account]]
+
+
+@pytest.fixture
+def make_user(runtime: Runtime, client: httpx.AsyncClient) -> MakeUser:
+    async def make(username: str) -> Account:
+        await runtime.auth.create_user(username, PASSWORD)
+        response = await client.post("/api/login", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return Account(username=username, token=response.json()["token"])
+
+    return make
+
+
+@pytest.fixture
+async def alice(make_user: MakeUser) -> Account:
+    return await make_user("alice")
+
+
+@pytest.fixture
+async def bob(make_user: MakeUser) -> Account:
+    return await make_user("bob")
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    ws_url: str
+
+
+@pytest.fixture
+async def live_server(settings: Settings, runtime: Runtime) -> AsyncIterator[LiveServer]:
+    """The app served by a real uvicorn on a loopback port, in this event loop."""
+    app = create_app(settings, runtime)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}/ws")
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

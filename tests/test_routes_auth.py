@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from parley.core.auth.tokens import ALGORITHM
+from tests.conftest import PASSWORD
+
+
+async def test_login_returns_a_token_for_valid_credentials(client, runtime):
+    await runtime.auth.create_user("alice", PASSWORD)
+    response = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["username"] == "alice"
+    assert body["expires_at"] > time.time() + 11 * 3600
+    claims = jwt.decode(body["token"], options={"verify_signature": False})
+    assert claims["typ"] == "session"
+    assert {"sub", "iat", "exp", "iss", "aud", "jti"} <= claims.keys()
+    assert jwt.get_unverified_header(body["token"])["alg"] == "HS256"
+
+
+async def test_unknown_user_and_wrong_password_get_the_same_answer(client, runtime):
+    await runtime.auth.create_user("alice", PASSWORD)
+    wrong_password = await client.post("/api/login", json={"username": "alice", "password": "nope-nope"})
+    unknown_user = await client.post("/api/login", json={"username": "mallory", "password": "nope-nope"})
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert wrong_password.json() == unknown_user.json()
+
+
+async def test_disabled_user_cannot_log_in_and_loses_sessions(client, runtime, alice):
+    await runtime.auth.set_disabled("alice", True)
+    assert (await client.get("/api/models", headers=alice.headers)).status_code == 401
+    response = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 401
+
+
+async def test_logout_revokes_the_token(client, alice):
+    assert (await client.get("/api/conversations", headers=alice.headers)).status_code == 200
+    assert (await client.post("/api/logout", headers=alice.headers)).status_code == 204
+    assert (await client.get("/api/conversations", headers=alice.headers)).status_code == 401
+
+
+async def test_password_change_revokes_every_token(client, runtime, alice):
+    await runtime.auth.change_password("alice", "a brand new password")
+    assert (await client.get("/api/conversations", headers=alice.headers)).status_code == 401
+    response = await client.post("/api/login", json={"username": "alice", "password": "a brand new password"})
+    assert response.status_code == 200
+
+
+async def test_login_is_throttled_per_username_with_retry_after(client, runtime, settings):
+    await runtime.auth.create_user("alice", PASSWORD)
+    limit = settings.throttle_per_user.limit
+    for _ in range(limit):
+        response = await client.post("/api/login", json={"username": "alice", "password": "wrong-password"})
+        assert response.status_code == 401
+    blocked = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= settings.throttle_per_user.window_seconds
+    assert blocked.json()["error"]["code"] == "too_many_attempts"
+
+
+async def test_login_is_throttled_per_address_across_usernames(client, settings):
+    limit = settings.throttle_per_address.limit
+    statuses = []
+    for i in range(limit + 1):
+        response = await client.post("/api/login", json={"username": f"user{i}", "password": "wrong-password"})
+        statuses.append(response.status_code)
+    assert statuses[:limit] == [401] * limit
+    assert statuses[limit] == 429
+
+
+async def test_throttle_lifts_when_the_window_ends(runtime, settings):
+    from parley.core.auth.throttle import LoginThrottle
+    from parley.errors import LoginThrottled
+
+    now = [1000.0]
+    throttle = LoginThrottle(
+        runtime.stores.throttle,
+        per_user=settings.throttle_per_user,
+        per_address=settings.throttle_per_address,
+        clock=lambda: now[0],
+    )
+    for _ in range(settings.throttle_per_user.limit):
+        await throttle.record_failure("carol", "10.0.0.1")
+    with pytest.raises(LoginThrottled):
+        await throttle.check("carol", "10.0.0.1")
+    now[0] += settings.throttle_per_user.window_seconds + 1
+    await throttle.check("carol", "10.0.0.1")
+
+
+def _forge(secret: str, **overrides) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "someone",
+        "iat": now,
+        "exp": now + 3600,
+        "iss": "parley",
+        "aud": "parley",
+        "typ": "session",
+        "jti": "x",
+        "ver": 0,
+    }
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _secret(settings) -> str:
+    return settings.jwt_secret_path.read_text().strip()
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["expired", "wrong_key", "wrong_aud", "wrong_iss", "wrong_typ", "alg_none", "no_exp", "future_nbf", "junk"],
+)
+async def test_forged_tokens_are_refused(client, settings, alice, forgery):
+    claims = jwt.decode(alice.token, options={"verify_signature": False})
+    secret = _secret(settings)
+    base = {"sub": claims["sub"], "ver": claims["ver"]}
+    tokens = {
+        "expired": lambda: _forge(secret, **base, exp=int(time.time()) - 10, iat=int(time.time()) - 100),
+        "wrong_key": lambda: _forge("k" * 64, **base),
+        "wrong_aud": lambda: _forge(secret, **base, aud="someone-else"),
+        "wrong_iss": lambda: _forge(secret, **base, iss="evil"),
+        "wrong_typ": lambda: _forge(secret, **base, typ="ticket"),
+        "alg_none": lambda: jwt.encode({**claims}, None, algorithm="none"),
+        "no_exp": lambda: _forge(secret, **base, exp=None),
+        "future_nbf": lambda: _forge(secret, **base, nbf=int(time.time()) + 3600),
+        "junk": lambda: alice.token[:-5] + "@@@@@",
+    }
+    token = tokens[forgery]()
+    response = await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
+
+
+async def test_the_real_token_is_accepted(client, alice):
+    # The control for the forgeries above: same route, genuine token.
+    assert (await client.get("/api/conversations", headers=alice.headers)).status_code == 200
+
+
+async def test_token_in_query_string_is_not_accepted(client, alice):
+    response = await client.get(f"/api/conversations?token={alice.token}")
+    assert response.status_code == 401
+
+
+async def test_ws_ticket_requires_auth_and_is_opaque(client, alice):
+    assert (await client.post("/api/ws-ticket")).status_code == 401
+    response = await client.post("/api/ws-ticket", headers=alice.headers)
+    assert response.status_code == 200
+    assert response.json()["expires_in"] == 60
+    ticket = response.json()["ticket"]
+    # A ticket is not a session token.
+    refused = await client.get("/api/conversations", headers={"Authorization": f"Bearer {ticket}"})
+    assert refused.status_code == 401
