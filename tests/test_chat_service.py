@@ -1,0 +1,202 @@
+"""The chat core: context, saving as it goes, stop, failures, retries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from parley.core.chat.params import ChatParams
+from parley.core.chat.service import ChatRequest
+from parley.core.store.base import MessageStatus
+from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
+from parley.testing.mock_provider import Reply
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+async def user(runtime):
+    return await runtime.auth.create_user("alice", PASSWORD)
+
+
+async def collect(generation):
+    return [event async for event in generation.events()]
+
+
+async def messages_of(runtime, user, conversation_id):
+    return await runtime.stores.conversations.list_messages(user.id, conversation_id)
+
+
+async def test_events_arrive_in_order_and_the_answer_is_saved(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["Hel", "lo", "!"]))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="Hi there", msgid="m1")))
+    assert [e.type for e in events] == ["start", "delta", "delta", "delta", "done"]
+    assert [e.seq for e in events[1:4]] == [1, 2, 3]
+    assert events[-1].usage == {"prompt_tokens": len("Hi there"), "completion_tokens": 3}
+    saved = await messages_of(runtime, user, events[0].conversation_id)
+    assert [(m.role, m.content, m.status) for m in saved] == [
+        ("user", "Hi there", MessageStatus.COMPLETE),
+        ("assistant", "Hello!", MessageStatus.COMPLETE),
+    ]
+    assert saved[1].completion_tokens == 3
+    conversation = await runtime.stores.conversations.get_conversation(user.id, events[0].conversation_id)
+    assert conversation.title == "Hi there"
+
+
+async def test_every_param_reaches_the_provider(runtime, provider, user):
+    params = ChatParams(
+        temperature=0.2, top_p=0.9, max_tokens=77, frequency_penalty=0.5, presence_penalty=-0.5, system_prompt="Be brief."
+    )
+    await collect(await runtime.chat.start(user, ChatRequest(prompt="Hi", params=params)))
+    call = provider.history[-1]
+    assert call.params.temperature == 0.2
+    assert call.params.top_p == 0.9
+    assert call.params.max_tokens == 77
+    assert call.params.frequency_penalty == 0.5
+    assert call.params.presence_penalty == -0.5
+    assert call.messages[0].role == "system" and call.messages[0].content == "Be brief."
+
+
+async def test_out_of_range_params_are_refused_before_anything_is_saved(runtime, user):
+    with pytest.raises(InvalidInput, match="temperature"):
+        await runtime.chat.start(user, ChatRequest(prompt="Hi", params=ChatParams(temperature=9)))
+    page = await runtime.stores.conversations.list_conversations(user.id, 10, None)
+    assert page.items == []
+
+
+async def test_history_is_sent_back_within_the_budget(runtime, provider, user):
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="first question")))
+    conversation_id = first[0].conversation_id
+    await collect(await runtime.chat.start(user, ChatRequest(prompt="second", conversation_id=conversation_id)))
+    roles = [(m.role, m.content) for m in provider.history[-1].messages]
+    assert roles == [("user", "first question"), ("assistant", "Hello there!"), ("user", "second")]
+
+
+async def test_context_drops_the_oldest_turns_when_over_budget(runtime, provider, user):
+    from parley.core.chat.context import build_context
+    from parley.core.store.base import Message
+
+    history = [
+        Message(str(i), "c", i, "user" if i % 2 == 0 else "assistant", "x" * 300, MessageStatus.COMPLETE, 0, 0)
+        for i in range(10)
+    ]
+    context = build_context("sys", history, "now", budget_tokens=400)
+    assert context[0].content == "sys" and context[-1].content == "now"
+    assert 1 < len(context) - 2 < 10
+    assert context[1].role == "user"  # turns after the system prompt start with the user
+
+
+async def test_a_prompt_larger_than_the_context_is_refused(runtime, user):
+    with pytest.raises(InvalidInput, match="context"):
+        await runtime.chat.start(user, ChatRequest(prompt="word " * 5000))
+
+
+async def test_stop_keeps_what_was_generated(runtime, provider, user):
+    provider.enqueue(Reply(tokens=[f"t{i} " for i in range(200)], delay=0.01))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="long please", msgid="s1"))
+    events = []
+    async for event in generation.events():
+        events.append(event)
+        if event.type == "delta" and event.seq == 3:
+            assert runtime.chat.stop(user.id, "s1")
+    assert events[-1].type == "done" and events[-1].finish_reason == "stopped"
+    saved = (await messages_of(runtime, user, events[0].conversation_id))[-1]
+    assert saved.status == MessageStatus.STOPPED
+    deltas = "".join(e.text for e in events if e.type == "delta")
+    assert saved.content == deltas and len(deltas) > 0
+    assert provider.closed_streams == 1
+
+
+async def test_stop_of_another_users_generation_does_nothing(runtime, provider, user):
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    provider.enqueue(Reply(tokens=["a"] * 20, delay=0.01))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="mine"))
+    assert runtime.chat.stop(other.id, "mine") is False
+    events = await collect(generation)
+    assert events[-1].finish_reason == "stop"
+
+
+async def test_client_going_away_does_not_lose_the_answer(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["a", "b", "c", "d"], delay=0.02))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="hi"))
+    first = await anext(generation.events())
+    generation.detach()
+    await generation.wait()
+    saved = (await messages_of(runtime, user, first.conversation_id))[-1]
+    assert (saved.content, saved.status) == ("abcd", MessageStatus.COMPLETE)
+
+
+async def test_partial_answer_is_saved_while_streaming(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["a"] * 30, delay=0.02))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="hi"))
+    start = await anext(generation.events())
+    await asyncio.sleep(0.3)
+    saved = (await messages_of(runtime, user, start.conversation_id))[-1]
+    assert saved.status == MessageStatus.STREAMING
+    assert 0 < len(saved.content) < 30
+    await generation.wait()
+
+
+async def test_provider_failure_mid_answer_saves_it_as_interrupted(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["one ", "two ", "three"], error=StreamInterrupted(), error_after=2))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    assert [e.type for e in events] == ["start", "delta", "delta", "error"]
+    assert events[-1].code == "stream_interrupted"
+    saved = await messages_of(runtime, user, events[0].conversation_id)
+    assert saved[0].content == "hi"
+    assert (saved[1].content, saved[1].status) == ("one two ", MessageStatus.INTERRUPTED)
+
+
+async def test_failure_before_any_token_is_retried_then_reported(runtime, provider, user, settings):
+    for _ in range(settings.provider_retries + 1):
+        provider.enqueue(Reply(error=ProviderUnavailable(), error_after=0))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    assert len(provider.history) == settings.provider_retries + 1
+    assert events[-1].type == "error" and events[-1].code == "provider_unavailable"
+    saved = await messages_of(runtime, user, events[0].conversation_id)
+    assert saved[0].content == "hi"  # the user's message is kept
+    assert saved[1].status == MessageStatus.ERROR
+
+
+async def test_rate_limit_then_success_is_retried(runtime, provider, user):
+    provider.enqueue(Reply(error=ProviderRateLimited(retry_after=0.01), error_after=0), Reply(tokens=["ok"]))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    assert events[-1].type == "done"
+    assert len(provider.history) == 2
+
+
+async def test_nothing_is_retried_after_the_first_token(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["a", "b"], error=ProviderUnavailable(), error_after=1))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    assert events[-1].type == "error"
+    assert len(provider.history) == 1
+
+
+async def test_a_hanging_provider_times_out_and_keeps_the_partial(runtime, provider, user):
+    runtime.chat._policy = type(runtime.chat._policy)(retries=0, base_delay=0, first_chunk_timeout=1, idle_timeout=0.2)
+    provider.enqueue(Reply(tokens=["a", "b", "c"], hang_after=2))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    assert events[-1].type == "error" and events[-1].code == "provider_timeout"
+    saved = (await messages_of(runtime, user, events[0].conversation_id))[-1]
+    assert (saved.content, saved.status) == ("ab", MessageStatus.INTERRUPTED)
+
+
+async def test_another_users_conversation_is_not_found(runtime, user):
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi")))
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    with pytest.raises(NotFound):
+        await runtime.chat.start(other, ChatRequest(prompt="hi", conversation_id=first[0].conversation_id))
+
+
+async def test_empty_and_oversized_prompts_are_refused(runtime, user, settings):
+    with pytest.raises(InvalidInput):
+        await runtime.chat.start(user, ChatRequest(prompt="   "))
+    with pytest.raises(InvalidInput):
+        await runtime.chat.start(user, ChatRequest(prompt="x" * (settings.max_prompt_chars + 1)))
+
+
+async def test_unknown_model_is_refused(runtime, user):
+    from parley.errors import UnknownModel
+
+    with pytest.raises(UnknownModel):
+        await runtime.chat.start(user, ChatRequest(prompt="hi", params=ChatParams(model="nope")))

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+
+
+async def chat(client, account, prompt="Hello", **extra):
+    response = await client.post("/api/chat", json={"prompt": prompt, **extra}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_conversations_are_listed_newest_first_and_paginated(client, alice):
+    ids = [(await chat(client, alice, f"question {i}"))["conversation_id"] for i in range(5)]
+    first = await client.get("/api/conversations?limit=2", headers=alice.headers)
+    assert first.status_code == 200
+    page = first.json()
+    assert [c["id"] for c in page["items"]] == ids[::-1][:2]
+    seen = [c["id"] for c in page["items"]]
+    while page["next_cursor"]:
+        response = await client.get(
+            "/api/conversations", params={"limit": 2, "cursor": page["next_cursor"]}, headers=alice.headers
+        )
+        page = response.json()
+        seen += [c["id"] for c in page["items"]]
+    assert seen == ids[::-1]
+
+
+async def test_a_conversation_opens_with_its_messages(client, alice):
+    answer = await chat(client, alice, "What is up?")
+    response = await client.get(f"/api/conversations/{answer['conversation_id']}", headers=alice.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["title"] == "What is up?"
+    assert [(m["role"], m["content"], m["status"]) for m in body["messages"]] == [
+        ("user", "What is up?", "complete"),
+        ("assistant", "Hello there!", "complete"),
+    ]
+
+
+async def test_rename_and_delete(client, alice):
+    conversation_id = (await chat(client, alice))["conversation_id"]
+    renamed = await client.patch(
+        f"/api/conversations/{conversation_id}", json={"title": "  Trip   plans "}, headers=alice.headers
+    )
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Trip plans"
+    assert (await client.delete(f"/api/conversations/{conversation_id}", headers=alice.headers)).status_code == 204
+    assert (await client.get(f"/api/conversations/{conversation_id}", headers=alice.headers)).status_code == 404
+    listing = await client.get("/api/conversations", headers=alice.headers)
+    assert listing.json()["items"] == []
+
+
+async def test_another_users_conversation_is_404_on_every_route(client, alice, bob):
+    conversation_id = (await chat(client, alice))["conversation_id"]
+    url = f"/api/conversations/{conversation_id}"
+    missing = await client.get("/api/conversations/0123456789abcdef", headers=bob.headers)
+    attempts = [
+        await client.get(url, headers=bob.headers),
+        await client.patch(url, json={"title": "mine now"}, headers=bob.headers),
+        await client.delete(url, headers=bob.headers),
+        await client.post("/api/chat", json={"prompt": "hi", "conversation_id": conversation_id}, headers=bob.headers),
+    ]
+    for response in attempts:
+        assert response.status_code == 404
+        assert response.json() == missing.json()  # no hint that the object exists
+    still_there = await client.get(url, headers=alice.headers)
+    assert still_there.status_code == 200 and still_there.json()["title"] != "mine now"
+    assert len(still_there.json()["messages"]) == 2
+    assert (await client.get("/api/conversations", headers=bob.headers)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/models"),
+        ("GET", "/api/conversations"),
+        ("GET", "/api/conversations/abc"),
+        ("PATCH", "/api/conversations/abc"),
+        ("DELETE", "/api/conversations/abc"),
+        ("POST", "/api/chat"),
+        ("POST", "/api/logout"),
+        ("POST", "/api/ws-ticket"),
+    ],
+)
+async def test_every_protected_route_requires_a_token(client, method, path):
+    response = await client.request(method, path, json={"prompt": "x", "title": "x"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+async def test_bad_input_gets_a_clear_4xx(client, alice):
+    cases = [
+        await client.get("/api/conversations?limit=0", headers=alice.headers),
+        await client.get("/api/conversations?cursor=!!!not-a-cursor", headers=alice.headers),
+        await client.post("/api/chat", json={"params": {}}, headers=alice.headers),
+        await client.post("/api/chat", json={"prompt": "hi", "params": {"temprature": 1}}, headers=alice.headers),
+        await client.post("/api/chat", json={"prompt": "hi", "params": {"top_p": 7}}, headers=alice.headers),
+        await client.post("/api/chat", content=b"{not json", headers={**alice.headers, "Content-Type": "application/json"}),
+        await client.patch("/api/conversations/abc", json={"title": ""}, headers=alice.headers),
+    ]
+    for response in cases:
+        assert 400 <= response.status_code < 500, response.text
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+        assert "Traceback" not in response.text
+
+
+async def test_oversized_body_is_refused_with_413(client, alice, settings):
+    big = "x" * (settings.max_body_bytes + 10)
+    response = await client.post("/api/chat", json={"prompt": big}, headers=alice.headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+async def test_models_lists_ranges_and_default(client, alice):
+    response = await client.get("/api/models", headers=alice.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["default_model"] == "mock-model"
+    model = body["models"][0]
+    assert model["provider"] == "mock"
+    assert set(model["parameters"]) == {"temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty"}
+    assert model["parameters"]["temperature"]["max"] == 2.0
+
+
+async def test_health_and_openapi(client):
+    health = await client.get("/api/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    spec = (await client.get("/openapi.json")).json()
+    for path in ["/api/login", "/api/logout", "/api/models", "/api/conversations", "/api/chat", "/api/ws-ticket"]:
+        assert path in spec["paths"]
