@@ -1,0 +1,49 @@
+# The two commands of the README: `make serve` and `make test`. Both set up what they need and are
+# fast when nothing changed (stamp files record what was installed from which inputs).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+PIP := $(BIN)/python -m pip
+# llama-cpp-python compiles llama.cpp from source the first time (pip caches the wheel afterwards).
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: serve test lint typecheck unit clean help
+
+help:
+	@echo "make serve   set up and run Parley on http://127.0.0.1:8000"
+	@echo "make test    set up and run every check and test"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMPS)/app: pyproject.toml constraints.txt | $(BIN)/python
+	@mkdir -p $(STAMPS)
+	@echo "Installing Parley and the local model runtime (the first time, llama.cpp compiles: ~6 min on 2 cores)..."
+	$(PIP) install --quiet -c constraints.txt -e '.[local]'
+	@touch $@
+
+$(STAMPS)/dev: $(STAMPS)/app
+	$(PIP) install --quiet -c constraints.txt -e '.[local,dev]'
+	@touch $@
+
+serve: $(STAMPS)/app
+	$(BIN)/parley serve
+
+lint: $(STAMPS)/dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMPS)/dev
+	$(BIN)/mypy
+
+unit: $(STAMPS)/dev
+	$(BIN)/python -m pytest --cov --cov-report=term
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,68 @@
+"""The ``parley`` command, run as a user would (in-process, with a temp data dir)."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+import pytest
+
+from parley.cli.main import main
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARLEY_LOCAL_MODEL", "off")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def run(monkeypatch, capsys, *argv, stdin=""):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_user_lifecycle(monkeypatch, capsys, data_dir):
+    code, out, _ = run(monkeypatch, capsys, "users", "add", "alice", "--admin", "--password-stdin", stdin="hunter2hunter2\n")
+    assert code == 0 and "Created user alice (admin)" in out
+    code, out, _ = run(monkeypatch, capsys, "users", "list")
+    assert "alice  (admin)" in out
+    code, _, err = run(monkeypatch, capsys, "users", "add", "alice", "--password-stdin", stdin="another-password\n")
+    assert code == 1 and "taken" in err
+    assert run(monkeypatch, capsys, "users", "passwd", "alice", "--password-stdin", stdin="new-password-1\n")[0] == 0
+    assert run(monkeypatch, capsys, "users", "disable", "alice")[0] == 0
+    assert "disabled" in run(monkeypatch, capsys, "users", "list")[1]
+    assert run(monkeypatch, capsys, "users", "enable", "alice")[0] == 0
+    assert run(monkeypatch, capsys, "users", "remove", "alice")[0] == 0
+    assert "No users yet" in run(monkeypatch, capsys, "users", "list")[1]
+
+
+def test_password_is_never_stored_in_clear(monkeypatch, capsys, data_dir):
+    run(monkeypatch, capsys, "users", "add", "bob", "--password-stdin", stdin="plain-text-password\n")
+    raw = b"".join(path.read_bytes() for path in data_dir.glob("parley.db*"))
+    assert b"plain-text-password" not in raw
+    conn = sqlite3.connect(data_dir / "parley.db")
+    (stored,) = conn.execute("SELECT password_hash FROM users WHERE username = 'bob'").fetchone()
+    conn.close()
+    assert stored.startswith("$argon2id$")
+
+
+def test_short_password_and_bad_username_are_refused(monkeypatch, capsys, data_dir):
+    code, _, err = run(monkeypatch, capsys, "users", "add", "carol", "--password-stdin", stdin="short\n")
+    assert code == 1 and "8 to" in err
+    code, _, err = run(monkeypatch, capsys, "users", "add", "no spaces", "--password-stdin", stdin="long-enough-pw\n")
+    assert code == 1 and "username" in err.lower()
+
+
+def test_unknown_user_is_a_clear_error(monkeypatch, capsys, data_dir):
+    code, _, err = run(monkeypatch, capsys, "users", "disable", "nobody")
+    assert code == 1 and "No user named 'nobody'" in err
+
+
+def test_models_with_nothing_configured(monkeypatch, capsys, data_dir):
+    code, out, _ = run(monkeypatch, capsys, "models")
+    assert code == 0 and "No models available." in out
