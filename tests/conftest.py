@@ -17,7 +17,7 @@ from parley.runtime import Runtime, open_runtime
 from parley.server.app import create_app
 from parley.testing.mock_provider import MockProvider
 
-PASSWORD = "correct horse battery"  # noqa: S105 - a test fixture
+PASSWORD = "correct horse battery"
 # Light argon2id parameters keep the suite fast; the production defaults are tested on their own.
 FAST_ARGON2 = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.conftest import PASSWORD
 
 from parley.core.chat.params import ChatParams
 from parley.core.chat.service import ChatRequest
 from parley.core.store.base import MessageStatus
 from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
 from parley.testing.mock_provider import Reply
-from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -45,7 +45,12 @@ async def test_events_arrive_in_order_and_the_answer_is_saved(runtime, provider,
 
 async def test_every_param_reaches_the_provider(runtime, provider, user):
     params = ChatParams(
-        temperature=0.2, top_p=0.9, max_tokens=77, frequency_penalty=0.5, presence_penalty=-0.5, system_prompt="Be brief."
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=77,
+        frequency_penalty=0.5,
+        presence_penalty=-0.5,
+        system_prompt="Be brief.",
     )
     await collect(await runtime.chat.start(user, ChatRequest(prompt="Hi", params=params)))
     call = provider.history[-1]

@@ -27,7 +27,9 @@ def run(monkeypatch, capsys, *argv, stdin=""):
 
 
 def test_user_lifecycle(monkeypatch, capsys, data_dir):
-    code, out, _ = run(monkeypatch, capsys, "users", "add", "alice", "--admin", "--password-stdin", stdin="hunter2hunter2\n")
+    code, out, _ = run(
+        monkeypatch, capsys, "users", "add", "alice", "--admin", "--password-stdin", stdin="hunter2hunter2\n"
+    )
     assert code == 0 and "Created user alice (admin)" in out
     code, out, _ = run(monkeypatch, capsys, "users", "list")
     assert "alice  (admin)" in out

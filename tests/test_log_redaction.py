@@ -12,8 +12,13 @@ def test_tickets_and_tokens_in_urls_are_redacted():
 
 def test_filter_rewrites_uvicorn_access_records():
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", "/ws?ticket=SECRET123", "1.1", 101), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/ws?ticket=SECRET123", "1.1", 101),
+        None,
     )
     RedactSecretsFilter().filter(record)
     assert "SECRET123" not in record.getMessage()

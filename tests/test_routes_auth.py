@@ -4,9 +4,9 @@ import time
 
 import jwt
 import pytest
+from tests.conftest import PASSWORD
 
 from parley.core.auth.tokens import ALGORITHM
-from tests.conftest import PASSWORD
 
 
 async def test_login_returns_a_token_for_valid_credentials(client, runtime):
@@ -114,7 +114,17 @@ def _secret(settings) -> str:
 
 @pytest.mark.parametrize(
     "forgery",
-    ["expired", "wrong_key", "wrong_aud", "wrong_iss", "wrong_typ", "alg_none", "no_exp", "future_nbf", "junk"],
+    [
+        "expired",
+        "wrong_key",
+        "wrong_aud",
+        "wrong_iss",
+        "wrong_typ",
+        "alg_none",
+        "no_exp",
+        "future_nbf",
+        "junk",
+    ],
 )
 async def test_forged_tokens_are_refused(client, settings, alice, forgery):
     claims = jwt.decode(alice.token, options={"verify_signature": False})

@@ -18,7 +18,11 @@ async def test_v1_contract_returns_the_whole_answer(client, alice, provider):
     provider.enqueue(Reply(tokens=["Paris", " is", " the", " capital."]))
     response = await client.post(
         "/api/chat",
-        json={"id": "req-1", "prompt": "Capital of France?", "params": {"temperature": 0.1, "max_tokens": 50}},
+        json={
+            "id": "req-1",
+            "prompt": "Capital of France?",
+            "params": {"temperature": 0.1, "max_tokens": 50},
+        },
         headers=alice.headers,
     )
     assert response.status_code == 200

@@ -94,7 +94,9 @@ async def test_bad_input_gets_a_clear_4xx(client, alice):
         await client.post("/api/chat", json={"params": {}}, headers=alice.headers),
         await client.post("/api/chat", json={"prompt": "hi", "params": {"temprature": 1}}, headers=alice.headers),
         await client.post("/api/chat", json={"prompt": "hi", "params": {"top_p": 7}}, headers=alice.headers),
-        await client.post("/api/chat", content=b"{not json", headers={**alice.headers, "Content-Type": "application/json"}),
+        await client.post(
+            "/api/chat", content=b"{not json", headers={**alice.headers, "Content-Type": "application/json"}
+        ),
         await client.patch("/api/conversations/abc", json={"title": ""}, headers=alice.headers),
     ]
     for response in cases:
@@ -118,7 +120,13 @@ async def test_models_lists_ranges_and_default(client, alice):
     assert body["default_model"] == "mock-model"
     model = body["models"][0]
     assert model["provider"] == "mock"
-    assert set(model["parameters"]) == {"temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty"}
+    assert set(model["parameters"]) == {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "frequency_penalty",
+        "presence_penalty",
+    }
     assert model["parameters"]["temperature"]["max"] == 2.0
 
 
@@ -126,5 +134,12 @@ async def test_health_and_openapi(client):
     health = await client.get("/api/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
     spec = (await client.get("/openapi.json")).json()
-    for path in ["/api/login", "/api/logout", "/api/models", "/api/conversations", "/api/chat", "/api/ws-ticket"]:
+    for path in [
+        "/api/login",
+        "/api/logout",
+        "/api/models",
+        "/api/conversations",
+        "/api/chat",
+        "/api/ws-ticket",
+    ]:
         assert path in spec["paths"]

@@ -8,11 +8,11 @@ import json
 import httpx
 import pytest
 import websockets
+from tests.conftest import PASSWORD
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.errors import StreamInterrupted
 from parley.testing.mock_provider import Reply
-from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -105,7 +105,9 @@ async def test_provider_failure_mid_stream_sends_error_and_saves_partial(live_se
         events = await read_until_end(ws, "m4")
     assert events[-1]["type"] == "error" and events[-1]["code"] == "stream_interrupted"
     detail = (
-        await http.get(f"/api/conversations/{events[0]['conversation_id']}", headers={"Authorization": f"Bearer {token}"})
+        await http.get(
+            f"/api/conversations/{events[0]['conversation_id']}", headers={"Authorization": f"Bearer {token}"}
+        )
     ).json()
     assert detail["messages"][-1]["content"] == "ab"
     assert detail["messages"][-1]["status"] == "interrupted"

@@ -8,9 +8,9 @@ import getpass
 import logging
 import logging.config
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from parley import __version__
 from parley.config import Settings
@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd.set_defaults(run=_run_async(_users_passwd))
-    for name, disabled, text in (("disable", True, "block an account"), ("enable", False, "unblock an account")):
+    for name, disabled, text in (
+        ("disable", True, "block an account"),
+        ("enable", False, "unblock an account"),
+    ):
         sub = users.add_parser(name, parents=[common], help=text)
         sub.add_argument("name")
         sub.set_defaults(run=_run_async(_users_set_disabled(disabled)))
@@ -106,7 +109,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_async(
-    command: Callable[[argparse.Namespace, Settings], Awaitable[int]],
+    command: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace, Settings], int]:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -167,7 +170,7 @@ async def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_auth(settings, change)
 
 
-def _users_set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings], Awaitable[int]]:
+def _users_set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]:
     async def command(args: argparse.Namespace, settings: Settings) -> int:
         async def apply(auth: AuthService, _stores: Stores) -> int:
             await auth.set_disabled(args.name, disabled)
@@ -197,7 +200,7 @@ async def _models(args: argparse.Namespace, settings: Settings) -> int:
     registry = await build_model_registry(settings, endpoints_from_settings(settings, os.environ))
     try:
         default = registry.default_model
-        for info in registry.list():
+        for info in registry.list_models():
             marker = "*" if info.id == default else " "
             print(f"{marker} {info.id:40} {info.provider:10} context {info.context_window}")
         if default is None:

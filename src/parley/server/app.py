@@ -57,7 +57,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
 
 async def _announce(runtime: Runtime) -> None:
-    models = runtime.models.list()
+    models = runtime.models.list_models()
     if not models:
         log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")
     else:

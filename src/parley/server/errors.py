@@ -77,7 +77,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, headers)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

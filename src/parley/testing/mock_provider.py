@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from parley.core.providers.base import (
@@ -55,7 +55,7 @@ class MockProvider:
 
     async def stream(
         self, model: str, messages: Sequence[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         self.history.append(Call(model=model, messages=list(messages), params=params))
         reply = self.replies.pop(0) if self.replies else Reply()
         try:
@@ -70,7 +70,9 @@ class MockProvider:
             if reply.error is not None:
                 raise reply.error
             yield FinishChunk(reply.finish_reason)
-            yield UsageChunk(Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply.tokens)))
+            yield UsageChunk(
+                Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply.tokens))
+            )
         finally:
             self.closed_streams += 1
 

@@ -7,6 +7,7 @@ from starving everything else, and unknown users pay a dummy verify so timing do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from functools import cached_property
 
@@ -45,10 +46,8 @@ class PasswordHasher:
 
     def _verify_sync(self, password_hash: str | None, password: str) -> bool:
         if password_hash is None:
-            try:
+            with contextlib.suppress(VerificationError):
                 self._hasher.verify(self._dummy_hash, password)
-            except VerificationError:
-                pass
             return False
         try:
             return self._hasher.verify(password_hash, password)

@@ -26,7 +26,9 @@ def build_context(
     head = [ChatMessage("system", system_prompt)] if system_prompt else []
     used = sum(estimate_tokens(m.content) for m in head) + estimate_tokens(prompt)
     if used > budget_tokens:
-        raise InvalidInput("The message is too long for this model's context window. Shorten it or pick a larger model.")
+        raise InvalidInput(
+            "The message is too long for this model's context window. Shorten it or pick a larger model."
+        )
     kept: list[ChatMessage] = []
     for message in reversed(history):
         if message.role not in ("user", "assistant") or message.status not in _USABLE or not message.content:

@@ -220,7 +220,13 @@ class ChatService:
         msgid: str | None = None,
     ) -> Message:
         message = await self._conversations.add_message(
-            user_id, conversation_id, role=role, content=content, status=status, model=model, client_msgid=msgid
+            user_id,
+            conversation_id,
+            role=role,
+            content=content,
+            status=status,
+            model=model,
+            client_msgid=msgid,
         )
         if message is None:  # deleted between the check and the write
             raise NotFound("Conversation not found.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -37,7 +37,7 @@ async def stream_with_policy(
     messages: Sequence[ChatMessage],
     params: GenerationParams,
     policy: UpstreamPolicy,
-) -> AsyncIterator[Chunk]:
+) -> AsyncGenerator[Chunk, None]:
     """Yield the provider's chunks. Retryable failures before the first chunk are retried with backoff;
     once a chunk has been yielded, nothing is retried (the user has seen it)."""
     attempt = 0

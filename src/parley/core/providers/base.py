@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -90,9 +90,7 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
-    def stream(
-        self, model: str, messages: Sequence[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[Chunk]: ...
+    def stream(self, model: str, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]: ...
 
     async def warm_up(self) -> None:
         """Make the first answer fast (e.g. load weights); called in the background at start-up."""

@@ -71,7 +71,7 @@ class ModelRegistry:
         except KeyError:
             raise UnknownModel(f"Model {model_id!r} is not available.") from None
 
-    def list(self) -> list[ModelInfo]:
+    def list_models(self) -> list[ModelInfo]:
         return [entry.info for entry in self._models.values()]
 
     @property

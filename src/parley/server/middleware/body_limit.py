@@ -51,13 +51,21 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"error": {"code": "too_large", "message": f"The request body is larger than {self.max_bytes} bytes."}}
+            {
+                "error": {
+                    "code": "too_large",
+                    "message": f"The request body is larger than {self.max_bytes} bytes.",
+                }
+            }
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -21,7 +21,10 @@ router = APIRouter(prefix="/api", tags=["chat"])
     "/chat",
     response_model=ChatResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE events with Accept: text/event-stream"},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "JSON, or SSE events with Accept: text/event-stream",
+        },
         400: {"model": ErrorBody},
         401: {"model": ErrorBody},
         404: {"model": ErrorBody},
@@ -32,7 +35,10 @@ async def chat(body: ChatRequestIn, request: Request, principal: PrincipalDep, r
     generation = await runtime.chat.start(
         principal.user,
         ChatRequest(
-            prompt=body.prompt, conversation_id=body.conversation_id, msgid=body.id, params=body.params.to_core()
+            prompt=body.prompt,
+            conversation_id=body.conversation_id,
+            msgid=body.id,
+            params=body.params.to_core(),
         ),
     )
     if "text/event-stream" in request.headers.get("accept", ""):

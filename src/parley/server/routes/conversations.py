@@ -62,7 +62,9 @@ async def rename_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=_ERRORS)
-async def delete_conversation(conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+async def delete_conversation(
+    conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep
+) -> Response:
     if not await runtime.stores.conversations.delete_conversation(principal.user.id, conversation_id):
         raise NotFound("Conversation not found.")
     return Response(status_code=204)

@@ -11,4 +11,4 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> HealthResponse:
-    return HealthResponse(status="ok", version=__version__, models=len(runtime.models.list()))
+    return HealthResponse(status="ok", version=__version__, models=len(runtime.models.list_models()))

@@ -14,6 +14,6 @@ router = APIRouter(prefix="/api", tags=["models"])
 async def list_models(_: PrincipalDep, runtime: RuntimeDep) -> ModelsResponse:
     default = runtime.models.default_model
     return ModelsResponse(
-        models=[ModelOut.of(info, default) for info in runtime.models.list()],
+        models=[ModelOut.of(info, default) for info in runtime.models.list_models()],
         default_model=default,
     )
