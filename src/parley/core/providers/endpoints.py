@@ -107,4 +107,3 @@ def _parse_model(raw: Any, path: Path, endpoint: str) -> ModelEntry:
             display_name=str(raw.get("display_name", "")),
         )
     raise ConfigError(f"{path}: endpoint {endpoint!r} has a model entry that is neither a name nor a table with 'id'")
-

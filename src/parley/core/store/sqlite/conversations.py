@@ -105,7 +105,8 @@ class SqliteConversationStore:
     async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation | None:
         def rename(conn: sqlite3.Connection) -> sqlite3.Row | None:
             conn.execute(
-                "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?", (title, conversation_id, user_id)
+                "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?",
+                (title, conversation_id, user_id),
             )
             return _owned(conn, user_id, conversation_id)
 
@@ -153,7 +154,18 @@ class SqliteConversationStore:
             conn.execute(
                 "INSERT INTO messages (id, conversation_id, seq, role, content, status, model, client_msgid,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (message.id, conversation_id, seq, role, content, status.value, model, client_msgid, now, now),
+                (
+                    message.id,
+                    conversation_id,
+                    seq,
+                    role,
+                    content,
+                    status.value,
+                    model,
+                    client_msgid,
+                    now,
+                    now,
+                ),
             )
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
             return message
@@ -175,7 +187,15 @@ class SqliteConversationStore:
                 "UPDATE messages SET content = ?, status = ?, finish_reason = COALESCE(?, finish_reason),"
                 " prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens),"
                 " updated_at = ? WHERE id = ?",
-                (content, status.value, finish_reason, prompt_tokens, completion_tokens, time.time(), message_id),
+                (
+                    content,
+                    status.value,
+                    finish_reason,
+                    prompt_tokens,
+                    completion_tokens,
+                    time.time(),
+                    message_id,
+                ),
             )
         )
 
@@ -193,7 +213,8 @@ class SqliteConversationStore:
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._db.run(
             lambda conn: conn.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?", (conversation_id, limit)
+                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
+                (conversation_id, limit),
             ).fetchall()
         )
         return [_message(row) for row in reversed(rows)]
