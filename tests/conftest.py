@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -114,3 +115,12 @@ async def live_server(settings: Settings, runtime: Runtime) -> AsyncIterator[Liv
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # llama-cpp-python opens two /dev/null files at import and never closes them; close them here so the
+    # interpreter's shutdown does not print ResourceWarnings after the test report.
+    utils = sys.modules.get("llama_cpp._utils")
+    for handle in (getattr(utils, "outnull_file", None), getattr(utils, "errnull_file", None)):
+        if handle is not None:
+            handle.close()

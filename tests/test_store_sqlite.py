@@ -74,7 +74,8 @@ async def test_listing_thousands_of_conversations_uses_the_index(runtime, settin
     plan = " ".join(
         row[3]
         for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE user_id = ? ORDER BY updated_at DESC, id DESC LIMIT 51",
+            "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE user_id = ?"
+            " ORDER BY updated_at DESC, id DESC LIMIT 51",
             (user.id,),
         )
     )

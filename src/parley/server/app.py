@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -19,7 +23,14 @@ from parley.server.routes import auth, chat, conversations, health, models, ws
 
 log = logging.getLogger(__name__)
 
-FIRST_USER_HINT = "No users yet. Create the first account with:  parley users add YOURNAME --admin"
+
+def first_user_hint() -> str:
+    """One line telling how to create the first account, with the command as this shell can run it."""
+    command = "parley"
+    invoked = Path(sys.argv[0])
+    if invoked.name == "parley" and shutil.which("parley") != str(invoked.resolve()):
+        command = os.path.relpath(invoked)  # e.g. .venv/bin/parley when started by `make serve`
+    return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -63,7 +74,7 @@ async def _announce(runtime: Runtime) -> None:
     else:
         log.info("default model: %s", runtime.models.default_model)
     if await runtime.stores.users.count_users() == 0:
-        log.warning(FIRST_USER_HINT)
+        log.warning(first_user_hint())
 
 
 async def _warm_up(runtime: Runtime) -> None:

@@ -90,7 +90,9 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
-    def stream(self, model: str, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]: ...
+    def stream(
+        self, model: str, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncGenerator[Chunk, None]: ...
 
     async def warm_up(self) -> None:
         """Make the first answer fast (e.g. load weights); called in the background at start-up."""
