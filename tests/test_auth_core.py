@@ -7,12 +7,12 @@ import stat
 import time
 
 import pytest
-from tests.conftest import FAST_ARGON2
 
 from parley.config import Argon2Params, Settings
 from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.secret import load_or_create_secret
 from parley.errors import ConfigError
+from tests.conftest import FAST_ARGON2
 
 
 async def test_default_parameters_are_owasp_argon2id():

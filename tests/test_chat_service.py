@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.conftest import PASSWORD
 
 from parley.core.chat.params import ChatParams
 from parley.core.chat.service import ChatRequest
 from parley.core.store.base import MessageStatus
 from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
 from parley.testing.mock_provider import Reply
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture

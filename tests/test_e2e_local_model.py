@@ -15,11 +15,11 @@ import sys
 import httpx
 import pytest
 import websockets
-from tests.conftest import FAST_ARGON2
 
 from parley.cli.main import main as parley_cli
 from parley.config import Settings
 from parley.runtime import open_runtime
+from tests.conftest import FAST_ARGON2
 
 pytestmark = pytest.mark.local_model
 

@@ -4,9 +4,9 @@ import time
 
 import jwt
 import pytest
-from tests.conftest import PASSWORD
 
 from parley.core.auth.tokens import ALGORITHM
+from tests.conftest import PASSWORD
 
 
 async def test_login_returns_a_token_for_valid_credentials(client, runtime):

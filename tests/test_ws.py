@@ -8,11 +8,11 @@ import json
 import httpx
 import pytest
 import websockets
-from tests.conftest import PASSWORD
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.errors import StreamInterrupted
 from parley.testing.mock_provider import Reply
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
