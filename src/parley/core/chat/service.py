@@ -118,6 +118,12 @@ class _Answer:
     def content(self) -> str:
         return "".join(self.text)
 
+    @property
+    def usage_dict(self) -> dict[str, int] | None:
+        if self.usage is None:
+            return None
+        return {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens}
+
 
 class ChatService:
     def __init__(
@@ -246,26 +252,21 @@ class ChatService:
             status = MessageStatus.STOPPED if stopped else MessageStatus.COMPLETE
             finish_reason = "stopped" if stopped else (answer.finish_reason or "stop")
             await self._save(answer, status, finish_reason=finish_reason)
-            usage = None
-            if answer.usage is not None:
-                usage = {
-                    "prompt_tokens": answer.usage.prompt_tokens,
-                    "completion_tokens": answer.usage.completion_tokens,
-                }
-            generation.emit(DoneEvent(msgid=msgid, finish_reason=finish_reason, usage=usage))
-        except ParleyError as error:
-            status = MessageStatus.INTERRUPTED if answer.text else MessageStatus.ERROR
-            log.warning("generation %s ended with %s: %s", msgid, error.code, error.message)
-            await self._save_quietly(answer, status, finish_reason=error.code)
-            generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
+            generation.emit(DoneEvent(msgid=msgid, finish_reason=finish_reason, usage=answer.usage_dict))
         except asyncio.CancelledError:
             await self._save_quietly(answer, MessageStatus.INTERRUPTED, finish_reason="cancelled")
             raise
-        except Exception:
-            log.exception("generation %s failed unexpectedly", msgid)
+        except Exception as exc:
+            if isinstance(exc, ParleyError):
+                error = exc
+                log.warning("generation %s ended with %s: %s", msgid, error.code, error.message)
+            else:
+                error = ParleyError("The answer failed unexpectedly.")
+                log.exception("generation %s failed unexpectedly", msgid)
+            # Whatever was generated is kept; an answer with no text at all is an error placeholder.
             status = MessageStatus.INTERRUPTED if answer.text else MessageStatus.ERROR
-            await self._save_quietly(answer, status, finish_reason="internal_error")
-            generation.emit(ErrorEvent(msgid=msgid, code="internal_error", message="The answer failed unexpectedly."))
+            await self._save_quietly(answer, status, finish_reason=error.code)
+            generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
         finally:
             self._active.pop((generation.user_id, msgid), None)
             generation.finish()

@@ -149,6 +149,8 @@ class SqliteThrottleStore:
 
     async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
         def count(conn: sqlite3.Connection) -> tuple[int, float]:
+            # Windows that ended long ago only take space (one row per address that ever failed).
+            conn.execute("DELETE FROM login_throttle WHERE window_ends < ?", (now - window_seconds,))
             row = conn.execute(
                 "INSERT INTO login_throttle (key, failures, window_ends) VALUES (?, 1, ?)"
                 " ON CONFLICT (key) DO UPDATE SET"
