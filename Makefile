@@ -12,6 +12,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: serve test lint typecheck unit clean help
 
+# Each part of the project adds its own steps in mk/NAME.mk (web build, browser tests, AWS, benchmarks):
+# TEST_STEPS are run by `make test`, SERVE_STEPS before `make serve` starts the server.
+TEST_STEPS := lint typecheck unit
+SERVE_STEPS :=
+-include mk/*.mk
+
 help:
 	@echo "make serve   set up and run Parley on http://127.0.0.1:8000"
 	@echo "make test    set up and run every check and test"
@@ -30,7 +36,7 @@ $(STAMPS)/dev: $(STAMPS)/app
 	$(PIP) install --quiet -c constraints.txt -e '.[local,dev]'
 	@touch $@
 
-serve: $(STAMPS)/app
+serve: $(STAMPS)/app $(SERVE_STEPS)
 	$(BIN)/parley serve
 
 lint: $(STAMPS)/dev
@@ -43,7 +49,7 @@ typecheck: $(STAMPS)/dev
 unit: $(STAMPS)/dev
 	$(BIN)/python -m pytest --cov --cov-report=term
 
-test: lint typecheck unit
+test: $(TEST_STEPS)
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .coverage
