@@ -205,3 +205,72 @@ async def test_unknown_model_is_refused(runtime, user):
 
     with pytest.raises(UnknownModel):
         await runtime.chat.start(user, ChatRequest(prompt="hi", params=ChatParams(model="nope")))
+
+
+async def test_edit_replaces_the_message_and_everything_after_it(runtime, provider, user):
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="one")))
+    conversation_id = first[0].conversation_id
+    second = await collect(await runtime.chat.start(user, ChatRequest(prompt="two", conversation_id=conversation_id)))
+    edited = await collect(
+        await runtime.chat.start(
+            user,
+            ChatRequest(
+                prompt="two, edited", conversation_id=conversation_id, edit_message_id=second[0].user_message_id
+            ),
+        )
+    )
+    assert edited[-1].type == "done"
+    saved = await messages_of(runtime, user, conversation_id)
+    assert [(m.role, m.content) for m in saved] == [
+        ("user", "one"),
+        ("assistant", "Hello there!"),
+        ("user", "two, edited"),
+        ("assistant", "Hello there!"),
+    ]
+    # The model saw the history before the edited message, not the replaced turn.
+    assert [m.content for m in provider.history[-1].messages] == ["one", "Hello there!", "two, edited"]
+
+
+async def test_regenerate_is_an_edit_with_the_same_text(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["first answer"]), Reply(tokens=["second answer"]))
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q")))
+    conversation_id = first[0].conversation_id
+    await collect(
+        await runtime.chat.start(
+            user, ChatRequest(prompt="q", conversation_id=conversation_id, edit_message_id=first[0].user_message_id)
+        )
+    )
+    saved = await messages_of(runtime, user, conversation_id)
+    assert [m.content for m in saved] == ["q", "second answer"]
+
+
+async def test_edit_refuses_other_users_and_assistant_messages_without_losing_anything(runtime, user):
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="mine")))
+    conversation_id = first[0].conversation_id
+    with pytest.raises(NotFound):
+        await runtime.chat.start(
+            user, ChatRequest(prompt="x", conversation_id=conversation_id, edit_message_id=first[0].message_id)
+        )
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    with pytest.raises(NotFound):
+        await runtime.chat.start(
+            other, ChatRequest(prompt="x", conversation_id=conversation_id, edit_message_id=first[0].user_message_id)
+        )
+    with pytest.raises(InvalidInput):  # too long for the context: refused before the old turn is deleted
+        await runtime.chat.start(
+            user,
+            ChatRequest(prompt="w " * 20000, conversation_id=conversation_id, edit_message_id=first[0].user_message_id),
+        )
+    assert len(await messages_of(runtime, user, conversation_id)) == 2
+
+
+async def test_edit_waits_for_a_running_answer(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["a"] * 50, delay=0.01))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="q", msgid="running"))
+    start = await anext(generation.events())
+    with pytest.raises(InvalidInput, match="Wait"):
+        await runtime.chat.start(
+            user, ChatRequest(prompt="q2", conversation_id=start.conversation_id, edit_message_id=start.user_message_id)
+        )
+    runtime.chat.stop(user.id, "running")
+    await generation.wait()

@@ -19,7 +19,7 @@ from parley.runtime import Runtime, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
-from parley.server.routes import auth, chat, conversations, health, models, ws
+from parley.server.routes import auth, chat, conversations, health, models, preferences, ws
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     if runtime is not None:
         app.state.runtime = runtime
-    for router in (health.router, auth.router, models.router, conversations.router, chat.router, ws.router):
-        app.include_router(router)
+    for routes in (health, auth, models, conversations, preferences, chat, ws):
+        app.include_router(routes.router)
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.core.chat.params import ChatParams
+from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
 from parley.core.store.base import Conversation, Message
 
@@ -161,6 +161,9 @@ class ChatRequestIn(Strict):
     prompt: str
     params: ChatParamsIn = Field(default_factory=ChatParamsIn)
     conversation_id: str | None = Field(default=None, max_length=64)
+    edit_message_id: str | None = Field(
+        default=None, max_length=64, description="Replace this user message and all after it (edit or regenerate)."
+    )
 
 
 class ChatResponse(BaseModel):
@@ -176,6 +179,26 @@ class HealthResponse(BaseModel):
     status: str
     version: str
     models: int
+    setup_required: bool = Field(description="True while the server has no users: create one with the CLI.")
+
+
+class Preset(Strict):
+    name: str = Field(min_length=1, max_length=80)
+    system_prompt: str = Field(max_length=MAX_SYSTEM_PROMPT_CHARS)
+
+
+class Preferences(Strict):
+    """What a user saved in the settings drawer; ranges are checked against the model when chatting."""
+
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    system_prompt: str | None = Field(default=None, max_length=MAX_SYSTEM_PROMPT_CHARS)
+    theme: Literal["light", "dark", "system"] = "system"
+    presets: list[Preset] = Field(default_factory=list, max_length=50)
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

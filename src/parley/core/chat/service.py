@@ -27,7 +27,7 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.registry import ModelRegistry, RegisteredModel
-from parley.core.store.base import ConversationStore, Message, MessageStatus, User
+from parley.core.store.base import Conversation, ConversationStore, Message, MessageStatus, User
 from parley.errors import InvalidInput, NotFound, ParleyError, ProviderError, StreamInterrupted
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class ChatRequest:
     conversation_id: str | None = None
     msgid: str | None = None
     params: ChatParams = field(default_factory=ChatParams)
+    # Edit and resend (or regenerate): this user message and everything after it are replaced.
+    edit_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,20 +163,30 @@ class ChatService:
         model = self._models.get(model_id)
         params = resolve_generation_params(request.params, model.info)
 
-        if request.conversation_id is None:
-            title = title_from_prompt(prompt, self._limits.title_max_chars)
-            conversation = await self._conversations.create_conversation(user.id, title, model_id)
-            history: list[Message] = []
-        else:
-            found = await self._conversations.get_conversation(user.id, request.conversation_id)
-            if found is None:
+        if request.edit_message_id is not None and request.conversation_id is None:
+            raise InvalidInput("edit_message_id needs the conversation_id it belongs to.")
+        conversation: Conversation | None = None
+        history: list[Message] = []
+        edited: Message | None = None
+        if request.conversation_id is not None:
+            conversation = await self._conversations.get_conversation(user.id, request.conversation_id)
+            if conversation is None:
                 raise NotFound("Conversation not found.")
-            conversation = found
+            if request.edit_message_id is not None:
+                edited = await self._message_to_edit(user.id, conversation.id, request.edit_message_id)
             history = await self._conversations.recent_messages(conversation.id, _HISTORY_WINDOW)
+            if edited is not None:
+                history = [m for m in history if m.seq < edited.seq]
 
+        # Everything that can refuse the request is checked before anything is written.
         budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
         context = build_context(request.params.system_prompt, history, prompt, budget)
 
+        if conversation is None:
+            title = title_from_prompt(prompt, self._limits.title_max_chars)
+            conversation = await self._conversations.create_conversation(user.id, title, model_id)
+        if edited is not None:
+            await self._conversations.truncate_from(user.id, conversation.id, edited.id)
         user_message = await self._add(user.id, conversation.id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid)
         placeholder = await self._add(
             user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
@@ -197,6 +209,15 @@ class ChatService:
             name=f"generation-{msgid}",
         )
         return generation
+
+    async def _message_to_edit(self, user_id: str, conversation_id: str, message_id: str) -> Message:
+        messages = await self._conversations.list_messages(user_id, conversation_id) or []
+        target = next((m for m in messages if m.id == message_id), None)
+        if target is None or target.role != "user":
+            raise NotFound("Message not found.")
+        if any(m.status == MessageStatus.STREAMING for m in messages if m.seq > target.seq):
+            raise InvalidInput("Wait for the answer to finish (or stop it) before editing.")
+        return target
 
     def stop(self, user_id: str, msgid: str) -> bool:
         """Ask a running generation of this user to stop; False when there is none."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class MessageStatus(StrEnum):
@@ -89,8 +89,10 @@ class ConversationStore(Protocol):
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None: ...
 
-    async def list_conversations(self, user_id: str, limit: int, cursor: str | None) -> ConversationPage:
-        """Newest first (by last activity); ``cursor`` comes from a previous page."""
+    async def list_conversations(
+        self, user_id: str, limit: int, cursor: str | None, *, title_contains: str | None = None
+    ) -> ConversationPage:
+        """Newest first (by last activity); ``cursor`` comes from a previous page of the same query."""
 
     async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation | None: ...
 
@@ -123,8 +125,20 @@ class ConversationStore(Protocol):
     async def list_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
         """All messages in order; None when the conversation is not the user's."""
 
+    async def truncate_from(self, user_id: str, conversation_id: str, message_id: str) -> Message | None:
+        """Delete ``message_id`` and every later message (to edit and resend); returns the deleted message,
+        None when it is not a message of the user's conversation."""
+
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
         """The newest ``limit`` messages, returned oldest first (for assembling model context)."""
+
+
+class PreferencesStore(Protocol):
+    """A user's saved settings (model parameters, presets, theme), kept as one JSON document."""
+
+    async def get_preferences(self, user_id: str) -> dict[str, Any] | None: ...
+
+    async def put_preferences(self, user_id: str, preferences: dict[str, Any]) -> None: ...
 
 
 class TokenRevocationStore(Protocol):
@@ -159,3 +173,4 @@ class Stores:
     revoked_tokens: TokenRevocationStore
     tickets: TicketStore
     throttle: ThrottleStore
+    preferences: PreferencesStore

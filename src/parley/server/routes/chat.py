@@ -39,6 +39,7 @@ async def chat(body: ChatRequestIn, request: Request, principal: PrincipalDep, r
             conversation_id=body.conversation_id,
             msgid=body.id,
             params=body.params.to_core(),
+            edit_message_id=body.edit_message_id,
         ),
     )
     if "text/event-stream" in request.headers.get("accept", ""):

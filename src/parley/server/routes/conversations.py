@@ -29,8 +29,11 @@ async def list_conversations(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Only titles containing this text")] = None,
 ) -> ConversationPageOut:
-    page = await runtime.stores.conversations.list_conversations(principal.user.id, limit, cursor)
+    page = await runtime.stores.conversations.list_conversations(
+        principal.user.id, limit, cursor, title_contains=q.strip() if q else None
+    )
     return ConversationPageOut(items=[ConversationOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
 

@@ -11,4 +11,9 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> HealthResponse:
-    return HealthResponse(status="ok", version=__version__, models=len(runtime.models.list_models()))
+    return HealthResponse(
+        status="ok",
+        version=__version__,
+        models=len(runtime.models.list_models()),
+        setup_required=await runtime.stores.users.count_users() == 0,
+    )

@@ -34,6 +34,7 @@ class SendPromptPayload(Strict):
     conversation_id: str | None = Field(default=None, max_length=64)
     prompt: str
     params: ChatParamsIn = Field(default_factory=ChatParamsIn)
+    edit_message_id: str | None = Field(default=None, max_length=64)
 
 
 class StopPayload(Strict):
@@ -122,6 +123,7 @@ class ChatConnection:
                     conversation_id=payload.conversation_id,
                     msgid=payload.msgid,
                     params=payload.params.to_core(),
+                    edit_message_id=payload.edit_message_id,
                 ),
             )
         except ParleyError as error:

@@ -10,6 +10,7 @@ from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
     SqliteTicketStore,
@@ -30,6 +31,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             revoked_tokens=SqliteTokenRevocationStore(db),
             tickets=SqliteTicketStore(db),
             throttle=SqliteThrottleStore(db),
+            preferences=SqlitePreferencesStore(db),
         )
     finally:
         await db.close()

@@ -80,22 +80,26 @@ class SqliteConversationStore:
         row = await self._db.run(lambda conn: _owned(conn, user_id, conversation_id))
         return _conversation(row) if row else None
 
-    async def list_conversations(self, user_id: str, limit: int, cursor: str | None) -> ConversationPage:
-        after = decode_cursor(cursor) if cursor else None
+    async def list_conversations(
+        self, user_id: str, limit: int, cursor: str | None, *, title_contains: str | None = None
+    ) -> ConversationPage:
+        where = ["user_id = ?"]
+        args: list[object] = [user_id]
+        if cursor:
+            updated_at, last_id = decode_cursor(cursor)
+            where.append("(updated_at < ? OR (updated_at = ? AND id < ?))")
+            args += [updated_at, updated_at, last_id]
+        if title_contains:
+            where.append("title LIKE ? ESCAPE '\\'")
+            args.append("%" + _escape_like(title_contains) + "%")
+        sql = (
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE {' AND '.join(where)}"  # noqa: S608
+            " ORDER BY updated_at DESC, id DESC LIMIT ?"
+        )
+        args.append(limit + 1)
 
         def page(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            if after is None:
-                sql = (
-                    f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE user_id = ?"  # noqa: S608
-                    " ORDER BY updated_at DESC, id DESC LIMIT ?"
-                )
-                return conn.execute(sql, (user_id, limit + 1)).fetchall()
-            sql = (
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608
-                " WHERE user_id = ? AND (updated_at < ? OR (updated_at = ? AND id < ?))"
-                " ORDER BY updated_at DESC, id DESC LIMIT ?"
-            )
-            return conn.execute(sql, (user_id, after[0], after[0], after[1], limit + 1)).fetchall()
+            return conn.execute(sql, args).fetchall()
 
         rows = await self._db.run(page)
         items = [_conversation(row) for row in rows[:limit]]
@@ -210,6 +214,20 @@ class SqliteConversationStore:
         rows = await self._db.run(select)
         return None if rows is None else [_message(row) for row in rows]
 
+    async def truncate_from(self, user_id: str, conversation_id: str, message_id: str) -> Message | None:
+        def truncate(conn: sqlite3.Connection) -> Message | None:
+            if _owned(conn, user_id, conversation_id) is None:
+                return None
+            row = conn.execute(
+                "SELECT * FROM messages WHERE id = ? AND conversation_id = ?", (message_id, conversation_id)
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM messages WHERE conversation_id = ? AND seq >= ?", (conversation_id, row["seq"]))
+            return _message(row)
+
+        return await self._db.run(truncate)
+
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._db.run(
             lambda conn: conn.execute(
@@ -218,6 +236,10 @@ class SqliteConversationStore:
             ).fetchall()
         )
         return [_message(row) for row in reversed(rows)]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _owned(conn: sqlite3.Connection, user_id: str, conversation_id: str) -> sqlite3.Row | None:

@@ -66,6 +66,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_user_preferences",
+        """
+        CREATE TABLE user_preferences (
+            user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            data TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]
 
 
