@@ -33,7 +33,7 @@ $(STAMPS)/app: pyproject.toml constraints.txt | $(BIN)/python
 	@touch $@
 
 $(STAMPS)/dev: $(STAMPS)/app
-	$(PIP) install --quiet -c constraints.txt -e '.[local,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[local,aws,dev]'
 	@touch $@
 
 serve: $(STAMPS)/app $(SERVE_STEPS)

@@ -28,6 +28,14 @@ ENV_ALLOWED_ORIGINS = "PARLEY_ALLOWED_ORIGINS"
 ENV_FIRST_TOKEN_TIMEOUT = "PARLEY_FIRST_TOKEN_TIMEOUT"  # noqa: S105
 ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
+# The serverless deployment (set by the CDK stack on every Lambda function).
+ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
+ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
+ENV_JWT_SECRET_ARN = "PARLEY_JWT_SECRET_ARN"  # noqa: S105
+ENV_OPENAI_KEY_SECRET_ARN = "PARLEY_OPENAI_API_KEY_SECRET_ARN"  # noqa: S105
+ENV_BEDROCK_MODELS = "PARLEY_BEDROCK_MODELS"
+ENV_WS_CALLBACK_URL = "PARLEY_WS_CALLBACK_URL"
+ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 
@@ -88,6 +96,17 @@ class Settings:
     save_interval_seconds: float = 1.0
     title_max_chars: int = 60
 
+    # Serverless deployment
+    dynamodb_table: str | None = None
+    sns_topic_arn: str | None = None
+    jwt_secret_arn: str | None = None
+    openai_api_key_secret_arn: str | None = None
+    bedrock_models: tuple[str, ...] = ()
+    ws_callback_url: str | None = None  # where PostToConnection goes; by default derived from the event
+    aws_endpoint_url: str | None = None  # e.g. a moto server on loopback
+    ws_post_interval: float = 0.1  # the worker coalesces deltas: at most ~10 posts a second a stream
+    ws_max_frame_bytes: int = 32 * 1024
+
     # Edge limits
     max_body_bytes: int = 256 * 1024
     allowed_origins: tuple[str, ...] = ()
@@ -125,6 +144,13 @@ class Settings:
             ("log_level", ENV_LOG_LEVEL, str.upper),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
+            ("dynamodb_table", ENV_DYNAMODB_TABLE, str),
+            ("sns_topic_arn", ENV_SNS_TOPIC_ARN, str),
+            ("jwt_secret_arn", ENV_JWT_SECRET_ARN, str),
+            ("openai_api_key_secret_arn", ENV_OPENAI_KEY_SECRET_ARN, str),
+            ("bedrock_models", ENV_BEDROCK_MODELS, _parse_list),
+            ("ws_callback_url", ENV_WS_CALLBACK_URL, str),
+            ("aws_endpoint_url", ENV_AWS_ENDPOINT_URL, str),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

@@ -12,7 +12,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from parley.core.chat.context import build_context, title_from_prompt
 from parley.core.chat.events import DeltaEvent, DoneEvent, ErrorEvent, StartEvent, StreamEvent
@@ -53,6 +54,47 @@ class ChatLimits:
     context_budget_tokens: int = 6000
     save_interval_seconds: float = 1.0
     title_max_chars: int = 60
+
+
+@dataclass(frozen=True)
+class PreparedChat:
+    """Everything a generation needs once the request is accepted and the user's message saved.
+
+    Plain data, so one process can prepare a chat and another run it (the serverless path sends it
+    through SNS from the ``sendprompt`` handler to the worker).
+    """
+
+    user_id: str
+    msgid: str
+    conversation_id: str
+    title: str
+    user_message_id: str
+    message_id: str
+    model: str
+    params: GenerationParams
+    context: tuple[ChatMessage, ...]
+
+    def start_event(self) -> StartEvent:
+        return StartEvent(
+            msgid=self.msgid,
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            user_message_id=self.user_message_id,
+            model=self.model,
+            title=self.title,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["context"] = [{"role": m.role, "content": m.content} for m in self.context]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreparedChat:
+        fields = dict(data)
+        fields["params"] = GenerationParams(**fields["params"])
+        fields["context"] = tuple(ChatMessage(m["role"], m["content"]) for m in fields["context"])
+        return cls(**fields)
 
 
 _END = object()
@@ -146,6 +188,11 @@ class ChatService:
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
         """Validate, save the user's message, and start generating. Returns once the start event is queued."""
+        return self.launch(await self.prepare(user, request))
+
+    async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
+        """Check the request, then save the user's message and an empty answer to fill. Nothing is written
+        when the request is refused."""
         prompt = request.prompt
         if not prompt.strip():
             raise InvalidInput("The message is empty.")
@@ -192,21 +239,27 @@ class ChatService:
             user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
         )
 
-        generation = Generation(user.id, msgid)
-        generation.emit(
-            StartEvent(
-                msgid=msgid,
-                conversation_id=conversation.id,
-                message_id=placeholder.id,
-                user_message_id=user_message.id,
-                model=model_id,
-                title=conversation.title,
-            )
+        return PreparedChat(
+            user_id=user.id,
+            msgid=msgid,
+            conversation_id=conversation.id,
+            title=conversation.title,
+            user_message_id=user_message.id,
+            message_id=placeholder.id,
+            model=model_id,
+            params=params,
+            context=tuple(context),
         )
-        self._active[(user.id, msgid)] = generation
+
+    def launch(self, prepared: PreparedChat) -> Generation:
+        """Start generating a prepared chat in the background; its first event is ``start``."""
+        model = self._models.get(prepared.model)
+        generation = Generation(prepared.user_id, prepared.msgid)
+        generation.emit(prepared.start_event())
+        self._active[(prepared.user_id, prepared.msgid)] = generation
         generation.task = asyncio.create_task(
-            self._run(generation, model, context, params, _Answer(message_id=placeholder.id)),
-            name=f"generation-{msgid}",
+            self._run(generation, model, list(prepared.context), prepared.params, _Answer(prepared.message_id)),
+            name=f"generation-{prepared.msgid}",
         )
         return generation
 

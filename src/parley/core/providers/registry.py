@@ -6,6 +6,7 @@ as any other. ``ModelRegistry`` maps a model id to the provider instance that se
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ def provider_type(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
 
 def provider_factory(name: str) -> ProviderFactory:
     _load_builtins()
+    if name not in _PROVIDER_TYPES:
+        # Provider types outside the core (e.g. Bedrock) register through the ``parley.providers`` entry points.
+        for entry_point in importlib.metadata.entry_points(group="parley.providers", name=name):
+            entry_point.load()
     try:
         return _PROVIDER_TYPES[name]
     except KeyError:

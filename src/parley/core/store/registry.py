@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -25,6 +26,8 @@ def store_backend(name: str) -> Callable[[StoreBackend], StoreBackend]:
 def open_stores(name: str, settings: Settings) -> AbstractAsyncContextManager[Stores]:
     """``async with open_stores("sqlite", settings) as stores:`` opens and later closes a backend."""
     _load_builtins()
+    if name not in _BACKENDS:
+        _load_plugin(name)
     try:
         backend = _BACKENDS[name]
     except KeyError:
@@ -35,6 +38,12 @@ def open_stores(name: str, settings: Settings) -> AbstractAsyncContextManager[St
 
 def _load_builtins() -> None:
     from parley.core.store import sqlite  # noqa: F401
+
+
+def _load_plugin(name: str) -> None:
+    """Backends outside the core (e.g. DynamoDB) register through the ``parley.stores`` entry points."""
+    for entry_point in importlib.metadata.entry_points(group="parley.stores", name=name):
+        entry_point.load()
 
 
 __all__ = ["open_stores", "store_backend"]
