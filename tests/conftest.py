@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -115,6 +116,49 @@ async def live_server(settings: Settings, runtime: Runtime) -> AsyncIterator[Liv
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """AWS services (DynamoDB, SNS, Secrets Manager, ...) served by moto on a loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {name: os.environ.get(name) for name in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def dynamodb_table(moto_server) -> str:
+    """A new, empty table (named for the test) in the moto server."""
+    import uuid
+
+    import boto3
+
+    from parley.aws.dynamodb.schema import create_table
+
+    name = f"parley-test-{uuid.uuid4().hex[:12]}"
+    create_table(boto3.client("dynamodb", endpoint_url=moto_server), name)
+    return name
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -164,6 +164,31 @@ class ThrottleStore(Protocol):
     async def clear(self, key: str) -> None: ...
 
 
+class ConnectionStore(Protocol):
+    """Open WebSocket connections (the serverless edge keeps them between Lambda invocations)."""
+
+    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None: ...
+
+    async def get_connection_user(self, connection_id: str) -> str | None: ...
+
+    async def delete_connection(self, connection_id: str) -> None: ...
+
+    async def user_connections(self, user_id: str) -> list[str]: ...
+
+
+class StopSignalStore(Protocol):
+    """Stop requests for answers that run in another process than the one that receives ``stop``."""
+
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None: ...
+
+    async def request_stop(self, user_id: str, msgid: str) -> bool:
+        """Flag a registered generation of this user; False when there is none."""
+
+    async def stop_requested(self, user_id: str, msgid: str) -> bool: ...
+
+    async def finish_generation(self, user_id: str, msgid: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """Every store the core needs, built once by the composition root."""
@@ -174,3 +199,5 @@ class Stores:
     tickets: TicketStore
     throttle: ThrottleStore
     preferences: PreferencesStore
+    connections: ConnectionStore
+    stop_signals: StopSignalStore

@@ -10,6 +10,7 @@ from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
@@ -32,6 +33,8 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             tickets=SqliteTicketStore(db),
             throttle=SqliteThrottleStore(db),
             preferences=SqlitePreferencesStore(db),
+            connections=SqliteConnectionStore(db),
+            stop_signals=SqliteStopSignalStore(db),
         )
     finally:
         await db.close()

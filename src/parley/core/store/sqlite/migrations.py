@@ -76,6 +76,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0003_live_state",
+        """
+        CREATE TABLE ws_connections (
+            connection_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX ws_connections_by_user ON ws_connections (user_id);
+        CREATE TABLE generations (
+            user_id TEXT NOT NULL,
+            msgid TEXT NOT NULL,
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (user_id, msgid)
+        );
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,48 @@
+"""The ``dynamodb`` store backend: every store interface on one DynamoDB table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from parley.aws.clients import aws_client
+from parley.aws.dynamodb.auth_state import (
+    DynamoConnectionStore,
+    DynamoPreferencesStore,
+    DynamoStopSignalStore,
+    DynamoThrottleStore,
+    DynamoTicketStore,
+    DynamoTokenRevocationStore,
+)
+from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.table import Table
+from parley.aws.dynamodb.users import DynamoUserStore
+from parley.config import ENV_DYNAMODB_TABLE, Settings
+from parley.core.store.base import Stores
+from parley.core.store.registry import store_backend
+from parley.errors import ConfigError
+
+
+def dynamo_stores(client: Any, table_name: str) -> Stores:
+    """Every store over one table, with an injected low-level DynamoDB client."""
+    table = Table(client, table_name)
+    conversations = DynamoConversationStore(table)
+    return Stores(
+        users=DynamoUserStore(table, conversations),
+        conversations=conversations,
+        revoked_tokens=DynamoTokenRevocationStore(table),
+        tickets=DynamoTicketStore(table),
+        throttle=DynamoThrottleStore(table),
+        preferences=DynamoPreferencesStore(table),
+        connections=DynamoConnectionStore(table),
+        stop_signals=DynamoStopSignalStore(table),
+    )
+
+
+@store_backend("dynamodb")
+@asynccontextmanager
+async def open_dynamodb_stores(settings: Settings) -> AsyncIterator[Stores]:
+    if not settings.dynamodb_table:
+        raise ConfigError(f"The dynamodb store needs the table name in {ENV_DYNAMODB_TABLE}.")
+    yield dynamo_stores(aws_client("dynamodb", settings), settings.dynamodb_table)

@@ -1,0 +1,168 @@
+"""Short-lived state on DynamoDB, expired by the table's TTL (and checked on read, as TTL deletes lazily)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
+
+
+def _ttl(expires_at: float) -> int:
+    return int(expires_at) + 1
+
+
+class DynamoTokenRevocationStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        pk, sk = keys.revoked(jti)
+        await self._table.put({"pk": pk, "sk": sk, "ttl": _ttl(expires_at)})
+
+    async def is_revoked(self, jti: str) -> bool:
+        return await self._table.get(*keys.revoked(jti)) is not None
+
+
+class DynamoTicketStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def put_ticket(self, ticket_hash: str, user_id: str, expires_at: float) -> None:
+        pk, sk = keys.ticket(ticket_hash)
+        await self._table.put(
+            {"pk": pk, "sk": sk, "user_id": user_id, "expires_at": expires_at, "ttl": _ttl(expires_at)}
+        )
+
+    async def take_ticket(self, ticket_hash: str, now: float) -> str | None:
+        # Deleting and reading in one call makes a ticket single-use even under concurrent redemptions.
+        old = await self._table.delete(*keys.ticket(ticket_hash), returns="ALL_OLD")
+        if not old or float(old["expires_at"]) < now:
+            return None
+        return str(old["user_id"])
+
+
+class DynamoThrottleStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def peek(self, key: str, now: float) -> tuple[int, float]:
+        item = await self._table.get(*keys.throttle(key))
+        if item is None or float(item["window_ends"]) <= now:
+            return 0, now
+        return int(item["failures"]), float(item["window_ends"])
+
+    async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
+        pk, sk = keys.throttle(key)
+        for _ in range(5):  # bounded: each round either counts or loses a race that another writer won
+            try:
+                item = await self._table.update(
+                    pk,
+                    sk,
+                    "ADD failures :one",
+                    values={":one": 1, ":now": now},
+                    condition="window_ends > :now",
+                    returns="ALL_NEW",
+                )
+                return int(item["failures"]), float(item["window_ends"])
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+            window_ends = now + window_seconds
+            try:
+                await self._table.put(
+                    {"pk": pk, "sk": sk, "failures": 1, "window_ends": window_ends, "ttl": _ttl(window_ends)},
+                    condition="attribute_not_exists(pk) OR window_ends <= :now",
+                    values={":now": now},
+                )
+                return 1, window_ends
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+        return await self.peek(key, now)
+
+    async def clear(self, key: str) -> None:
+        await self._table.delete(*keys.throttle(key))
+
+
+class DynamoPreferencesStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def get_preferences(self, user_id: str) -> dict[str, Any] | None:
+        item = await self._table.get(*keys.preferences(user_id))
+        if item is None:
+            return None
+        data: dict[str, Any] = json.loads(item["data"])
+        return data
+
+    async def put_preferences(self, user_id: str, preferences: dict[str, Any]) -> None:
+        pk, sk = keys.preferences(user_id)
+        await self._table.put({"pk": pk, "sk": sk, "data": json.dumps(preferences), "updated_at": time.time()})
+
+
+class DynamoConnectionStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None:
+        pk, sk = keys.connection(connection_id)
+        await self._table.put(
+            {
+                "pk": pk,
+                "sk": sk,
+                "gsi1pk": keys.connections_index(user_id),
+                "gsi1sk": connection_id,
+                "user_id": user_id,
+                "expires_at": expires_at,
+                "ttl": _ttl(expires_at),
+            }
+        )
+
+    async def get_connection_user(self, connection_id: str) -> str | None:
+        item = await self._table.get(*keys.connection(connection_id))
+        if item is None or float(item["expires_at"]) < time.time():
+            return None
+        return str(item["user_id"])
+
+    async def delete_connection(self, connection_id: str) -> None:
+        await self._table.delete(*keys.connection(connection_id))
+
+    async def user_connections(self, user_id: str) -> list[str]:
+        items = await self._table.query_all("gsi1pk = :p", {":p": keys.connections_index(user_id)}, index=GSI1)
+        now = time.time()
+        return [str(item["gsi1sk"]) for item in items if float(item["expires_at"]) >= now]
+
+
+class DynamoStopSignalStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None:
+        pk, sk = keys.generation(user_id, msgid)
+        await self._table.put({"pk": pk, "sk": sk, "stop_requested": False, "ttl": _ttl(expires_at)})
+
+    async def request_stop(self, user_id: str, msgid: str) -> bool:
+        try:
+            await self._table.update(
+                *keys.generation(user_id, msgid),
+                "SET stop_requested = :yes",
+                values={":yes": True},
+                condition="attribute_exists(pk)",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    async def stop_requested(self, user_id: str, msgid: str) -> bool:
+        item = await self._table.get(*keys.generation(user_id, msgid))
+        return bool(item and item.get("stop_requested"))
+
+    async def finish_generation(self, user_id: str, msgid: str) -> None:
+        await self._table.delete(*keys.generation(user_id, msgid))

@@ -1,0 +1,76 @@
+"""The single-table key scheme. Every item kind's keys are built here and nowhere else.
+
+pk                         sk                       what
+USER#<user_id>             USER                     a user (gsi1: USERS / <username>)
+USERNAME#<username>        USERNAME                 claims a username (case-insensitive), points at the user
+USER#<user_id>             PREFS                    the user's preferences
+USER#<user_id>             CONV#<conversation_id>   a conversation (gsi1: CONVS#<user_id> / <updated_at>#<id>)
+CONV#<conversation_id>     MSG#<seq>[#<part>]       a message, its content split in parts past 100 KB
+JTI#<jti>                  JTI                      a revoked token (ttl)
+TICKET#<sha256>            TICKET                   a WebSocket ticket (ttl)
+THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
+CONN#<connection_id>       CONN                     a WebSocket connection (gsi1: CONNS#<user_id> / <id>; ttl)
+GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
+"""
+
+from __future__ import annotations
+
+
+def user(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "USER"
+
+
+def username(name: str) -> tuple[str, str]:
+    return f"USERNAME#{name.casefold()}", "USERNAME"
+
+
+def preferences(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "PREFS"
+
+
+def conversation(user_id: str, conversation_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"CONV#{conversation_id}"
+
+
+def conversations_index(user_id: str) -> str:
+    return f"CONVS#{user_id}"
+
+
+def recency(updated_at: float, conversation_id: str) -> str:
+    # Fixed width so that string order is time order.
+    return f"{updated_at:020.6f}#{conversation_id}"
+
+
+def messages(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+def message(seq: int, part: int = 0) -> str:
+    return f"MSG#{seq:010d}" if part == 0 else f"MSG#{seq:010d}#{part:04d}"
+
+
+def revoked(jti: str) -> tuple[str, str]:
+    return f"JTI#{jti}", "JTI"
+
+
+def ticket(ticket_hash: str) -> tuple[str, str]:
+    return f"TICKET#{ticket_hash}", "TICKET"
+
+
+def throttle(key: str) -> tuple[str, str]:
+    return f"THROTTLE#{key}", "THROTTLE"
+
+
+def connection(connection_id: str) -> tuple[str, str]:
+    return f"CONN#{connection_id}", "CONN"
+
+
+def connections_index(user_id: str) -> str:
+    return f"CONNS#{user_id}"
+
+
+def generation(user_id: str, msgid: str) -> tuple[str, str]:
+    return f"GEN#{user_id}#{msgid}", "GEN"
+
+
+USERS_INDEX = "USERS"

@@ -1,0 +1,178 @@
+"""A thin async wrapper over one DynamoDB table (low-level boto3 client, injected), and the item codec.
+
+Every call runs in a worker thread: boto3 is blocking and the event loop must never wait on it.
+The table has string keys ``pk``/``sk``, a GSI ``gsi1`` (``gsi1pk``/``gsi1sk``) and TTL on ``ttl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+GSI1 = "gsi1"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+# DynamoDB's BatchWriteItem takes at most 25 requests.
+_BATCH = 25
+
+
+def encode(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+
+
+def decode(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _from_dynamo(_deserializer.deserialize(value)) for key, value in raw.items()}
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class Table:
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        method = getattr(self.client, operation)
+        result: dict[str, Any] = await asyncio.to_thread(method, **kwargs)
+        return result
+
+    async def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        result = await self._call(
+            "get_item", TableName=self.name, Key=encode({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+        return decode(result["Item"]) if "Item" in result else None
+
+    async def put(
+        self, item: Mapping[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": encode(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = encode(values)
+        await self._call("put_item", **kwargs)
+
+    async def update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        condition: str | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": encode({"pk": pk, "sk": sk}),
+            "UpdateExpression": expression,
+            "ReturnValues": returns,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = encode(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        result = await self._call("update_item", **kwargs)
+        return decode(result.get("Attributes", {}))
+
+    async def delete(self, pk: str, sk: str, *, condition: str | None = None, returns: str = "NONE") -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk}), "ReturnValues": returns}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        result = await self._call("delete_item", **kwargs)
+        return decode(result.get("Attributes", {}))
+
+    async def query(
+        self,
+        key_condition: str,
+        values: Mapping[str, Any],
+        *,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        filter_expression: str | None = None,
+        names: Mapping[str, str] | None = None,
+        count_only: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
+        """One page: (items, the key to continue from or None, count)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": encode(values),
+            "ScanIndexForward": forward,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = True
+        if limit:
+            kwargs["Limit"] = limit
+        if start_key:
+            kwargs["ExclusiveStartKey"] = encode(start_key)
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        if count_only:
+            kwargs["Select"] = "COUNT"
+        result = await self._call("query", **kwargs)
+        items = [decode(item) for item in result.get("Items", [])]
+        last = decode(result["LastEvaluatedKey"]) if "LastEvaluatedKey" in result else None
+        return items, last, int(result.get("Count", 0))
+
+    async def query_all(self, key_condition: str, values: Mapping[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page, start, _ = await self.query(key_condition, values, start_key=start, **kwargs)
+            items.extend(page)
+            if start is None:
+                return items
+
+    async def transact_put(self, puts: Iterable[tuple[Mapping[str, Any], str | None]]) -> None:
+        """Put several items atomically; each with an optional condition expression."""
+        operations = []
+        for item, condition in puts:
+            put: dict[str, Any] = {"TableName": self.name, "Item": encode(item)}
+            if condition:
+                put["ConditionExpression"] = condition
+            operations.append({"Put": put})
+        await self._call("transact_write_items", TransactItems=operations)
+
+    async def delete_keys(self, keys: Iterable[tuple[str, str]]) -> None:
+        pending = [{"DeleteRequest": {"Key": encode({"pk": pk, "sk": sk})}} for pk, sk in keys]
+        for start in range(0, len(pending), _BATCH):
+            batch: dict[str, Any] = {self.name: pending[start : start + _BATCH]}
+            # Unprocessed items are retried (throttling); bounded so a broken table cannot spin forever.
+            for _ in range(8):
+                result = await self._call("batch_write_item", RequestItems=batch)
+                batch = result.get("UnprocessedItems") or {}
+                if not batch:
+                    break
+                await asyncio.sleep(0.05)

@@ -1,0 +1,120 @@
+"""Users on DynamoDB: a username claim item makes names unique, written in one transaction with the user."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
+from parley.core.store.base import User
+from parley.errors import Conflict
+
+
+def _user(item: dict[str, Any]) -> User:
+    return User(
+        id=item["user_id"],
+        username=item["username"],
+        password_hash=item["password_hash"],
+        is_admin=bool(item.get("is_admin", False)),
+        disabled=bool(item.get("disabled", False)),
+        token_version=int(item.get("token_version", 0)),
+        created_at=float(item["created_at"]),
+    )
+
+
+class DynamoUserStore:
+    def __init__(self, table: Table, conversations: Any) -> None:
+        self._table = table
+        self._conversations = conversations
+
+    async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
+        user = User(
+            id=uuid.uuid4().hex,
+            username=username,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            disabled=False,
+            token_version=0,
+            created_at=time.time(),
+        )
+        name_pk, name_sk = keys.username(username)
+        pk, sk = keys.user(user.id)
+        try:
+            await self._table.transact_put(
+                [
+                    ({"pk": name_pk, "sk": name_sk, "user_id": user.id}, "attribute_not_exists(pk)"),
+                    (
+                        {
+                            "pk": pk,
+                            "sk": sk,
+                            "gsi1pk": keys.USERS_INDEX,
+                            "gsi1sk": username.casefold(),
+                            "user_id": user.id,
+                            "username": username,
+                            "password_hash": password_hash,
+                            "is_admin": is_admin,
+                            "disabled": False,
+                            "token_version": 0,
+                            "created_at": user.created_at,
+                        },
+                        "attribute_not_exists(pk)",
+                    ),
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict(f"The username {username!r} is taken.") from None
+            raise
+        return user
+
+    async def get_user_by_name(self, username: str) -> User | None:
+        claim = await self._table.get(*keys.username(username))
+        return await self.get_user(claim["user_id"]) if claim else None
+
+    async def get_user(self, user_id: str) -> User | None:
+        item = await self._table.get(*keys.user(user_id))
+        return _user(item) if item else None
+
+    async def list_users(self) -> list[User]:
+        items = await self._table.query_all("gsi1pk = :p", {":p": keys.USERS_INDEX}, index=GSI1)
+        return [_user(item) for item in items]
+
+    async def count_users(self) -> int:
+        total = 0
+        start: dict[str, Any] | None = None
+        while True:
+            _, start, count = await self._table.query(
+                "gsi1pk = :p", {":p": keys.USERS_INDEX}, index=GSI1, start_key=start, count_only=True
+            )
+            total += count
+            if start is None:
+                return total
+
+    async def set_password_hash(self, user_id: str, password_hash: str, *, revoke_tokens: bool) -> None:
+        await self._update_existing(
+            user_id,
+            "SET password_hash = :h ADD token_version :bump",
+            {":h": password_hash, ":bump": int(revoke_tokens)},
+        )
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        await self._update_existing(user_id, "SET disabled = :d ADD token_version :one", {":d": disabled, ":one": 1})
+
+    async def _update_existing(self, user_id: str, expression: str, values: dict[str, Any]) -> None:
+        try:
+            await self._table.update(*keys.user(user_id), expression, values=values, condition="attribute_exists(pk)")
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    async def delete_user(self, user_id: str) -> bool:
+        user = await self.get_user(user_id)
+        if user is None:
+            return False
+        await self._conversations.delete_all_for_user(user_id)
+        await self._table.delete_keys([keys.preferences(user_id), keys.username(user.username), keys.user(user_id)])
+        return True

@@ -1,0 +1,82 @@
+"""WebSocket connections and stop signals: short-lived state, expired by time."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from parley.core.store.sqlite.database import Database
+
+
+class SqliteConnectionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM ws_connections WHERE expires_at < ?", (time.time(),))
+            conn.execute(
+                "INSERT OR REPLACE INTO ws_connections (connection_id, user_id, expires_at) VALUES (?, ?, ?)",
+                (connection_id, user_id, expires_at),
+            )
+
+        await self._db.run(put)
+
+    async def get_connection_user(self, connection_id: str) -> str | None:
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT user_id FROM ws_connections WHERE connection_id = ? AND expires_at >= ?",
+                (connection_id, time.time()),
+            ).fetchone()
+        )
+        return str(row["user_id"]) if row else None
+
+    async def delete_connection(self, connection_id: str) -> None:
+        await self._db.run(
+            lambda conn: conn.execute("DELETE FROM ws_connections WHERE connection_id = ?", (connection_id,))
+        )
+
+    async def user_connections(self, user_id: str) -> list[str]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT connection_id FROM ws_connections WHERE user_id = ? AND expires_at >= ?",
+                (user_id, time.time()),
+            ).fetchall()
+        )
+        return [str(row["connection_id"]) for row in rows]
+
+
+class SqliteStopSignalStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM generations WHERE expires_at < ?", (time.time(),))
+            conn.execute(
+                "INSERT OR REPLACE INTO generations (user_id, msgid, stop_requested, expires_at) VALUES (?, ?, 0, ?)",
+                (user_id, msgid, expires_at),
+            )
+
+        await self._db.run(put)
+
+    async def request_stop(self, user_id: str, msgid: str) -> bool:
+        cursor = await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE generations SET stop_requested = 1 WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+            )
+        )
+        return cursor.rowcount > 0
+
+    async def stop_requested(self, user_id: str, msgid: str) -> bool:
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT stop_requested FROM generations WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+            ).fetchone()
+        )
+        return bool(row and row["stop_requested"])
+
+    async def finish_generation(self, user_id: str, msgid: str) -> None:
+        await self._db.run(
+            lambda conn: conn.execute("DELETE FROM generations WHERE user_id = ? AND msgid = ?", (user_id, msgid))
+        )

@@ -1,0 +1,239 @@
+"""One behaviour, two backends: the same store tests run against SQLite and against DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from parley.config import Settings
+from parley.core.store.base import MessageStatus
+from parley.core.store.registry import open_stores
+from parley.errors import Conflict, InvalidInput
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+async def stores(request, tmp_path):
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path / "data")
+    else:
+        endpoint = request.getfixturevalue("moto_server")
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            store="dynamodb",
+            dynamodb_table=request.getfixturevalue("dynamodb_table"),
+            aws_endpoint_url=endpoint,
+        )
+    async with open_stores(settings.store, settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def user(stores):
+    return await stores.users.create_user("Alice", "hash-1")
+
+
+async def test_users(stores, user):
+    assert (await stores.users.get_user_by_name("alice")).id == user.id
+    assert (await stores.users.get_user(user.id)).username == "Alice"
+    with pytest.raises(Conflict):
+        await stores.users.create_user("ALICE", "hash-2")
+    await stores.users.create_user("bob", "hash-3")
+    assert [u.username for u in await stores.users.list_users()] == ["Alice", "bob"]
+    assert await stores.users.count_users() == 2
+    await stores.users.set_password_hash(user.id, "hash-new", revoke_tokens=True)
+    changed = await stores.users.get_user(user.id)
+    assert (changed.password_hash, changed.token_version) == ("hash-new", 1)
+    await stores.users.set_disabled(user.id, True)
+    disabled = await stores.users.get_user(user.id)
+    assert disabled.disabled and disabled.token_version == 2
+
+
+async def test_deleting_a_user_takes_their_data(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    await stores.conversations.add_message(
+        user.id, conversation.id, role="user", content="x", status=MessageStatus.COMPLETE
+    )
+    assert await stores.users.delete_user(user.id)
+    assert await stores.users.get_user(user.id) is None
+    assert await stores.users.get_user_by_name("Alice") is None
+    assert await stores.conversations.get_conversation(user.id, conversation.id) is None
+    assert await stores.users.delete_user(user.id) is False
+    await stores.users.create_user("alice", "again")  # the name is free again
+
+
+async def test_conversations_are_owner_scoped_and_listed_newest_first(stores, user):
+    other = await stores.users.create_user("mallory", "h")
+    created = []
+    for i in range(7):
+        created.append(await stores.conversations.create_conversation(user.id, f"Chat {i}", "m"))
+    await stores.conversations.add_message(
+        user.id, created[2].id, role="user", content="bump", status=MessageStatus.COMPLETE
+    )
+    expected = [created[2].id] + [c.id for c in reversed(created) if c.id != created[2].id]
+    seen, cursor = [], None
+    while True:
+        page = await stores.conversations.list_conversations(user.id, 3, cursor)
+        seen += [c.id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+    assert await stores.conversations.get_conversation(other.id, created[0].id) is None
+    assert await stores.conversations.rename_conversation(other.id, created[0].id, "mine") is None
+    assert await stores.conversations.delete_conversation(other.id, created[0].id) is False
+    assert await stores.conversations.list_messages(other.id, created[2].id) is None
+    assert (
+        await stores.conversations.add_message(
+            other.id, created[2].id, role="user", content="x", status=MessageStatus.COMPLETE
+        )
+        is None
+    )
+    assert (await stores.conversations.list_conversations(other.id, 10, None)).items == []
+
+
+async def test_title_search_and_rename(stores, user):
+    for title in ("Trip to Lisbon", "Pasta", "lisbon trams", "Taxes"):
+        await stores.conversations.create_conversation(user.id, title, "m")
+    found = await stores.conversations.list_conversations(user.id, 10, None, title_contains="LISBON")
+    assert sorted(c.title for c in found.items) == ["Trip to Lisbon", "lisbon trams"]
+    first = found.items[0]
+    renamed = await stores.conversations.rename_conversation(user.id, first.id, "Porto")
+    assert renamed.title == "Porto"
+    assert len((await stores.conversations.list_conversations(user.id, 10, None, title_contains="lisbon")).items) == 1
+
+
+async def test_a_bad_cursor_is_invalid_input(stores, user):
+    with pytest.raises(InvalidInput):
+        await stores.conversations.list_conversations(user.id, 10, "not-a-cursor")
+
+
+async def test_messages_keep_order_and_large_content(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    big = "é" * 150_000 + "z" * 130_001  # over 400 KB in UTF-8: split across items on DynamoDB
+    await stores.conversations.add_message(
+        user.id, conversation.id, role="user", content="q", status=MessageStatus.COMPLETE
+    )
+    answer = await stores.conversations.add_message(
+        user.id, conversation.id, role="assistant", content="", status=MessageStatus.STREAMING, model="m"
+    )
+    await stores.conversations.update_message(answer.id, content=big[:1000], status=MessageStatus.STREAMING)
+    await stores.conversations.update_message(
+        answer.id,
+        content=big,
+        status=MessageStatus.COMPLETE,
+        finish_reason="stop",
+        prompt_tokens=3,
+        completion_tokens=9,
+    )
+    messages = await stores.conversations.list_messages(user.id, conversation.id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].content == big
+    assert (messages[1].status, messages[1].finish_reason, messages[1].completion_tokens) == (
+        MessageStatus.COMPLETE,
+        "stop",
+        9,
+    )
+    await stores.conversations.update_message(answer.id, content="short now", status=MessageStatus.COMPLETE)
+    assert (await stores.conversations.list_messages(user.id, conversation.id))[1].content == "short now"
+    recent = await stores.conversations.recent_messages(conversation.id, 1)
+    assert [m.content for m in recent] == ["short now"]
+
+
+async def test_recent_messages_and_truncate(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    added = []
+    for i in range(6):
+        added.append(
+            await stores.conversations.add_message(
+                user.id,
+                conversation.id,
+                role="user" if i % 2 == 0 else "assistant",
+                content=f"m{i}",
+                status=MessageStatus.COMPLETE,
+            )
+        )
+    assert [m.content for m in await stores.conversations.recent_messages(conversation.id, 3)] == ["m3", "m4", "m5"]
+    assert await stores.conversations.truncate_from("someone-else", conversation.id, added[2].id) is None
+    removed = await stores.conversations.truncate_from(user.id, conversation.id, added[2].id)
+    assert removed.content == "m2"
+    assert [m.content for m in await stores.conversations.list_messages(user.id, conversation.id)] == ["m0", "m1"]
+    again = await stores.conversations.add_message(
+        user.id, conversation.id, role="user", content="new", status=MessageStatus.COMPLETE
+    )
+    assert again.id not in {m.id for m in added[:2]}
+
+
+async def test_two_tabs_appending_at_once_lose_nothing(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+
+    async def tab(name: str) -> None:
+        for i in range(10):
+            await stores.conversations.add_message(
+                user.id, conversation.id, role="user", content=f"{name}{i}", status=MessageStatus.COMPLETE
+            )
+
+    await asyncio.gather(tab("a"), tab("b"))
+    messages = await stores.conversations.list_messages(user.id, conversation.id)
+    assert len(messages) == 20
+    assert len({m.seq for m in messages}) == 20
+    assert sorted(m.content for m in messages) == sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)])
+
+
+async def test_deleting_a_conversation_removes_its_messages(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    await stores.conversations.add_message(
+        user.id, conversation.id, role="user", content="x", status=MessageStatus.COMPLETE
+    )
+    assert await stores.conversations.delete_conversation(user.id, conversation.id)
+    assert await stores.conversations.list_messages(user.id, conversation.id) is None
+    assert await stores.conversations.recent_messages(conversation.id, 10) == []
+
+
+async def test_tickets_revocations_and_throttle(stores, user):
+    now = time.time()
+    await stores.tickets.put_ticket("t1", user.id, now + 60)
+    results = await asyncio.gather(*(stores.tickets.take_ticket("t1", now) for _ in range(5)))
+    assert results.count(user.id) == 1 and results.count(None) == 4
+    await stores.tickets.put_ticket("t2", user.id, now - 1)
+    assert await stores.tickets.take_ticket("t2", now) is None
+
+    assert not await stores.revoked_tokens.is_revoked("j1")
+    await stores.revoked_tokens.revoke("j1", now + 3600)
+    assert await stores.revoked_tokens.is_revoked("j1")
+
+    assert await stores.throttle.peek("k", now) == (0, now)
+    assert (await stores.throttle.hit("k", now, 60))[0] == 1
+    count, ends = await stores.throttle.hit("k", now + 1, 60)
+    assert count == 2 and ends == pytest.approx(now + 60)
+    assert (await stores.throttle.peek("k", now + 2))[0] == 2
+    assert (await stores.throttle.hit("k", now + 61, 60))[0] == 1  # a new window
+    await stores.throttle.clear("k")
+    assert (await stores.throttle.peek("k", now + 62))[0] == 0
+
+
+async def test_preferences(stores, user):
+    assert await stores.preferences.get_preferences(user.id) is None
+    await stores.preferences.put_preferences(user.id, {"theme": "dark", "temperature": 0.5})
+    assert await stores.preferences.get_preferences(user.id) == {"theme": "dark", "temperature": 0.5}
+
+
+async def test_connections_and_stop_signals(stores, user):
+    now = time.time()
+    await stores.connections.put_connection("c1", user.id, now + 3600)
+    await stores.connections.put_connection("c2", user.id, now + 3600)
+    assert await stores.connections.get_connection_user("c1") == user.id
+    assert sorted(await stores.connections.user_connections(user.id)) == ["c1", "c2"]
+    await stores.connections.delete_connection("c1")
+    assert await stores.connections.get_connection_user("c1") is None
+    assert await stores.connections.user_connections(user.id) == ["c2"]
+
+    assert await stores.stop_signals.request_stop(user.id, "m1") is False
+    await stores.stop_signals.register_generation(user.id, "m1", now + 900)
+    assert await stores.stop_signals.stop_requested(user.id, "m1") is False
+    assert await stores.stop_signals.request_stop("someone-else", "m1") is False
+    assert await stores.stop_signals.request_stop(user.id, "m1") is True
+    assert await stores.stop_signals.stop_requested(user.id, "m1") is True
+    await stores.stop_signals.finish_generation(user.id, "m1")
+    assert await stores.stop_signals.stop_requested(user.id, "m1") is False
