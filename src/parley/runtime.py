@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from parley.config import Settings
@@ -72,19 +72,23 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, models: ModelRegistry | None = None, env: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    models: ModelRegistry | None = None,
+    stores: Stores | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open stores, discover models (unless a registry is given), and build the services."""
-    async with open_stores(settings.store, settings) as stores:
-        auth = build_auth(settings, stores)
-        own_models = models is None
+    """Open stores and discover models (unless given), and build the services."""
+    async with AsyncExitStack() as stack:
+        if stores is None:
+            stores = await stack.enter_async_context(open_stores(settings.store, settings))
         if models is None:
-            endpoints = endpoints_from_settings(settings, os.environ if env is None else env)
-            models = await build_model_registry(settings, endpoints)
+            models = await build_models(settings, os.environ if env is None else env)
+            stack.push_async_callback(models.aclose)
         chat = build_chat(settings, stores, models)
-        try:
-            yield Runtime(settings=settings, stores=stores, auth=auth, models=models, chat=chat)
-        finally:
-            await chat.aclose()
-            if own_models:
-                await models.aclose()
+        stack.push_async_callback(chat.aclose)
+        yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+
+
+async def build_models(settings: Settings, env: Mapping[str, str]) -> ModelRegistry:
+    return await build_model_registry(settings, endpoints_from_settings(settings, env))

@@ -272,6 +272,12 @@ class ChatService:
             raise InvalidInput("Wait for the answer to finish (or stop it) before editing.")
         return target
 
+    async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
+        """Record that a prepared chat could not be answered at all (its user message is kept)."""
+        await self._conversations.update_message(
+            prepared.message_id, content="", status=MessageStatus.ERROR, finish_reason=error.code
+        )
+
     def stop(self, user_id: str, msgid: str) -> bool:
         """Ask a running generation of this user to stop; False when there is none."""
         generation = self._active.get((user_id, msgid))

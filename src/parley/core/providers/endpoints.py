@@ -57,6 +57,10 @@ def endpoints_from_settings(settings: Settings, env: Mapping[str, str]) -> list[
                 api_key=settings.openai_api_key,
             )
         )
+    if settings.bedrock_models:
+        endpoints.append(
+            Endpoint(name="bedrock", type="bedrock", models=tuple(ModelEntry(id=m) for m in settings.bedrock_models))
+        )
     if settings.models_file is not None:
         endpoints.extend(load_models_file(settings.models_file, env))
     if settings.local_model:

@@ -1,0 +1,151 @@
+"""The WebSocket API's routes: $connect, $disconnect, sendprompt, stop and $default.
+
+These import neither FastAPI nor a model SDK unless they need one, so their cold starts stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+from parley.aws.clients import aws_client
+from parley.aws.functions.base import LambdaFunction
+from parley.errors import InvalidToken, ParleyError
+from parley.runtime import build_auth, build_chat, build_models
+from parley.ws_protocol import ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
+
+log = logging.getLogger(__name__)
+
+OK = {"statusCode": 200}
+FORBIDDEN = {"statusCode": 403}
+# API Gateway closes a WebSocket after 2 hours at most; the record may go then.
+CONNECTION_TTL_SECONDS = 2 * 3600
+# Longer than any answer can run (the worker's timeout is 15 minutes).
+GENERATION_TTL_SECONDS = 20 * 60
+# SNS takes messages up to 256 KB.
+MAX_JOB_BYTES = 250_000
+
+
+class ConnectFunction(LambdaFunction):
+    """Redeems the single-use ticket from the query string and records who the connection belongs to."""
+
+    async def open(self, stack: AsyncExitStack) -> None:
+        self.auth = build_auth(self.settings, self.stores)
+
+    async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        origin = headers.get("origin")
+        allowed = self.settings.allowed_origins
+        if origin and allowed and origin not in allowed:
+            return FORBIDDEN
+        ticket = (event.get("queryStringParameters") or {}).get("ticket", "")
+        try:
+            user = await self.auth.redeem_ticket(ticket)
+        except InvalidToken:
+            return FORBIDDEN
+        connection_id = event["requestContext"]["connectionId"]
+        await self.stores.connections.put_connection(connection_id, user.id, time.time() + CONNECTION_TTL_SECONDS)
+        return OK
+
+
+class DisconnectFunction(LambdaFunction):
+    needs_secrets = False
+
+    async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        await self.stores.connections.delete_connection(event["requestContext"]["connectionId"])
+        return OK
+
+
+class _MessageFunction(LambdaFunction):
+    """A route that receives a client message on a connection opened by $connect."""
+
+    needs_secrets = False
+
+    async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_context = event["requestContext"]
+        connection_id = request_context["connectionId"]
+        api = self.management_api(request_context)
+        user_id = await self.stores.connections.get_connection_user(connection_id)
+        if user_id is None:
+            await api.disconnect(connection_id)
+            return FORBIDDEN
+        try:
+            message = parse_client_message(event.get("body") or "")
+            await self.act(message, user_id, event)
+        except ProtocolError as error:
+            await api.post(connection_id, encode_error(error.msgid, error.code, error.message))
+        except ParleyError as error:
+            await api.post(connection_id, encode_error(_msgid(event), error.code, error.message))
+        return OK
+
+    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class SendPromptFunction(_MessageFunction):
+    """Saves the user's message, then hands the answer to the worker through SNS (as the original v2 did)."""
+
+    async def open(self, stack: AsyncExitStack) -> None:
+        models = await build_models(self.settings, self.env)
+        stack.push_async_callback(models.aclose)
+        self.chat = build_chat(self.settings, self.stores, models)
+        self.sns = aws_client("sns", self.settings)
+
+    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+        if not isinstance(message, SendPrompt):
+            raise ProtocolError("This route takes sendprompt messages.")
+        user = await self.stores.users.get_user(user_id)
+        if user is None or user.disabled:
+            raise InvalidToken()
+        prepared = await self.chat.prepare(user, message.request)
+        request_context = event["requestContext"]
+        job = json.dumps(
+            {
+                "chat": prepared.to_dict(),
+                "connection_id": request_context["connectionId"],
+                "callback_url": self.settings.ws_callback_url
+                or f"https://{request_context['domainName']}/{request_context['stage']}",
+            }
+        )
+        if len(job.encode()) > MAX_JOB_BYTES:
+            await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
+            raise ProtocolError("The conversation is too large to send to the model.", message.msgid)
+        await self.stores.stop_signals.register_generation(
+            user.id, prepared.msgid, time.time() + GENERATION_TTL_SECONDS
+        )
+        await self.loop.run_in_executor(
+            None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
+        )
+
+
+class StopFunction(_MessageFunction):
+    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+        if not isinstance(message, Stop):
+            raise ProtocolError("This route takes stop messages.")
+        if not await self.stores.stop_signals.request_stop(user_id, message.msgid):
+            raise _NotRunning(message.msgid)
+
+
+class DefaultFunction(_MessageFunction):
+    """Messages whose action matches no route (API Gateway's $default)."""
+
+    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+        raise ProtocolError("action: must be 'sendprompt' or 'stop'.", getattr(message, "msgid", None))
+
+
+class _NotRunning(ProtocolError):
+    code = "not_found"
+
+    def __init__(self, msgid: str) -> None:
+        super().__init__("No answer with that msgid is running.", msgid)
+
+
+def _msgid(event: dict[str, Any]) -> str | None:
+    try:
+        msgid = json.loads(event.get("body") or "{}").get("payload", {}).get("msgid")
+    except (ValueError, AttributeError):
+        return None
+    return msgid if isinstance(msgid, str) and len(msgid) <= 64 else None
