@@ -1,0 +1,148 @@
+"""The whole serverless system on one machine: moto for DynamoDB, SNS and Secrets Manager, the gateway in
+front, and the real Lambda functions in local containers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from parley.aws.dynamodb.schema import create_table
+from parley.aws.functions.authorizer import AuthorizerFunction
+from parley.aws.functions.http_api import HttpApiFunction
+from parley.aws.functions.websocket import (
+    ConnectFunction,
+    DefaultFunction,
+    DisconnectFunction,
+    SendPromptFunction,
+    StopFunction,
+)
+from parley.aws.functions.worker import WorkerFunction
+from parley.aws.local.containers import FunctionPool
+from parley.aws.local.gateway import Functions, Gateway
+from parley.config import Settings
+
+log = logging.getLogger(__name__)
+
+# moto accepts any credentials; boto3 only needs some to sign requests.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class LocalDeployment:
+    url: str
+    ws_url: str
+    aws_endpoint: str
+    table: str
+    settings: Settings
+    gateway: Gateway
+
+    def cli_env(self) -> dict[str, str]:
+        """The environment for ``parley users add NAME --store dynamodb`` against this deployment."""
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "PARLEY_STORE": "dynamodb",
+            "PARLEY_DYNAMODB_TABLE": self.table,
+        }
+
+
+@contextlib.asynccontextmanager
+async def run_local_deployment(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    data_dir: Path,
+    web_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> AsyncIterator[LocalDeployment]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    for name, value in FAKE_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    env = dict(os.environ if env is None else env)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    moto_host, moto_port = moto.get_host_and_port()
+    aws_endpoint = f"http://{moto_host}:{moto_port}"
+    # moto keeps its state per process: unique names keep two deployments in one process apart (tests).
+    suffix = secrets.token_hex(4)
+    table = f"parley-{suffix}"
+    try:
+        await asyncio.to_thread(create_table, boto3.client("dynamodb", endpoint_url=aws_endpoint), table)
+        sns = boto3.client("sns", endpoint_url=aws_endpoint)
+        topic_arn = sns.create_topic(Name=f"parley-prompts-{suffix}")["TopicArn"]
+        secret_arn = boto3.client("secretsmanager", endpoint_url=aws_endpoint).create_secret(
+            Name=f"parley-jwt-{suffix}", SecretString=secrets.token_hex(32)
+        )["ARN"]
+
+        holder: dict[str, Settings] = {}
+
+        def pool(function_class: type, name: str, size: int) -> FunctionPool:
+            return FunctionPool(name, lambda: function_class(settings=holder["settings"], env=env), size)
+
+        functions = Functions(
+            http_api=pool(HttpApiFunction, "http_api", 4),
+            authorizer=pool(AuthorizerFunction, "authorizer", 2),
+            connect=pool(ConnectFunction, "ws_connect", 2),
+            disconnect=pool(DisconnectFunction, "ws_disconnect", 2),
+            routes={
+                "sendprompt": pool(SendPromptFunction, "ws_sendprompt", 2),
+                "stop": pool(StopFunction, "ws_stop", 2),
+                "$default": pool(DefaultFunction, "ws_default", 1),
+            },
+            worker=pool(WorkerFunction, "worker", 8),
+        )
+        gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
+        server = uvicorn.Server(uvicorn.Config(gateway.app(), host=host, port=port, log_level="warning"))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.01)
+        bound_port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://{host}:{bound_port}"
+        holder["settings"] = Settings.from_env(
+            env,
+            data_dir=data_dir,
+            store="dynamodb",
+            dynamodb_table=table,
+            aws_endpoint_url=aws_endpoint,
+            sns_topic_arn=topic_arn,
+            jwt_secret_arn=secret_arn,
+            ws_callback_url=url,
+            **(overrides or {}),
+        )
+        sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
+        try:
+            yield LocalDeployment(
+                url=url,
+                ws_url=f"ws://{host}:{bound_port}/ws",
+                aws_endpoint=aws_endpoint,
+                table=table,
+                settings=holder["settings"],
+                gateway=gateway,
+            )
+        finally:
+            server.should_exit = True
+            await serving
+            await gateway.drain()
+            for function_pool in functions.all():
+                await asyncio.to_thread(function_pool.close)
+    finally:
+        moto.stop()

@@ -1,0 +1,188 @@
+"""API Gateway, locally: the HTTP API (routes, Lambda authorizer with its cache), the WebSocket API
+(routing on ``action``), the ``@connections`` management API, and SNS delivery to the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from parley.aws.local.containers import FunctionPool
+from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
+from parley.server.routes.web import APP_NAME, PAGE_HEADERS, WebApp
+
+log = logging.getLogger(__name__)
+
+# The deployed HTTP API's routes: these three are public, every other /api path needs the authorizer.
+PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
+PROXY_ROUTE = "ANY /api/{proxy+}"
+AUTHORIZER_CACHE_SECONDS = 60
+WS_ROUTES = ("sendprompt", "stop")
+
+
+@dataclass
+class Functions:
+    http_api: FunctionPool
+    authorizer: FunctionPool
+    connect: FunctionPool
+    disconnect: FunctionPool
+    routes: dict[str, FunctionPool]  # sendprompt, stop, $default
+    worker: FunctionPool
+
+    def all(self) -> list[FunctionPool]:
+        return [self.http_api, self.authorizer, self.connect, self.disconnect, *self.routes.values(), self.worker]
+
+
+@dataclass
+class Gateway:
+    functions: Functions
+    topic_arn: str
+    web_dir: Path | None = None
+    connections: dict[str, WebSocket] = field(default_factory=dict)
+    _auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def app(self) -> Starlette:
+        async def not_found(scope: Any, receive: Any, send: Any) -> None:
+            await JSONResponse({"message": "Not Found"}, status_code=404)(scope, receive, send)
+
+        starlette = Starlette(
+            routes=[
+                Route("/config.json", self.config_json),
+                Route("/openapi.json", self.http_api, methods=["GET"]),
+                Route("/api/{path:path}", self.http_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+                WebSocketRoute("/ws", self.websocket),
+                Route("/@connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
+                Route("/%40connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
+                Route("/_sns/worker", self.sns_delivery, methods=["POST"]),
+            ]
+        )
+        starlette.router.default = WebApp(self.web_dir, fallback=not_found)
+        return starlette
+
+    # HTTP API
+
+    async def config_json(self, request: Request) -> Response:
+        response = JSONResponse({"api_base_url": "", "ws_url": "", "app_name": APP_NAME})
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+    async def http_api(self, request: Request) -> Response:
+        body = await request.body()
+        route_key = PUBLIC_ROUTES.get((request.method, request.url.path))
+        if request.url.path == "/openapi.json":
+            route_key = "GET /openapi.json"
+        context = None
+        if route_key is None:
+            route_key = PROXY_ROUTE
+            context = await self._authorize(request)
+            if context is None:
+                return JSONResponse({"message": "Unauthorized"}, status_code=401)
+        result = await self.functions.http_api.invoke(http_event(request, body, route_key, context))
+        return http_response(result)
+
+    async def _authorize(self, request: Request) -> dict[str, Any] | None:
+        identity = request.headers.get("authorization", "")
+        if not identity:
+            return None  # API Gateway answers 401 itself when the identity source is missing
+        cached = self._auth_cache.get(identity)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        answer = await self.functions.authorizer.invoke(authorizer_event(request, PROXY_ROUTE))
+        context = answer.get("context", {}) if answer.get("isAuthorized") else None
+        self._auth_cache[identity] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, context)
+        return context
+
+    # WebSocket API
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        connection_id = uuid.uuid4().hex[:16] + "="
+        domain = websocket.headers.get("host", "localhost")
+        connect = ws_event(
+            "CONNECT",
+            "$connect",
+            connection_id,
+            domain,
+            headers=dict(websocket.headers),
+            queryStringParameters=dict(websocket.query_params) or None,
+        )
+        answer = await self.functions.connect.invoke(connect)
+        if int(answer.get("statusCode", 500)) != 200:
+            await websocket.close(code=1008)  # before accept: the handshake fails with 403, as on AWS
+            return
+        await websocket.accept()
+        self.connections[connection_id] = websocket
+        try:
+            while True:
+                body = await websocket.receive_text()
+                route = _route_of(body)
+                event = ws_event("MESSAGE", route, connection_id, domain, body=body)
+                self._spawn(self.functions.routes[route].invoke(event))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.connections.pop(connection_id, None)
+            await self.functions.disconnect.invoke(ws_event("DISCONNECT", "$disconnect", connection_id, domain))
+
+    # The @connections management API that PostToConnection calls
+
+    async def management(self, request: Request) -> Response:
+        connection_id = unquote(request.path_params["connection_id"])
+        websocket = self.connections.get(connection_id)
+        if websocket is None:
+            return JSONResponse({"message": "Gone"}, status_code=410, headers={"x-amzn-ErrorType": "GoneException"})
+        if request.method == "DELETE":
+            await websocket.close(code=1000)
+            return Response(status_code=204)
+        if request.method == "GET":
+            return JSONResponse({"connectedAt": "", "identity": {}})
+        try:
+            await websocket.send_text((await request.body()).decode("utf-8"))
+        except (RuntimeError, WebSocketDisconnect):
+            return JSONResponse({"message": "Gone"}, status_code=410, headers={"x-amzn-ErrorType": "GoneException"})
+        return Response(status_code=200)
+
+    # SNS → the worker (SNS invokes a subscribed Lambda asynchronously)
+
+    async def sns_delivery(self, request: Request) -> Response:
+        notification = json.loads(await request.body())
+        if notification.get("Type") == "Notification":
+            event = sns_event(self.topic_arn, notification["Message"], notification.get("MessageId", ""))
+            self._spawn(self.functions.worker.invoke(event))
+        return Response(status_code=200)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a Lambda invocation failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for invocations still running (answers being generated)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _route_of(body: str) -> str:
+    """API Gateway's route selection expression: ``$request.body.action``."""
+    try:
+        action = json.loads(body).get("action")
+    except (ValueError, AttributeError):
+        return "$default"
+    return action if action in WS_ROUTES else "$default"

@@ -1,0 +1,122 @@
+"""The serverless code path end to end, through the local emulation of API Gateway, SNS and @connections:
+the same chat scenario as the local server (login, stream, stop, history), over real HTTP and WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from parley.aws.local.deployment import run_local_deployment
+from parley.cli.main import main as parley_cli
+from parley.testing.fake_openai import FakeOpenAI, Script
+from tests.conftest import FAST_ARGON2, PASSWORD
+
+
+@pytest.fixture
+async def fake():
+    async with FakeOpenAI(api_key="sk-upstream") as upstream:
+        yield upstream
+
+
+@pytest.fixture
+async def deployment(fake, tmp_path, monkeypatch):
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-upstream", "PARLEY_LOCAL_MODEL": "off"}
+    async with run_local_deployment(
+        data_dir=tmp_path / "lambda",
+        env=env,
+        overrides={"argon2": FAST_ARGON2, "ws_post_interval": 0.05, "save_interval_seconds": 0.05},
+    ) as running:
+        for name, value in running.cli_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "cli"))
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        assert await asyncio.to_thread(parley_cli, ["users", "add", "alice", "--password-stdin"]) == 0
+        yield running
+
+
+@pytest.fixture
+async def http(deployment):
+    async with httpx.AsyncClient(base_url=deployment.url, timeout=20) as client:
+        response = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        client.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        yield client
+
+
+async def open_socket(deployment, http):
+    ticket = (await http.post("/api/ws-ticket")).json()["ticket"]
+    return await websockets.connect(f"{deployment.ws_url}?ticket={ticket}")
+
+
+async def until_end(ws, msgid):
+    events = []
+    while not events or events[-1]["type"] not in ("done", "error"):
+        event = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        if event.get("msgid") == msgid:
+            events.append(event)
+    return events
+
+
+async def test_login_stream_and_history(deployment, http, fake):
+    fake.enqueue(Script(tokens=[f"part{i} " for i in range(30)], token_delay=0.005))
+    async with await open_socket(deployment, http) as ws:
+        await ws.send(json.dumps({"action": "sendprompt", "payload": {"msgid": "a1", "prompt": "Hello AWS"}}))
+        events = await until_end(ws, "a1")
+    assert events[0]["type"] == "start" and events[-1]["type"] == "done"
+    text = "".join(e["text"] for e in events if e["type"] == "delta")
+    assert text == "".join(f"part{i} " for i in range(30))
+    listing = (await http.get("/api/conversations")).json()["items"]
+    assert [c["id"] for c in listing] == [events[0]["conversation_id"]]
+    detail = (await http.get(f"/api/conversations/{listing[0]['id']}")).json()
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [("user", "Hello AWS"), ("assistant", text)]
+
+
+async def test_stop_mid_answer(deployment, http, fake):
+    fake.enqueue(Script(tokens=["x"] * 500, token_delay=0.01))
+    async with await open_socket(deployment, http) as ws:
+        await ws.send(json.dumps({"action": "sendprompt", "payload": {"msgid": "s1", "prompt": "long"}}))
+        events = []
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            events.append(event)
+            if event["type"] == "delta" and len([e for e in events if e["type"] == "delta"]) == 2:
+                await ws.send(json.dumps({"action": "stop", "payload": {"msgid": "s1"}}))
+            if event["type"] in ("done", "error"):
+                break
+    assert events[-1]["type"] == "done" and events[-1]["finish_reason"] == "stopped"
+    detail = (await http.get(f"/api/conversations/{events[0]['conversation_id']}")).json()
+    assert detail["messages"][-1]["status"] == "stopped"
+    assert 0 < len(detail["messages"][-1]["content"]) < 500
+
+
+async def test_a_client_that_leaves_still_gets_its_answer_saved(deployment, http, fake):
+    fake.enqueue(Script(tokens=[f"{i}," for i in range(40)], token_delay=0.01))
+    ws = await open_socket(deployment, http)
+    await ws.send(json.dumps({"action": "sendprompt", "payload": {"msgid": "g1", "prompt": "hi"}}))
+    start = json.loads(await asyncio.wait_for(ws.recv(), 20))
+    await ws.close()
+    await deployment.gateway.drain()
+    detail = (await http.get(f"/api/conversations/{start['conversation_id']}")).json()
+    assert detail["messages"][-1]["content"] == "".join(f"{i}," for i in range(40))
+    assert detail["messages"][-1]["status"] == "complete"
+
+
+async def test_the_gateway_refuses_what_api_gateway_refuses(deployment, http):
+    async with httpx.AsyncClient(base_url=deployment.url) as anonymous:
+        assert (await anonymous.get("/api/conversations")).status_code == 401
+        assert (await anonymous.get("/api/health")).status_code == 200
+    ticket = (await http.post("/api/ws-ticket")).json()["ticket"]
+    async with websockets.connect(f"{deployment.ws_url}?ticket={ticket}"):
+        pass
+    with pytest.raises(InvalidStatus):  # the ticket was used
+        await websockets.connect(f"{deployment.ws_url}?ticket={ticket}")
+    async with await open_socket(deployment, http) as ws:
+        await ws.send(json.dumps({"action": "dance"}))
+        error = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert error["type"] == "error" and error["code"] == "invalid_input"
