@@ -11,6 +11,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: serve test lint typecheck unit clean help
+.DEFAULT_GOAL := help
 
 # Each part of the project adds its own steps in mk/NAME.mk (web build, browser tests, AWS, benchmarks):
 # TEST_STEPS are run by `make test`, SERVE_STEPS before `make serve` starts the server.
