@@ -274,3 +274,32 @@ async def test_edit_waits_for_a_running_answer(runtime, provider, user):
         )
     runtime.chat.stop(user.id, "running")
     await generation.wait()
+
+
+async def test_the_same_msgid_twice_is_answered_once(runtime, provider, user):
+    from parley.errors import DuplicateRequest
+
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="dup")))
+    with pytest.raises(DuplicateRequest):
+        await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="dup", conversation_id=first[0].conversation_id))
+    assert len(provider.history) == 1
+    messages = await messages_of(runtime, user, first[0].conversation_id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    await collect(await runtime.chat.start(other, ChatRequest(prompt="hi", msgid="dup")))  # msgids are per user
+
+
+async def test_a_user_has_a_cap_on_simultaneous_answers(runtime, provider, user, settings):
+    from parley.errors import TooManyGenerations
+
+    cap = runtime.chat._limits.max_generations_per_user
+    provider.enqueue(*[Reply(tokens=["a"] * 100, delay=0.01) for _ in range(cap)])
+    running = [await runtime.chat.start(user, ChatRequest(prompt="hi", msgid=f"g{i}")) for i in range(cap)]
+    with pytest.raises(TooManyGenerations):
+        await runtime.chat.start(user, ChatRequest(prompt="one more", msgid="over"))
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    await collect(await runtime.chat.start(other, ChatRequest(prompt="hi")))  # others are not affected
+    for i, generation in enumerate(running):
+        runtime.chat.stop(user.id, f"g{i}")
+        await generation.wait()
+    await collect(await runtime.chat.start(user, ChatRequest(prompt="now fine", msgid="after")))

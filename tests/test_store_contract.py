@@ -229,11 +229,17 @@ async def test_connections_and_stop_signals(stores, user):
     assert await stores.connections.get_connection_user("c1") is None
     assert await stores.connections.user_connections(user.id) == ["c2"]
 
-    assert await stores.stop_signals.request_stop(user.id, "m1") is False
-    await stores.stop_signals.register_generation(user.id, "m1", now + 900)
-    assert await stores.stop_signals.stop_requested(user.id, "m1") is False
-    assert await stores.stop_signals.request_stop("someone-else", "m1") is False
-    assert await stores.stop_signals.request_stop(user.id, "m1") is True
-    assert await stores.stop_signals.stop_requested(user.id, "m1") is True
-    await stores.stop_signals.finish_generation(user.id, "m1")
-    assert await stores.stop_signals.stop_requested(user.id, "m1") is False
+    signals = stores.stop_signals
+    assert await signals.request_stop(user.id, "m1") is False
+    assert await signals.register_generation(user.id, "m1", now + 900) is True
+    assert await signals.register_generation(user.id, "m1", now + 900) is False  # the same msgid again
+    assert await signals.register_generation("someone-else", "m1", now + 900) is True
+    assert await signals.stop_requested(user.id, "m1") is False
+    assert await signals.request_stop(user.id, "m1") is True
+    assert await signals.stop_requested(user.id, "m1") is True
+    assert await signals.stop_requested("someone-else", "m1") is False
+    await signals.finish_generation(user.id, "m1")
+    assert await signals.request_stop(user.id, "m1") is False  # finished: nothing to stop
+    assert await signals.register_generation(user.id, "m1", now + 900) is False  # still taken
+    results = await asyncio.gather(*(signals.register_generation(user.id, "race", now + 900) for _ in range(5)))
+    assert results.count(True) == 1

@@ -173,3 +173,15 @@ async def test_another_users_conversation_is_not_found_over_ws(live_server, http
         assert error["type"] == "error" and error["code"] == "not_found"
         await ws.send(json.dumps({"action": "stop", "payload": {"msgid": "a1"}}))
         assert json.loads(await ws.recv())["code"] == "not_found"
+
+
+async def test_a_double_click_sends_one_message(live_server, http, token, provider):
+    async with await connect(live_server, http, token) as ws:
+        await send_prompt(ws, "twice")
+        await send_prompt(ws, "twice")
+        events = []
+        while len([e for e in events if e["type"] in ("done", "error")]) < 2:
+            events.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+    assert [e["code"] for e in events if e["type"] == "error"] == ["duplicate_msgid"]
+    assert len([e for e in events if e["type"] == "done"]) == 1
+    assert len(provider.history) == 1

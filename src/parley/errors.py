@@ -10,6 +10,8 @@ Lambda) map classes to status codes; the core never knows about them.
     │   └── UnknownModel
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
     ├── Conflict                  e.g. a username that is taken
+    │   └── DuplicateRequest      a msgid sent twice (double click, retry): answered once
+    ├── TooManyGenerations        the per-user cap on simultaneous answers
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
     │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
@@ -57,6 +59,16 @@ class NotFound(ParleyError):
 class Conflict(ParleyError):
     code = "conflict"
     default_message = "That conflicts with something that already exists."
+
+
+class DuplicateRequest(Conflict):
+    code = "duplicate_msgid"
+    default_message = "This message was already sent."
+
+
+class TooManyGenerations(ParleyError):
+    code = "too_many_generations"
+    default_message = "Too many answers are being generated at once. Wait for one to finish."
 
 
 class AuthError(ParleyError):

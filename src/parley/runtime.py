@@ -54,6 +54,7 @@ def build_auth(settings: Settings, stores: Stores) -> AuthService:
 def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> ChatService:
     return ChatService(
         stores.conversations,
+        stores.stop_signals,
         models,
         limits=ChatLimits(
             max_prompt_chars=settings.max_prompt_chars,

@@ -7,6 +7,7 @@ closing the stream early stops reading it. The client is injected (tests pass a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncGenerator, Sequence
@@ -121,7 +122,9 @@ class BedrockProvider:
         self, request: dict[str, Any], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], stop: threading.Event
     ) -> None:
         def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            # The reader may outlive the loop (the consumer gave up and the loop closed): nobody to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         try:
             response = self._client.converse_stream(**request)

@@ -19,6 +19,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.InvalidInput: 400,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.TooManyGenerations: 429,
     errors.AuthError: 401,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,

@@ -142,17 +142,28 @@ class DynamoStopSignalStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None:
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
         pk, sk = keys.generation(user_id, msgid)
-        await self._table.put({"pk": pk, "sk": sk, "stop_requested": False, "ttl": _ttl(expires_at)})
+        try:
+            await self._table.put(
+                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "ttl": _ttl(expires_at)},
+                condition="attribute_not_exists(pk) OR #ttl < :now",
+                values={":now": int(time.time())},
+                names={"#ttl": "ttl"},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
         try:
             await self._table.update(
                 *keys.generation(user_id, msgid),
                 "SET stop_requested = :yes",
-                values={":yes": True},
-                condition="attribute_exists(pk)",
+                values={":yes": True, ":no": False},
+                condition="attribute_exists(pk) AND finished = :no",
             )
         except ClientError as error:
             if is_condition_failure(error):
@@ -165,4 +176,4 @@ class DynamoStopSignalStore:
         return bool(item and item.get("stop_requested"))
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
-        await self._table.delete(*keys.generation(user_id, msgid))
+        await self._table.update(*keys.generation(user_id, msgid), "SET finished = :yes", values={":yes": True})

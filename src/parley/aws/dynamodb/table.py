@@ -65,13 +65,20 @@ class Table:
         return decode(result["Item"]) if "Item" in result else None
 
     async def put(
-        self, item: Mapping[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Item": encode(item)}
         if condition:
             kwargs["ConditionExpression"] = condition
         if values:
             kwargs["ExpressionAttributeValues"] = encode(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
         await self._call("put_item", **kwargs)
 
     async def update(

@@ -23,8 +23,6 @@ OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
 # API Gateway closes a WebSocket after 2 hours at most; the record may go then.
 CONNECTION_TTL_SECONDS = 2 * 3600
-# Longer than any answer can run (the worker's timeout is 15 minutes).
-GENERATION_TTL_SECONDS = 20 * 60
 # SNS takes messages up to 256 KB.
 MAX_JOB_BYTES = 250_000
 
@@ -113,9 +111,6 @@ class SendPromptFunction(_MessageFunction):
         if len(job.encode()) > MAX_JOB_BYTES:
             await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
             raise ProtocolError("The conversation is too large to send to the model.", message.msgid)
-        await self.stores.stop_signals.register_generation(
-            user.id, prepared.msgid, time.time() + GENERATION_TTL_SECONDS
-        )
         await self.loop.run_in_executor(
             None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
         )

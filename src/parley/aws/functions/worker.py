@@ -35,28 +35,24 @@ class WorkerFunction(LambdaFunction):
         prepared = PreparedChat.from_dict(job["chat"])
         connection_id = job["connection_id"]
         api = self.management_api_at(job["callback_url"])
-        signals = self.stores.stop_signals
         try:
-            try:
-                generation = self.chat.launch(prepared)
-            except ParleyError as error:
-                await self.chat.fail(prepared, error)
-                await api.post(connection_id, encode_error(prepared.msgid, error.code, error.message))
-                return
-            relay = StreamRelay(
-                lambda frame: api.post(connection_id, frame),
-                lambda: signals.stop_requested(prepared.user_id, prepared.msgid),
-                interval=self.settings.ws_post_interval,
-                max_frame_bytes=self.settings.ws_max_frame_bytes,
-            )
-            stats = await relay.run(generation)
-            await generation.wait()
-            log.info(
-                "answer %s relayed in %d posts (largest frame %d bytes)%s",
-                prepared.msgid,
-                stats.posts,
-                stats.largest_frame,
-                "; the client had gone" if stats.client_gone else "",
-            )
-        finally:
-            await signals.finish_generation(prepared.user_id, prepared.msgid)
+            generation = self.chat.launch(prepared)
+        except ParleyError as error:
+            await self.chat.fail(prepared, error)
+            await api.post(connection_id, encode_error(prepared.msgid, error.code, error.message))
+            return
+        relay = StreamRelay(
+            lambda frame: api.post(connection_id, frame),
+            lambda: self.stores.stop_signals.stop_requested(prepared.user_id, prepared.msgid),
+            interval=self.settings.ws_post_interval,
+            max_frame_bytes=self.settings.ws_max_frame_bytes,
+        )
+        stats = await relay.run(generation)
+        await generation.wait()
+        log.info(
+            "answer %s relayed in %d posts (largest frame %d bytes)%s",
+            prepared.msgid,
+            stats.posts,
+            stats.largest_frame,
+            "; the client had gone" if stats.client_gone else "",
+        )

@@ -28,8 +28,16 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.registry import ModelRegistry, RegisteredModel
-from parley.core.store.base import Conversation, ConversationStore, Message, MessageStatus, User
-from parley.errors import InvalidInput, NotFound, ParleyError, ProviderError, StreamInterrupted
+from parley.core.store.base import Conversation, ConversationStore, Message, MessageStatus, StopSignalStore, User
+from parley.errors import (
+    DuplicateRequest,
+    InvalidInput,
+    NotFound,
+    ParleyError,
+    ProviderError,
+    StreamInterrupted,
+    TooManyGenerations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,9 @@ class ChatLimits:
     context_budget_tokens: int = 6000
     save_interval_seconds: float = 1.0
     title_max_chars: int = 60
+    max_generations_per_user: int = 4
+    # How long a msgid stays taken (longer than any answer runs), so a retried request is answered once.
+    msgid_ttl_seconds: float = 20 * 60
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,7 @@ class ChatService:
     def __init__(
         self,
         conversations: ConversationStore,
+        generations: StopSignalStore,
         models: ModelRegistry,
         *,
         limits: ChatLimits,
@@ -180,6 +192,7 @@ class ChatService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conversations = conversations
+        self._generations = generations
         self._models = models
         self._limits = limits
         self._policy = policy
@@ -201,8 +214,9 @@ class ChatService:
         msgid = request.msgid or uuid.uuid4().hex
         if len(msgid) > MAX_MSGID_CHARS:
             raise InvalidInput(f"msgid is longer than {MAX_MSGID_CHARS} characters.")
-        if (user.id, msgid) in self._active:
-            raise InvalidInput("A generation with this msgid is already running.")
+        running = sum(1 for owner, _ in self._active if owner == user.id)
+        if running >= self._limits.max_generations_per_user:
+            raise TooManyGenerations()
 
         model_id = request.params.model or self._models.default_model
         if model_id is None:
@@ -228,6 +242,10 @@ class ChatService:
         # Everything that can refuse the request is checked before anything is written.
         budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
         context = build_context(request.params.system_prompt, history, prompt, budget)
+        if not await self._generations.register_generation(
+            user.id, msgid, time.time() + self._limits.msgid_ttl_seconds
+        ):
+            raise DuplicateRequest()
 
         if conversation is None:
             title = title_from_prompt(prompt, self._limits.title_max_chars)
@@ -277,6 +295,7 @@ class ChatService:
         await self._conversations.update_message(
             prepared.message_id, content="", status=MessageStatus.ERROR, finish_reason=error.code
         )
+        await self._generations.finish_generation(prepared.user_id, prepared.msgid)
 
     def stop(self, user_id: str, msgid: str) -> bool:
         """Ask a running generation of this user to stop; False when there is none."""
@@ -349,6 +368,10 @@ class ChatService:
             generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
         finally:
             self._active.pop((generation.user_id, msgid), None)
+            try:
+                await asyncio.shield(self._generations.finish_generation(generation.user_id, msgid))
+            except Exception:
+                log.exception("could not mark answer %s finished", msgid)
             generation.finish()
 
     async def _generate(

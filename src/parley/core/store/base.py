@@ -177,16 +177,19 @@ class ConnectionStore(Protocol):
 
 
 class StopSignalStore(Protocol):
-    """Stop requests for answers that run in another process than the one that receives ``stop``."""
+    """Every answer by (user, msgid) until it expires: a msgid sent twice is answered once, and a stop
+    request reaches an answer running in another process than the one that receives ``stop``."""
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None: ...
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
+        """Record a new answer; False when this user's msgid is already recorded (a duplicate request)."""
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
-        """Flag a registered generation of this user; False when there is none."""
+        """Flag a running answer of this user; False when there is none."""
 
     async def stop_requested(self, user_id: str, msgid: str) -> bool: ...
 
-    async def finish_generation(self, user_id: str, msgid: str) -> None: ...
+    async def finish_generation(self, user_id: str, msgid: str) -> None:
+        """The answer ended: it can no longer be stopped, and its msgid stays taken until it expires."""
 
 
 @dataclass(frozen=True)

@@ -50,20 +50,23 @@ class SqliteStopSignalStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> None:
-        def put(conn: sqlite3.Connection) -> None:
+    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
+        def put(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM generations WHERE expires_at < ?", (time.time(),))
-            conn.execute(
-                "INSERT OR REPLACE INTO generations (user_id, msgid, stop_requested, expires_at) VALUES (?, ?, 0, ?)",
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO generations (user_id, msgid, stop_requested, finished, expires_at)"
+                " VALUES (?, ?, 0, 0, ?)",
                 (user_id, msgid, expires_at),
             )
+            return cursor.rowcount > 0
 
-        await self._db.run(put)
+        return await self._db.run(put)
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
         cursor = await self._db.run(
             lambda conn: conn.execute(
-                "UPDATE generations SET stop_requested = 1 WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+                "UPDATE generations SET stop_requested = 1 WHERE user_id = ? AND msgid = ? AND finished = 0",
+                (user_id, msgid),
             )
         )
         return cursor.rowcount > 0
@@ -78,5 +81,7 @@ class SqliteStopSignalStore:
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
         await self._db.run(
-            lambda conn: conn.execute("DELETE FROM generations WHERE user_id = ? AND msgid = ?", (user_id, msgid))
+            lambda conn: conn.execute(
+                "UPDATE generations SET finished = 1 WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+            )
         )

@@ -89,6 +89,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             user_id TEXT NOT NULL,
             msgid TEXT NOT NULL,
             stop_requested INTEGER NOT NULL DEFAULT 0,
+            finished INTEGER NOT NULL DEFAULT 0,
             expires_at REAL NOT NULL,
             PRIMARY KEY (user_id, msgid)
         );
