@@ -86,6 +86,8 @@ class _MessageFunction(LambdaFunction):
 class SendPromptFunction(_MessageFunction):
     """Saves the user's message, then hands the answer to the worker through SNS (as the original v2 did)."""
 
+    needs_secrets = True  # the OpenAI key, to list that endpoint's models
+
     async def open(self, stack: AsyncExitStack) -> None:
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)

@@ -1,0 +1,177 @@
+"""The Lambda functions: one code asset, one handler module each, and only the grants each handler needs.
+
+Every handler is `parley.aws.handlers.<name>.handler`; the table below is the whole contract with that code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from parley_stack.settings import DeploySettings
+from parley_stack.storage import Storage
+from parley_stack.websocket import WebSocket
+
+HANDLER_PACKAGE = "parley.aws.handlers"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
+BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+
+
+class TableAccess(enum.Enum):
+    READ = "read"
+    READ_WRITE = "read_write"
+
+
+@dataclass(frozen=True)
+class Handler:
+    construct_id: str
+    description: str
+    timeout_seconds: int
+    memory_mb: int = 256
+    table: TableAccess = TableAccess.READ_WRITE
+    checks_tokens: bool = True
+    """Reads the JWT secret (signs or verifies session tokens and tickets)."""
+    runs_models: bool = False
+    """Calls Bedrock or an OpenAI-compatible endpoint."""
+    lists_models: bool = False
+    """Builds the model list (to check a request's model and parameters), which asks the OpenAI endpoint."""
+    publishes_prompts: bool = False
+    """Publishes to the prompts topic."""
+    manages_connections: bool = False
+    """Posts to, reads or closes WebSocket connections."""
+
+
+HANDLERS: dict[str, Handler] = {
+    "http_api": Handler(
+        "HttpApiFunction", "Parley HTTP API (FastAPI through Mangum)", 30, memory_mb=512, runs_models=True
+    ),
+    "authorizer": Handler("AuthorizerFunction", "Parley HTTP API authorizer", 10, table=TableAccess.READ),
+    "ws_connect": Handler("WsConnectFunction", "Parley WebSocket $connect: redeems the ticket", 10),
+    "ws_disconnect": Handler("WsDisconnectFunction", "Parley WebSocket $disconnect", 10, checks_tokens=False),
+    "ws_sendprompt": Handler(
+        "WsSendPromptFunction",
+        "Parley WebSocket sendprompt: queues the answer",
+        29,
+        checks_tokens=False,
+        lists_models=True,
+        publishes_prompts=True,
+        manages_connections=True,
+    ),
+    "ws_stop": Handler(
+        "WsStopFunction", "Parley WebSocket stop", 10, checks_tokens=False, manages_connections=True
+    ),
+    "ws_default": Handler(
+        "WsDefaultFunction", "Parley WebSocket $default", 10, checks_tokens=False, manages_connections=True
+    ),
+    "worker": Handler(
+        "WorkerFunction",
+        "Parley worker: runs one answer and streams it to the WebSocket",
+        900,
+        memory_mb=1024,
+        checks_tokens=False,
+        runs_models=True,
+        manages_connections=True,
+    ),
+}
+
+
+def handler_path(name: str) -> str:
+    return f"{HANDLER_PACKAGE}.{name}.handler"
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        storage: Storage,
+        websocket: WebSocket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code = lambda_.Code.from_asset(str(settings.lambda_asset))
+        environment = {
+            "PARLEY_STORE": "dynamodb",
+            "PARLEY_DYNAMODB_TABLE": storage.table.table_name,
+            "PARLEY_LOCAL_MODEL": "off",
+            "PARLEY_SNS_TOPIC_ARN": websocket.prompts.topic_arn,
+            "PARLEY_WS_CALLBACK_URL": websocket.callback_url,
+            "PARLEY_DATA_DIR": "/tmp/parley",  # noqa: S108 - Lambda's only writable directory
+            "PARLEY_BEDROCK_MODELS": settings.bedrock_models,
+        }
+        if settings.openai_base_url:
+            environment["OPENAI_BASE_URL"] = settings.openai_base_url
+        openai_key = (
+            secretsmanager.Secret.from_secret_complete_arn(self, "OpenAiKey", settings.openai_key_secret_arn)
+            if settings.openai_key_secret_arn
+            else None
+        )
+
+        self._functions: dict[str, lambda_.Function] = {}
+        for name, spec in HANDLERS.items():
+            function = lambda_.Function(
+                self,
+                spec.construct_id,
+                code=code,
+                handler=handler_path(name),
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                description=spec.description,
+                timeout=Duration.seconds(spec.timeout_seconds),
+                memory_size=spec.memory_mb,
+                environment=environment,
+                log_group=logs.LogGroup(
+                    self,
+                    f"{spec.construct_id}Logs",
+                    retention=LOG_RETENTION,
+                    removal_policy=RemovalPolicy.DESTROY,
+                ),
+            )
+            if spec.table is TableAccess.READ:
+                storage.table.grant_read_data(function)
+            else:
+                storage.table.grant_read_write_data(function)
+            # A function is told about a secret only where it may read it: the code reads every secret it is told of.
+            if spec.checks_tokens:
+                function.add_environment("PARLEY_JWT_SECRET_ARN", storage.jwt_secret.secret_arn)
+                storage.jwt_secret.grant_read(function)
+            if spec.publishes_prompts:
+                websocket.prompts.grant_publish(function)
+            if spec.manages_connections:
+                websocket.grant_manage_connections(function)
+            if spec.runs_models:
+                _grant_bedrock(function)
+            if (spec.runs_models or spec.lists_models) and openai_key is not None:
+                function.add_environment("PARLEY_OPENAI_API_KEY_SECRET_ARN", openai_key.secret_arn)
+                openai_key.grant_read(function)
+            self._functions[name] = function
+
+        # An answer runs once: a failed worker is not invoked again with the same prompt.
+        self["worker"].configure_async_invoke(retry_attempts=0)
+
+    def __getitem__(self, name: str) -> lambda_.Function:
+        return self._functions[name]
+
+    def add_environment(self, key: str, value: str) -> None:
+        for function in self._functions.values():
+            function.add_environment(key, value)
+
+
+def _grant_bedrock(function: lambda_.Function) -> None:
+    """Invoke any foundation model or inference profile in this region: a resource pattern, not an action one."""
+    stack = Stack.of(function)
+    resources = [
+        stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
+        stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
+    ]
+    iam.Grant.add_to_principal(grantee=function, actions=list(BEDROCK_ACTIONS), resource_arns=resources)

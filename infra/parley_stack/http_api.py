@@ -1,0 +1,60 @@
+"""The JSON API: an HTTP API whose routes all reach the FastAPI function; all but three pass the authorizer."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.aws_apigatewayv2_authorizers import HttpLambdaAuthorizer, HttpLambdaResponseType
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from constructs import Construct
+
+# (method, path) reachable without a session token.
+PUBLIC_ROUTES = (
+    (apigwv2.HttpMethod.POST, "/api/login"),
+    (apigwv2.HttpMethod.GET, "/api/health"),
+    (apigwv2.HttpMethod.GET, "/openapi.json"),
+)
+PROTECTED_PATH = "/api/{proxy+}"
+IDENTITY_SOURCE = "$request.header.Authorization"
+AUTHORIZER_CACHE = Duration.seconds(60)
+
+
+class HttpApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        app_function: lambda_.IFunction,
+        authorizer_function: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # The $default stage serves paths as they are (no stage prefix), so CloudFront can pass /api/* through.
+        self.api = apigwv2.HttpApi(self, "Api", api_name=f"{Stack.of(self).stack_name}-http")
+        app = HttpLambdaIntegration(
+            "App", app_function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
+        )
+        # Simple responses ({"isAuthorized": bool, "context": {...}}), payload 2.0; a request without the
+        # header is refused by API Gateway before the authorizer runs.
+        authorizer = HttpLambdaAuthorizer(
+            "Authorizer",
+            authorizer_function,
+            response_types=[HttpLambdaResponseType.SIMPLE],
+            identity_source=[IDENTITY_SOURCE],
+            results_cache_ttl=AUTHORIZER_CACHE,
+        )
+        for method, path in PUBLIC_ROUTES:
+            self.api.add_routes(path=path, methods=[method], integration=app)
+        self.api.add_routes(
+            path=PROTECTED_PATH, methods=[apigwv2.HttpMethod.ANY], integration=app, authorizer=authorizer
+        )
+
+    @property
+    def url(self) -> str:
+        return self.api.api_endpoint
+
+    def domain_name(self) -> str:
+        """{api-id}.execute-api.{region}.{suffix}: the CloudFront origin."""
+        stack = Stack.of(self)
+        return f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"

@@ -1,0 +1,117 @@
+"""The web app: a private bucket behind CloudFront, which also sends /api/* to the HTTP API (one origin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from parley_stack.functions import LOG_RETENTION
+
+API_PATH_PATTERN = "/api/*"
+APP_NAME = "Parley"
+RUNTIME_CONFIG = "config.json"
+
+# Serves the single-page app for any path without a file extension (/c/123 -> /index.html). Done per request on the
+# site behaviour only: a distribution-wide 403/404 -> index.html rule would also rewrite the API's own 403 and 404.
+SPA_REWRITE = """\
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.lastIndexOf(".") <= uri.lastIndexOf("/")) {
+    request.uri = "/index.html";
+  }
+  return request;
+}
+"""
+
+
+class Site(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        web_dist: Path,
+        api_domain_name: str,
+        websocket_url: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Only CloudFront reads it (origin access control); it holds nothing but the build, so it goes with the stack.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        spa_rewrite = cloudfront.Function(
+            self,
+            "SpaRewrite",
+            code=cloudfront.FunctionCode.from_inline(SPA_REWRITE),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Parley: app routes serve index.html",
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Parley",
+            default_root_object="index.html",
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=spa_rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            ),
+            additional_behaviors={
+                # Never cached; every method, header (Authorization included: caching is off), cookie and query
+                # string is passed on, except Host, which API Gateway needs to be its own.
+                API_PATH_PATTERN: cloudfront.BehaviorOptions(
+                    origin=origins.HttpOrigin(
+                        api_domain_name, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+                    ),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                ),
+            },
+        )
+        # The build plus config.json, which tells the page where the WebSocket is (the API is this same origin).
+        s3deploy.BucketDeployment(
+            self,
+            "Deployment",
+            destination_bucket=self.bucket,
+            sources=[
+                s3deploy.Source.asset(str(web_dist), exclude=[RUNTIME_CONFIG]),
+                s3deploy.Source.json_data(
+                    RUNTIME_CONFIG, {"api_base_url": "", "ws_url": websocket_url, "app_name": APP_NAME}
+                ),
+            ],
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            memory_limit=512,
+            log_group=logs.LogGroup(
+                self, "DeploymentLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.distribution.distribution_domain_name}"

@@ -1,0 +1,50 @@
+"""The Parley stack: how the pieces are put together, and what a deployment reports back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from parley_stack.functions import Functions
+from parley_stack.http_api import HttpApi
+from parley_stack.settings import DeploySettings
+from parley_stack.site import Site
+from parley_stack.storage import Storage
+from parley_stack.websocket import WebSocket
+
+STACK_NAME = "Parley"
+
+
+class ParleyStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = Storage(self, "Storage")
+        websocket = WebSocket(self, "WebSocket")
+        functions = Functions(self, "Functions", settings=settings, storage=storage, websocket=websocket)
+        http = HttpApi(self, "Http", app_function=functions["http_api"], authorizer_function=functions["authorizer"])
+        websocket.add_routes(
+            {
+                "$connect": functions["ws_connect"],
+                "$disconnect": functions["ws_disconnect"],
+                "$default": functions["ws_default"],
+                "sendprompt": functions["ws_sendprompt"],
+                "stop": functions["ws_stop"],
+            }
+        )
+        websocket.subscribe(functions["worker"])
+        site = Site(
+            self, "Site", web_dist=settings.web_dist, api_domain_name=http.domain_name(), websocket_url=websocket.url
+        )
+        # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
+        # resource, not on its routes or on the functions behind them.
+        functions.add_environment("PARLEY_ALLOWED_ORIGINS", site.url)
+
+        CfnOutput(self, "SiteUrl", value=site.url, description="Open this in a browser")
+        CfnOutput(self, "HttpApiUrl", value=http.url, description="The HTTP API without CloudFront")
+        CfnOutput(self, "WebSocketUrl", value=websocket.url, description="What the page connects to")
+        CfnOutput(
+            self, "TableName", value=storage.table.table_name, description="PARLEY_DYNAMODB_TABLE for parley users"
+        )
+        CfnOutput(self, "Region", value=self.region, description="AWS_REGION for parley users")

@@ -1,0 +1,159 @@
+"""Reading a synthesized CloudFormation template: resources by type, Parley's functions and what each may do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+HANDLER_PREFIX = "parley.aws.handlers."
+
+
+def resources(template: Json, resource_type: str) -> dict[str, Json]:
+    return {name: body for name, body in template["Resources"].items() if body["Type"] == resource_type}
+
+
+def only(template: Json, resource_type: str) -> tuple[str, Json]:
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def references(value: Any) -> set[str]:
+    """The logical ids a value points at through Ref or Fn::GetAtt (pseudo parameters like AWS::Region aside)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                if not inner.startswith("AWS::"):
+                    found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found
+
+
+def flatten(value: Any) -> str:
+    """An intrinsic-function value as a string, with each Ref or GetAtt as ${id}: for matching ARNs."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(flatten(inner) for inner in value)
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return "${" + value["Ref"] + "}"
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return "${" + (".".join(target) if isinstance(target, list) else target) + "}"
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(flatten(part) for part in parts)
+    return repr(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass
+class Function:
+    logical_id: str
+    properties: Json
+    role: str
+    statements: list[Json] = field(default_factory=list)
+    """The Allow statements of every policy attached to the function's role (managed AWS policies aside)."""
+
+    @property
+    def name(self) -> str:
+        """The handler module: `http_api` for parley.aws.handlers.http_api.handler."""
+        return self.properties["Handler"].removeprefix(HANDLER_PREFIX).rsplit(".", 1)[0]
+
+    def actions(self) -> set[str]:
+        return {action for statement in self.statements for action in as_list(statement["Action"])}
+
+    def resources_for(self, action: str) -> list[str]:
+        return [
+            flatten(resource)
+            for statement in self.statements
+            if action in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        ]
+
+
+def parley_functions(template: Json) -> dict[str, Function]:
+    """Parley's own functions (not the CDK's custom-resource helpers), by handler module."""
+    functions = {}
+    for logical_id, body in resources(template, "AWS::Lambda::Function").items():
+        properties = body["Properties"]
+        if not str(properties.get("Handler", "")).startswith(HANDLER_PREFIX):
+            continue
+        (role,) = references(properties["Role"])
+        function = Function(logical_id, properties, role, statements=list(_allow_statements_of_role(template, role)))
+        functions[function.name] = function
+    return functions
+
+
+def _allow_statements_of_role(template: Json, role: str) -> Iterator[Json]:
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if role in references(policy["Properties"].get("Roles", [])):
+            yield from _allows(policy["Properties"]["PolicyDocument"])
+    for inline in template["Resources"][role]["Properties"].get("Policies", []):
+        yield from _allows(inline["PolicyDocument"])
+
+
+def _allows(document: Json) -> Iterator[Json]:
+    for statement in document["Statement"]:
+        if statement["Effect"] == "Allow":
+            yield statement
+
+
+def all_policy_statements(template: Json) -> Iterator[tuple[str, Json]]:
+    """Every statement of every identity and resource policy in the template, with the resource that holds it."""
+    for logical_id, body in template["Resources"].items():
+        properties = body.get("Properties", {})
+        documents = [properties.get("PolicyDocument")]
+        documents += [inline.get("PolicyDocument") for inline in properties.get("Policies", [])]
+        documents.append(properties.get("AssumeRolePolicyDocument"))
+        for document in documents:
+            if document:
+                for statement in document["Statement"]:
+                    yield logical_id, statement
+
+
+def apis(template: Json, protocol: str) -> dict[str, Json]:
+    return {
+        name: body
+        for name, body in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if body["Properties"]["ProtocolType"] == protocol
+    }
+
+
+def http_api(template: Json) -> dict[str, Json]:
+    return apis(template, "HTTP")
+
+
+def websocket_api(template: Json) -> dict[str, Json]:
+    return apis(template, "WEBSOCKET")
+
+
+def routes(template: Json, api: str) -> dict[str, Json]:
+    """The routes of one API by route key, e.g. "POST /api/login" or "$connect"."""
+    return {
+        body["Properties"]["RouteKey"]: body["Properties"]
+        for body in resources(template, "AWS::ApiGatewayV2::Route").values()
+        if references(body["Properties"]["ApiId"]) == {api}
+    }
+
+
+def integration_function(template: Json, route: Json) -> str:
+    """The logical id of the Lambda function a route's integration invokes."""
+    (integration,) = references(route["Target"])
+    uri = template["Resources"][integration]["Properties"]["IntegrationUri"]
+    functions = references(uri) & set(resources(template, "AWS::Lambda::Function"))
+    (function,) = functions
+    return function

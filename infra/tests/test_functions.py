@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cfn import flatten, only, parley_functions, references, resources, websocket_api
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HANDLERS_SOURCE = REPO_ROOT / "src" / "parley" / "aws" / "handlers"
+
+# The contract with src/parley/aws/handlers: module -> (timeout in seconds, memory in MB, or None for any).
+CONTRACT = {
+    "http_api": (30, 512),
+    "authorizer": (10, None),
+    "ws_connect": (10, None),
+    "ws_disconnect": (10, None),
+    "ws_sendprompt": (29, None),
+    "ws_stop": (10, None),
+    "ws_default": (10, None),
+    "worker": (900, 1024),
+}
+ENVIRONMENT = {
+    "PARLEY_STORE": "dynamodb",
+    "PARLEY_LOCAL_MODEL": "off",
+    "PARLEY_DATA_DIR": "/tmp/parley",
+    "PARLEY_BEDROCK_MODELS": "anthropic.claude-3-haiku-20240307-v1:0,amazon.nova-lite-v1:0",
+}
+
+
+def test_every_handler_in_the_contract_and_no_other(template_json: dict[str, Any]) -> None:
+    functions = parley_functions(template_json)
+    assert sorted(functions) == sorted(CONTRACT)
+    for name, function in functions.items():
+        assert function.properties["Handler"] == f"parley.aws.handlers.{name}.handler"
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_python_3_12_on_arm64_with_the_agreed_limits(template_json: dict[str, Any], name: str) -> None:
+    properties = parley_functions(template_json)[name].properties
+    timeout, memory = CONTRACT[name]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Timeout"] == timeout
+    if memory is not None:
+        assert properties["MemorySize"] == memory
+
+
+def test_one_code_asset_for_every_function(template_json: dict[str, Any]) -> None:
+    codes = {flatten(function.properties["Code"]) for function in parley_functions(template_json).values()}
+    assert len(codes) == 1
+
+
+def test_every_function_is_told_where_everything_is(template_json: dict[str, Any]) -> None:
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    (topic,) = resources(template_json, "AWS::SNS::Topic")
+    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
+    for function in parley_functions(template_json).values():
+        variables = function.properties["Environment"]["Variables"]
+        assert ENVIRONMENT.items() <= variables.items(), function.name
+        assert references(variables["PARLEY_DYNAMODB_TABLE"]) == {table}
+        assert references(variables["PARLEY_SNS_TOPIC_ARN"]) == {topic}
+        assert flatten(variables["PARLEY_ALLOWED_ORIGINS"]) == "https://${" + distribution + ".DomainName}"
+        # No key is configured without context: nothing to read.
+        assert "PARLEY_OPENAI_API_KEY_SECRET_ARN" not in variables
+        assert "OPENAI_BASE_URL" not in variables
+
+
+def test_the_jwt_secret_is_named_exactly_where_it_may_be_read(template_json: dict[str, Any]) -> None:
+    # The handlers read every secret they are told of at cold start: naming one a function may not read breaks it.
+    (secret,) = resources(template_json, "AWS::SecretsManager::Secret")
+    told, allowed = set(), set()
+    for name, function in parley_functions(template_json).items():
+        variables = function.properties["Environment"]["Variables"]
+        if "PARLEY_JWT_SECRET_ARN" in variables:
+            assert references(variables["PARLEY_JWT_SECRET_ARN"]) == {secret}
+            told.add(name)
+        if "${" + secret + "}" in function.resources_for("secretsmanager:GetSecretValue"):
+            allowed.add(name)
+    # Only the functions that sign or check tokens and tickets (the others never read it).
+    assert told == allowed == {"http_api", "authorizer", "ws_connect"}
+
+
+def test_the_websocket_callback_url_is_the_stage(template_json: dict[str, Any]) -> None:
+    (api,) = websocket_api(template_json)
+    for function in parley_functions(template_json).values():
+        url = flatten(function.properties["Environment"]["Variables"]["PARLEY_WS_CALLBACK_URL"])
+        assert url == "https://${" + api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod"
+
+
+def test_every_function_logs_to_a_group_kept_14_days(template_json: dict[str, Any]) -> None:
+    groups = resources(template_json, "AWS::Logs::LogGroup")
+    for function in parley_functions(template_json).values():
+        (group,) = references(function.properties["LoggingConfig"]["LogGroup"])
+        assert groups[group]["Properties"]["RetentionInDays"] == 14, function.name
+    # The CDK's own deployment function too: no log group in the stack keeps logs forever.
+    assert all(group["Properties"].get("RetentionInDays") == 14 for group in groups.values())
+
+
+def test_no_vpc_and_no_reserved_or_provisioned_concurrency(template_json: dict[str, Any]) -> None:
+    for body in resources(template_json, "AWS::Lambda::Function").values():
+        assert "VpcConfig" not in body["Properties"]
+        assert "ReservedConcurrentExecutions" not in body["Properties"]
+    for resource_type in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+        for body in resources(template_json, resource_type).values():
+            assert "ProvisionedConcurrencyConfig" not in body["Properties"]
+    assert not [body["Type"] for body in template_json["Resources"].values() if body["Type"].startswith("AWS::EC2::")]
+
+
+def test_the_worker_is_subscribed_to_the_prompts_topic(template_json: dict[str, Any]) -> None:
+    worker = parley_functions(template_json)["worker"]
+    (topic,) = resources(template_json, "AWS::SNS::Topic")
+    _, subscription = only(template_json, "AWS::SNS::Subscription")
+    assert subscription["Properties"]["Protocol"] == "lambda"
+    assert references(subscription["Properties"]["Endpoint"]) == {worker.logical_id}
+    assert references(subscription["Properties"]["TopicArn"]) == {topic}
+    invoke_permissions = [
+        body["Properties"]
+        for body in resources(template_json, "AWS::Lambda::Permission").values()
+        if body["Properties"]["Principal"] == "sns.amazonaws.com"
+    ]
+    assert [references(p["FunctionName"]) for p in invoke_permissions] == [{worker.logical_id}]
+    assert [references(p["SourceArn"]) for p in invoke_permissions] == [{topic}]
+
+
+def test_a_failed_answer_is_not_run_again(template_json: dict[str, Any]) -> None:
+    worker = parley_functions(template_json)["worker"]
+    _, config = only(template_json, "AWS::Lambda::EventInvokeConfig")
+    assert references(config["Properties"]["FunctionName"]) == {worker.logical_id}
+    assert config["Properties"]["MaximumRetryAttempts"] == 0
+
+
+@pytest.mark.skipif(not HANDLERS_SOURCE.is_dir(), reason="src/parley/aws/handlers is not written yet")
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_the_handler_exists_in_the_source(name: str) -> None:
+    module = HANDLERS_SOURCE / f"{name}.py"
+    assert module.is_file(), f"{module} is missing"
+    defined = set()
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    assert "handler" in defined, f"{module} defines no top-level `handler`"

@@ -1,0 +1,92 @@
+"""Context the stack is built from: defaults, refusals, and the optional OpenAI key (built in-process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from deployed import summary
+from parley_stack import DeploySettings, ParleyStack, SettingsError
+from parley_stack.settings import DEFAULT_BEDROCK_MODELS, REPO_ROOT
+from tests.cfn import parley_functions
+
+OPENAI_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:parley/openai-AbCdEf"
+
+
+def context(**values: str) -> Any:
+    return lambda key: values.get(key)
+
+
+def test_defaults_are_the_repository_build_directories() -> None:
+    with pytest.raises(SettingsError, match="make deploy"):
+        DeploySettings.from_context(context(lambdaAsset="no/such/dir"))
+    settings = DeploySettings(lambda_asset=Path("/x"), web_dist=Path("/y"))
+    assert settings.bedrock_models == DEFAULT_BEDROCK_MODELS
+    assert (REPO_ROOT / "infra" / "app.py").is_file()
+
+
+def test_a_missing_web_build_is_refused_with_what_to_do(placeholder_assets: tuple[Path, Path]) -> None:
+    code, _ = placeholder_assets
+    with pytest.raises(SettingsError, match="web app build"):
+        DeploySettings.from_context(context(lambdaAsset=str(code), webDist="no/such/dist"))
+
+
+def test_the_openai_secret_must_be_an_arn(placeholder_assets: tuple[Path, Path]) -> None:
+    code, web = placeholder_assets
+    with pytest.raises(SettingsError, match="complete ARN"):
+        DeploySettings.from_context(
+            context(lambdaAsset=str(code), webDist=str(web), openaiKeySecretArn="parley/openai")
+        )
+
+
+@pytest.fixture(scope="module")
+def with_openai(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
+    code, web = placeholder_assets
+    settings = DeploySettings.from_context(
+        context(
+            lambdaAsset=str(code),
+            webDist=str(web),
+            openaiKeySecretArn=OPENAI_SECRET,
+            openaiBaseUrl="https://llm.example.com/v1",
+            bedrockModels="amazon.nova-lite-v1:0",
+        )
+    )
+    app = cdk.App()
+    stack = ParleyStack(
+        app, "Parley", settings=settings, env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(with_openai: dict[str, Any]) -> None:
+    readers, told = set(), set()
+    for name, function in parley_functions(with_openai).items():
+        variables = function.properties["Environment"]["Variables"]
+        assert variables["PARLEY_BEDROCK_MODELS"] == "amazon.nova-lite-v1:0"
+        assert variables["OPENAI_BASE_URL"] == "https://llm.example.com/v1"
+        if OPENAI_SECRET in function.resources_for("secretsmanager:GetSecretValue"):
+            readers.add(name)
+        if variables.get("PARLEY_OPENAI_API_KEY_SECRET_ARN") == OPENAI_SECRET:
+            told.add(name)
+    assert readers == told == {"http_api", "ws_sendprompt", "worker"}
+
+
+def test_the_deploy_summary_says_how_to_add_a_user() -> None:
+    outputs = {
+        "Parley": {
+            "SiteUrl": "https://d111.cloudfront.net",
+            "HttpApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com",
+            "WebSocketUrl": "wss://def.execute-api.eu-west-1.amazonaws.com/prod",
+            "TableName": "Parley-StorageTable-XYZ",
+            "Region": "eu-west-1",
+        }
+    }
+    text = summary(json.loads(json.dumps(outputs)))
+    assert "Parley is deployed: https://d111.cloudfront.net" in text
+    assert "AWS_REGION=eu-west-1 PARLEY_DYNAMODB_TABLE=Parley-StorageTable-XYZ" in text
+    assert "parley users add NAME --store dynamodb" in text

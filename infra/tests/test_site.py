@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from tests.cfn import flatten, http_api, only, references, resources, websocket_api
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def distribution_config(template_json: dict[str, Any]) -> dict[str, Any]:
+    _, distribution = only(template_json, "AWS::CloudFront::Distribution")
+    return distribution["Properties"]["DistributionConfig"]
+
+
+def origin(config: dict[str, Any], origin_id: str) -> dict[str, Any]:
+    (found,) = [candidate for candidate in config["Origins"] if candidate["Id"] == origin_id]
+    return found
+
+
+def test_the_bucket_is_private(template: Template) -> None:
+    template.resource_count_is("AWS::S3::Bucket", 1)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": Match.object_equals(
+                {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                }
+            ),
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        },
+    )
+
+
+def test_cloudfront_reads_the_bucket_through_origin_access_control(template_json: dict[str, Any]) -> None:
+    (bucket,) = resources(template_json, "AWS::S3::Bucket")
+    oac, control = only(template_json, "AWS::CloudFront::OriginAccessControl")
+    settings = control["Properties"]["OriginAccessControlConfig"]
+    assert (settings["OriginAccessControlOriginType"], settings["SigningBehavior"]) == ("s3", "always")
+    config = distribution_config(template_json)
+    site = origin(config, config["DefaultCacheBehavior"]["TargetOriginId"])
+    assert references(site["DomainName"]) == {bucket}
+    assert references(site["OriginAccessControlId"]) == {oac}
+    assert site["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
+    # The bucket policy lets this distribution, and no one else, read objects.
+    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
+    _, policy = only(template_json, "AWS::S3::BucketPolicy")
+    readers = [
+        statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow" and "s3:GetObject" in statement["Action"]
+    ]
+    assert [reader["Principal"] for reader in readers] == [{"Service": "cloudfront.amazonaws.com"}]
+    source = readers[0]["Condition"]["StringEquals"]["AWS:SourceArn"]
+    assert references(source) == {distribution}
+
+
+def test_api_paths_go_uncached_to_the_http_api(template_json: dict[str, Any]) -> None:
+    (api,) = http_api(template_json)
+    config = distribution_config(template_json)
+    (behavior,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    target = origin(config, behavior["TargetOriginId"])
+    assert flatten(target["DomainName"]) == "${" + api + "}.execute-api.us-east-1.${AWS::URLSuffix}"
+    assert target["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert "OriginPath" not in target or target["OriginPath"] == ""
+    assert behavior["CachePolicyId"] == CACHING_DISABLED
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert sorted(behavior["AllowedMethods"]) == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+    assert behavior["ViewerProtocolPolicy"] in {"https-only", "redirect-to-https"}
+    assert "FunctionAssociations" not in behavior
+
+
+def test_the_site_is_cached_and_app_routes_serve_index_html(template_json: dict[str, Any]) -> None:
+    config = distribution_config(template_json)
+    default = config["DefaultCacheBehavior"]
+    assert default["CachePolicyId"] == CACHING_OPTIMIZED
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["DefaultRootObject"] == "index.html"
+    rewrite, function = only(template_json, "AWS::CloudFront::Function")
+    assert [(a["EventType"], references(a["FunctionARN"])) for a in default["FunctionAssociations"]] == [
+        ("viewer-request", {rewrite})
+    ]
+    assert function["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    # No distribution-wide error pages: they would turn the API's own 403 and 404 into index.html.
+    assert "CustomErrorResponses" not in config
+
+
+def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str, Any]) -> None:
+    _, function = only(template_json, "AWS::CloudFront::Function")
+    code = function["Properties"]["FunctionCode"]
+    # The rule the JavaScript applies, checked on the paths it must tell apart.
+    assert 'uri.lastIndexOf(".") <= uri.lastIndexOf("/")' in code
+    assert 'request.uri = "/index.html"' in code
+
+    def rewritten(uri: str) -> bool:
+        return uri.rfind(".") <= uri.rfind("/")
+
+    assert [rewritten(uri) for uri in ("/", "/c/123", "/v1.2/settings")] == [True, True, True]
+    assert [rewritten(uri) for uri in ("/config.json", "/assets/index-4f2a.js", "/favicon.svg")] == [False] * 3
+
+
+def test_the_deployment_writes_the_build_and_config_json(
+    template_json: dict[str, Any], cloud_assembly: Path, placeholder_assets: tuple[Path, Path]
+) -> None:
+    (bucket,) = resources(template_json, "AWS::S3::Bucket")
+    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
+    (ws_api,) = websocket_api(template_json)
+    _, deployment = only(template_json, "Custom::CDKBucketDeployment")
+    properties = deployment["Properties"]
+    assert references(properties["DestinationBucketName"]) == {bucket}
+    assert references(properties["DistributionId"]) == {distribution}
+    assert properties["DistributionPaths"] == ["/*"]
+    web_zip, config_zip = (f"{key.removesuffix('.zip')}" for key in properties["SourceObjectKeys"])
+
+    # The web build, less any config.json a developer left in it.
+    _, web = placeholder_assets
+    web_files = {path.name for path in (cloud_assembly / f"asset.{web_zip}").iterdir()}
+    assert web_files == {path.name for path in web.iterdir()} - {"config.json"}
+
+    # config.json: the API on this same origin, and the WebSocket stage's URL, which the deployment writes in place
+    # of a marker (a quoted JSON string) once the API exists.
+    text = (cloud_assembly / f"asset.{config_zip}" / "config.json").read_text()
+    ((marker, value),) = properties["SourceMarkers"][1].items()
+    config = json.loads(text.replace(marker, flatten(value)))
+    assert config == {
+        "api_base_url": "",
+        "ws_url": "wss://${" + ws_api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod",
+        "app_name": "Parley",
+    }
+
+
+def test_outputs(template: Template, template_json: dict[str, Any]) -> None:
+    outputs = template_json["Outputs"]
+    assert {"SiteUrl", "HttpApiUrl", "WebSocketUrl", "TableName", "Region"} <= set(outputs)
+    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    (api,) = http_api(template_json)
+    (ws_api,) = websocket_api(template_json)
+    assert flatten(outputs["SiteUrl"]["Value"]) == "https://${" + distribution + ".DomainName}"
+    assert flatten(outputs["HttpApiUrl"]["Value"]) == "${" + api + ".ApiEndpoint}"
+    ws_url = "wss://${" + ws_api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod"
+    assert flatten(outputs["WebSocketUrl"]["Value"]) == ws_url
+    assert outputs["TableName"]["Value"] == {"Ref": table}
+    template.has_output("Region", {"Value": "us-east-1"})
+    template.has_output("SiteUrl", {"Description": Match.any_value()})

@@ -1,0 +1,72 @@
+"""The template as a whole: it deploys (cfn-lint), it has no dependency cycle, and nothing in it costs money idle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+# Every resource type in the stack, each billed per use or free. A new type has to be added here deliberately.
+FREE_WHEN_IDLE = {
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::Function",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::DynamoDB::Table",  # on demand; storage beyond the free 25 GB is $0.25/GB-month
+    "AWS::IAM::Policy",
+    "AWS::IAM::Role",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::Permission",
+    "AWS::Logs::LogGroup",
+    "AWS::S3::Bucket",  # the web build: a few MB
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::SNS::Topic",
+    "AWS::SNS::TopicPolicy",
+    "Custom::CDKBucketDeployment",
+    "Custom::S3AutoDeleteObjects",
+}
+CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
+# The one thing that costs money while nobody uses Parley: $0.40 a month per secret.
+BILLED_MONTHLY = {"AWS::SecretsManager::Secret"}
+
+
+def test_synth_writes_an_assembly_this_cli_reads(cloud_assembly: Path) -> None:
+    manifest = json.loads((cloud_assembly / "manifest.json").read_text())
+    assert manifest["version"].split(".")[0] == "55"  # cloud-assembly schema of aws-cdk-lib 2.275 and the CLI
+    assert manifest["artifacts"]["Parley"]["environment"] == "aws://123456789012/us-east-1"
+
+
+def test_cfn_lint_finds_nothing(template_path: Path) -> None:
+    # W3005 (a DependsOn also implied by a GetAtt) is how the CDK writes every function's role dependency.
+    result = subprocess.run(
+        [CFN_LINT, "--regions", "us-east-1", "--ignore-checks", "W3005", "--", str(template_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_resource_depends_on_itself(template_json: dict[str, Any]) -> None:
+    # Template.from_json refuses a template with a dependency cycle (a function's environment naming the
+    # distribution that fronts its own API would be one).
+    Template.from_json(template_json)
+
+
+def test_nothing_costs_money_while_idle(template_json: dict[str, Any]) -> None:
+    types = {body["Type"] for body in template_json["Resources"].values()}
+    assert types - FREE_WHEN_IDLE - BILLED_MONTHLY == set()
+    secrets = [body for body in template_json["Resources"].values() if body["Type"] in BILLED_MONTHLY]
+    assert len(secrets) == 1
