@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -12,7 +12,8 @@ class StreamEvent:
     msgid: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        # Shallow on purpose (not dataclasses.asdict, which deep-copies): this runs for every token.
+        return {"type": self.type, **vars(self)}
 
 
 @dataclass(frozen=True)

@@ -382,26 +382,39 @@ class ChatService:
         params: GenerationParams,
         answer: _Answer,
     ) -> bool:
-        """Stream into ``answer``; True when the user stopped it."""
+        """Stream into ``answer``; True when the user stopped it.
+
+        The stream is read by one task, cancelled when Stop is pressed: no work per token beyond the token.
+        """
+        reader = asyncio.create_task(self._read(generation, model, context, params, answer))
+        stop_wait = asyncio.create_task(generation.wait_stop())
+        try:
+            await asyncio.wait({reader, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_wait.cancel()
+        if reader.done():
+            reader.result()  # raises what the provider raised
+            return False
+        reader.cancel()
+        try:
+            await reader
+        except asyncio.CancelledError:
+            if not generation.stop_requested:  # this task itself is being cancelled, not just the reader
+                raise
+        return True
+
+    async def _read(
+        self,
+        generation: Generation,
+        model: RegisteredModel,
+        context: list[ChatMessage],
+        params: GenerationParams,
+        answer: _Answer,
+    ) -> None:
         stream = stream_with_policy(model.provider, model.info.id, context, params, self._policy)
-        stop_wait = asyncio.ensure_future(generation.wait_stop())
         try:
             async with aclosing(stream):
-                while True:
-                    next_chunk = asyncio.ensure_future(anext(stream))
-                    await asyncio.wait({next_chunk, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                    if not next_chunk.done():
-                        next_chunk.cancel()
-                        await asyncio.gather(next_chunk, return_exceptions=True)
-                        return True
-                    try:
-                        chunk = next_chunk.result()
-                    except StopAsyncIteration:
-                        return False
-                    except ProviderError:
-                        raise
-                    except Exception as exc:
-                        raise StreamInterrupted() from exc
+                async for chunk in stream:
                     if isinstance(chunk, TextChunk) and chunk.text:
                         answer.text.append(chunk.text)
                         answer.seq += 1
@@ -411,8 +424,10 @@ class ChatService:
                         answer.usage = chunk.usage
                     elif isinstance(chunk, FinishChunk):
                         answer.finish_reason = chunk.reason
-        finally:
-            stop_wait.cancel()
+        except ProviderError:
+            raise
+        except Exception as exc:  # a provider that broke its contract: still a broken stream to the user
+            raise StreamInterrupted() from exc
 
     async def _save_periodically(self, answer: _Answer) -> None:
         now = self._clock()
