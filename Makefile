@@ -41,8 +41,8 @@ serve: $(STAMPS)/app $(SERVE_STEPS)
 	$(BIN)/parley serve
 
 lint: $(STAMPS)/dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests e2e
+	$(BIN)/ruff format --check src tests e2e
 
 typecheck: $(STAMPS)/dev
 	$(BIN)/mypy

@@ -38,9 +38,16 @@ ENV_WS_CALLBACK_URL = "PARLEY_WS_CALLBACK_URL"
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+ENV_WEB_DIR = "PARLEY_WEB_DIR"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def default_web_dir() -> Path | None:
+    """The web app built by ``make web-build``: ``web/dist`` of the checkout this package runs from, if any."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout / "web" / "dist" if (checkout / "web").is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     allowed_origins: tuple[str, ...] = ()
 
+    # The built web app served at / (None: serve the API only)
+    web_dir: Path | None = field(default_factory=default_web_dir)
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "parley.db"
@@ -151,6 +161,7 @@ class Settings:
             ("bedrock_models", ENV_BEDROCK_MODELS, _parse_list),
             ("ws_callback_url", ENV_WS_CALLBACK_URL, str),
             ("aws_endpoint_url", ENV_AWS_ENDPOINT_URL, str),
+            ("web_dir", ENV_WEB_DIR, Path),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

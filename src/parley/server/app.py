@@ -19,7 +19,7 @@ from parley.runtime import Runtime, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
-from parley.server.routes import auth, chat, conversations, health, models, preferences, ws
+from parley.server.routes import auth, chat, conversations, health, models, preferences, web, ws
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.state.runtime = runtime
     for routes in (health, auth, models, conversations, preferences, chat, ws):
         app.include_router(routes.router)
+    web.install(app, settings.web_dir)
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -1,0 +1,243 @@
+"""What the browser tests share: the server process, users, page watching and small helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Route,
+)
+
+from parley.testing.fake_openai import FakeOpenAI, Script
+
+REPO = Path(__file__).resolve().parents[1]
+WEB_DIST = REPO / "web" / "dist"
+RESULTS = REPO / "e2e" / "results"
+CHROMIUM = Path(os.environ.get("PARLEY_E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UPSTREAM_KEY = "sk-e2e-upstream"
+PASSWORD = "e2e password 123"  # noqa: S105 - a test account
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+
+
+@dataclass
+class Server:
+    """A ``parley serve`` process and the environment it runs with."""
+
+    base_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    users: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add_user(self, name: str | None = None, password: str = PASSWORD) -> User:
+        name = name or f"user{next(self.users)}"
+        subprocess.run(  # noqa: S603 - our own command
+            [_parley(), "users", "add", name, "--password-stdin"],
+            input=password.encode(),
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return User(name, password)
+
+    @contextlib.contextmanager
+    def api(self, user: User) -> Iterator[httpx.Client]:
+        """An HTTP client logged in as ``user``, for setting up state quickly."""
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            response = client.post("/api/login", json={"username": user.name, "password": user.password})
+            response.raise_for_status()
+            client.headers["Authorization"] = f"Bearer {response.json()['token']}"
+            yield client
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: str
+
+
+def _parley() -> str:
+    found = shutil.which("parley", path=str(Path(sys.executable).parent))
+    assert found, "the parley command is not installed next to this Python"
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def run_server(data_dir: Path, upstream: FakeOpenAI, log_name: str) -> Iterator[Server]:
+    assert (WEB_DIST / "index.html").is_file(), "build the web app first: make web-build"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_HOST": "127.0.0.1",
+        "PARLEY_PORT": str(port),
+        "PARLEY_WEB_DIR": str(WEB_DIST),
+        "PARLEY_LOCAL_MODEL": "off",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": UPSTREAM_KEY,
+        "PARLEY_LOG_LEVEL": "WARNING",
+    }
+    log = (RESULTS / log_name).open("wb")
+    process = subprocess.Popen(  # noqa: S603
+        [_parley(), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    server = Server(base_url=f"http://127.0.0.1:{port}", env=env, process=process)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"parley serve exited with {server.process.returncode}; see e2e/results/")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("parley serve did not start within 30 s")
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a test may need to fail on."""
+
+    origin: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow_console(self, pattern: str) -> None:
+        """Expect console errors matching ``pattern`` (e.g. the 401 of a wrong password)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected_console_errors(self) -> list[str]:
+        return [m for m in self.console_errors if not any(p.search(m) for p in self.allowed)]
+
+
+def _is_foreign(url: str, origin: str) -> bool:
+    if url.startswith(("data:", "blob:", "about:")):
+        return False
+    scheme_less = origin.split("://", 1)[1]
+    return not (url.startswith(origin + "/") or url == origin or url.startswith(f"ws://{scheme_less}/"))
+
+
+def open_context(browser: Browser, server: Server, **options: object) -> tuple[BrowserContext, PageWatch]:
+    settings: dict[str, object] = {"viewport": DESKTOP, **options}
+    context = browser.new_context(base_url=server.base_url, **settings)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    watch = PageWatch(origin=server.base_url)
+
+    def guard(route: Route, request: Request) -> None:
+        if _is_foreign(request.url, server.base_url):
+            watch.foreign_requests.append(request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", guard)
+    context.on("page", lambda page: _watch_page(page, watch))
+    return context, watch
+
+
+def _watch_page(page: Page, watch: PageWatch) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.console_errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
+    page.on("request", lambda request: _record_foreign(request, watch))
+
+    def on_dialog(dialog: object) -> None:
+        watch.dialogs.append(getattr(dialog, "message", ""))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("dialog", on_dialog)
+
+
+def _record_foreign(request: Request, watch: PageWatch) -> None:
+    if _is_foreign(request.url, watch.origin) and request.url not in watch.foreign_requests:
+        watch.foreign_requests.append(request.url)
+
+
+def login(page: Page, user: User, path: str = "/") -> None:
+    page.goto(path)
+    page.get_by_label("Username").fill(user.name)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+    wait_connected(page)
+
+
+def wait_connected(page: Page) -> None:
+    page.locator('.app[data-connection="open"]').wait_for()
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def answers(page: Page):
+    return page.locator("article.message.assistant")
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until no answer is being generated."""
+    page.get_by_role("button", name="Send message").wait_for()
+
+
+def slow_script(count: int = 40, delay: float = 0.08, word: str = "word") -> Script:
+    return Script(tokens=tuple(f"{word}{i} " for i in range(count)), token_delay=delay)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    path = RESULTS / f"{name}.png"
+    page.screenshot(path=str(path), animations="disabled")  # transitions finished, blinking stopped
+    return path

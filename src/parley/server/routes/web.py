@@ -1,0 +1,116 @@
+"""The web app: the files ``make web-build`` puts in ``web/dist``, and ``/config.json`` saying where the API is.
+
+Paths no API route claims reach ``WebApp`` (it is the router's fallback, so API 404s and 405s are unchanged):
+a file of the build is served as is, a client route such as ``/c/123`` gets ``index.html``, and anything
+under ``/api`` or that looks like a missing file stays a JSON 404.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from parley.server.errors import error_response
+
+APP_NAME = "Parley"
+
+# The app is one script and one stylesheet from this origin; markdown images from elsewhere are never loaded.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",  # includes ws:/wss: to this origin
+        "media-src 'none'",
+        "object-src 'none'",
+        "frame-src 'none'",
+        "worker-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+# Vite names the files under assets/ by their content hash, so they never change.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+NOT_FOR_THE_APP = ("api", "ws", "docs", "redoc", "openapi.json")
+
+router = APIRouter(tags=["web"])
+
+
+class WebConfig(BaseModel):
+    api_base_url: str = Field(description="Base URL of the JSON API; empty means the origin the app came from.")
+    ws_url: str = Field(description="URL of the WebSocket; empty means /ws on the origin the app came from.")
+    app_name: str
+
+
+@router.get("/config.json")
+async def web_config() -> WebConfig:
+    """Read by the web app at start, so one build works here and behind a CDN (where this file is replaced)."""
+    return WebConfig(api_base_url="", ws_url="", app_name=APP_NAME)
+
+
+class WebApp:
+    """Serves the built app; ``fallback`` (the router's usual not-found) answers everything else."""
+
+    def __init__(self, root: Path | None, fallback: ASGIApp) -> None:
+        self.root = root
+        self.fallback = fallback
+        self._files = StaticFiles(directory=root, check_dir=False) if root is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(scope) if _is_page_request(scope) else None
+        if response is None:
+            await self.fallback(scope, receive, send)
+            return
+        response.headers.update(PAGE_HEADERS)
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope) -> Response | None:
+        if self._files is None or self.root is None or not (self.root / "index.html").is_file():
+            return error_response(
+                404, "not_found", "The web app is not built: run `make web-build` (or set PARLEY_WEB_DIR)."
+            )
+        relative = scope["path"].lstrip("/")
+        if relative:
+            try:
+                response = await self._files.get_response(relative, scope)
+            except HTTPException:
+                response = None
+            if response is not None and response.status_code in (200, 304):
+                immutable = relative.startswith("assets/")
+                response.headers["Cache-Control"] = IMMUTABLE if immutable else REVALIDATE
+                return response
+            if "." in relative.rsplit("/", 1)[-1]:
+                return None  # a missing file, not a client route
+        response = await self._files.get_response("index.html", scope)
+        response.headers["Cache-Control"] = REVALIDATE
+        return response
+
+
+def _is_page_request(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    first = scope["path"].lstrip("/").split("/", 1)[0]
+    return first not in NOT_FOR_THE_APP
+
+
+def install(app: FastAPI, web_dir: Path | None) -> None:
+    """Add ``/config.json`` and serve the app at every path no other route takes."""
+    app.include_router(router)
+    app.router.default = WebApp(web_dir, fallback=app.router.default)

@@ -1,0 +1,65 @@
+import { lazy, Suspense, useCallback, useMemo, useState } from "react";
+import { ApiClient } from "./api/client";
+import { clearSession, loadSession, saveSession, type Session } from "./api/session";
+import type { LoginResponse } from "./api/types";
+import { LoginPage } from "./components/LoginPage";
+import { Toaster } from "./components/toasts";
+import type { AppConfig } from "./config";
+
+// The chat (markdown, highlighting) loads after login, so the login page stays small.
+const ChatApp = lazy(() => import("./components/ChatApp").then((module) => ({ default: module.ChatApp })));
+
+export function App({ config }: { config: AppConfig }) {
+  const [session, setSession] = useState<Session | null>(() => loadSession());
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const endSession = useCallback((message: string | null) => {
+    clearSession();
+    setSession(null);
+    setNotice(message);
+  }, []);
+
+  // One client per session: its token getter and 401 handler belong to that session.
+  const api = useMemo(
+    () =>
+      new ApiClient({
+        baseUrl: config.apiBaseUrl,
+        getToken: () => session?.token ?? null,
+        onUnauthorized: () => endSession("Your session has ended. Log in again to continue."),
+      }),
+    [config.apiBaseUrl, session, endSession],
+  );
+
+  const onLogin = (login: LoginResponse) => {
+    setNotice(null);
+    setSession(saveSession(login));
+  };
+
+  const onLogout = async () => {
+    try {
+      await api.logout();
+    } catch {
+      // the token is dropped here either way
+    }
+    endSession(null);
+  };
+
+  return (
+    <>
+      {session ? (
+        <Suspense fallback={<div className="app-loading" aria-busy="true" />}>
+          <ChatApp
+            key={session.token}
+            config={config}
+            api={api}
+            username={session.username}
+            onLogout={() => void onLogout()}
+          />
+        </Suspense>
+      ) : (
+        <LoginPage api={api} appName={config.appName} notice={notice} onLogin={onLogin} />
+      )}
+      <Toaster />
+    </>
+  );
+}

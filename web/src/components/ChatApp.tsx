@@ -1,0 +1,267 @@
+// The signed-in app: sidebar, conversation, composer, settings. Owns the socket and the stores for
+// as long as the session lasts.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiError, type ApiClient } from "../api/client";
+import { ChatStore } from "../chat/chatStore";
+import { ConversationsStore } from "../chat/conversationsStore";
+import type { AppConfig } from "../config";
+import { useStore, ValueStore } from "../lib/store";
+import { navigate, useConversationRoute } from "../router";
+import { SettingsStore } from "../settings/settingsStore";
+import { applyTheme } from "../theme";
+import { ChatSocket, type SocketState } from "../ws/socket";
+import { Composer, type ComposerHandle } from "./Composer";
+import { ConnectionBanner } from "./ConnectionBanner";
+import { EmptyState } from "./EmptyState";
+import { MenuIcon, NewChatIcon, SettingsIcon, SidebarIcon } from "./icons";
+import { MessageList } from "./MessageList";
+import { SettingsDrawer } from "./SettingsDrawer";
+import { Sidebar } from "./Sidebar";
+import { toasts } from "./toasts";
+
+interface Props {
+  config: AppConfig;
+  api: ApiClient;
+  username: string;
+  onLogout: () => void;
+}
+
+const PHONE = "(max-width: 767px)";
+const SIDEBAR_KEY = "parley.sidebar";
+
+function createServices(config: AppConfig, api: ApiClient) {
+  const settings = new SettingsStore(api, { onTheme: applyTheme });
+  const conversations = new ConversationsStore(api);
+  const connection = new ValueStore<SocketState>({ status: "connecting", retryAt: null, everOpened: false });
+  const chat: ChatStore = new ChatStore({
+    api,
+    send: (message) => socket.send(message),
+    params: () => settings.params(),
+    onCreated: (event) => navigate(event.conversation_id, { replace: true }),
+  });
+  const socket: ChatSocket = new ChatSocket({
+    url: config.wsUrl,
+    getTicket: async () => (await api.wsTicket()).ticket,
+    isFatal: (error) => error instanceof ApiError && error.status === 401,
+    onEvent: (event) => {
+      conversations.handleEvent(event);
+      chat.handleEvent(event);
+      if (event.type === "error" && event.msgid === null) toasts.show(event.message);
+    },
+    onState: (state) => connection.set(state),
+    onLost: () => chat.socketLost(),
+  });
+  return { settings, conversations, connection, chat, socket };
+}
+
+export function ChatApp({ config, api, username, onLogout }: Props) {
+  const services = useMemo(() => createServices(config, api), [config, api]);
+  const { settings, conversations, connection, chat, socket } = services;
+  const routeId = useConversationRoute();
+  const composer = useRef<ComposerHandle>(null);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [drawerOpen, setDrawerOpen] = useState(false); // phones
+  const [sidebarHidden, setSidebarHidden] = useState(() => localStorage.getItem(SIDEBAR_KEY) === "hidden");
+
+  useEffect(() => {
+    socket.start();
+    void settings.load();
+    void conversations.search("");
+    return () => {
+      socket.stop();
+      chat.dispose();
+      settings.dispose();
+    };
+  }, [services, socket, settings, conversations, chat]);
+
+  useEffect(() => {
+    chat.open(routeId);
+    setDrawerOpen(false);
+  }, [chat, routeId]);
+
+  const connectionState = useStore(connection, (s) => s);
+  const generation = useStore(chat, (s) => s.generation);
+  const messages = useStore(chat, (s) => s.messages);
+  const loading = useStore(chat, (s) => s.loading);
+  const loadError = useStore(chat, (s) => s.loadError);
+  const conversationId = useStore(chat, (s) => s.conversationId);
+  const models = useStore(settings, (s) => s.models);
+  useStore(settings, (s) => s.prefs);
+  const model = settings.model;
+  const title = useStore(conversations, (s) => s.items.find((c) => c.id === conversationId)?.title);
+
+  useEffect(() => {
+    document.title = title ? `${title} – ${config.appName}` : config.appName;
+  }, [title, config.appName]);
+
+  // Esc stops an answer from anywhere on the page (dialogs handle their own Esc).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "Escape" || event.defaultPrevented || document.querySelector("dialog[open]")) return;
+      if (chat.isGenerating) {
+        event.preventDefault();
+        chat.stop();
+      } else if (drawerOpen) {
+        setDrawerOpen(false);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [chat, drawerOpen]);
+
+  // The phone drawer takes focus when it opens and gives it back to its button when it closes.
+  const drawerWasOpen = useRef(false);
+  useEffect(() => {
+    if (drawerOpen) document.querySelector<HTMLElement>("#sidebar .new-chat-button")?.focus();
+    else if (drawerWasOpen.current) document.querySelector<HTMLElement>(".sidebar-toggle")?.focus();
+    drawerWasOpen.current = drawerOpen;
+  }, [drawerOpen]);
+
+  const select = useCallback((id: string | null) => {
+    navigate(id);
+    setDrawerOpen(false);
+    if (id === null) composer.current?.focus();
+  }, []);
+
+  const toggleSidebar = () => {
+    if (window.matchMedia(PHONE).matches) {
+      setDrawerOpen((open) => !open);
+      return;
+    }
+    setSidebarHidden((hidden) => {
+      localStorage.setItem(SIDEBAR_KEY, hidden ? "shown" : "hidden");
+      return !hidden;
+    });
+  };
+
+  const send = (text: string) => {
+    const sent = chat.send(text);
+    if (!sent) toasts.show("Not connected: your message was not sent. Try again in a moment.");
+    return sent;
+  };
+
+  const onEdit = useCallback(
+    (key: string, text: string) => {
+      if (!chat.editAndResend(key, text)) toasts.show("Could not resend: wait for the answer to finish or reconnect.");
+    },
+    [chat],
+  );
+  const onRegenerate = useCallback(() => {
+    if (!chat.regenerate()) toasts.show("Could not regenerate: wait for the answer to finish or reconnect.");
+  }, [chat]);
+
+  const connected = connectionState.status === "open";
+  const showSidebar = !sidebarHidden;
+
+  return (
+    <div
+      className={`app${showSidebar ? "" : " sidebar-hidden"}${drawerOpen ? " drawer-open" : ""}`}
+      data-connection={connectionState.status}
+    >
+      <a className="skip-link" href="#prompt">
+        Skip to message box
+      </a>
+      <div className="sidebar-shell" id="sidebar">
+        <Sidebar
+          store={conversations}
+          appName={config.appName}
+          activeId={conversationId}
+          username={username}
+          onSelect={select}
+          onDeleted={(id) => {
+            if (id === chat.getState().conversationId) navigate(null, { replace: true });
+          }}
+          onHide={toggleSidebar}
+          onLogout={onLogout}
+        />
+      </div>
+      {drawerOpen && <div className="scrim" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}
+      <div className="main-column">
+        <header className="topbar">
+          <button
+            type="button"
+            className="icon-button sidebar-toggle"
+            onClick={toggleSidebar}
+            aria-label="Open sidebar"
+            aria-controls="sidebar"
+            aria-expanded={drawerOpen || showSidebar}
+            title="Open sidebar"
+          >
+            <span className="only-phone">
+              <MenuIcon />
+            </span>
+            <span className="only-desktop">
+              <SidebarIcon />
+            </span>
+          </button>
+          <div className="model-picker">
+            <label htmlFor="model-select" className="sr-only">
+              Model
+            </label>
+            <select
+              id="model-select"
+              value={model?.id ?? ""}
+              onChange={(e) => settings.update({ model: e.target.value })}
+              disabled={models.length === 0}
+            >
+              {models.length === 0 && <option value="">No models</option>}
+              {models.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <h1 className="topbar-title">{title ?? ""}</h1>
+          <button type="button" className="icon-button new-chat-top" onClick={() => select(null)} aria-label="New chat" title="New chat">
+            <NewChatIcon />
+          </button>
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => setSettingsOpen(true)}
+            aria-label="Settings"
+            aria-haspopup="dialog"
+            title="Settings"
+          >
+            <SettingsIcon />
+          </button>
+        </header>
+        <ConnectionBanner state={connectionState} onRetry={() => socket.reconnectNow()} />
+        <main className="chat" aria-label="Chat">
+          {loadError ? (
+            <div className="load-error" role="alert">
+              <p>{loadError}</p>
+              <button type="button" className="secondary-button" onClick={() => select(null)}>
+                Start a new chat
+              </button>
+            </div>
+          ) : loading ? (
+            <p className="loading-note">Loading…</p>
+          ) : messages.length === 0 ? (
+            <EmptyState onPick={(text) => composer.current?.setText(text)} />
+          ) : (
+            <MessageList store={chat} appName={config.appName} onEdit={onEdit} onRegenerate={onRegenerate} />
+          )}
+        </main>
+        <Composer
+          ref={composer}
+          appName={config.appName}
+          generating={generation !== null}
+          canSend={connected && !loading && !loadError}
+          offlineReason={connected ? null : "Not connected: messages can be sent once the connection is back."}
+          onSend={send}
+          onStop={() => chat.stop()}
+        />
+      </div>
+      <SettingsDrawer
+        store={settings}
+        open={settingsOpen}
+        onClose={() => {
+          setSettingsOpen(false);
+          void settings.flush();
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,160 @@
+// One message. User messages are shown as typed; answers as markdown, block by block.
+import { memo, useState, type KeyboardEvent } from "react";
+import type { ChatMessage } from "../chat/chatStore";
+import type { StreamText } from "../chat/streamText";
+import { MarkdownBlock } from "../markdown/Markdown";
+import { CopyButton } from "./CopyButton";
+import { AlertIcon, EditIcon, LogoIcon, RegenerateIcon } from "./icons";
+
+interface Props {
+  message: ChatMessage;
+  /** Changes every frame while this message streams, so it re-renders; 0 otherwise. */
+  tick: number;
+  streaming: boolean;
+  isLastAnswer: boolean;
+  busy: boolean;
+  appName: string;
+  onEdit: (key: string, text: string) => void;
+  onRegenerate: () => void;
+}
+
+export const MessageView = memo(function MessageView(props: Props) {
+  return props.message.role === "user" ? <UserMessage {...props} /> : <Answer {...props} />;
+});
+
+function UserMessage({ message, busy, onEdit }: Props) {
+  const [editing, setEditing] = useState(false);
+  const text = message.text.text;
+  if (editing) {
+    return (
+      <EditBox
+        initial={text}
+        onCancel={() => setEditing(false)}
+        onSave={(value) => {
+          setEditing(false);
+          onEdit(message.key, value);
+        }}
+      />
+    );
+  }
+  return (
+    <article className="message user" aria-label="You said">
+      <div className="bubble">{text}</div>
+      <div className="message-actions">
+        <CopyButton text={text} label="Copy message" />
+        <button
+          type="button"
+          className="icon-button small"
+          onClick={() => setEditing(true)}
+          disabled={busy}
+          aria-label="Edit message"
+          title="Edit"
+        >
+          <EditIcon />
+        </button>
+      </div>
+    </article>
+  );
+}
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (v: string) => void; onCancel: () => void }) {
+  const [value, setValue] = useState(initial);
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      if (value.trim()) onSave(value);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      onCancel();
+    }
+  };
+  return (
+    <div className="message user editing">
+      <label className="sr-only" htmlFor="edit-message">
+        Edit your message
+      </label>
+      <textarea
+        id="edit-message"
+        value={value}
+        rows={Math.min(10, Math.max(2, value.split("\n").length))}
+        autoFocus
+        onChange={(e) => setValue(e.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      <div className="edit-actions">
+        <button type="button" className="secondary-button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="primary-button" onClick={() => onSave(value)} disabled={!value.trim()}>
+          Send
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Answer({ message, streaming, isLastAnswer, busy, appName, onRegenerate }: Props) {
+  const empty = message.text.length === 0;
+  const failed = message.status === "error" || message.status === "interrupted";
+  return (
+    <article className={`message assistant${streaming ? " streaming" : ""}`} aria-label={`${appName} said`} aria-busy={streaming}>
+      <div className="assistant-avatar" aria-hidden="true">
+        <LogoIcon size={26} />
+      </div>
+      <div className="assistant-body">
+        {streaming && empty ? (
+          <div className="thinking" aria-label="Thinking">
+            <span />
+            <span />
+            <span />
+          </div>
+        ) : (
+          <AnswerText text={message.text} streaming={streaming} />
+        )}
+        {message.status === "stopped" && <p className="answer-note">Stopped.</p>}
+        {failed && (
+          <div className="answer-error" role="alert">
+            <AlertIcon />
+            <span>{message.error ?? "The answer failed."}</span>
+            {isLastAnswer && !busy && (
+              <button type="button" className="secondary-button small" onClick={onRegenerate}>
+                Retry
+              </button>
+            )}
+          </div>
+        )}
+        {!streaming && !empty && (
+          <div className="message-actions">
+            <CopyButton text={message.text.text} label="Copy answer" />
+            {isLastAnswer && (
+              <button
+                type="button"
+                className="icon-button small"
+                onClick={onRegenerate}
+                disabled={busy}
+                aria-label="Regenerate answer"
+                title="Regenerate"
+              >
+                <RegenerateIcon />
+              </button>
+            )}
+          </div>
+        )}
+      </div>
+    </article>
+  );
+}
+
+/** Finished blocks are memoised by their text; only the open block is parsed again as text arrives. */
+function AnswerText({ text, streaming }: { text: StreamText; streaming: boolean }) {
+  return (
+    <div className="markdown">
+      {text.blocks.map((block, index) => (
+        <MarkdownBlock key={index} text={block} />
+      ))}
+      <MarkdownBlock text={text.open} />
+      {streaming && <span className="cursor" aria-hidden="true" />}
+    </div>
+  );
+}

@@ -1,0 +1,239 @@
+// The conversation list: new chat, search over titles, newest first grouped by day, loaded a page at a
+// time as it scrolls; rename in place, delete after confirming.
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import type { ConversationOut } from "../api/types";
+import type { ConversationsStore } from "../chat/conversationsStore";
+import { groupByDate } from "../lib/dates";
+import { useStore } from "../lib/store";
+import { pathFor } from "../router";
+import { ConfirmDialog } from "./Dialog";
+import { LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
+import { toasts } from "./toasts";
+
+interface Props {
+  store: ConversationsStore;
+  appName: string;
+  activeId: string | null;
+  username: string;
+  onSelect: (id: string | null) => void;
+  onDeleted: (id: string) => void;
+  onHide: () => void;
+  onLogout: () => void;
+}
+
+export function Sidebar({ store, appName, activeId, username, onSelect, onDeleted, onHide, onLogout }: Props) {
+  const items = useStore(store, (s) => s.items);
+  const loaded = useStore(store, (s) => s.loaded);
+  const loading = useStore(store, (s) => s.loading);
+  const error = useStore(store, (s) => s.error);
+  const query = useStore(store, (s) => s.query);
+  const nextCursor = useStore(store, (s) => s.nextCursor);
+  const [search, setSearch] = useState(query);
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<ConversationOut | null>(null);
+  const listRef = useRef<HTMLDivElement>(null);
+  const sentinel = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (search === store.getState().query) return;
+    const timer = setTimeout(() => void store.search(search), 250);
+    return () => clearTimeout(timer);
+  }, [search, store]);
+
+  // Load the next page when the end of the list scrolls into view.
+  useEffect(() => {
+    const target = sentinel.current;
+    if (!target) return;
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) void store.loadMore();
+      },
+      { root: listRef.current, rootMargin: "200px" },
+    );
+    observer.observe(target);
+    return () => observer.disconnect();
+  }, [store, nextCursor, items.length]);
+
+  const confirmDelete = async () => {
+    const conversation = deleting;
+    setDeleting(null);
+    if (!conversation) return;
+    try {
+      await store.remove(conversation.id);
+      onDeleted(conversation.id);
+    } catch (caught) {
+      toasts.show(`Could not delete the chat: ${caught instanceof Error ? caught.message : String(caught)}`);
+    }
+  };
+
+  return (
+    <nav className="sidebar" aria-label="Chats">
+      <div className="sidebar-top">
+        <div className="sidebar-brand">
+          <LogoIcon size={24} />
+          <span>{appName}</span>
+        </div>
+        <button type="button" className="icon-button" onClick={onHide} aria-label="Close sidebar" title="Close sidebar">
+          <SidebarIcon />
+        </button>
+      </div>
+      <button type="button" className="new-chat-button" onClick={() => onSelect(null)}>
+        <NewChatIcon />
+        <span>New chat</span>
+      </button>
+      <div className="search-box">
+        <SearchIcon />
+        <label htmlFor="chat-search" className="sr-only">
+          Search chats
+        </label>
+        <input
+          id="chat-search"
+          type="search"
+          placeholder="Search chats"
+          autoComplete="off"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
+      </div>
+      <div className="conversation-list" ref={listRef}>
+        {groupByDate(items, (c) => c.updated_at).map(([group, conversations]) => (
+          <section key={group}>
+            <h2 className="group-title">{group}</h2>
+            <ul>
+              {conversations.map((conversation) => (
+                <ConversationItem
+                  key={conversation.id}
+                  conversation={conversation}
+                  active={conversation.id === activeId}
+                  renaming={renaming === conversation.id}
+                  onSelect={() => onSelect(conversation.id)}
+                  onStartRename={() => setRenaming(conversation.id)}
+                  onRename={async (title) => {
+                    setRenaming(null);
+                    if (!title || title === conversation.title) return;
+                    try {
+                      await store.rename(conversation.id, title);
+                    } catch (caught) {
+                      toasts.show(`Could not rename the chat: ${caught instanceof Error ? caught.message : String(caught)}`);
+                    }
+                  }}
+                  onCancelRename={() => setRenaming(null)}
+                  onDelete={() => setDeleting(conversation)}
+                />
+              ))}
+            </ul>
+          </section>
+        ))}
+        {loaded && items.length === 0 && !error && (
+          <p className="list-note">{query.trim() ? "No chats match your search." : "No chats yet."}</p>
+        )}
+        {error && (
+          <p className="list-note error-text">
+            {error}{" "}
+            <button type="button" className="link-button" onClick={() => void store.search(query)}>
+              Try again
+            </button>
+          </p>
+        )}
+        {loading && <p className="list-note">Loading…</p>}
+        <div ref={sentinel} className="sentinel" aria-hidden="true" />
+      </div>
+      <div className="sidebar-footer">
+        <span className="avatar" aria-hidden="true">
+          {username.slice(0, 1).toUpperCase()}
+        </span>
+        <span className="username">{username}</span>
+        <button type="button" className="icon-button" onClick={onLogout} aria-label="Log out" title="Log out">
+          <LogoutIcon />
+        </button>
+      </div>
+      <ConfirmDialog
+        open={deleting !== null}
+        title="Delete chat?"
+        confirmLabel="Delete"
+        onConfirm={() => void confirmDelete()}
+        onCancel={() => setDeleting(null)}
+      >
+        This deletes <strong>{deleting?.title}</strong> and all its messages. It cannot be undone.
+      </ConfirmDialog>
+    </nav>
+  );
+}
+
+interface ItemProps {
+  conversation: ConversationOut;
+  active: boolean;
+  renaming: boolean;
+  onSelect: () => void;
+  onStartRename: () => void;
+  onRename: (title: string) => void;
+  onCancelRename: () => void;
+  onDelete: () => void;
+}
+
+function ConversationItem(props: ItemProps) {
+  const { conversation, active, renaming } = props;
+  if (renaming) return <RenameField {...props} />;
+  return (
+    <li className={active ? "conversation active" : "conversation"}>
+      <a
+        href={pathFor(conversation.id)}
+        aria-current={active ? "page" : undefined}
+        onClick={(e) => {
+          if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+          e.preventDefault();
+          props.onSelect();
+        }}
+        title={conversation.title}
+      >
+        {conversation.title}
+      </a>
+      <div className="conversation-actions">
+        <button type="button" className="icon-button small" onClick={props.onStartRename} aria-label={`Rename “${conversation.title}”`} title="Rename">
+          <RenameIcon />
+        </button>
+        <button type="button" className="icon-button small" onClick={props.onDelete} aria-label={`Delete “${conversation.title}”`} title="Delete">
+          <TrashIcon />
+        </button>
+      </div>
+    </li>
+  );
+}
+
+function RenameField({ conversation, onRename, onCancelRename }: ItemProps) {
+  const [title, setTitle] = useState(conversation.title);
+  const done = useRef(false);
+  const finish = (save: boolean) => {
+    if (done.current) return;
+    done.current = true;
+    if (save) onRename(title.trim().replace(/\s+/g, " "));
+    else onCancelRename();
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      finish(true);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      finish(false);
+    }
+  };
+  return (
+    <li className="conversation renaming">
+      <label htmlFor={`rename-${conversation.id}`} className="sr-only">
+        New title
+      </label>
+      <input
+        id={`rename-${conversation.id}`}
+        value={title}
+        maxLength={200}
+        autoFocus
+        onFocus={(e) => e.currentTarget.select()}
+        onChange={(e) => setTitle(e.target.value)}
+        onKeyDown={onKeyDown}
+        onBlur={() => finish(true)}
+      />
+    </li>
+  );
+}

@@ -1,0 +1,39 @@
+// Client routes: "/" is a new chat, "/c/<id>" a conversation. The server answers both with index.html.
+import { useSyncExternalStore } from "react";
+
+export interface Route {
+  conversationId: string | null;
+}
+
+export function parseRoute(pathname: string): Route {
+  const match = /^\/c\/([^/]+)\/?$/.exec(pathname);
+  return { conversationId: match?.[1] ? decodeURIComponent(match[1]) : null };
+}
+
+export function pathFor(conversationId: string | null): string {
+  return conversationId ? `/c/${encodeURIComponent(conversationId)}` : "/";
+}
+
+const listeners = new Set<() => void>();
+
+function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  window.addEventListener("popstate", listener);
+  return () => {
+    listeners.delete(listener);
+    window.removeEventListener("popstate", listener);
+  };
+}
+
+export function navigate(conversationId: string | null, { replace = false } = {}): void {
+  const path = pathFor(conversationId);
+  if (path === window.location.pathname) return;
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  for (const listener of [...listeners]) listener();
+}
+
+export function useConversationRoute(): string | null {
+  const pathname = useSyncExternalStore(subscribe, () => window.location.pathname);
+  return parseRoute(pathname).conversationId;
+}

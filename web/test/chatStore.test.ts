@@ -1,0 +1,270 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../src/api/client";
+import type { ConversationDetail, MessageOut } from "../src/api/types";
+import { ChatStore } from "../src/chat/chatStore";
+import type { FrameThrottle } from "../src/chat/frame";
+import type { ClientMessage, SendPrompt } from "../src/ws/protocol";
+
+function message(id: string, role: "user" | "assistant", content: string, extra: Partial<MessageOut> = {}): MessageOut {
+  return {
+    id,
+    seq: 0,
+    role,
+    content,
+    status: "complete",
+    model: null,
+    finish_reason: null,
+    usage: null,
+    msgid: role === "user" ? `msgid-${id}` : null,
+    created_at: 0,
+    updated_at: 0,
+    ...extra,
+  };
+}
+
+function detail(messages: MessageOut[]): ConversationDetail {
+  return { id: "c1", title: "T", model: "m", created_at: 0, updated_at: 0, messages };
+}
+
+function setup(options: { connected?: boolean; conversation?: ConversationDetail } = {}) {
+  const sent: ClientMessage[] = [];
+  const frames: (() => void)[] = [];
+  const getConversation = vi.fn(async () => {
+    if (!options.conversation) throw new ApiError(404, "not_found", "Conversation not found.");
+    return structuredClone(options.conversation);
+  });
+  const onCreated = vi.fn();
+  const store = new ChatStore({
+    api: { getConversation },
+    send: (m) => {
+      if (options.connected === false) return false;
+      sent.push(m);
+      return true;
+    },
+    params: () => ({ model: "fake-model", temperature: 0.5 }),
+    onCreated,
+    frame: (callback) => {
+      let pending = false;
+      const throttle: FrameThrottle = {
+        schedule: () => {
+          if (!pending) {
+            pending = true;
+            frames.push(() => {
+              pending = false;
+              callback();
+            });
+          }
+        },
+        flush: () => {
+          if (pending) {
+            pending = false;
+            callback();
+          }
+        },
+        cancel: () => {
+          pending = false;
+        },
+      };
+      return throttle;
+    },
+    pollMs: 1000,
+    stallMs: 5000,
+  });
+  const runFrames = () => frames.splice(0).forEach((f) => f());
+  return { store, sent, getConversation, onCreated, runFrames };
+}
+
+const prompt = (m: ClientMessage | undefined) => (m as SendPrompt).payload;
+
+function start(store: ChatStore, msgid: string, conversationId = "c1"): void {
+  store.handleEvent({
+    type: "start",
+    msgid,
+    conversation_id: conversationId,
+    message_id: "a-new",
+    user_message_id: "u-new",
+    model: "fake-model",
+    title: "Hello",
+  });
+}
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+describe("ChatStore", () => {
+  it("sends a prompt with the settings and streams the answer in, once per frame", () => {
+    const { store, sent, onCreated, runFrames } = setup();
+    expect(store.send("Hello")).toBe(true);
+    const payload = prompt(sent[0]);
+    expect(payload).toMatchObject({ prompt: "Hello", params: { model: "fake-model", temperature: 0.5 } });
+    expect(payload.conversation_id).toBeUndefined();
+    expect(store.getState().messages.map((m) => [m.role, m.status])).toEqual([
+      ["user", "complete"],
+      ["assistant", "streaming"],
+    ]);
+    expect(store.send("again")).toBe(false); // one answer at a time
+
+    start(store, payload.msgid);
+    expect(store.getState().conversationId).toBe("c1");
+    expect(onCreated).toHaveBeenCalledOnce();
+    expect(store.getState().messages.map((m) => m.id)).toEqual(["u-new", "a-new"]);
+
+    const tick = store.getState().tick;
+    for (let seq = 1; seq <= 50; seq += 1) store.handleEvent({ type: "delta", msgid: payload.msgid, seq, text: "x" });
+    store.handleEvent({ type: "delta", msgid: payload.msgid, seq: 3, text: "DUPLICATE" });
+    expect(store.getState().tick).toBe(tick);
+    runFrames();
+    expect(store.getState().tick).toBe(tick + 1);
+    expect(store.getState().messages[1]!.text.text).toBe("x".repeat(50));
+
+    store.handleEvent({ type: "done", msgid: payload.msgid, finish_reason: "stop", usage: null });
+    expect(store.getState().generation).toBeNull();
+    expect(store.getState().messages[1]!.status).toBe("complete");
+  });
+
+  it("ignores events of other requests", () => {
+    const { store, sent } = setup();
+    store.send("Hello");
+    store.handleEvent({ type: "delta", msgid: "someone-else", seq: 1, text: "no" });
+    store.handleEvent({ type: "done", msgid: "someone-else", finish_reason: "stop", usage: null });
+    expect(store.getState().generation?.msgid).toBe(prompt(sent[0]).msgid);
+    expect(store.getState().messages[1]!.text.length).toBe(0);
+  });
+
+  it("does not add the messages when the socket is down", () => {
+    const { store } = setup({ connected: false });
+    expect(store.send("Hello")).toBe(false);
+    expect(store.getState().messages).toEqual([]);
+  });
+
+  it("stops the answer and shows it as stopped", () => {
+    const { store, sent } = setup();
+    store.send("Hello");
+    const { msgid } = prompt(sent[0]);
+    store.handleEvent({ type: "delta", msgid, seq: 1, text: "part" });
+    store.stop();
+    store.stop();
+    expect(sent.filter((m) => m.action === "stop")).toEqual([{ action: "stop", payload: { msgid } }]);
+    store.handleEvent({ type: "done", msgid, finish_reason: "stopped", usage: null });
+    expect(store.getState().messages[1]).toMatchObject({ status: "stopped" });
+    expect(store.getState().messages[1]!.text.text).toBe("part");
+  });
+
+  it("shows an error, or a cut-off answer, with the server's message", () => {
+    const { store, sent } = setup();
+    store.send("Hello");
+    const first = prompt(sent[0]).msgid;
+    store.handleEvent({ type: "error", msgid: first, code: "invalid_input", message: "temperature must be between 0 and 2." });
+    expect(store.getState().messages[1]).toMatchObject({ status: "error", error: "temperature must be between 0 and 2." });
+
+    store.regenerate(); // never saved: sent again as a new prompt
+    const second = prompt(sent[1]);
+    expect(second.edit_message_id).toBeUndefined();
+    expect(second.prompt).toBe("Hello");
+    expect(store.getState().messages).toHaveLength(2);
+    start(store, second.msgid);
+    store.handleEvent({ type: "delta", msgid: second.msgid, seq: 1, text: "half" });
+    store.handleEvent({ type: "error", msgid: second.msgid, code: "stream_interrupted", message: "cut" });
+    expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "cut" });
+  });
+
+  it("regenerates the last answer by replacing the last user message", async () => {
+    const conversation = detail([message("u1", "user", "First"), message("a1", "assistant", "One"), message("u2", "user", "Second"), message("a2", "assistant", "Two")]);
+    const { store, sent } = setup({ conversation });
+    store.open("c1");
+    await vi.runAllTimersAsync();
+    expect(store.getState().messages).toHaveLength(4);
+    expect(store.regenerate()).toBe(true);
+    expect(prompt(sent[0])).toMatchObject({ conversation_id: "c1", edit_message_id: "u2", prompt: "Second" });
+    expect(store.getState().messages.map((m) => m.text.text)).toEqual(["First", "One", "Second", ""]);
+  });
+
+  it("edits a user message: it and everything after it are replaced", async () => {
+    const conversation = detail([message("u1", "user", "First"), message("a1", "assistant", "One"), message("u2", "user", "Second"), message("a2", "assistant", "Two")]);
+    const { store, sent } = setup({ conversation });
+    store.open("c1");
+    await vi.runAllTimersAsync();
+    expect(store.editAndResend("u1", "First, edited")).toBe(true);
+    expect(prompt(sent[0])).toMatchObject({ conversation_id: "c1", edit_message_id: "u1", prompt: "First, edited" });
+    expect(store.getState().messages.map((m) => m.text.text)).toEqual(["First, edited", ""]);
+  });
+
+  it("follows an answer that is still being written when the chat is opened", async () => {
+    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
+    const { store, sent, getConversation } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().generation).toMatchObject({ msgid: "msgid-u1", following: "poll" });
+    expect(store.getState().messages[1]!.text.text).toBe("Par");
+
+    conversation.messages[1]!.content = "Partial answer";
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().messages[1]!.text.text).toBe("Partial answer");
+
+    store.stop(); // a reloaded page can still stop it: the msgid is the user message's
+    expect(sent).toEqual([{ action: "stop", payload: { msgid: "msgid-u1" } }]);
+
+    conversation.messages[1]!.content = "Partial answer, done.";
+    conversation.messages[1]!.status = "stopped";
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().generation).toBeNull();
+    expect(store.getState().messages[1]).toMatchObject({ status: "stopped" });
+    expect(store.getState().messages[1]!.text.text).toBe("Partial answer, done.");
+    const calls = getConversation.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(getConversation.mock.calls.length).toBe(calls);
+  });
+
+  it("gives up on a saved answer that stops growing", async () => {
+    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
+    const { store } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(7000);
+    expect(store.getState().generation).toBeNull();
+    expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "The answer stopped arriving." });
+  });
+
+  it("polls for the answer when the socket is lost mid-answer", async () => {
+    const conversation = detail([message("u-new", "user", "Hello"), message("a-new", "assistant", "Hello wor", { status: "streaming" })]);
+    const { store, sent } = setup({ conversation });
+    store.send("Hello");
+    const { msgid } = prompt(sent[0]);
+    start(store, msgid);
+    store.handleEvent({ type: "delta", msgid, seq: 1, text: "Hello" });
+    store.socketLost();
+    expect(store.getState().generation?.following).toBe("poll");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().messages[1]!.text.text).toBe("Hello wor");
+    conversation.messages[1]!.content = "Hello world";
+    conversation.messages[1]!.status = "complete";
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().messages[1]).toMatchObject({ status: "complete" });
+    expect(store.getState().messages[1]!.text.text).toBe("Hello world");
+  });
+
+  it("fails an answer whose socket was lost before it started", () => {
+    const { store } = setup();
+    store.send("Hello");
+    store.socketLost();
+    expect(store.getState().messages[1]).toMatchObject({ status: "error" });
+    expect(store.getState().generation).toBeNull();
+  });
+
+  it("reports a chat that does not exist, and opening another resets", async () => {
+    const { store } = setup();
+    store.open("gone");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().loadError).toMatch(/does not exist/);
+    store.open(null);
+    expect(store.getState()).toMatchObject({ conversationId: null, loadError: null, messages: [] });
+  });
+
+  it("keeps the streaming state when the address changes to the new chat's id", () => {
+    const { store, sent } = setup();
+    store.send("Hello");
+    start(store, prompt(sent[0]).msgid);
+    store.open("c1");
+    expect(store.getState().generation).not.toBeNull();
+    expect(store.getState().messages).toHaveLength(2);
+  });
+});
