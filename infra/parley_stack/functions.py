@@ -66,9 +66,7 @@ HANDLERS: dict[str, Handler] = {
         publishes_prompts=True,
         manages_connections=True,
     ),
-    "ws_stop": Handler(
-        "WsStopFunction", "Parley WebSocket stop", 10, checks_tokens=False, manages_connections=True
-    ),
+    "ws_stop": Handler("WsStopFunction", "Parley WebSocket stop", 10, checks_tokens=False, manages_connections=True),
     "ws_default": Handler(
         "WsDefaultFunction", "Parley WebSocket $default", 10, checks_tokens=False, manages_connections=True
     ),
