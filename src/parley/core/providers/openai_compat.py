@@ -93,17 +93,26 @@ class OpenAICompatProvider:
     async def stream(
         self, model: str, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> AsyncGenerator[Chunk, None]:
+        # The messages are already in the wire format: posting the body as it is skips the SDK's per-request
+        # re-validation of every message, and AsyncStream[dict] skips building a model for every chunk.
+        body = {
+            "model": model,
+            "messages": [_to_openai(message) for message in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "frequency_penalty": params.frequency_penalty,
+            "presence_penalty": params.presence_penalty,
+        }
         try:
-            response = await self._client.chat.completions.create(
-                model=model,
-                messages=[_to_openai(message) for message in messages],
+            response = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
                 stream=True,
-                stream_options={"include_usage": True},
-                temperature=params.temperature,
-                top_p=params.top_p,
-                max_tokens=params.max_tokens,
-                frequency_penalty=params.frequency_penalty,
-                presence_penalty=params.presence_penalty,
+                stream_cls=openai.AsyncStream[dict[str, Any]],
             )
         except openai.APIError as exc:
             raise self._translate(exc, f"starting a chat with {model!r}") from None
@@ -112,16 +121,18 @@ class OpenAICompatProvider:
         try:
             async with response:  # closes the HTTP response however this generator ends, aclose() included
                 async for chunk in response:
-                    for choice in chunk.choices:
-                        if choice.delta.content:
+                    for choice in chunk.get("choices") or ():
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
                             yielded = True
-                            yield TextChunk(choice.delta.content)
-                        if choice.finish_reason:
+                            yield TextChunk(content)
+                        if choice.get("finish_reason"):
                             yielded = True
-                            yield FinishChunk(choice.finish_reason)
-                    if chunk.usage is not None:
+                            yield FinishChunk(choice["finish_reason"])
+                    usage = chunk.get("usage")
+                    if usage:
                         yielded = True
-                        yield UsageChunk(Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens))
+                        yield UsageChunk(Usage(usage["prompt_tokens"], usage["completion_tokens"]))
         except openai.APITimeoutError as exc:
             raise self._translate(exc, f"streaming from {model!r}") from None
         except Exception as exc:  # the SDK wraps transport errors, but a stream must only raise ProviderError

@@ -1,0 +1,1 @@
+"""The baselines Parley is measured against, each the least that does the same job. They run as processes."""

@@ -1,0 +1,116 @@
+"""``python -m bench``: run the benchmarks one after another and write bench/results/latest.{json,md}.
+
+Benchmarks report; they do not fail. The exit status is 0 whatever the figures, and 1 only when a
+benchmark itself broke (an error in the harness, shown in the table as ``error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from bench import coldstart, history, local_model, logins, memory, streams, ttft
+from bench.harness import Benchmark, Context
+from bench.procs import ROOT, CpuWatch, raise_open_files_limit
+from bench.results import Figure, Report, Status, write
+
+BENCHMARKS: tuple[Benchmark, ...] = tuple(
+    module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart)
+)
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    names = [b.name for b in BENCHMARKS]
+    parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (databases, server logs)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for b in BENCHMARKS:
+            print(f"{b.number}. {b.name:12} {b.title}")
+        return 0
+    chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
+    raise_open_files_limit()
+    started = time.time()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        reports = runner.run(_run_all(chosen, keep=args.keep))
+    header = _header(started)
+    json_path, md_path = write(reports, header, args.out)
+    _print_summary(reports, json_path, md_path, time.time() - started)
+    return 1 if any(f.status is Status.ERROR for r in reports for f in r.figures) else 0
+
+
+async def _run_all(chosen: Sequence[Benchmark], *, keep: bool) -> list[Report]:
+    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+    reports = []
+    for benchmark in chosen:
+        reports.append(await _run_one(benchmark, workdir / benchmark.name))
+    if keep:
+        print(f"working directory kept: {workdir}")
+    else:
+        await asyncio.to_thread(_remove, workdir)
+    return reports
+
+
+async def _run_one(benchmark: Benchmark, workdir: Path) -> Report:
+    print(f"\n{benchmark.number}. {benchmark.title}", flush=True)
+    report = Report(benchmark.number, benchmark.name, benchmark.title)
+    context = Context.fresh(workdir, seed=benchmark.number)
+    machine = CpuWatch()
+    try:
+        async with asyncio.timeout(benchmark.budget_seconds):
+            await benchmark.run(context, report)
+    except Exception as exc:
+        why = "ran out of its time budget" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        report.add(Figure.unavailable(benchmark.title, why[:300], status=Status.ERROR))
+    report.seconds, report.background_cores = machine.elapsed(), machine.others_cores()
+    print(f"  ({report.seconds:.0f} s; other processes used {report.background_cores:.2f} cores meanwhile)")
+    return report
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _header(started: float) -> dict[str, Any]:
+    git = shutil.which("git")
+    try:
+        commit = subprocess.run(  # noqa: S603 - fixed arguments
+            [git or "git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+        "commit": commit,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def _print_summary(reports: list[Report], json_path: Path, md_path: Path, seconds: float) -> None:
+    misses = [(r, f) for r in reports for f in r.misses]
+    print(f"\nDone in {seconds:.0f} s. Results: {md_path} and {json_path}")
+    if misses:
+        print("Missed aims:")
+        for report, figure in misses:
+            print(f"  {report.number}. {figure.label} ({figure.aim})")
+    sys.stdout.flush()
