@@ -185,3 +185,39 @@ async def test_a_double_click_sends_one_message(live_server, http, token, provid
     assert [e["code"] for e in events if e["type"] == "error"] == ["duplicate_msgid"]
     assert len([e for e in events if e["type"] == "done"]) == 1
     assert len(provider.history) == 1
+
+
+async def closed_within(ws, seconds):
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), seconds)
+    return closed.value.rcvd.code, asyncio.get_running_loop().time() - started
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change", "disabled"])
+async def test_ending_the_session_closes_its_open_sockets_within_a_second(live_server, http, token, runtime, ending):
+    async with await connect(live_server, http, token) as ws:
+        await send_prompt(ws, "before")
+        assert (await read_until_end(ws, "before"))[-1]["type"] == "done"
+        if ending == "logout":
+            response = await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 204
+        elif ending == "password change":
+            await runtime.auth.change_password("alice", "another long password")
+        else:
+            await runtime.auth.set_disabled("alice", True)
+        code, elapsed = await closed_within(ws, 3)
+    assert code == 1008
+    assert elapsed < 1.0
+
+
+async def test_other_sessions_keep_their_sockets_on_logout(live_server, http, token):
+    other = (await http.post("/api/login", json={"username": "alice", "password": PASSWORD})).json()["token"]
+    async with await connect(live_server, http, other) as kept, await connect(live_server, http, token) as ended:
+        assert (await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 204
+        code, _ = await closed_within(ended, 3)
+        assert code == 1008
+        await asyncio.sleep(0.8)  # longer than a sweep
+        await send_prompt(kept, "still here")
+        assert (await read_until_end(kept, "still here"))[-1]["type"] == "done"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,6 +22,7 @@ from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.routes import auth, chat, conversations, health, models, preferences, web, ws
+from parley.server.sessions import SessionWatcher
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +42,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
-            app.state.runtime = runtime
-            yield
+            async with _background(app.state.sessions.run()):
+                yield
             return
         async with open_runtime(settings) as opened:
-            app.state.runtime = opened
+            _attach(app, settings, opened)
             await _announce(opened)
-            warm_up = asyncio.create_task(_warm_up(opened))
-            try:
+            async with _background(_warm_up(opened)), _background(app.state.sessions.run()):
                 yield
-            finally:
-                warm_up.cancel()
 
     app = FastAPI(
         title="Parley",
@@ -58,7 +58,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     if runtime is not None:
-        app.state.runtime = runtime
+        _attach(app, settings, runtime)
     for routes in (health, auth, models, conversations, preferences, chat, ws):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
@@ -66,6 +66,23 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
+    app.state.runtime = runtime
+    app.state.sessions = SessionWatcher(runtime.auth, ticket_ttl=settings.ticket_ttl_seconds)
+
+
+@asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` while the app serves; cancel it at shutdown."""
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _announce(runtime: Runtime) -> None:

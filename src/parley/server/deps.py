@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from parley.core.auth.service import Principal
 from parley.errors import AuthError
 from parley.runtime import Runtime
+from parley.server.sessions import SessionWatcher
 
 # Credentials are read from the Authorization header only: never from a query string that gets logged.
 _bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/login.")
@@ -21,6 +22,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_sessions(request: Request) -> SessionWatcher:
+    sessions: SessionWatcher = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[SessionWatcher, Depends(get_sessions)]
 
 
 async def get_principal(

@@ -105,6 +105,13 @@ class AuthService:
             raise InvalidToken()
         return Principal(user=user, claims=claims)
 
+    async def session_valid(self, user_id: str, jti: str, token_version: int) -> bool:
+        """Whether a session still stands: not logged out, the user neither disabled nor given a new password."""
+        if await self._revoked.is_revoked(jti):
+            return False
+        user = await self._users.get_user(user_id)
+        return user is not None and not user.disabled and user.token_version == token_version
+
     async def logout(self, principal: Principal) -> None:
         await self._revoked.revoke(principal.claims.jti, principal.claims.expires_at)
         log.info("logout: user %s", principal.user.username)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from parley.server.deps import PrincipalDep, RuntimeDep, client_address
+from parley.server.deps import PrincipalDep, RuntimeDep, SessionsDep, client_address
 from parley.server.schemas import ErrorBody, LoginRequest, LoginResponse, TicketResponse
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -22,12 +22,14 @@ async def login(body: LoginRequest, request: Request, runtime: RuntimeDep) -> Lo
 
 
 @router.post("/logout", status_code=204, responses={401: {"model": ErrorBody}})
-async def logout(principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+async def logout(principal: PrincipalDep, runtime: RuntimeDep, sessions: SessionsDep) -> Response:
     await runtime.auth.logout(principal)
+    await sessions.close_session(principal.claims.jti)
     return Response(status_code=204)
 
 
 @router.post("/ws-ticket", responses={401: {"model": ErrorBody}})
-async def ws_ticket(principal: PrincipalDep, runtime: RuntimeDep) -> TicketResponse:
+async def ws_ticket(principal: PrincipalDep, runtime: RuntimeDep, sessions: SessionsDep) -> TicketResponse:
     ticket, expires_in = await runtime.auth.issue_ticket(principal.user)
+    sessions.remember_ticket(ticket, principal)
     return TicketResponse(ticket=ticket, expires_in=expires_in)

@@ -15,6 +15,7 @@ from parley.core.chat.service import Generation
 from parley.core.store.base import User
 from parley.errors import InvalidToken, ParleyError
 from parley.runtime import Runtime
+from parley.server.sessions import SessionWatcher
 from parley.ws_protocol import ProtocolError, Stop, encode_error, encode_event, parse_client_message
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,22 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_POLICY_VIOLATION)  # before accept: the handshake gets a 403
         return
     await websocket.accept()
+    sessions: SessionWatcher = websocket.app.state.sessions
+    ticket = websocket.query_params.get("ticket", "")
+    session = sessions.session_of(ticket)
     try:
-        user = await runtime.auth.redeem_ticket(websocket.query_params.get("ticket", ""))
+        user = await runtime.auth.redeem_ticket(ticket)
     except InvalidToken:
+        session = None
+    if session is None or session.user_id != user.id:
         await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="invalid or used ticket")
         return
-    await ChatConnection(websocket, user, runtime).serve()
+    # The socket lives only as long as the session that asked for its ticket.
+    handle = sessions.watch(session, lambda: websocket.close(code=CLOSE_POLICY_VIOLATION, reason="session ended"))
+    try:
+        await ChatConnection(websocket, user, runtime).serve()
+    finally:
+        sessions.forget(handle)
 
 
 class ChatConnection:
