@@ -221,3 +221,23 @@ async def test_other_sessions_keep_their_sockets_on_logout(live_server, http, to
         await asyncio.sleep(0.8)  # longer than a sweep
         await send_prompt(kept, "still here")
         assert (await read_until_end(kept, "still here"))[-1]["type"] == "done"
+
+
+async def test_a_user_cannot_hold_unbounded_sockets(live_server, http, token, settings):
+    limit = settings.max_sockets_per_user
+    sockets = [await connect(live_server, http, token) for _ in range(limit)]
+    try:
+        async with await connect(live_server, http, token) as refused:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(refused.recv(), 3)
+        assert closed.value.rcvd.code == 1013
+        await send_prompt(sockets[0], "still-fine")  # the ones already open keep working
+        assert (await read_until_end(sockets[0], "still-fine"))[-1]["type"] == "done"
+    finally:
+        for ws in sockets:
+            await ws.close()
+    async with await connect(live_server, http, token) as again:  # room again once they closed
+        await send_prompt(again, "again")
+        assert (await read_until_end(again, "again"))[-1]["type"] == "done"
+    health = await http.get("/api/health")
+    assert health.status_code == 200

@@ -28,6 +28,7 @@ ENV_ALLOWED_ORIGINS = "PARLEY_ALLOWED_ORIGINS"
 ENV_FIRST_TOKEN_TIMEOUT = "PARLEY_FIRST_TOKEN_TIMEOUT"  # noqa: S105
 ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
+ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -116,6 +117,7 @@ class Settings:
 
     # Edge limits
     max_body_bytes: int = 256 * 1024
+    max_sockets_per_user: int = 16
     allowed_origins: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)
@@ -152,6 +154,7 @@ class Settings:
             ("first_token_timeout", ENV_FIRST_TOKEN_TIMEOUT, float),
             ("token_idle_timeout", ENV_TOKEN_IDLE_TIMEOUT, float),
             ("log_level", ENV_LOG_LEVEL, str.upper),
+            ("max_sockets_per_user", ENV_MAX_SOCKETS_PER_USER, int),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),

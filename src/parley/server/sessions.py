@@ -53,6 +53,9 @@ class SessionWatcher:
         self._sockets[self._next_id] = (session, close)
         return self._next_id
 
+    def sockets_of(self, user_id: str) -> int:
+        return sum(1 for session, _ in self._sockets.values() if session.user_id == user_id)
+
     def forget(self, handle: int) -> None:
         self._sockets.pop(handle, None)
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -52,6 +53,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         session = None
     if session is None or session.user_id != user.id:
         await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="invalid or used ticket")
+        return
+    if sessions.sockets_of(user.id) >= runtime.settings.max_sockets_per_user:
+        await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="too many open connections")
         return
     # The socket lives only as long as the session that asked for its ticket.
     handle = sessions.watch(session, lambda: websocket.close(code=CLOSE_POLICY_VIOLATION, reason="session ended"))
