@@ -112,6 +112,24 @@ def _secret(settings) -> str:
     return settings.jwt_secret_path.read_text().strip()
 
 
+def _unsigned(claims: dict, alg: str) -> str:
+    """A token whose header names ``alg`` (any spelling) and carries no signature."""
+    import base64
+    import json
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': alg, 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _rs256(claims: dict) -> str:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
 @pytest.mark.parametrize(
     "forgery",
     [
@@ -121,6 +139,8 @@ def _secret(settings) -> str:
         "wrong_iss",
         "wrong_typ",
         "alg_none",
+        "alg_noNE",
+        "rs256",
         "no_exp",
         "future_nbf",
         "junk",
@@ -137,6 +157,8 @@ async def test_forged_tokens_are_refused(client, settings, alice, forgery):
         "wrong_iss": lambda: _forge(secret, **base, iss="evil"),
         "wrong_typ": lambda: _forge(secret, **base, typ="ticket"),
         "alg_none": lambda: jwt.encode({**claims}, None, algorithm="none"),
+        "alg_noNE": lambda: _unsigned(claims, "noNE"),
+        "rs256": lambda: _rs256(claims),
         "no_exp": lambda: _forge(secret, **base, exp=None),
         "future_nbf": lambda: _forge(secret, **base, nbf=int(time.time()) + 3600),
         "junk": lambda: alice.token[:-5] + "@@@@@",
