@@ -29,6 +29,7 @@ ENV_FIRST_TOKEN_TIMEOUT = "PARLEY_FIRST_TOKEN_TIMEOUT"  # noqa: S105
 ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
 ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
+ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -118,6 +119,7 @@ class Settings:
     # Edge limits
     max_body_bytes: int = 256 * 1024
     max_sockets_per_user: int = 16
+    requests_per_minute: int = 600  # per user, on the local server; bursts of half that pass
     allowed_origins: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)
@@ -155,6 +157,7 @@ class Settings:
             ("token_idle_timeout", ENV_TOKEN_IDLE_TIMEOUT, float),
             ("log_level", ENV_LOG_LEVEL, str.upper),
             ("max_sockets_per_user", ENV_MAX_SOCKETS_PER_USER, int),
+            ("requests_per_minute", ENV_REQUESTS_PER_MINUTE, int),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),

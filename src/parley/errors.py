@@ -12,6 +12,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── Conflict                  e.g. a username that is taken
     │   └── DuplicateRequest      a msgid sent twice (double click, retry): answered once
     ├── TooManyGenerations        the per-user cap on simultaneous answers
+    ├── RateLimited               the per-user request rate limit; carries retry_after
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
     │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
@@ -69,6 +70,15 @@ class DuplicateRequest(Conflict):
 class TooManyGenerations(ParleyError):
     code = "too_many_generations"
     default_message = "Too many answers are being generated at once. Wait for one to finish."
+
+
+class RateLimited(ParleyError):
+    code = "rate_limited"
+    default_message = "Too many requests. Slow down a little."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message or f"Too many requests. Try again in {self.retry_after} s.")
 
 
 class AuthError(ParleyError):

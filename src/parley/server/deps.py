@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley.core.auth.service import Principal
+from parley.core.rate_limit import RateLimiter
 from parley.errors import AuthError
 from parley.runtime import Runtime
 from parley.server.sessions import SessionWatcher
@@ -33,12 +34,20 @@ SessionsDep = Annotated[SessionWatcher, Depends(get_sessions)]
 
 
 async def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthError("Log in to use this.")
-    return await runtime.auth.authenticate(credentials.credentials)
+    principal = await runtime.auth.authenticate(credentials.credentials)
+    rate_limit(request.app).check(principal.user.id)
+    return principal
+
+
+def rate_limit(app: Any) -> RateLimiter:
+    limiter: RateLimiter = app.state.rate_limit
+    return limiter
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -20,6 +20,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooManyGenerations: 429,
+    errors.RateLimited: 429,
     errors.AuthError: 401,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,
@@ -56,7 +57,7 @@ async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.ParleyError)
     status = status_for(type(exc))
     headers: dict[str, str] = {}
-    if isinstance(exc, errors.LoginThrottled):
+    if isinstance(exc, errors.LoginThrottled | errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.AuthError) and status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -13,8 +13,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parley.core.chat.service import Generation
 from parley.core.store.base import User
-from parley.errors import InvalidToken, ParleyError
+from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import Runtime
+from parley.server.deps import rate_limit
 from parley.server.sessions import SessionWatcher
 from parley.ws_protocol import ProtocolError, Stop, encode_error, encode_event, parse_client_message
 
@@ -92,8 +93,9 @@ class ChatConnection:
     async def _handle(self, raw: str) -> None:
         try:
             message = parse_client_message(raw)
-        except ProtocolError as error:
-            await self._send(encode_error(error.msgid, error.code, error.message))
+            rate_limit(self._ws.app).check(self._user.id)
+        except (ProtocolError, RateLimited) as error:
+            await self._send(encode_error(getattr(error, "msgid", None), error.code, error.message))
             return
         if isinstance(message, Stop):
             if not self._runtime.chat.stop(self._user.id, message.msgid):
