@@ -12,11 +12,12 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── Conflict                  e.g. a username that is taken
     │   └── DuplicateRequest      a msgid sent twice (double click, retry): answered once
     ├── TooManyGenerations        the per-user cap on simultaneous answers
-    ├── RateLimited               the per-user request rate limit; carries retry_after
+    ├── RetryLater                refused for now; carries retry_after
+    │   ├── RateLimited           the per-user request rate limit
+    │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
-    │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
-    │   └── LoginThrottled        too many failed logins; carries retry_after
+    │   └── InvalidToken          missing, forged, expired or revoked token or ticket
     └── ProviderError             the model provider failed
         ├── ProviderAuthError     the provider refused our key
         ├── ProviderRateLimited   429 from the provider (retryable)
@@ -72,13 +73,17 @@ class TooManyGenerations(ParleyError):
     default_message = "Too many answers are being generated at once. Wait for one to finish."
 
 
-class RateLimited(ParleyError):
-    code = "rate_limited"
-    default_message = "Too many requests. Slow down a little."
+class RetryLater(ParleyError):
+    """Refused for now; ``retry_after`` tells the client when to come back (HTTP Retry-After)."""
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after))
-        super().__init__(message or f"Too many requests. Try again in {self.retry_after} s.")
+        super().__init__(message or f"{self.default_message} Try again in {self.retry_after} s.")
+
+
+class RateLimited(RetryLater):
+    code = "rate_limited"
+    default_message = "Too many requests."
 
 
 class AuthError(ParleyError):
@@ -96,13 +101,9 @@ class InvalidToken(AuthError):
     default_message = "Your session is not valid. Please log in again."
 
 
-class LoginThrottled(AuthError):
+class LoginThrottled(RetryLater, AuthError):
     code = "too_many_attempts"
-    default_message = "Too many failed attempts. Try again later."
-
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        self.retry_after = max(1, int(retry_after))
-        super().__init__(message or f"Too many failed attempts. Try again in {self.retry_after} s.")
+    default_message = "Too many failed attempts."
 
 
 class ProviderError(ParleyError):

@@ -57,7 +57,7 @@ async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.ParleyError)
     status = status_for(type(exc))
     headers: dict[str, str] = {}
-    if isinstance(exc, errors.LoginThrottled | errors.RateLimited):
+    if isinstance(exc, errors.RetryLater):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.AuthError) and status == 401:
         headers["WWW-Authenticate"] = "Bearer"
