@@ -33,6 +33,15 @@ class ProtocolError(InvalidInput):
         self.msgid = msgid
 
 
+class NotRunning(ProtocolError):
+    """A stop for an answer that is not running (finished, never started, or someone else's)."""
+
+    code = "not_found"
+
+    def __init__(self, msgid: str) -> None:
+        super().__init__("No answer with that msgid is running.", msgid)
+
+
 @dataclass(frozen=True)
 class SendPrompt:
     request: ChatRequest

@@ -15,7 +15,7 @@ from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
 from parley.errors import InvalidToken, ParleyError
 from parley.runtime import build_auth, build_chat, build_models
-from parley.ws_protocol import ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
+from parley.ws_protocol import NotRunning, ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,13 @@ class _MessageFunction(LambdaFunction):
             return FORBIDDEN
         try:
             message = parse_client_message(event.get("body") or "")
-            await self.act(message, user_id, event)
         except ProtocolError as error:
             await api.post(connection_id, encode_error(error.msgid, error.code, error.message))
+            return OK
+        try:
+            await self.act(message, user_id, event)
         except ParleyError as error:
-            await api.post(connection_id, encode_error(_msgid(event), error.code, error.message))
+            await api.post(connection_id, encode_error(message.msgid, error.code, error.message))
         return OK
 
     async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
@@ -123,26 +125,11 @@ class StopFunction(_MessageFunction):
         if not isinstance(message, Stop):
             raise ProtocolError("This route takes stop messages.")
         if not await self.stores.stop_signals.request_stop(user_id, message.msgid):
-            raise _NotRunning(message.msgid)
+            raise NotRunning(message.msgid)
 
 
 class DefaultFunction(_MessageFunction):
     """Messages whose action matches no route (API Gateway's $default)."""
 
     async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
-        raise ProtocolError("action: must be 'sendprompt' or 'stop'.", getattr(message, "msgid", None))
-
-
-class _NotRunning(ProtocolError):
-    code = "not_found"
-
-    def __init__(self, msgid: str) -> None:
-        super().__init__("No answer with that msgid is running.", msgid)
-
-
-def _msgid(event: dict[str, Any]) -> str | None:
-    try:
-        msgid = json.loads(event.get("body") or "{}").get("payload", {}).get("msgid")
-    except (ValueError, AttributeError):
-        return None
-    return msgid if isinstance(msgid, str) and len(msgid) <= 64 else None
+        raise ProtocolError("action: must be 'sendprompt' or 'stop'.", message.msgid)

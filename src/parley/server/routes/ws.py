@@ -17,7 +17,7 @@ from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import Runtime
 from parley.server.deps import rate_limit
 from parley.server.sessions import SessionWatcher
-from parley.ws_protocol import ProtocolError, Stop, encode_error, encode_event, parse_client_message
+from parley.ws_protocol import NotRunning, ProtocolError, Stop, encode_error, encode_event, parse_client_message
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ class ChatConnection:
             return
         if isinstance(message, Stop):
             if not self._runtime.chat.stop(self._user.id, message.msgid):
-                await self._send(encode_error(message.msgid, "not_found", "No answer with that msgid is running."))
+                not_running = NotRunning(message.msgid)
+                await self._send(encode_error(not_running.msgid, not_running.code, not_running.message))
             return
         try:
             generation = await self._runtime.chat.start(self._user, message.request)
