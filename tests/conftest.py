@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -12,12 +10,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from parley.config import Argon2Params, Settings
 from parley.core.providers.registry import ModelRegistry
 from parley.runtime import Runtime, open_runtime
 from parley.server.app import create_app
+from parley.server.embedded import serving
 from parley.testing.mock_provider import MockProvider
 
 PASSWORD = "correct horse battery"
@@ -102,21 +100,8 @@ class LiveServer:
 @pytest.fixture
 async def live_server(settings: Settings, runtime: Runtime) -> AsyncIterator[LiveServer]:
     """The app served by a real uvicorn on a loopback port, in this event loop."""
-    app = create_app(settings, runtime)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with serving(create_app(settings, runtime)) as port:
         yield LiveServer(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}/ws")
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from parley.aws.dynamodb.schema import create_table
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.http_api import HttpApiFunction
@@ -29,6 +27,7 @@ from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.gateway import Functions, Gateway
 from parley.config import Settings
+from parley.server.embedded import serving
 
 log = logging.getLogger(__name__)
 
@@ -109,39 +108,33 @@ async def run_local_deployment(
             worker=pool(WorkerFunction, "worker", 8),
         )
         gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
-        server = uvicorn.Server(uvicorn.Config(gateway.app(), host=host, port=port, log_level="warning"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.01)
-        bound_port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://{host}:{bound_port}"
-        holder["settings"] = Settings.from_env(
-            env,
-            data_dir=data_dir,
-            store="dynamodb",
-            dynamodb_table=table,
-            aws_endpoint_url=aws_endpoint,
-            sns_topic_arn=topic_arn,
-            jwt_secret_arn=secret_arn,
-            ws_callback_url=url,
-            **(overrides or {}),
-        )
-        sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
         try:
-            yield LocalDeployment(
-                url=url,
-                ws_url=f"ws://{host}:{bound_port}/ws",
-                aws_endpoint=aws_endpoint,
-                table=table,
-                settings=holder["settings"],
-                gateway=gateway,
-            )
+            async with serving(gateway.app(), host, port) as bound_port:
+                url = f"http://{host}:{bound_port}"
+                holder["settings"] = Settings.from_env(
+                    env,
+                    data_dir=data_dir,
+                    store="dynamodb",
+                    dynamodb_table=table,
+                    aws_endpoint_url=aws_endpoint,
+                    sns_topic_arn=topic_arn,
+                    jwt_secret_arn=secret_arn,
+                    ws_callback_url=url,
+                    **(overrides or {}),
+                )
+                sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
+                try:
+                    yield LocalDeployment(
+                        url=url,
+                        ws_url=f"ws://{host}:{bound_port}/ws",
+                        aws_endpoint=aws_endpoint,
+                        table=table,
+                        settings=holder["settings"],
+                        gateway=gateway,
+                    )
+                finally:
+                    await gateway.drain()
         finally:
-            server.should_exit = True
-            await serving
-            await gateway.drain()
             for function_pool in functions.all():
                 await asyncio.to_thread(function_pool.close)
     finally:
