@@ -187,15 +187,11 @@ class Preset(Strict):
     system_prompt: str = Field(max_length=MAX_SYSTEM_PROMPT_CHARS)
 
 
-class Preferences(Strict):
-    """What a user saved in the settings drawer; ranges are checked against the model when chatting."""
+class Preferences(ChatParamsIn):
+    """What a user saved in the settings drawer: the chat parameters (checked against the model when
+    chatting), named system prompts and the theme."""
 
-    model: str | None = Field(default=None, max_length=200)
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
+    # Stored, so bounded here; in a chat request the core checks it (and says so in its own words).
     system_prompt: str | None = Field(default=None, max_length=MAX_SYSTEM_PROMPT_CHARS)
     theme: Literal["light", "dark", "system"] = "system"
     presets: list[Preset] = Field(default_factory=list, max_length=50)
