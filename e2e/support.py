@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +50,8 @@ PHONE = {"width": 375, "height": 740}
 
 @dataclass
 class Server:
-    """A ``parley serve`` process and the environment it runs with."""
+    """A running Parley (``parley serve`` or the serverless emulation) and the environment in which
+    ``parley users add`` creates accounts there."""
 
     base_url: str
     env: dict[str, str]
@@ -96,49 +99,83 @@ def _free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def run_server(data_dir: Path, upstream: FakeOpenAI, log_name: str) -> Iterator[Server]:
-    assert (WEB_DIST / "index.html").is_file(), "build the web app first: make web-build"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_HOST": "127.0.0.1",
-        "PARLEY_PORT": str(port),
+def _app_env(upstream: FakeOpenAI) -> dict[str, str]:
+    """What both paths share: the built web app, and the fake upstream as the only provider."""
+    return {
         "PARLEY_WEB_DIR": str(WEB_DIST),
         "PARLEY_LOCAL_MODEL": "off",
         "OPENAI_BASE_URL": upstream.base_url,
         "OPENAI_API_KEY": UPSTREAM_KEY,
         "PARLEY_LOG_LEVEL": "WARNING",
     }
-    log = (RESULTS / log_name).open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        [_parley(), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    server = Server(base_url=f"http://127.0.0.1:{port}", env=env, process=process)
-    try:
-        _wait_until_up(server)
-        yield server
-    finally:
-        process.terminate()
+
+
+@contextlib.contextmanager
+def run_server(data_dir: Path, upstream: FakeOpenAI, log_name: str) -> Iterator[Server]:
+    assert (WEB_DIST / "index.html").is_file(), "build the web app first: make web-build"
+    port = _free_port()
+    env = {
+        **os.environ,
+        **_app_env(upstream),
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_HOST": "127.0.0.1",
+        "PARLEY_PORT": str(port),
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    with _process([_parley(), "serve"], env, log_name, stop=signal.SIGTERM) as process:
+        _wait_for(process, "parley serve", lambda: _healthy(base_url), seconds=30)
+        yield Server(base_url=base_url, env=env, process=process)
+
+
+@contextlib.contextmanager
+def run_aws_local(work_dir: Path, upstream: FakeOpenAI, log_name: str = "aws-local.log") -> Iterator[Server]:
+    """The serverless path (``python -m parley.aws.local``): the real Lambda functions behind a local API
+    Gateway, with DynamoDB and SNS from moto. Accounts go into its DynamoDB table (``Server.env``)."""
+    assert (WEB_DIST / "index.html").is_file(), "build the web app first: make web-build"
+    port = _free_port()
+    cli_env_file = work_dir / "cli-env.json"
+    command = [sys.executable, "-m", "parley.aws.local", "--port", str(port), "--cli-env-file", str(cli_env_file)]
+    base_url = f"http://127.0.0.1:{port}"
+    # SIGINT, not SIGTERM: it unwinds the deployment (answers drained, moto stopped, temporary data removed).
+    with _process(command, {**os.environ, **_app_env(upstream)}, log_name, stop=signal.SIGINT) as process:
+        # The file is written only once the deployment is serving, so it is the signal that it is up.
+        _wait_for(process, "python -m parley.aws.local", lambda: cli_env_file.exists() and _healthy(base_url), 60)
+        cli_env = json.loads(cli_env_file.read_text(encoding="utf-8"))
+        yield Server(base_url=base_url, env={**os.environ, **cli_env}, process=process)
+
+
+@contextlib.contextmanager
+def _process(
+    command: list[str], env: dict[str, str], log_name: str, stop: signal.Signals
+) -> Iterator[subprocess.Popen[bytes]]:
+    with (RESULTS / log_name).open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            yield process
+        finally:
+            process.send_signal(stop)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + 30
+def _wait_for(process: subprocess.Popen[bytes], name: str, ready: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"parley serve exited with {server.process.returncode}; see e2e/results/")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
-                return
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}; see e2e/results/")
+        if ready():
+            return
         time.sleep(0.1)
-    raise RuntimeError("parley serve did not start within 30 s")
+    raise RuntimeError(f"{name} did not start within {seconds} s")
+
+
+def _healthy(base_url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200
+    return False
 
 
 @dataclass
