@@ -1,6 +1,7 @@
 """Browser tests: Debian's chromium, driven by Playwright, against a real ``parley serve`` process whose
 provider is the scripted fake OpenAI upstream (in this process, so tests script answers and read what
 the server sent upstream). Nothing here reaches the internet, and Playwright never downloads a browser.
+A test module can also run against the serverless emulation (``aws_server``) by overriding ``server``.
 
 Every page fails its test on a console error, an uncaught exception, or a request to another origin
 (such requests are aborted and recorded), unless the test says which messages it expects.
@@ -22,6 +23,7 @@ from e2e.support import (
     Server,
     User,
     open_context,
+    run_aws_local,
     run_server,
 )
 from parley.testing.fake_openai import FakeOpenAI
@@ -45,6 +47,13 @@ def _fresh_script(fake: FakeOpenAI) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAI) -> Iterator[Server]:
     with run_server(tmp_path_factory.mktemp("parley-data"), fake, "server.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def aws_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAI) -> Iterator[Server]:
+    """``python -m parley.aws.local`` with the same fake upstream; started only if a test asks for it."""
+    with run_aws_local(tmp_path_factory.mktemp("parley-aws-local"), fake) as running:
         yield running
 
 

@@ -1,9 +1,12 @@
 """Model output is untrusted: no script runs, nothing loads from another origin, links open safely.
-And the page itself is served under a strict Content-Security-Policy."""
+And the page itself is served under a strict Content-Security-Policy.
+
+Every test runs on both paths: ``parley serve`` and the serverless emulation (``make aws-local``)."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.support import PageWatch, Server, User, answers, login, send, wait_idle
@@ -18,6 +21,16 @@ HOSTILE = (
     '<iframe src="https://example.invalid/frame"></iframe>\n\n',
     "A [real link](https://example.invalid/docs) too.\n",
 )
+
+
+# Module scope: pytest then runs every test on one path before starting the next.
+@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
+def server(request: pytest.FixtureRequest, server: Server) -> Server:
+    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
+    if request.param == "aws-local":
+        aws_server: Server = request.getfixturevalue("aws_server")
+        return aws_server
+    return server
 
 
 def test_hostile_answer_runs_no_script_and_loads_nothing_from_elsewhere(
