@@ -1,0 +1,95 @@
+"""Guessing passwords: throttled with Retry-After, lifted when the window ends; and an unknown user is
+indistinguishable from a wrong password, in the answer and in the time it takes."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from parley.config import ThrottleRule
+from tests.attacks.targets import PASSWORD
+
+ATTEMPTS = 150
+WINDOW = 4  # seconds: short, so the test can wait for the block to lift
+LIMIT = 10
+
+
+async def guess(target, attempts, username_of):
+    """``attempts`` wrong passwords; returns each answer's status and Retry-After."""
+    answers = []
+    async with target.client() as http:
+        for i in range(attempts):
+            response = await http.post("/api/login", json={"username": username_of(i), "password": f"guess-{i}"})
+            answers.append((response.status_code, response.headers.get("retry-after")))
+    return answers
+
+
+def assert_throttled(answers, limit, elapsed):
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses[:limit] == [401] * limit
+    assert statuses[limit] == 429
+    # Each window lets at most ``limit`` guesses reach the password check.
+    assert statuses.count(401) <= limit * (1 + int(elapsed // WINDOW))
+    for status, retry_after in answers:
+        if status == 429:
+            assert retry_after is not None and 0 < int(retry_after) <= WINDOW
+
+
+async def wait_and_log_in(target, username):
+    await asyncio.sleep(WINDOW + 0.5)
+    async with target.client() as http:
+        response = await http.post("/api/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.target_settings(throttle_per_user=ThrottleRule(LIMIT, WINDOW))
+async def test_guessing_one_users_password_is_throttled_then_lifts(target, ledger):
+    victim = await target.add_user("victim")
+    started = time.monotonic()
+    answers = await guess(target, ATTEMPTS, lambda i: victim)
+    ledger.attempt(target.path, "password guesses", ATTEMPTS)
+    assert_throttled(answers, LIMIT, time.monotonic() - started)
+    await wait_and_log_in(target, victim)
+
+
+@pytest.mark.target_settings(throttle_per_address=ThrottleRule(LIMIT * 2, WINDOW))
+async def test_guessing_across_many_users_from_one_address_is_throttled_then_lifts(target, ledger):
+    real = await target.add_user("real")
+    started = time.monotonic()
+    answers = await guess(target, LIMIT * 2 + 1, lambda i: f"someone{i}")
+    async with target.client() as http:  # the address is blocked now, whoever it tries
+        assert (await http.post("/api/login", json={"username": real, "password": PASSWORD})).status_code == 429
+    answers += await guess(target, ATTEMPTS - len(answers), lambda i: f"someone-else{i}")
+    ledger.attempt(target.path, "password guesses", ATTEMPTS + 1)
+    assert_throttled(answers, LIMIT * 2, time.monotonic() - started)
+    await wait_and_log_in(target, real)
+
+
+TRIES = 50
+OPEN_THROTTLE = ThrottleRule(10_000, 60)
+
+
+@pytest.mark.target_settings(throttle_per_user=OPEN_THROTTLE, throttle_per_address=OPEN_THROTTLE)
+async def test_unknown_user_and_wrong_password_look_and_take_the_same(target, ledger):
+    # The production argon2id parameters; throttling is out of the way so every try reaches the hash.
+    alice = await target.add_user("alice")
+    async with target.client() as http:
+
+        async def timed(username):
+            started = time.perf_counter()
+            response = await http.post("/api/login", json={"username": username, "password": "not-the-password"})
+            return time.perf_counter() - started, response.status_code, response.json()
+
+        wrong_first, unknown_first = await timed(alice), await timed("nobody")  # warm-up: the dummy hash
+        assert wrong_first[1:] == unknown_first[1:] == (401, wrong_first[2])
+        wrong_password, unknown_user = [], []
+        for _ in range(TRIES):  # interleaved, so drift on the machine hits both alike
+            wrong_password.append((await timed(alice))[0])
+            unknown_user.append((await timed("nobody"))[0])
+    ledger.attempt(target.path, "timed logins", 2 * TRIES + 2)
+    a, b = statistics.median(wrong_password), statistics.median(unknown_user)
+    assert abs(a - b) / max(a, b) < 0.2, (a, b)
