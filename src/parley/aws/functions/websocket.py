@@ -36,8 +36,9 @@ class ConnectFunction(LambdaFunction):
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         origin = headers.get("origin")
-        allowed = self.settings.allowed_origins
-        if origin and allowed and origin not in allowed:
+        # Browsers always send Origin. The deployment lists the web app's origin; with none listed, no
+        # browser page may connect (fail closed). Clients that send no Origin are not browsers.
+        if origin and origin not in self.settings.allowed_origins:
             return FORBIDDEN
         ticket = (event.get("queryStringParameters") or {}).get("ticket", "")
         try:

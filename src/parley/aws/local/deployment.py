@@ -119,8 +119,11 @@ async def run_local_deployment(
                     aws_endpoint_url=aws_endpoint,
                     sns_topic_arn=topic_arn,
                     jwt_secret_arn=secret_arn,
-                    ws_callback_url=url,
-                    **(overrides or {}),
+                    **{
+                        "ws_callback_url": url,
+                        "allowed_origins": (url,),  # the web app is served by this same gateway
+                        **(overrides or {}),
+                    },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
                 try:
