@@ -57,6 +57,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         version=__version__,
         summary="A private AI assistant: login, streamed answers, saved conversations.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN: not on a server whose pages promise that nothing
+        # loads from another origin. The spec itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     if runtime is not None:
         _attach(app, settings, runtime)

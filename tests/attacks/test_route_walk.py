@@ -1,0 +1,71 @@
+"""Every route, walked without credentials and with credentials where they do not belong (query string,
+cookie, other headers, other schemes): only the public ones answer; everything else is 401."""
+
+from __future__ import annotations
+
+import re
+
+# The public surface: login, health, the web app and its config, and the API's own description (it holds
+# no data; the web app's types are generated from it).
+PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
+PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
+
+
+async def operations(target):
+    async with target.client() as http:
+        spec = (await http.get("/openapi.json")).json()
+    found = [
+        (method.upper(), re.sub(r"\{[^}]+\}", "abc123", path))
+        for path, methods in spec["paths"].items()
+        for method in methods
+    ]
+    # Logging out ends the session the walk uses: it goes last.
+    return sorted(found, key=lambda operation: operation == ("POST", "/api/logout"))
+
+
+def misplaced(token: str) -> list[dict]:
+    return [
+        {"params": {}, "headers": {}},
+        {"params": {"token": token, "access_token": token, "ticket": token, "authorization": token}, "headers": {}},
+        {"params": {}, "headers": {"Cookie": f"token={token}; session={token}; Authorization={token}"}},
+        {"params": {}, "headers": {"X-Auth-Token": token, "X-Api-Key": token, "X-Access-Token": token}},
+        {"params": {}, "headers": {"Authorization": token}},
+        {"params": {}, "headers": {"Authorization": f"Basic {token}"}},
+        {"params": {}, "headers": {"Authorization": f"Token {token}"}},
+        {"params": {}, "headers": {"Authorization": "Bearer"}},
+    ]
+
+
+async def test_only_the_public_routes_answer_without_a_bearer_token(target, ledger):
+    player = await target.player()
+    walk = await operations(target)
+    assert len(walk) >= 12
+    walked = 0
+    async with target.client() as http:
+        for method, path in walk:
+            for attempt in misplaced(player.token):
+                response = await http.request(
+                    method, path, params=attempt["params"], headers=attempt["headers"], json={"prompt": "x"}
+                )
+                walked += 1
+                if (method, path) in PUBLIC_API or path == "/config.json":
+                    assert response.status_code < 500, (method, path, response.text)
+                else:
+                    assert response.status_code == 401, (method, path, attempt, response.text)
+        for page in PUBLIC_PAGES:
+            assert (await http.get(page)).status_code == 200, page
+    ledger.attempt(target.path, "route walk", walked)
+    # The control: the same token in its place opens every route.
+    for method, path in walk:
+        response = await player.http.request(method, path, json={"prompt": "x", "title": "x"})
+        assert response.status_code != 401, (method, path)
+        assert response.status_code < 500, (method, path, response.text)
+
+
+async def test_no_page_loads_scripts_from_another_origin(target):
+    # FastAPI's /docs and /redoc pull Swagger UI and ReDoc from a CDN; Parley does not serve them, so
+    # these paths are the web app's own page (the SPA fallback), never a CDN-backed one.
+    async with target.client() as http:
+        for path in ("/docs", "/redoc"):
+            response = await http.get(path)
+            assert "cdn.jsdelivr.net" not in response.text and "redoc.standalone" not in response.text
