@@ -6,10 +6,10 @@ USERNAME#<username>        USERNAME                 claims a username (case-inse
 USER#<user_id>             PREFS                    the user's preferences
 USER#<user_id>             CONV#<conversation_id>   a conversation (gsi1: CONVS#<user_id> / <updated_at>#<id>)
 CONV#<conversation_id>     MSG#<seq>[#<part>]       a message, its content split in parts past 100 KB
-JTI#<jti>                  JTI                      a revoked token (ttl)
-TICKET#<sha256>            TICKET                   a WebSocket ticket (ttl)
+JTI#<jti>                  JTI                      a revoked token, with its user id (ttl)
+TICKET#<sha256>            TICKET                   a WebSocket ticket and the session that asked for it (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
-CONN#<connection_id>       CONN                     a WebSocket connection (gsi1: CONNS#<user_id> / <id>; ttl)
+CONN#<connection_id>       CONN                     a socket and its session (gsi1: CONNS#<user_id> / <id>; ttl)
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 """
 
