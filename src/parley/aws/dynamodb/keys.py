@@ -53,6 +53,16 @@ def revoked(jti: str) -> tuple[str, str]:
     return f"JTI#{jti}", "JTI"
 
 
+def revoked_jti(pk: str, sk: str) -> str | None:
+    """The jti whose revocation these keys are; None for any other item."""
+    return pk.removeprefix("JTI#") if pk.startswith("JTI#") and sk == "JTI" else None
+
+
+def user_id_of(pk: str, sk: str) -> str | None:
+    """The id of the user these keys are; None for any other item."""
+    return pk.removeprefix("USER#") if pk.startswith("USER#") and sk == "USER" else None
+
+
 def ticket(ticket_hash: str) -> tuple[str, str]:
     return f"TICKET#{ticket_hash}", "TICKET"
 
