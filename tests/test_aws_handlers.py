@@ -1,4 +1,4 @@
-"""The Lambda functions, driven by saved API Gateway / SNS event JSON and a fake Lambda context, against
+"""The Lambda functions, driven by saved API Gateway / SNS / DynamoDB stream event JSON and a fake context, against
 DynamoDB, SNS, SQS and Secrets Manager served by moto on loopback, and the fake OpenAI upstream."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import jwt
 import pytest
 
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.http_api import HttpApiFunction
+from parley.aws.functions.sessions import SessionEndFunction
 from parley.aws.functions.websocket import (
     ConnectFunction,
     DefaultFunction,
@@ -117,6 +119,7 @@ def world(moto_server, dynamodb_table, tmp_path):
             openai_api_key="sk-upstream",
             argon2=FAST_ARGON2,
             allowed_origins=("https://d111111abcdef8.cloudfront.net",),
+            ws_callback_url=CALLBACK,
             ws_post_interval=0.05,
             save_interval_seconds=0.05,
         )
@@ -376,3 +379,73 @@ def test_bad_messages_get_error_frames(world, functions, monkeypatch):
         (None, "invalid_input"),
     ]
     assert world.published_jobs() == []
+
+
+def stream_event(name: str, user_id: str, jti: str = "") -> dict:
+    """A saved DynamoDB stream event, about this user (and this token)."""
+    text = (EVENTS / f"{name}.json").read_text()
+    return json.loads(text.replace("USER_ID", user_id).replace("JTI#JTI", f"JTI#{jti}"))
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def open_connections(function, user_id: str) -> list[str]:
+    return sorted(function.loop.run_until_complete(function.stores.connections.user_connections(user_id)))
+
+
+def test_session_end_closes_only_the_connections_of_the_session_that_logged_out(world, functions, monkeypatch):
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    ended, kept = login(world, http), login(world, http)
+    connect_function = functions(ConnectFunction)
+    for token, connection_id in ((ended, "conn-ended-1"), (ended, "conn-ended-2"), (kept, "conn-kept")):
+        assert connect_function(connect(world, http, token, connection_id), FakeContext()) == {"statusCode": 200}
+    management = RecordingManagementApi()
+    session_end = functions(SessionEndFunction, management)
+    user_id, jti = claims_of(ended)["sub"], claims_of(ended)["jti"]
+
+    answer = session_end(stream_event("dynamodb_stream_logout", user_id, jti), FakeContext())
+    assert answer == {"closed": 2}
+    assert sorted(management.disconnected) == ["conn-ended-1", "conn-ended-2"]
+    assert open_connections(session_end, user_id) == ["conn-kept"]
+    # Delivered again (a retried batch): nothing left to close.
+    assert session_end(stream_event("dynamodb_stream_logout", user_id, jti), FakeContext()) == {"closed": 0}
+
+
+def test_session_end_closes_every_connection_when_the_user_changes(world, functions, monkeypatch):
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    first, second = login(world, http), login(world, http)
+    connect_function = functions(ConnectFunction)
+    connect_function(connect(world, http, first, "conn-1"), FakeContext())
+    connect_function(connect(world, http, second, "conn-2"), FakeContext())
+    management = RecordingManagementApi()
+    session_end = functions(SessionEndFunction, management)
+    user_id = claims_of(first)["sub"]
+
+    # A password rehashed at login keeps the token version: nothing ends.
+    rehashed = stream_event("dynamodb_stream_user_modified", user_id)
+    rehashed["Records"][0]["dynamodb"]["NewImage"]["token_version"] = {"N": "0"}
+    assert session_end(rehashed, FakeContext()) == {"closed": 0}
+    assert management.disconnected == []
+
+    assert session_end(stream_event("dynamodb_stream_user_modified", user_id), FakeContext()) == {"closed": 2}
+    assert sorted(management.disconnected) == ["conn-1", "conn-2"]
+    assert open_connections(session_end, user_id) == []
+
+
+def test_session_end_closes_every_connection_of_a_removed_user(world, functions, monkeypatch):
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    token = login(world, http)
+    functions(ConnectFunction)(connect(world, http, token, "conn-1"), FakeContext())
+    management = RecordingManagementApi()
+    session_end = functions(SessionEndFunction, management)
+    removed = stream_event("dynamodb_stream_user_modified", claims_of(token)["sub"])
+    record = removed["Records"][0]
+    record["eventName"] = "REMOVE"
+    del record["dynamodb"]["NewImage"]
+    assert session_end(removed, FakeContext()) == {"closed": 1}
+    assert management.disconnected == ["conn-1"]

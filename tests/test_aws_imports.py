@@ -1,5 +1,5 @@
-"""Cold starts stay small: the WebSocket and worker handlers import neither the web framework nor a model
-SDK when their module loads (they build what they need on the first invocation)."""
+"""Cold starts stay small: the WebSocket, worker and session-end handlers import neither the web framework
+nor a model SDK when their module loads (they build what they need on the first invocation)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import sys
 
 import pytest
 
-LIGHT_HANDLERS = ["authorizer", "ws_connect", "ws_disconnect", "ws_sendprompt", "ws_stop", "ws_default", "worker"]
+LIGHT_HANDLERS = [
+    "authorizer",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_sendprompt",
+    "ws_stop",
+    "ws_default",
+    "worker",
+    "session_end",
+]
 HEAVY = ["fastapi", "starlette", "uvicorn", "openai", "llama_cpp", "mangum"]
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from parley.config import Settings
-from parley.core.store.base import MessageStatus
+from parley.core.store.base import MessageStatus, SessionRef
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
 
@@ -193,14 +193,15 @@ async def test_deleting_a_conversation_removes_its_messages(stores, user):
 
 async def test_tickets_revocations_and_throttle(stores, user):
     now = time.time()
-    await stores.tickets.put_ticket("t1", user.id, now + 60)
+    session = SessionRef(user.id, "j1", 3)
+    await stores.tickets.put_ticket("t1", session, now + 60)
     results = await asyncio.gather(*(stores.tickets.take_ticket("t1", now) for _ in range(5)))
-    assert results.count(user.id) == 1 and results.count(None) == 4
-    await stores.tickets.put_ticket("t2", user.id, now - 1)
+    assert results.count(session) == 1 and results.count(None) == 4
+    await stores.tickets.put_ticket("t2", session, now - 1)
     assert await stores.tickets.take_ticket("t2", now) is None
 
     assert not await stores.revoked_tokens.is_revoked("j1")
-    await stores.revoked_tokens.revoke("j1", now + 3600)
+    await stores.revoked_tokens.revoke("j1", now + 3600, user_id=user.id)
     assert await stores.revoked_tokens.is_revoked("j1")
 
     assert await stores.throttle.peek("k", now) == (0, now)
@@ -221,13 +222,20 @@ async def test_preferences(stores, user):
 
 async def test_connections_and_stop_signals(stores, user):
     now = time.time()
-    await stores.connections.put_connection("c1", user.id, now + 3600)
-    await stores.connections.put_connection("c2", user.id, now + 3600)
+    other = await stores.users.create_user("bob", "h")
+    await stores.connections.put_connection("c1", SessionRef(user.id, "j1", 0), now + 3600)
+    await stores.connections.put_connection("c2", SessionRef(user.id, "j2", 0), now + 3600)
+    await stores.connections.put_connection("c3", SessionRef(user.id, "j2", 0), now + 3600)
+    await stores.connections.put_connection("c4", SessionRef(other.id, "j9", 0), now + 3600)
+    await stores.connections.put_connection("old", SessionRef(user.id, "j2", 0), now - 1)
     assert await stores.connections.get_connection_user("c1") == user.id
-    assert sorted(await stores.connections.user_connections(user.id)) == ["c1", "c2"]
+    assert sorted(await stores.connections.user_connections(user.id)) == ["c1", "c2", "c3"]
+    assert sorted(await stores.connections.user_connections(user.id, jti="j2")) == ["c2", "c3"]
+    assert await stores.connections.user_connections(user.id, jti="j9") == []  # another user's session
     await stores.connections.delete_connection("c1")
     assert await stores.connections.get_connection_user("c1") is None
-    assert await stores.connections.user_connections(user.id) == ["c2"]
+    assert sorted(await stores.connections.user_connections(user.id)) == ["c2", "c3"]
+    assert await stores.connections.user_connections(user.id, jti="j1") == []
 
     signals = stores.stop_signals
     assert await signals.request_stop(user.id, "m1") is False

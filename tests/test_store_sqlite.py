@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from parley.core.store.base import MessageStatus
+from parley.core.store.base import MessageStatus, SessionRef
 from parley.core.store.registry import open_stores
 from parley.core.store.sqlite import migrations
 from parley.errors import Conflict, InvalidInput
@@ -108,11 +108,21 @@ async def test_concurrent_appends_lose_nothing(runtime):
 async def test_a_ticket_is_taken_once_and_expires(runtime):
     tickets = runtime.stores.tickets
     user = await runtime.stores.users.create_user("alice", "hash")
-    await tickets.put_ticket("h1", user.id, expires_at=100.0)
-    assert await tickets.take_ticket("h1", now=50.0) == user.id
+    session = SessionRef(user.id, "jti-1", 0)
+    await tickets.put_ticket("h1", session, expires_at=100.0)
+    assert await tickets.take_ticket("h1", now=50.0) == session
     assert await tickets.take_ticket("h1", now=50.0) is None
-    await tickets.put_ticket("h2", user.id, expires_at=100.0)
+    await tickets.put_ticket("h2", session, expires_at=100.0)
     assert await tickets.take_ticket("h2", now=150.0) is None
+
+
+async def test_a_ticket_from_before_sessions_were_recorded_is_refused(runtime, settings):
+    user = await runtime.stores.users.create_user("alice", "hash")
+    conn = sqlite3.connect(settings.database_path)
+    with conn:
+        conn.execute("INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES ('h0', ?, 100.0)", (user.id,))
+    conn.close()
+    assert await runtime.stores.tickets.take_ticket("h0", now=50.0) is None
 
 
 async def test_deleting_a_user_deletes_their_conversations(runtime):

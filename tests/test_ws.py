@@ -195,21 +195,35 @@ async def closed_within(ws, seconds):
     return closed.value.rcvd.code, asyncio.get_running_loop().time() - started
 
 
+async def end_session(http, token, runtime, ending):
+    if ending == "logout":
+        response = await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 204
+    elif ending == "password change":
+        await runtime.auth.change_password("alice", "another long password")
+    else:
+        await runtime.auth.set_disabled("alice", True)
+
+
 @pytest.mark.parametrize("ending", ["logout", "password change", "disabled"])
 async def test_ending_the_session_closes_its_open_sockets_within_a_second(live_server, http, token, runtime, ending):
     async with await connect(live_server, http, token) as ws:
         await send_prompt(ws, "before")
         assert (await read_until_end(ws, "before"))[-1]["type"] == "done"
-        if ending == "logout":
-            response = await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
-            assert response.status_code == 204
-        elif ending == "password change":
-            await runtime.auth.change_password("alice", "another long password")
-        else:
-            await runtime.auth.set_disabled("alice", True)
+        await end_session(http, token, runtime, ending)
         code, elapsed = await closed_within(ws, 3)
     assert code == 1008
     assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change", "disabled"])
+async def test_a_ticket_asked_for_before_the_session_ended_opens_nothing(live_server, http, token, runtime, ending):
+    ticket = await ticket_for(http, token)
+    await end_session(http, token, runtime, ending)
+    async with websockets.connect(f"{live_server.ws_url}?ticket={ticket}") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd.code == 1008
 
 
 async def test_other_sessions_keep_their_sockets_on_logout(live_server, http, token):

@@ -6,7 +6,9 @@ Every handler is `parley.aws.handlers.<name>.handler`; the table below is the wh
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -15,20 +17,27 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from parley_stack.settings import DeploySettings
+from parley_stack.settings import REPO_ROOT, DeploySettings
 from parley_stack.storage import Storage
-from parley_stack.websocket import WebSocket
+from parley_stack.websocket import CLOSE_METHOD, WebSocket
 
 HANDLER_PACKAGE = "parley.aws.handlers"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
 BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+# Which stream records the session-end function is given: a file beside its code, which the local emulation
+# applies too.
+SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"
+# The partition keys of connection records (parley.aws.dynamodb.keys.connection).
+CONNECTION_KEYS = "CONN#*"
 
 
 class TableAccess(enum.Enum):
     READ = "read"
     READ_WRITE = "read_write"
+    READ_AND_DELETE_CONNECTIONS = "read_and_delete_connections"
+    """Reads the table; of its items, deletes connection records only."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class Handler:
     """Publishes to the prompts topic."""
     manages_connections: bool = False
     """Posts to, reads or closes WebSocket connections."""
+    closes_connections: bool = False
+    """Closes WebSocket connections, and does nothing else with them."""
 
 
 HANDLERS: dict[str, Handler] = {
@@ -78,6 +89,14 @@ HANDLERS: dict[str, Handler] = {
         checks_tokens=False,
         runs_models=True,
         manages_connections=True,
+    ),
+    "session_end": Handler(
+        "SessionEndFunction",
+        "Parley session end: closes the WebSockets of sessions that ended (from the table's stream)",
+        30,
+        table=TableAccess.READ_AND_DELETE_CONNECTIONS,
+        checks_tokens=False,
+        closes_connections=True,
     ),
 }
 
@@ -135,10 +154,12 @@ class Functions(Construct):
                     removal_policy=RemovalPolicy.DESTROY,
                 ),
             )
-            if spec.table is TableAccess.READ:
-                storage.table.grant_read_data(function)
-            else:
+            if spec.table is TableAccess.READ_WRITE:
                 storage.table.grant_read_write_data(function)
+            else:
+                storage.table.grant_read_data(function)
+            if spec.table is TableAccess.READ_AND_DELETE_CONNECTIONS:
+                _grant_delete_connection_records(function, storage)
             # A function is told about a secret only where it may read it: the code reads every secret it is told of.
             if spec.checks_tokens:
                 function.add_environment("PARLEY_JWT_SECRET_ARN", storage.jwt_secret.secret_arn)
@@ -147,6 +168,8 @@ class Functions(Construct):
                 websocket.prompts.grant_publish(function)
             if spec.manages_connections:
                 websocket.grant_manage_connections(function)
+            elif spec.closes_connections:
+                websocket.grant_manage_connections(function, methods=[CLOSE_METHOD])
             if spec.runs_models:
                 _grant_bedrock(function)
             if (spec.runs_models or spec.lists_models) and openai_key is not None:
@@ -163,6 +186,22 @@ class Functions(Construct):
     def add_environment(self, key: str, value: str) -> None:
         for function in self._functions.values():
             function.add_environment(key, value)
+
+
+def session_end_filter() -> list[dict[str, Any]]:
+    patterns: list[dict[str, Any]] = json.loads(SESSION_END_FILTER.read_text())
+    return patterns
+
+
+def _grant_delete_connection_records(function: lambda_.Function, storage: Storage) -> None:
+    """DeleteItem on the table, for items whose partition key is a connection's, and no other."""
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:DeleteItem"],
+            resources=[storage.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [CONNECTION_KEYS]}},
+        )
+    )
 
 
 def _grant_bedrock(function: lambda_.Function) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from parley_stack.functions import Functions
+from parley_stack.functions import Functions, session_end_filter
 from parley_stack.http_api import HttpApi
 from parley_stack.settings import DeploySettings
 from parley_stack.site import Site
@@ -34,6 +34,7 @@ class ParleyStack(Stack):
             }
         )
         websocket.subscribe(functions["worker"])
+        storage.stream_to(functions["session_end"], session_end_filter())
         site = Site(
             self, "Site", web_dist=settings.web_dist, api_domain_name=http.domain_name(), websocket_url=websocket.url
         )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -14,6 +19,9 @@ GSI1_PARTITION_KEY = "gsi1pk"
 GSI1_SORT_KEY = "gsi1sk"
 TTL_ATTRIBUTE = "ttl"
 JWT_SECRET_LENGTH = 64
+# A batch that keeps failing is retried this many times, then skipped: one bad record must not hold up the
+# changes behind it (the stream keeps a shard's records in order).
+STREAM_RETRIES = 3
 
 
 class Storage(Construct):
@@ -29,6 +37,8 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=TTL_ATTRIBUTE,
+            # Read by the session-end function, which compares a user's old and new token version.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             removal_policy=RemovalPolicy.RETAIN,
             deletion_protection=True,
         )
@@ -48,4 +58,17 @@ class Storage(Construct):
                 password_length=JWT_SECRET_LENGTH,
                 exclude_punctuation=True,
             ),
+        )
+
+    def stream_to(self, function: lambda_.IFunction, patterns: Sequence[Mapping[str, Any]]) -> None:
+        """Invoke ``function`` with the table's changes that match any of the filter ``patterns`` (the event
+        source also grants it the reading of the stream)."""
+        function.add_event_source(
+            event_sources.DynamoEventSource(
+                self.table,
+                starting_position=lambda_.StartingPosition.LATEST,
+                filters=[lambda_.FilterCriteria.filter(dict(pattern)) for pattern in patterns],
+                retry_attempts=STREAM_RETRIES,
+                bisect_batch_on_error=True,
+            )
         )

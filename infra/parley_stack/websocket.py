@@ -3,7 +3,7 @@ answers through the API's @connections endpoint, so an answer may run longer tha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -18,6 +18,7 @@ STAGE_NAME = "prod"
 ROUTE_SELECTION_EXPRESSION = "$request.body.action"
 # The methods of the @connections management API: post to, look at and close a connection.
 CONNECTION_METHODS = ("POST", "GET", "DELETE")
+CLOSE_METHOD = "DELETE"
 
 
 class WebSocket(Construct):
@@ -54,8 +55,8 @@ class WebSocket(Construct):
     def subscribe(self, worker: lambda_.IFunction) -> None:
         self.prompts.add_subscription(subscriptions.LambdaSubscription(worker))
 
-    def grant_manage_connections(self, grantee: iam.IGrantable) -> None:
-        """execute-api:ManageConnections on this API's stage only, for the three @connections methods."""
+    def grant_manage_connections(self, grantee: iam.IGrantable, methods: Sequence[str] = CONNECTION_METHODS) -> None:
+        """execute-api:ManageConnections on this API's stage only, for these @connections methods."""
         stack = Stack.of(self)
         resources = [
             stack.format_arn(
@@ -64,6 +65,6 @@ class WebSocket(Construct):
                 resource_name=f"{STAGE_NAME}/{method}/@connections/*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
-            for method in CONNECTION_METHODS
+            for method in methods
         ]
         iam.Grant.add_to_principal(grantee=grantee, actions=["execute-api:ManageConnections"], resource_arns=resources)

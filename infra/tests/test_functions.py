@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ CONTRACT = {
     "ws_stop": (10, None),
     "ws_default": (10, None),
     "worker": (900, 1024),
+    "session_end": (30, None),
 }
+# The session-end function's stream filter, beside its code (the local emulation applies the same file).
+SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"
 ENVIRONMENT = {
     "PARLEY_STORE": "dynamodb",
     "PARLEY_LOCAL_MODEL": "off",
@@ -130,6 +134,23 @@ def test_a_failed_answer_is_not_run_again(template_json: dict[str, Any]) -> None
     _, config = only(template_json, "AWS::Lambda::EventInvokeConfig")
     assert references(config["Properties"]["FunctionName"]) == {worker.logical_id}
     assert config["Properties"]["MaximumRetryAttempts"] == 0
+
+
+def test_the_session_end_function_gets_the_tables_changes_through_its_filter(template_json: dict[str, Any]) -> None:
+    session_end = parley_functions(template_json)["session_end"]
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    _, mapping = only(template_json, "AWS::Lambda::EventSourceMapping")
+    properties = mapping["Properties"]
+    assert references(properties["FunctionName"]) == {session_end.logical_id}
+    assert flatten(properties["EventSourceArn"]) == "${" + table + ".StreamArn}"
+    assert properties["StartingPosition"] == "LATEST"
+    patterns = [json.loads(entry["Pattern"]) for entry in properties["FilterCriteria"]["Filters"]]
+    assert patterns == json.loads(SESSION_END_FILTER.read_text())
+    # Only logouts (a revoked token inserted) and changed or removed users reach it.
+    assert sorted(name for pattern in patterns for name in pattern["eventName"]) == ["INSERT", "MODIFY", "REMOVE"]
+    # A batch that keeps failing is given up after a few tries instead of holding up the shard for a day.
+    assert properties["MaximumRetryAttempts"] == 3
+    assert properties["BisectBatchOnFunctionError"] is True
 
 
 @pytest.mark.skipif(not HANDLERS_SOURCE.is_dir(), reason="src/parley/aws/handlers is not written yet")

@@ -5,11 +5,12 @@ from typing import Any
 
 import pytest
 
-from tests.cfn import all_policy_statements, as_list, parley_functions, resources, websocket_api
+from tests.cfn import all_policy_statements, as_list, flatten, parley_functions, resources, websocket_api
 
 DATA_SERVICES = ("dynamodb", "sns", "s3", "secretsmanager", "execute-api")
 TABLE_WRITES = re.compile(r"dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems|PartiQL\w+)")
 READ_WRITE = {"ws_connect", "ws_disconnect", "ws_sendprompt", "ws_stop", "ws_default", "worker", "http_api"}
+STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
 
 def test_no_policy_allows_every_action_of_a_data_service(template_json: dict[str, Any]) -> None:
@@ -34,7 +35,7 @@ def test_no_parley_function_has_a_wildcard_action(template_json: dict[str, Any])
         assert not [action for action in function.actions() if action.endswith("*")], function.name
 
 
-def test_only_the_authorizer_reads_the_table_without_writing(template_json: dict[str, Any]) -> None:
+def test_only_the_authorizer_and_session_end_read_the_table_without_writing(template_json: dict[str, Any]) -> None:
     (table,) = resources(template_json, "AWS::DynamoDB::Table")
     table_arn = "${" + table + ".Arn}"
     for name, function in parley_functions(template_json).items():
@@ -43,9 +44,33 @@ def test_only_the_authorizer_reads_the_table_without_writing(template_json: dict
         writes = {action for action in function.actions() if TABLE_WRITES.fullmatch(action)}
         if name in READ_WRITE:
             assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= writes, name
+        elif name == "session_end":
+            assert writes == {"dynamodb:DeleteItem"}
         else:
             assert name == "authorizer"
             assert writes == set()
+
+
+def test_the_session_end_function_deletes_connection_records_and_nothing_else(template_json: dict[str, Any]) -> None:
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    session_end = parley_functions(template_json)["session_end"]
+    (statement,) = [s for s in session_end.statements if "dynamodb:DeleteItem" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["dynamodb:DeleteItem"]
+    assert flatten(statement["Resource"]) == "${" + table + ".Arn}"
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]}}
+
+
+def test_only_the_session_end_function_reads_the_tables_stream(template_json: dict[str, Any]) -> None:
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    stream = "${" + table + ".StreamArn}"
+    readers = set()
+    for name, function in parley_functions(template_json).items():
+        if any(stream in function.resources_for(action) for action in STREAM_READS):
+            assert {*STREAM_READS, "dynamodb:ListStreams"} <= function.actions(), name
+            readers.add(name)
+        else:
+            assert "dynamodb:ListStreams" not in function.actions(), name
+    assert readers == {"session_end"}
 
 
 def test_only_sendprompt_publishes_prompts(template_json: dict[str, Any]) -> None:
@@ -71,9 +96,11 @@ def test_manage_connections_is_scoped_to_the_websocket_stage(template_json: dict
     for name, function in parley_functions(template_json).items():
         if "execute-api:ManageConnections" in function.actions():
             managers[name] = sorted(function.resources_for("execute-api:ManageConnections"))
-    assert set(managers) == {"ws_sendprompt", "ws_stop", "ws_default", "worker"}
+    assert set(managers) == {"ws_sendprompt", "ws_stop", "ws_default", "worker", "session_end"}
     for name, arns in managers.items():
-        assert arns == [prefix + f"{method}/@connections/*" for method in ("DELETE", "GET", "POST")], name
+        # The session-end function only closes connections.
+        methods = ("DELETE",) if name == "session_end" else ("DELETE", "GET", "POST")
+        assert arns == [prefix + f"{method}/@connections/*" for method in methods], name
     # No other execute-api action: Invoke is API Gateway's business, not the functions'.
     for function in parley_functions(template_json).values():
         assert {a for a in function.actions() if a.startswith("execute-api:")} <= {"execute-api:ManageConnections"}

@@ -36,6 +36,8 @@ def test_one_on_demand_table_with_its_keys_index_and_ttl(template: Template) -> 
                 }
             ],
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            # The session-end function compares a user's old and new images.
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
         },
     )
 

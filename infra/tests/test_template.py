@@ -24,6 +24,7 @@ FREE_WHEN_IDLE = {
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventSourceMapping",  # reading a DynamoDB stream from Lambda is free; invocations are billed
     "AWS::Lambda::Function",
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",

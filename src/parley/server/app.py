@@ -75,7 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
 def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.runtime = runtime
-    app.state.sessions = SessionWatcher(runtime.auth, ticket_ttl=settings.ticket_ttl_seconds)
+    app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = RateLimiter(settings.requests_per_minute)
 
 

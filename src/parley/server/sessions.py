@@ -1,54 +1,33 @@
 """Open WebSockets follow the session that opened them: logging out, a new password or a disabled
 account closes them (policy violation, 1008) within about half a second.
 
-A ticket is issued and redeemed by this same server, so the session behind each ticket is kept here,
-in memory, for the minute a ticket lives. One sweep checks every session with open sockets at once,
-so the cost grows with the number of sessions, not of sockets.
+The session behind each socket is the one that asked for its ticket (the ticket store keeps it). One
+sweep checks every session with open sockets at once, so the cost grows with the number of sessions,
+not of sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from parley.core.auth.service import AuthService, Principal
+from parley.core.auth.service import AuthService
+from parley.core.store.base import SessionRef
 
 log = logging.getLogger(__name__)
 
 Close = Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Session:
-    user_id: str
-    jti: str
-    token_version: int
-
-
 class SessionWatcher:
-    def __init__(self, auth: AuthService, *, interval: float = 0.5, ticket_ttl: float = 60.0) -> None:
+    def __init__(self, auth: AuthService, *, interval: float = 0.5) -> None:
         self._auth = auth
         self._interval = interval
-        self._ticket_ttl = ticket_ttl
-        self._tickets: dict[str, tuple[float, Session]] = {}
-        self._sockets: dict[int, tuple[Session, Close]] = {}
+        self._sockets: dict[int, tuple[SessionRef, Close]] = {}
         self._next_id = 0
 
-    def remember_ticket(self, ticket: str, principal: Principal) -> None:
-        now = time.monotonic()
-        self._tickets = {key: entry for key, entry in self._tickets.items() if entry[0] > now}
-        session = Session(principal.user.id, principal.claims.jti, principal.claims.token_version)
-        self._tickets[_key(ticket)] = (now + self._ticket_ttl, session)
-
-    def session_of(self, ticket: str) -> Session | None:
-        entry = self._tickets.pop(_key(ticket), None)
-        return entry[1] if entry and entry[0] > time.monotonic() else None
-
-    def watch(self, session: Session, close: Close) -> int:
+    def watch(self, session: SessionRef, close: Close) -> int:
         self._next_id += 1
         self._sockets[self._next_id] = (session, close)
         return self._next_id
@@ -67,7 +46,7 @@ class SessionWatcher:
         sessions = {session for session, _ in self._sockets.values()}
         ended = set()
         for session in sessions:
-            if not await self._auth.session_valid(session.user_id, session.jti, session.token_version):
+            if not await self._auth.session_valid(session):
                 ended.add(session)
         await self._close([handle for handle, (session, _) in self._sockets.items() if session in ended])
 
@@ -87,7 +66,3 @@ class SessionWatcher:
                 await self.sweep()
             except Exception:
                 log.exception("checking the sessions of open WebSockets failed")
-
-
-def _key(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode()).hexdigest()

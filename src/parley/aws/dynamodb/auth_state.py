@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
+from parley.core.store.base import SessionRef
 
 
 def _ttl(expires_at: float) -> int:
@@ -20,9 +21,10 @@ class DynamoTokenRevocationStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def revoke(self, jti: str, expires_at: float) -> None:
+    async def revoke(self, jti: str, expires_at: float, *, user_id: str) -> None:
         pk, sk = keys.revoked(jti)
-        await self._table.put({"pk": pk, "sk": sk, "ttl": _ttl(expires_at)})
+        # The user id lets the session-end function (on the table's stream) find the session's connections.
+        await self._table.put({"pk": pk, "sk": sk, "user_id": user_id, "ttl": _ttl(expires_at)})
 
     async def is_revoked(self, jti: str) -> bool:
         return await self._table.get(*keys.revoked(jti)) is not None
@@ -32,18 +34,26 @@ class DynamoTicketStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def put_ticket(self, ticket_hash: str, user_id: str, expires_at: float) -> None:
+    async def put_ticket(self, ticket_hash: str, session: SessionRef, expires_at: float) -> None:
         pk, sk = keys.ticket(ticket_hash)
         await self._table.put(
-            {"pk": pk, "sk": sk, "user_id": user_id, "expires_at": expires_at, "ttl": _ttl(expires_at)}
+            {
+                "pk": pk,
+                "sk": sk,
+                "user_id": session.user_id,
+                "jti": session.jti,
+                "token_version": session.token_version,
+                "expires_at": expires_at,
+                "ttl": _ttl(expires_at),
+            }
         )
 
-    async def take_ticket(self, ticket_hash: str, now: float) -> str | None:
+    async def take_ticket(self, ticket_hash: str, now: float) -> SessionRef | None:
         # Deleting and reading in one call makes a ticket single-use even under concurrent redemptions.
         old = await self._table.delete(*keys.ticket(ticket_hash), returns="ALL_OLD")
-        if not old or float(old["expires_at"]) < now:
+        if not old or float(old["expires_at"]) < now or "jti" not in old:
             return None
-        return str(old["user_id"])
+        return SessionRef(user_id=str(old["user_id"]), jti=str(old["jti"]), token_version=int(old["token_version"]))
 
 
 class DynamoThrottleStore:
@@ -109,15 +119,16 @@ class DynamoConnectionStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None:
+    async def put_connection(self, connection_id: str, session: SessionRef, expires_at: float) -> None:
         pk, sk = keys.connection(connection_id)
         await self._table.put(
             {
                 "pk": pk,
                 "sk": sk,
-                "gsi1pk": keys.connections_index(user_id),
+                "gsi1pk": keys.connections_index(session.user_id),
                 "gsi1sk": connection_id,
-                "user_id": user_id,
+                "user_id": session.user_id,
+                "jti": session.jti,
                 "expires_at": expires_at,
                 "ttl": _ttl(expires_at),
             }
@@ -132,10 +143,15 @@ class DynamoConnectionStore:
     async def delete_connection(self, connection_id: str) -> None:
         await self._table.delete(*keys.connection(connection_id))
 
-    async def user_connections(self, user_id: str) -> list[str]:
+    async def user_connections(self, user_id: str, *, jti: str | None = None) -> list[str]:
+        # A user holds a handful of connections: filtering them here is cheaper than an index per session.
         items = await self._table.query_all("gsi1pk = :p", {":p": keys.connections_index(user_id)}, index=GSI1)
         now = time.time()
-        return [str(item["gsi1sk"]) for item in items if float(item["expires_at"]) >= now]
+        return [
+            str(item["gsi1sk"])
+            for item in items
+            if float(item["expires_at"]) >= now and (jti is None or item.get("jti") == jti)
+        ]
 
 
 class DynamoStopSignalStore:

@@ -6,10 +6,10 @@ USERNAME#<username>        USERNAME                 claims a username (case-inse
 USER#<user_id>             PREFS                    the user's preferences
 USER#<user_id>             CONV#<conversation_id>   a conversation (gsi1: CONVS#<user_id> / <updated_at>#<id>)
 CONV#<conversation_id>     MSG#<seq>[#<part>]       a message, its content split in parts past 100 KB
-JTI#<jti>                  JTI                      a revoked token (ttl)
-TICKET#<sha256>            TICKET                   a WebSocket ticket (ttl)
+JTI#<jti>                  JTI                      a revoked token, with its user id (ttl)
+TICKET#<sha256>            TICKET                   a WebSocket ticket and the session that asked for it (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
-CONN#<connection_id>       CONN                     a WebSocket connection (gsi1: CONNS#<user_id> / <id>; ttl)
+CONN#<connection_id>       CONN                     a socket and its session (gsi1: CONNS#<user_id> / <id>; ttl)
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 """
 
@@ -51,6 +51,16 @@ def message(seq: int, part: int = 0) -> str:
 
 def revoked(jti: str) -> tuple[str, str]:
     return f"JTI#{jti}", "JTI"
+
+
+def revoked_jti(pk: str, sk: str) -> str | None:
+    """The jti whose revocation these keys are; None for any other item."""
+    return pk.removeprefix("JTI#") if pk.startswith("JTI#") and sk == "JTI" else None
+
+
+def user_id_of(pk: str, sk: str) -> str | None:
+    """The id of the user these keys are; None for any other item."""
+    return pk.removeprefix("USER#") if pk.startswith("USER#") and sk == "USER" else None
 
 
 def ticket(ticket_hash: str) -> tuple[str, str]:

@@ -28,7 +28,7 @@ MAX_JOB_BYTES = 250_000
 
 
 class ConnectFunction(LambdaFunction):
-    """Redeems the single-use ticket from the query string and records who the connection belongs to."""
+    """Redeems the single-use ticket from the query string and records whose session the connection belongs to."""
 
     async def open(self, stack: AsyncExitStack) -> None:
         self.auth = build_auth(self.settings, self.stores)
@@ -42,11 +42,17 @@ class ConnectFunction(LambdaFunction):
             return FORBIDDEN
         ticket = (event.get("queryStringParameters") or {}).get("ticket", "")
         try:
-            user = await self.auth.redeem_ticket(ticket)
+            holder = await self.auth.redeem_ticket(ticket)
         except InvalidToken:
             return FORBIDDEN
         connection_id = event["requestContext"]["connectionId"]
-        await self.stores.connections.put_connection(connection_id, user.id, time.time() + CONNECTION_TTL_SECONDS)
+        await self.stores.connections.put_connection(
+            connection_id, holder.session, time.time() + CONNECTION_TTL_SECONDS
+        )
+        # A session that ended while this ran found no record to close: look again now that the record exists.
+        if not await self.auth.session_valid(holder.session):
+            await self.stores.connections.delete_connection(connection_id)
+            return FORBIDDEN
         return OK
 
 

@@ -1,5 +1,5 @@
-"""The whole serverless system on one machine: moto for DynamoDB, SNS and Secrets Manager, the gateway in
-front, and the real Lambda functions in local containers."""
+"""The whole serverless system on one machine: moto for DynamoDB (and its stream), SNS and Secrets Manager,
+the gateway in front, and the real Lambda functions in local containers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 from parley.aws.dynamodb.schema import create_table
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.http_api import HttpApiFunction
+from parley.aws.functions.sessions import SessionEndFunction, stream_filter
 from parley.aws.functions.websocket import (
     ConnectFunction,
     DefaultFunction,
@@ -26,6 +27,7 @@ from parley.aws.functions.websocket import (
 from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.gateway import Functions, Gateway
+from parley.aws.local.streams import StreamMapping
 from parley.config import Settings
 from parley.server.embedded import serving
 
@@ -83,7 +85,7 @@ async def run_local_deployment(
     suffix = secrets.token_hex(4)
     table = f"parley-{suffix}"
     try:
-        await asyncio.to_thread(create_table, boto3.client("dynamodb", endpoint_url=aws_endpoint), table)
+        stream_arn = await asyncio.to_thread(create_table, boto3.client("dynamodb", endpoint_url=aws_endpoint), table)
         sns = boto3.client("sns", endpoint_url=aws_endpoint)
         topic_arn = sns.create_topic(Name=f"parley-prompts-{suffix}")["TopicArn"]
         secret_arn = boto3.client("secretsmanager", endpoint_url=aws_endpoint).create_secret(
@@ -107,6 +109,11 @@ async def run_local_deployment(
             },
             worker=pool(WorkerFunction, "worker", 8),
         )
+        # Not behind the gateway: the table's stream invokes it.
+        session_end = pool(SessionEndFunction, "session_end", 1)
+        sessions_stream = StreamMapping(
+            boto3.client("dynamodbstreams", endpoint_url=aws_endpoint), stream_arn, session_end, stream_filter()
+        )
         gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
         try:
             async with serving(gateway.app(), host, port) as bound_port:
@@ -126,19 +133,20 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
-                try:
-                    yield LocalDeployment(
-                        url=url,
-                        ws_url=f"ws://{host}:{bound_port}/ws",
-                        aws_endpoint=aws_endpoint,
-                        table=table,
-                        settings=holder["settings"],
-                        gateway=gateway,
-                    )
-                finally:
-                    await gateway.drain()
+                async with sessions_stream.running():
+                    try:
+                        yield LocalDeployment(
+                            url=url,
+                            ws_url=f"ws://{host}:{bound_port}/ws",
+                            aws_endpoint=aws_endpoint,
+                            table=table,
+                            settings=holder["settings"],
+                            gateway=gateway,
+                        )
+                    finally:
+                        await gateway.drain()
         finally:
-            for function_pool in functions.all():
+            for function_pool in [*functions.all(), session_end]:
                 await asyncio.to_thread(function_pool.close)
     finally:
         moto.stop()

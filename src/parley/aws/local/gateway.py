@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health
 PROXY_ROUTE = "ANY /api/{proxy+}"
 AUTHORIZER_CACHE_SECONDS = 60
 WS_ROUTES = ("sendprompt", "stop")
+CLOSE_GOING_AWAY = 1001
 
 
 @dataclass
@@ -144,7 +145,9 @@ class Gateway:
         if websocket is None:
             return JSONResponse({"message": "Gone"}, status_code=410, headers={"x-amzn-ErrorType": "GoneException"})
         if request.method == "DELETE":
-            await websocket.close(code=1000)
+            # What API Gateway sends the client on DeleteConnection: 1001, "going away" (the local server
+            # closes an ended session's socket with 1008; the AWS path can only say what API Gateway says).
+            await websocket.close(code=CLOSE_GOING_AWAY)
             return Response(status_code=204)
         if request.method == "GET":
             return JSONResponse({"connectedAt": "", "identity": {}})

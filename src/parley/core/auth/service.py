@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenClaims, TokenCodec
-from parley.core.store.base import Stores, User
+from parley.core.store.base import SessionRef, Stores, User
 from parley.errors import InvalidCredentials, InvalidInput, InvalidToken, NotFound
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,18 @@ class Principal:
 
     user: User
     claims: TokenClaims
+
+    @property
+    def session(self) -> SessionRef:
+        return SessionRef(user_id=self.user.id, jti=self.claims.jti, token_version=self.claims.token_version)
+
+
+@dataclass(frozen=True)
+class TicketHolder:
+    """Whom a redeemed WebSocket ticket lets in: the user, and the session that asked for the ticket."""
+
+    user: User
+    session: SessionRef
 
 
 def validate_username(username: str) -> str:
@@ -98,37 +110,41 @@ class AuthService:
     async def authenticate(self, token: str) -> Principal:
         """The principal behind a session token; InvalidToken if forged, expired, revoked or superseded."""
         claims = self._codec.decode(token)
-        if await self._revoked.is_revoked(claims.jti):
-            raise InvalidToken()
-        user = await self._users.get_user(claims.user_id)
-        if user is None or user.disabled or user.token_version != claims.token_version:
+        user = await self._live_user(SessionRef(claims.user_id, claims.jti, claims.token_version))
+        if user is None:
             raise InvalidToken()
         return Principal(user=user, claims=claims)
 
-    async def session_valid(self, user_id: str, jti: str, token_version: int) -> bool:
+    async def session_valid(self, session: SessionRef) -> bool:
         """Whether a session still stands: not logged out, the user neither disabled nor given a new password."""
-        if await self._revoked.is_revoked(jti):
-            return False
-        user = await self._users.get_user(user_id)
-        return user is not None and not user.disabled and user.token_version == token_version
+        return await self._live_user(session) is not None
+
+    async def _live_user(self, session: SessionRef) -> User | None:
+        if await self._revoked.is_revoked(session.jti):
+            return None
+        user = await self._users.get_user(session.user_id)
+        if user is None or user.disabled or user.token_version != session.token_version:
+            return None
+        return user
 
     async def logout(self, principal: Principal) -> None:
-        await self._revoked.revoke(principal.claims.jti, principal.claims.expires_at)
+        await self._revoked.revoke(principal.claims.jti, principal.claims.expires_at, user_id=principal.user.id)
         log.info("logout: user %s", principal.user.username)
 
     # WebSocket tickets: single use, short-lived, so the session token never travels in a URL.
 
-    async def issue_ticket(self, user: User) -> tuple[str, int]:
+    async def issue_ticket(self, principal: Principal) -> tuple[str, int]:
         ticket = secrets.token_urlsafe(32)
-        await self._tickets.put_ticket(_ticket_hash(ticket), user.id, self._clock() + self._ticket_ttl)
+        await self._tickets.put_ticket(_ticket_hash(ticket), principal.session, self._clock() + self._ticket_ttl)
         return ticket, self._ticket_ttl
 
-    async def redeem_ticket(self, ticket: str) -> User:
-        user_id = await self._tickets.take_ticket(_ticket_hash(ticket), self._clock())
-        user = await self._users.get_user(user_id) if user_id else None
-        if user is None or user.disabled:
+    async def redeem_ticket(self, ticket: str) -> TicketHolder:
+        """The ticket's holder, once; InvalidToken if it is unknown, used, expired, or its session has ended."""
+        session = await self._tickets.take_ticket(_ticket_hash(ticket), self._clock())
+        user = await self._live_user(session) if session else None
+        if session is None or user is None:
             raise InvalidToken()
-        return user
+        return TicketHolder(user=user, session=session)
 
     # Accounts
 

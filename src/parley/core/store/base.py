@@ -32,6 +32,16 @@ class User:
 
 
 @dataclass(frozen=True)
+class SessionRef:
+    """One login session, as a WebSocket ticket and connection remember it: whose it is, its token's ``jti``
+    (logout revokes that), and the token version it was issued under (a new password or disabling raises it)."""
+
+    user_id: str
+    jti: str
+    token_version: int
+
+
+@dataclass(frozen=True)
 class Conversation:
     id: str
     user_id: str
@@ -142,16 +152,17 @@ class PreferencesStore(Protocol):
 
 
 class TokenRevocationStore(Protocol):
-    async def revoke(self, jti: str, expires_at: float) -> None: ...
+    async def revoke(self, jti: str, expires_at: float, *, user_id: str) -> None:
+        """Refuse the token ``jti`` (of ``user_id``, so the serverless edge can find its sockets) until it expires."""
 
     async def is_revoked(self, jti: str) -> bool: ...
 
 
 class TicketStore(Protocol):
-    async def put_ticket(self, ticket_hash: str, user_id: str, expires_at: float) -> None: ...
+    async def put_ticket(self, ticket_hash: str, session: SessionRef, expires_at: float) -> None: ...
 
-    async def take_ticket(self, ticket_hash: str, now: float) -> str | None:
-        """Consume a ticket atomically: the user id the first time before expiry, None ever after."""
+    async def take_ticket(self, ticket_hash: str, now: float) -> SessionRef | None:
+        """Consume a ticket atomically: the session that asked for it the first time before expiry, None ever after."""
 
 
 class ThrottleStore(Protocol):
@@ -167,13 +178,15 @@ class ThrottleStore(Protocol):
 class ConnectionStore(Protocol):
     """Open WebSocket connections (the serverless edge keeps them between Lambda invocations)."""
 
-    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None: ...
+    async def put_connection(self, connection_id: str, session: SessionRef, expires_at: float) -> None:
+        """Record an open connection and the session whose ticket opened it."""
 
     async def get_connection_user(self, connection_id: str) -> str | None: ...
 
     async def delete_connection(self, connection_id: str) -> None: ...
 
-    async def user_connections(self, user_id: str) -> list[str]: ...
+    async def user_connections(self, user_id: str, *, jti: str | None = None) -> list[str]:
+        """The user's open connections; with ``jti``, only those opened by that session."""
 
 
 class StopSignalStore(Protocol):

@@ -29,7 +29,6 @@ async def logout(principal: PrincipalDep, runtime: RuntimeDep, sessions: Session
 
 
 @router.post("/ws-ticket", responses={401: {"model": ErrorBody}})
-async def ws_ticket(principal: PrincipalDep, runtime: RuntimeDep, sessions: SessionsDep) -> TicketResponse:
-    ticket, expires_in = await runtime.auth.issue_ticket(principal.user)
-    sessions.remember_ticket(ticket, principal)
+async def ws_ticket(principal: PrincipalDep, runtime: RuntimeDep) -> TicketResponse:
+    ticket, expires_in = await runtime.auth.issue_ticket(principal)
     return TicketResponse(ticket=ticket, expires_in=expires_in)

@@ -46,15 +46,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     sessions: SessionWatcher = websocket.app.state.sessions
-    ticket = websocket.query_params.get("ticket", "")
-    session = sessions.session_of(ticket)
     try:
-        user = await runtime.auth.redeem_ticket(ticket)
+        holder = await runtime.auth.redeem_ticket(websocket.query_params.get("ticket", ""))
     except InvalidToken:
-        session = None
-    if session is None or session.user_id != user.id:
         await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="invalid or used ticket")
         return
+    user, session = holder.user, holder.session
     if sessions.sockets_of(user.id) >= runtime.settings.max_sockets_per_user:
         await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="too many open connections")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from parley.core.store.base import SessionRef
 from parley.core.store.sqlite.database import Database
 
 
@@ -12,12 +13,12 @@ class SqliteConnectionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put_connection(self, connection_id: str, user_id: str, expires_at: float) -> None:
+    async def put_connection(self, connection_id: str, session: SessionRef, expires_at: float) -> None:
         def put(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM ws_connections WHERE expires_at < ?", (time.time(),))
             conn.execute(
-                "INSERT OR REPLACE INTO ws_connections (connection_id, user_id, expires_at) VALUES (?, ?, ?)",
-                (connection_id, user_id, expires_at),
+                "INSERT OR REPLACE INTO ws_connections (connection_id, user_id, jti, expires_at) VALUES (?, ?, ?, ?)",
+                (connection_id, session.user_id, session.jti, expires_at),
             )
 
         await self._db.run(put)
@@ -36,11 +37,12 @@ class SqliteConnectionStore:
             lambda conn: conn.execute("DELETE FROM ws_connections WHERE connection_id = ?", (connection_id,))
         )
 
-    async def user_connections(self, user_id: str) -> list[str]:
+    async def user_connections(self, user_id: str, *, jti: str | None = None) -> list[str]:
         rows = await self._db.run(
             lambda conn: conn.execute(
-                "SELECT connection_id FROM ws_connections WHERE user_id = ? AND expires_at >= ?",
-                (user_id, time.time()),
+                "SELECT connection_id FROM ws_connections"
+                " WHERE user_id = ? AND expires_at >= ? AND (? IS NULL OR jti = ?)",
+                (user_id, time.time(), jti, jti),
             ).fetchall()
         )
         return [str(row["connection_id"]) for row in rows]

@@ -95,6 +95,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Tickets and connections remember the session that opened them, so its end closes only its sockets.
+        # A ticket issued before this has no session and is refused: it would have expired within a minute.
+        "0004_ws_sessions",
+        """
+        ALTER TABLE ws_tickets ADD COLUMN jti TEXT;
+        ALTER TABLE ws_tickets ADD COLUMN token_version INTEGER;
+        ALTER TABLE ws_connections ADD COLUMN jti TEXT;
+        """,
+    ),
 ]
 
 

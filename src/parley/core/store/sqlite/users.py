@@ -6,7 +6,7 @@ import sqlite3
 import time
 import uuid
 
-from parley.core.store.base import User
+from parley.core.store.base import SessionRef, User
 from parley.core.store.sqlite.database import Database
 from parley.errors import Conflict
 
@@ -94,7 +94,8 @@ class SqliteTokenRevocationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def revoke(self, jti: str, expires_at: float) -> None:
+    async def revoke(self, jti: str, expires_at: float, *, user_id: str) -> None:
+        # The user id is not kept: this server closes a session's sockets itself, without looking them up.
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (time.time(),))
             conn.execute("INSERT OR REPLACE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", (jti, expires_at))
@@ -112,25 +113,26 @@ class SqliteTicketStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put_ticket(self, ticket_hash: str, user_id: str, expires_at: float) -> None:
+    async def put_ticket(self, ticket_hash: str, session: SessionRef, expires_at: float) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM ws_tickets WHERE expires_at < ?", (time.time(),))
             conn.execute(
-                "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES (?, ?, ?)",
-                (ticket_hash, user_id, expires_at),
+                "INSERT INTO ws_tickets (ticket_hash, user_id, jti, token_version, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (ticket_hash, session.user_id, session.jti, session.token_version, expires_at),
             )
 
         await self._db.run(insert)
 
-    async def take_ticket(self, ticket_hash: str, now: float) -> str | None:
+    async def take_ticket(self, ticket_hash: str, now: float) -> SessionRef | None:
         row = await self._db.run(
             lambda conn: conn.execute(
-                "DELETE FROM ws_tickets WHERE ticket_hash = ? RETURNING user_id, expires_at", (ticket_hash,)
+                "DELETE FROM ws_tickets WHERE ticket_hash = ? RETURNING user_id, jti, token_version, expires_at",
+                (ticket_hash,),
             ).fetchone()
         )
-        if row is None or row["expires_at"] < now:
+        if row is None or row["expires_at"] < now or row["jti"] is None:
             return None
-        return str(row["user_id"])
+        return SessionRef(user_id=str(row["user_id"]), jti=str(row["jti"]), token_version=int(row["token_version"]))
 
 
 class SqliteThrottleStore:
