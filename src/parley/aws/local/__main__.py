@@ -48,9 +48,10 @@ def main() -> None:
         help="once up, write here (JSON) the environment for `parley users add` against this deployment",
     )
     args = parser.parse_args()
-    logging.config.dictConfig(log_config("INFO"))
-    # PARLEY_WEB_DIR wins over the checkout's web/dist, as for `parley serve`.
-    web_dir = Settings.from_env().web_dir
+    # PARLEY_LOG_LEVEL and PARLEY_WEB_DIR (over the checkout's web/dist) work as for `parley serve`.
+    settings = Settings.from_env()
+    logging.config.dictConfig(log_config(settings.log_level))
+    web_dir = settings.web_dir
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, web_dir, args.cli_env_file))
 
