@@ -61,6 +61,7 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
             context_budget_tokens=settings.context_budget_tokens,
             save_interval_seconds=settings.save_interval_seconds,
             title_max_chars=settings.title_max_chars,
+            max_generations_per_user=settings.max_generations_per_user,
         ),
         policy=UpstreamPolicy(
             retries=settings.provider_retries,

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
+from parley.core.store.base import Registration
 
 
 def _ttl(expires_at: float) -> int:
@@ -139,23 +140,79 @@ class DynamoConnectionStore:
 
 
 class DynamoStopSignalStore:
+    """Answers by (user, msgid), and each user's answer slots: ``max_running`` items that answers lease.
+
+    DynamoDB cannot count and insert in one step, so a new answer takes a free slot item with a
+    conditional put (one winner per slot, whichever container asks), then records its msgid."""
+
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
+    async def register_generation(
+        self, user_id: str, msgid: str, expires_at: float, *, max_running: int, lease_until: float
+    ) -> Registration:
+        now = time.time()
+        if await self._recorded(user_id, msgid, now):
+            return Registration.DUPLICATE
+        slot = await self._lease_slot(user_id, msgid, max_running, lease_until, now)
+        if slot is None:
+            return Registration.AT_CAPACITY
         pk, sk = keys.generation(user_id, msgid)
         try:
             await self._table.put(
-                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "ttl": _ttl(expires_at)},
+                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "slot": slot, "ttl": _ttl(expires_at)},
                 condition="attribute_not_exists(pk) OR #ttl < :now",
-                values={":now": int(time.time())},
+                values={":now": int(now)},
                 names={"#ttl": "ttl"},
             )
         except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+            if not is_condition_failure(error):
+                raise
+            await self._release_slot(user_id, slot, msgid)  # the same msgid, sent twice at once, won elsewhere
+            return Registration.DUPLICATE
+        return Registration.STARTED
+
+    async def _recorded(self, user_id: str, msgid: str, now: float) -> bool:
+        item = await self._table.get(*keys.generation(user_id, msgid))
+        return item is not None and int(item["ttl"]) >= int(now)
+
+    async def _lease_slot(
+        self, user_id: str, msgid: str, max_running: int, lease_until: float, now: float
+    ) -> int | None:
+        for _ in range(2):  # a second look, when others took every slot that looked free
+            for slot in await self._free_slots(user_id, max_running, now):
+                pk, sk = keys.generation_slot(user_id, slot)
+                try:
+                    await self._table.put(
+                        {
+                            "pk": pk,
+                            "sk": sk,
+                            "slot": slot,
+                            "msgid": msgid,
+                            "lease_until": lease_until,
+                            "ttl": _ttl(lease_until),
+                        },
+                        condition="attribute_not_exists(pk) OR lease_until < :now",
+                        values={":now": now},
+                    )
+                    return slot
+                except ClientError as error:
+                    if not is_condition_failure(error):
+                        raise
+        return None
+
+    async def _free_slots(self, user_id: str, max_running: int, now: float) -> list[int]:
+        items = await self._table.query_all("pk = :p", {":p": keys.generation_slots(user_id)})
+        held = {int(item["slot"]) for item in items if float(item["lease_until"]) >= now}
+        return [slot for slot in range(max_running) if slot not in held]
+
+    async def _release_slot(self, user_id: str, slot: int, msgid: str) -> None:
+        try:
+            # Only this answer's lease: once it has ended, the slot may belong to another answer.
+            await self._table.delete(*keys.generation_slot(user_id, slot), condition="msgid = :m", values={":m": msgid})
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
         try:
@@ -176,4 +233,8 @@ class DynamoStopSignalStore:
         return bool(item and item.get("stop_requested"))
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
-        await self._table.update(*keys.generation(user_id, msgid), "SET finished = :yes", values={":yes": True})
+        generation = await self._table.update(
+            *keys.generation(user_id, msgid), "SET finished = :yes", values={":yes": True}, returns="ALL_NEW"
+        )
+        if "slot" in generation:
+            await self._release_slot(user_id, int(generation["slot"]), msgid)

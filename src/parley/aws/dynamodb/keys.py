@@ -11,6 +11,7 @@ TICKET#<sha256>            TICKET                   a WebSocket ticket (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
 CONN#<connection_id>       CONN                     a WebSocket connection (gsi1: CONNS#<user_id> / <id>; ttl)
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
+SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def connections_index(user_id: str) -> str:
 
 def generation(user_id: str, msgid: str) -> tuple[str, str]:
     return f"GEN#{user_id}#{msgid}", "GEN"
+
+
+def generation_slots(user_id: str) -> str:
+    return f"SLOTS#{user_id}"
+
+
+def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
+    return generation_slots(user_id), f"SLOT#{slot}"
 
 
 USERS_INDEX = "USERS"

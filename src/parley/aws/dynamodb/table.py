@@ -107,10 +107,20 @@ class Table:
         result = await self._call("update_item", **kwargs)
         return decode(result.get("Attributes", {}))
 
-    async def delete(self, pk: str, sk: str, *, condition: str | None = None, returns: str = "NONE") -> dict[str, Any]:
+    async def delete(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk}), "ReturnValues": returns}
         if condition:
             kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = encode(values)
         result = await self._call("delete_item", **kwargs)
         return decode(result.get("Attributes", {}))
 

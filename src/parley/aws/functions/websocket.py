@@ -115,9 +115,15 @@ class SendPromptFunction(_MessageFunction):
         if len(job.encode()) > MAX_JOB_BYTES:
             await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
             raise ProtocolError("The conversation is too large to send to the model.", message.msgid)
-        await self.loop.run_in_executor(
-            None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
-        )
+        try:
+            await self.loop.run_in_executor(
+                None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
+            )
+        except Exception:
+            log.exception("could not queue answer %s", message.msgid)
+            not_queued = ParleyError("The answer could not be started. Try again.")
+            await self.chat.fail(prepared, not_queued)  # frees its slot: no worker will
+            raise not_queued from None
 
 
 class StopFunction(_MessageFunction):
