@@ -303,3 +303,23 @@ async def test_two_processes_starting_answers_at_once_never_exceed_the_cap(store
     started = [m for m, result in zip(msgids, results, strict=True) if result is Registration.STARTED]
     await other_stores.stop_signals.finish_generation(user.id, started[0])
     assert await register(stores, user.id, "late") is Registration.STARTED  # released by the other process
+
+
+async def test_request_rate_buckets(stores):
+    rate = stores.request_rate
+    now = time.time()
+    assert [await rate.take("alice", now, 1.0, 3) for _ in range(3)] == [0, 0, 0]
+    assert await rate.take("alice", now, 1.0, 3) == pytest.approx(1.0)
+    assert await rate.take("bob", now, 1.0, 3) == 0  # each key has its own bucket
+    assert await rate.take("alice", now + 1, 1.0, 3) == 0  # refilled by one
+    assert await rate.take("alice", now + 1, 1.0, 3) == pytest.approx(1.0)
+    assert await rate.take("alice", now + 10, 1.0, 3) == 0  # full again after a pause
+    assert [await rate.take("alice", now + 10, 1.0, 3) for _ in range(2)] == [0, 0]
+    assert await rate.take("alice", now + 10, 1.0, 3) > 0
+
+
+async def test_request_rate_under_concurrent_requests(stores):
+    now = time.time()
+    waits = await asyncio.gather(*(stores.request_rate.take("carol", now, 6.0, 5) for _ in range(12)))
+    assert waits.count(0) == 5
+    assert all(wait > 0 for wait in waits if wait != 0)

@@ -117,11 +117,11 @@ class Settings:
     ws_post_interval: float = 0.1  # the worker coalesces deltas: at most ~10 posts a second a stream
     ws_max_frame_bytes: int = 32 * 1024
 
-    # Edge limits
+    # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
     max_sockets_per_user: int = 16
-    requests_per_minute: int = 600  # per user, on the local server; bursts of half that pass
-    max_generations_per_user: int = 4  # answers being generated at once, counted in the store
+    requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
+    max_generations_per_user: int = 4  # answers being generated at once
     allowed_origins: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)

@@ -20,6 +20,7 @@ from parley.core.chat.service import ChatLimits, ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
+from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
 
@@ -70,6 +71,11 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
             idle_timeout=settings.token_idle_timeout,
         ),
     )
+
+
+def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """Every edge counts a user's requests against the same budget, kept in the store."""
+    return RateLimiter(stores.request_rate, settings.requests_per_minute)
 
 
 @asynccontextmanager

@@ -9,7 +9,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
-from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
+from parley.aws.dynamodb.table import GSI1, Table, failed_item, is_condition_failure
+from parley.core.rate_limit import take_from_bucket
 from parley.core.store.base import Registration
 
 
@@ -238,3 +239,51 @@ class DynamoStopSignalStore:
         )
         if "slot" in generation:
             await self._release_slot(user_id, int(generation["slot"]), msgid)
+
+
+class DynamoRequestRateStore:
+    """Token buckets as one item per key holding when the bucket is full again (``full_at``).
+
+    Two conditional updates at most, no read-then-write: every container sees the same bucket."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def take(self, key: str, now: float, interval: float, burst: int) -> float:
+        pk, sk = keys.request_rate(key)
+        room = now + (burst - 1) * interval  # a request passes while the bucket is full again by then
+        expiry = {"#ttl": "ttl"}
+        ttl = _ttl(now + burst * interval)  # by then the bucket is full again: the item says nothing more
+        for _ in range(5):  # bounded: each round either decides or loses a race to this user's other requests
+            try:  # a full (or new) bucket: start it again with one request taken
+                await self._table.update(
+                    pk,
+                    sk,
+                    "SET full_at = :next, #ttl = :ttl",
+                    values={":next": now + interval, ":now": now, ":ttl": ttl},
+                    names=expiry,
+                    condition="attribute_not_exists(full_at) OR full_at <= :now",
+                    returns_on_failure="ALL_OLD",
+                )
+                return 0.0
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                old = failed_item(error) or {}
+            _, wait = take_from_bucket(float(old.get("full_at", now)), now, interval, burst)
+            if wait > 0:
+                return wait
+            try:  # room left: take one
+                await self._table.update(
+                    pk,
+                    sk,
+                    "SET full_at = full_at + :interval, #ttl = :ttl",
+                    values={":interval": interval, ":now": now, ":room": room, ":ttl": ttl},
+                    names=expiry,
+                    condition="full_at > :now AND full_at <= :room",
+                )
+                return 0.0
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+        return interval

@@ -12,6 +12,7 @@ THROTTLE#<key>             THROTTLE                 failed logins in a window (t
 CONN#<connection_id>       CONN                     a WebSocket connection (gsi1: CONNS#<user_id> / <id>; ttl)
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
+RATE#<key>                 RATE                     a request-rate bucket: when it is full again (ttl)
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ def generation_slots(user_id: str) -> str:
 
 def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
     return generation_slots(user_id), f"SLOT#{slot}"
+
+
+def request_rate(key: str) -> tuple[str, str]:
+    return f"RATE#{key}", "RATE"
 
 
 USERS_INDEX = "USERS"

@@ -13,8 +13,8 @@ from typing import Any
 
 from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
-from parley.errors import InvalidToken, ParleyError
-from parley.runtime import build_auth, build_chat, build_models
+from parley.errors import InvalidToken, ParleyError, RateLimited
+from parley.runtime import build_auth, build_chat, build_models, build_rate_limit
 from parley.ws_protocol import NotRunning, ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ class _MessageFunction(LambdaFunction):
 
     needs_secrets = False
 
+    async def open(self, stack: AsyncExitStack) -> None:
+        self.rate_limit = build_rate_limit(self.settings, self.stores)
+
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_context = event["requestContext"]
         connection_id = request_context["connectionId"]
@@ -70,6 +73,14 @@ class _MessageFunction(LambdaFunction):
         if user_id is None:
             await api.disconnect(connection_id)
             return FORBIDDEN
+        try:
+            # The same budget as the user's HTTP requests; every message counts, even a malformed one.
+            await self.rate_limit.check(user_id)
+        except RateLimited as limited:
+            await api.post(
+                connection_id, encode_error(None, limited.code, limited.message, retry_after=limited.retry_after)
+            )
+            return OK
         try:
             message = parse_client_message(event.get("body") or "")
         except ProtocolError as error:
@@ -91,6 +102,7 @@ class SendPromptFunction(_MessageFunction):
     needs_secrets = True  # the OpenAI key, to list that endpoint's models
 
     async def open(self, stack: AsyncExitStack) -> None:
+        await super().open(stack)
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
         self.chat = build_chat(self.settings, self.stores, models)

@@ -207,6 +207,14 @@ class StopSignalStore(Protocol):
         it expires."""
 
 
+class RequestRateStore(Protocol):
+    """A token bucket per key, shared by every process that uses the store."""
+
+    async def take(self, key: str, now: float, interval: float, burst: int) -> float:
+        """Take one request from ``key``'s bucket, which holds ``burst`` requests and refills one every
+        ``interval`` seconds; returns 0 when taken, otherwise the seconds until one could be."""
+
+
 @dataclass(frozen=True)
 class Stores:
     """Every store the core needs, built once by the composition root."""
@@ -219,3 +227,4 @@ class Stores:
     preferences: PreferencesStore
     connections: ConnectionStore
     stop_signals: StopSignalStore
+    request_rate: RequestRateStore
