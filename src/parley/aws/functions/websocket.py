@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
+TOO_MANY_CONNECTIONS = {"statusCode": 429}  # $connect's answer is the handshake's status
 # API Gateway closes a WebSocket after 2 hours at most; the record may go then.
 CONNECTION_TTL_SECONDS = 2 * 3600
 # SNS takes messages up to 256 KB.
@@ -28,7 +29,8 @@ MAX_JOB_BYTES = 250_000
 
 
 class ConnectFunction(LambdaFunction):
-    """Redeems the single-use ticket from the query string and records who the connection belongs to."""
+    """Redeems the single-use ticket from the query string and records who the connection belongs to,
+    unless the user already holds ``max_sockets_per_user`` open connections."""
 
     async def open(self, stack: AsyncExitStack) -> None:
         self.auth = build_auth(self.settings, self.stores)
@@ -44,6 +46,10 @@ class ConnectFunction(LambdaFunction):
             user = await self.auth.redeem_ticket(ticket)
         except InvalidToken:
             return FORBIDDEN
+        # Counted from the store (its user index is eventually consistent: handshakes within the same instant
+        # may pass together), so the cap holds whichever container runs each $connect.
+        if len(await self.stores.connections.user_connections(user.id)) >= self.settings.max_sockets_per_user:
+            return TOO_MANY_CONNECTIONS
         connection_id = event["requestContext"]["connectionId"]
         await self.stores.connections.put_connection(connection_id, user.id, time.time() + CONNECTION_TTL_SECONDS)
         return OK
