@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from parley.core.chat.params import ChatParams
 from parley.core.chat.service import ChatRequest
-from parley.core.store.base import MessageStatus
+from parley.core.store.base import MessageStatus, Registration
 from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
 from parley.testing.mock_provider import Reply
 from tests.conftest import PASSWORD
@@ -303,3 +304,35 @@ async def test_a_user_has_a_cap_on_simultaneous_answers(runtime, provider, user,
         runtime.chat.stop(user.id, f"g{i}")
         await generation.wait()
     await collect(await runtime.chat.start(user, ChatRequest(prompt="now fine", msgid="after")))
+
+
+async def test_answers_started_at_the_same_moment_still_respect_the_cap(runtime, provider, user):
+    from parley.errors import TooManyGenerations
+
+    cap = runtime.chat._limits.max_generations_per_user
+    provider.enqueue(*[Reply(tokens=["a"] * 100, delay=0.01) for _ in range(cap)])
+    attempts = [runtime.chat.start(user, ChatRequest(prompt="hi", msgid=f"at-once{i}")) for i in range(cap + 1)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    running = [result for result in results if not isinstance(result, BaseException)]
+    assert len(running) == cap
+    assert [type(result) for result in results if isinstance(result, BaseException)] == [TooManyGenerations]
+    listing = await runtime.stores.conversations.list_conversations(user.id, 10, None)
+    assert len(listing.items) == cap  # the refused one wrote nothing
+    for generation in running:
+        runtime.chat.stop(user.id, generation.msgid)
+        await generation.wait()
+
+
+async def test_an_answer_whose_message_cannot_be_saved_frees_its_slot(runtime, provider, user, monkeypatch):
+    async def conversation_gone(*args, **kwargs):
+        return None  # deleted between the checks and the write
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runtime.stores.conversations, "add_message", conversation_gone)
+        with pytest.raises(NotFound):
+            await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="lost"))
+    now = time.time()
+    registration = await runtime.stores.stop_signals.register_generation(
+        user.id, "next", now + 60, max_running=1, lease_until=now + 60
+    )
+    assert registration is Registration.STARTED  # the one slot is free again

@@ -8,24 +8,33 @@ import time
 import pytest
 
 from parley.config import Settings
-from parley.core.store.base import MessageStatus, SessionRef
+from parley.core.store.base import MessageStatus, Registration, SessionRef
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
-async def stores(request, tmp_path):
+def store_settings(request, tmp_path):
     if request.param == "sqlite":
-        settings = Settings(data_dir=tmp_path / "data")
-    else:
-        endpoint = request.getfixturevalue("moto_server")
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            store="dynamodb",
-            dynamodb_table=request.getfixturevalue("dynamodb_table"),
-            aws_endpoint_url=endpoint,
-        )
-    async with open_stores(settings.store, settings) as opened:
+        return Settings(data_dir=tmp_path / "data")
+    return Settings(
+        data_dir=tmp_path / "data",
+        store="dynamodb",
+        dynamodb_table=request.getfixturevalue("dynamodb_table"),
+        aws_endpoint_url=request.getfixturevalue("moto_server"),
+    )
+
+
+@pytest.fixture
+async def stores(store_settings):
+    async with open_stores(store_settings.store, store_settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def other_stores(store_settings, stores):
+    """The same data opened a second time: another process (a second Lambda container) using the store."""
+    async with open_stores(store_settings.store, store_settings) as opened:
         yield opened
 
 
@@ -239,15 +248,86 @@ async def test_connections_and_stop_signals(stores, user):
 
     signals = stores.stop_signals
     assert await signals.request_stop(user.id, "m1") is False
-    assert await signals.register_generation(user.id, "m1", now + 900) is True
-    assert await signals.register_generation(user.id, "m1", now + 900) is False  # the same msgid again
-    assert await signals.register_generation("someone-else", "m1", now + 900) is True
+    assert await register(stores, user.id, "m1") is Registration.STARTED
+    assert await register(stores, user.id, "m1") is Registration.DUPLICATE  # the same msgid again
+    assert await register(stores, "someone-else", "m1") is Registration.STARTED
     assert await signals.stop_requested(user.id, "m1") is False
     assert await signals.request_stop(user.id, "m1") is True
     assert await signals.stop_requested(user.id, "m1") is True
     assert await signals.stop_requested("someone-else", "m1") is False
     await signals.finish_generation(user.id, "m1")
     assert await signals.request_stop(user.id, "m1") is False  # finished: nothing to stop
-    assert await signals.register_generation(user.id, "m1", now + 900) is False  # still taken
-    results = await asyncio.gather(*(signals.register_generation(user.id, "race", now + 900) for _ in range(5)))
-    assert results.count(True) == 1
+    assert await register(stores, user.id, "m1") is Registration.DUPLICATE  # still taken
+    results = await asyncio.gather(*(register(stores, user.id, "race") for _ in range(5)))
+    assert results.count(Registration.STARTED) == 1
+    assert set(results) == {Registration.STARTED, Registration.DUPLICATE}
+
+
+async def register(stores, user_id, msgid, *, max_running=4, lease_seconds=900.0):
+    now = time.time()
+    return await stores.stop_signals.register_generation(
+        user_id, msgid, now + 1200, max_running=max_running, lease_until=now + lease_seconds
+    )
+
+
+async def test_answer_slots_cap_a_user_until_an_answer_finishes(stores, user):
+    for i in range(4):
+        assert await register(stores, user.id, f"a{i}") is Registration.STARTED
+    assert await register(stores, user.id, "a4") is Registration.AT_CAPACITY
+    assert await register(stores, user.id, "a0") is Registration.DUPLICATE  # a duplicate is told as such
+    assert await register(stores, "someone-else", "b0") is Registration.STARTED  # each user has their own
+    await stores.stop_signals.finish_generation(user.id, "a2")
+    # The refused msgid was not consumed: it starts once a slot is free, and the slot is taken again.
+    assert await register(stores, user.id, "a4") is Registration.STARTED
+    assert await register(stores, user.id, "a5") is Registration.AT_CAPACITY
+    assert await stores.stop_signals.request_stop(user.id, "a4") is True
+
+
+async def test_a_refused_answer_writes_nothing(stores, user):
+    for i in range(2):
+        assert await register(stores, user.id, f"r{i}", max_running=2) is Registration.STARTED
+    assert await register(stores, user.id, "refused", max_running=2) is Registration.AT_CAPACITY
+    assert await stores.stop_signals.request_stop(user.id, "refused") is False  # no record of it
+    assert await register(stores, user.id, "refused", max_running=3) is Registration.STARTED
+
+
+async def test_an_answer_that_never_finishes_frees_its_slot_when_its_lease_ends(stores, user):
+    # A process that died mid-answer: its lease has already ended.
+    assert await register(stores, user.id, "stuck", max_running=1, lease_seconds=-1) is Registration.STARTED
+    assert await register(stores, user.id, "fresh", max_running=1) is Registration.STARTED
+    assert await register(stores, user.id, "third", max_running=1) is Registration.AT_CAPACITY
+    # The stuck answer reporting its end late must not free the slot that "fresh" now holds.
+    await stores.stop_signals.finish_generation(user.id, "stuck")
+    assert await register(stores, user.id, "third", max_running=1) is Registration.AT_CAPACITY
+    await stores.stop_signals.finish_generation(user.id, "fresh")
+    assert await register(stores, user.id, "third", max_running=1) is Registration.STARTED
+
+
+async def test_two_processes_starting_answers_at_once_never_exceed_the_cap(stores, other_stores, user):
+    msgids = [f"c{i}" for i in range(12)]
+    results = await asyncio.gather(*(register((stores, other_stores)[i % 2], user.id, m) for i, m in enumerate(msgids)))
+    assert results.count(Registration.STARTED) == 4
+    assert results.count(Registration.AT_CAPACITY) == 8
+    started = [m for m, result in zip(msgids, results, strict=True) if result is Registration.STARTED]
+    await other_stores.stop_signals.finish_generation(user.id, started[0])
+    assert await register(stores, user.id, "late") is Registration.STARTED  # released by the other process
+
+
+async def test_request_rate_buckets(stores):
+    rate = stores.request_rate
+    now = time.time()
+    assert [await rate.take("alice", now, 1.0, 3) for _ in range(3)] == [0, 0, 0]
+    assert await rate.take("alice", now, 1.0, 3) == pytest.approx(1.0)
+    assert await rate.take("bob", now, 1.0, 3) == 0  # each key has its own bucket
+    assert await rate.take("alice", now + 1, 1.0, 3) == 0  # refilled by one
+    assert await rate.take("alice", now + 1, 1.0, 3) == pytest.approx(1.0)
+    assert await rate.take("alice", now + 10, 1.0, 3) == 0  # full again after a pause
+    assert [await rate.take("alice", now + 10, 1.0, 3) for _ in range(2)] == [0, 0]
+    assert await rate.take("alice", now + 10, 1.0, 3) > 0
+
+
+async def test_request_rate_under_concurrent_requests(stores):
+    now = time.time()
+    waits = await asyncio.gather(*(stores.request_rate.take("carol", now, 6.0, 5) for _ in range(12)))
+    assert waits.count(0) == 5
+    assert all(wait > 0 for wait in waits if wait != 0)

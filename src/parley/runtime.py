@@ -20,6 +20,7 @@ from parley.core.chat.service import ChatLimits, ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
+from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
 
@@ -61,6 +62,7 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
             context_budget_tokens=settings.context_budget_tokens,
             save_interval_seconds=settings.save_interval_seconds,
             title_max_chars=settings.title_max_chars,
+            max_generations_per_user=settings.max_generations_per_user,
         ),
         policy=UpstreamPolicy(
             retries=settings.provider_retries,
@@ -69,6 +71,11 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
             idle_timeout=settings.token_idle_timeout,
         ),
     )
+
+
+def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """Every edge counts a user's requests against the same budget, kept in the store."""
+    return RateLimiter(stores.request_rate, settings.requests_per_minute)
 
 
 @asynccontextmanager

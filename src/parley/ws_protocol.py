@@ -4,7 +4,8 @@ Client → server:
     {"action": "sendprompt", "payload": {"msgid", "conversation_id"?, "prompt", "params"?, "edit_message_id"?}}
     {"action": "stop", "payload": {"msgid"}}
 Server → client: the chat events (``parley.core.chat.events``) as JSON objects, plus
-    {"type": "error", "msgid", "code", "message"} for a message that could not be acted on.
+    {"type": "error", "msgid", "code", "message"} for a message that could not be acted on, plus
+    "retry_after" (seconds) when it was refused for now (``rate_limited``).
 
 Plain Python on purpose: the Lambda handlers import this and must stay light at cold start.
 """
@@ -121,8 +122,11 @@ def encode_event(event: StreamEvent) -> str:
     return json.dumps(event.to_dict(), separators=(",", ":"))
 
 
-def encode_error(msgid: str | None, code: str, message: str) -> str:
-    return json.dumps({"type": "error", "msgid": msgid, "code": code, "message": message}, separators=(",", ":"))
+def encode_error(msgid: str | None, code: str, message: str, *, retry_after: int | None = None) -> str:
+    error: dict[str, Any] = {"type": "error", "msgid": msgid, "code": code, "message": message}
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+    return json.dumps(error, separators=(",", ":"))
 
 
 def _only(data: dict[str, Any], allowed: set[str], msgid: str | None, where: str = "payload") -> None:

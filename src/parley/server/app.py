@@ -17,8 +17,7 @@ from fastapi import FastAPI
 
 from parley import __version__
 from parley.config import Settings
-from parley.core.rate_limit import RateLimiter
-from parley.runtime import Runtime, open_runtime
+from parley.runtime import Runtime, build_rate_limit, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
@@ -76,7 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.runtime = runtime
     app.state.sessions = SessionWatcher(runtime.auth)
-    app.state.rate_limit = RateLimiter(settings.requests_per_minute)
+    app.state.rate_limit = build_rate_limit(settings, runtime.stores)
 
 
 @asynccontextmanager

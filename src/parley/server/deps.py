@@ -41,7 +41,7 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthError("Log in to use this.")
     principal = await runtime.auth.authenticate(credentials.credentials)
-    rate_limit(request.app).check(principal.user.id)
+    await rate_limit(request.app).check(principal.user.id)
     return principal
 
 

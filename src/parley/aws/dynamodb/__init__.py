@@ -10,6 +10,7 @@ from parley.aws.clients import aws_client
 from parley.aws.dynamodb.auth_state import (
     DynamoConnectionStore,
     DynamoPreferencesStore,
+    DynamoRequestRateStore,
     DynamoStopSignalStore,
     DynamoThrottleStore,
     DynamoTicketStore,
@@ -37,6 +38,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         preferences=DynamoPreferencesStore(table),
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
+        request_rate=DynamoRequestRateStore(table),
     )
 
 

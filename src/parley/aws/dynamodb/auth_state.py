@@ -9,8 +9,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
-from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
-from parley.core.store.base import SessionRef
+from parley.aws.dynamodb.table import GSI1, Table, failed_item, is_condition_failure
+from parley.core.rate_limit import take_from_bucket
+from parley.core.store.base import Registration, SessionRef
 
 
 def _ttl(expires_at: float) -> int:
@@ -155,23 +156,79 @@ class DynamoConnectionStore:
 
 
 class DynamoStopSignalStore:
+    """Answers by (user, msgid), and each user's answer slots: ``max_running`` items that answers lease.
+
+    DynamoDB cannot count and insert in one step, so a new answer takes a free slot item with a
+    conditional put (one winner per slot, whichever container asks), then records its msgid."""
+
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
+    async def register_generation(
+        self, user_id: str, msgid: str, expires_at: float, *, max_running: int, lease_until: float
+    ) -> Registration:
+        now = time.time()
+        if await self._recorded(user_id, msgid, now):
+            return Registration.DUPLICATE
+        slot = await self._lease_slot(user_id, msgid, max_running, lease_until, now)
+        if slot is None:
+            return Registration.AT_CAPACITY
         pk, sk = keys.generation(user_id, msgid)
         try:
             await self._table.put(
-                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "ttl": _ttl(expires_at)},
+                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "slot": slot, "ttl": _ttl(expires_at)},
                 condition="attribute_not_exists(pk) OR #ttl < :now",
-                values={":now": int(time.time())},
+                values={":now": int(now)},
                 names={"#ttl": "ttl"},
             )
         except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+            if not is_condition_failure(error):
+                raise
+            await self._release_slot(user_id, slot, msgid)  # the same msgid, sent twice at once, won elsewhere
+            return Registration.DUPLICATE
+        return Registration.STARTED
+
+    async def _recorded(self, user_id: str, msgid: str, now: float) -> bool:
+        item = await self._table.get(*keys.generation(user_id, msgid))
+        return item is not None and int(item["ttl"]) >= int(now)
+
+    async def _lease_slot(
+        self, user_id: str, msgid: str, max_running: int, lease_until: float, now: float
+    ) -> int | None:
+        for _ in range(2):  # a second look, when others took every slot that looked free
+            for slot in await self._free_slots(user_id, max_running, now):
+                pk, sk = keys.generation_slot(user_id, slot)
+                try:
+                    await self._table.put(
+                        {
+                            "pk": pk,
+                            "sk": sk,
+                            "slot": slot,
+                            "msgid": msgid,
+                            "lease_until": lease_until,
+                            "ttl": _ttl(lease_until),
+                        },
+                        condition="attribute_not_exists(pk) OR lease_until < :now",
+                        values={":now": now},
+                    )
+                    return slot
+                except ClientError as error:
+                    if not is_condition_failure(error):
+                        raise
+        return None
+
+    async def _free_slots(self, user_id: str, max_running: int, now: float) -> list[int]:
+        items = await self._table.query_all("pk = :p", {":p": keys.generation_slots(user_id)})
+        held = {int(item["slot"]) for item in items if float(item["lease_until"]) >= now}
+        return [slot for slot in range(max_running) if slot not in held]
+
+    async def _release_slot(self, user_id: str, slot: int, msgid: str) -> None:
+        try:
+            # Only this answer's lease: once it has ended, the slot may belong to another answer.
+            await self._table.delete(*keys.generation_slot(user_id, slot), condition="msgid = :m", values={":m": msgid})
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
         try:
@@ -192,4 +249,56 @@ class DynamoStopSignalStore:
         return bool(item and item.get("stop_requested"))
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
-        await self._table.update(*keys.generation(user_id, msgid), "SET finished = :yes", values={":yes": True})
+        generation = await self._table.update(
+            *keys.generation(user_id, msgid), "SET finished = :yes", values={":yes": True}, returns="ALL_NEW"
+        )
+        if "slot" in generation:
+            await self._release_slot(user_id, int(generation["slot"]), msgid)
+
+
+class DynamoRequestRateStore:
+    """Token buckets as one item per key holding when the bucket is full again (``full_at``).
+
+    Two conditional updates at most, no read-then-write: every container sees the same bucket."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def take(self, key: str, now: float, interval: float, burst: int) -> float:
+        pk, sk = keys.request_rate(key)
+        room = now + (burst - 1) * interval  # a request passes while the bucket is full again by then
+        expiry = {"#ttl": "ttl"}
+        ttl = _ttl(now + burst * interval)  # by then the bucket is full again: the item says nothing more
+        for _ in range(5):  # bounded: each round either decides or loses a race to this user's other requests
+            try:  # a full (or new) bucket: start it again with one request taken
+                await self._table.update(
+                    pk,
+                    sk,
+                    "SET full_at = :next, #ttl = :ttl",
+                    values={":next": now + interval, ":now": now, ":ttl": ttl},
+                    names=expiry,
+                    condition="attribute_not_exists(full_at) OR full_at <= :now",
+                    returns_on_failure="ALL_OLD",
+                )
+                return 0.0
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                old = failed_item(error) or {}
+            _, wait = take_from_bucket(float(old.get("full_at", now)), now, interval, burst)
+            if wait > 0:
+                return wait
+            try:  # room left: take one
+                await self._table.update(
+                    pk,
+                    sk,
+                    "SET full_at = full_at + :interval, #ttl = :ttl",
+                    values={":interval": interval, ":now": now, ":room": room, ":ttl": ttl},
+                    names=expiry,
+                    condition="full_at > :now AND full_at <= :room",
+                )
+                return 0.0
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+        return interval

@@ -11,6 +11,8 @@ TICKET#<sha256>            TICKET                   a WebSocket ticket and the s
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
 CONN#<connection_id>       CONN                     a socket and its session (gsi1: CONNS#<user_id> / <id>; ttl)
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
+SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
+RATE#<key>                 RATE                     a request-rate bucket: when it is full again (ttl)
 """
 
 from __future__ import annotations
@@ -81,6 +83,18 @@ def connections_index(user_id: str) -> str:
 
 def generation(user_id: str, msgid: str) -> tuple[str, str]:
     return f"GEN#{user_id}#{msgid}", "GEN"
+
+
+def generation_slots(user_id: str) -> str:
+    return f"SLOTS#{user_id}"
+
+
+def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
+    return generation_slots(user_id), f"SLOT#{slot}"
+
+
+def request_rate(key: str) -> tuple[str, str]:
+    return f"RATE#{key}", "RATE"
 
 
 USERS_INDEX = "USERS"

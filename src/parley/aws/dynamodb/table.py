@@ -48,6 +48,12 @@ def is_condition_failure(error: ClientError) -> bool:
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
+def failed_item(error: ClientError) -> dict[str, Any] | None:
+    """The item as it was when a condition failed (asked for with ``returns_on_failure="ALL_OLD"``)."""
+    raw = error.response.get("Item")
+    return decode(raw) if raw else None
+
+
 class Table:
     def __init__(self, client: Any, name: str) -> None:
         self.client = client
@@ -91,12 +97,14 @@ class Table:
         names: Mapping[str, str] | None = None,
         condition: str | None = None,
         returns: str = "NONE",
+        returns_on_failure: str = "NONE",
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "Key": encode({"pk": pk, "sk": sk}),
             "UpdateExpression": expression,
             "ReturnValues": returns,
+            "ReturnValuesOnConditionCheckFailure": returns_on_failure,
         }
         if values:
             kwargs["ExpressionAttributeValues"] = encode(values)
@@ -107,10 +115,20 @@ class Table:
         result = await self._call("update_item", **kwargs)
         return decode(result.get("Attributes", {}))
 
-    async def delete(self, pk: str, sk: str, *, condition: str | None = None, returns: str = "NONE") -> dict[str, Any]:
+    async def delete(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk}), "ReturnValues": returns}
         if condition:
             kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = encode(values)
         result = await self._call("delete_item", **kwargs)
         return decode(result.get("Attributes", {}))
 

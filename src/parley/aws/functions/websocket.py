@@ -13,14 +13,15 @@ from typing import Any
 
 from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
-from parley.errors import InvalidToken, ParleyError
-from parley.runtime import build_auth, build_chat, build_models
+from parley.errors import InvalidToken, ParleyError, RateLimited
+from parley.runtime import build_auth, build_chat, build_models, build_rate_limit
 from parley.ws_protocol import NotRunning, ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
 
 log = logging.getLogger(__name__)
 
 OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
+TOO_MANY_CONNECTIONS = {"statusCode": 429}  # $connect's answer is the handshake's status
 # API Gateway closes a WebSocket after 2 hours at most; the record may go then.
 CONNECTION_TTL_SECONDS = 2 * 3600
 # SNS takes messages up to 256 KB.
@@ -28,7 +29,8 @@ MAX_JOB_BYTES = 250_000
 
 
 class ConnectFunction(LambdaFunction):
-    """Redeems the single-use ticket from the query string and records whose session the connection belongs to."""
+    """Redeems the single-use ticket from the query string and records whose session the connection belongs
+    to, unless the user already holds ``max_sockets_per_user`` open connections."""
 
     async def open(self, stack: AsyncExitStack) -> None:
         self.auth = build_auth(self.settings, self.stores)
@@ -45,6 +47,11 @@ class ConnectFunction(LambdaFunction):
             holder = await self.auth.redeem_ticket(ticket)
         except InvalidToken:
             return FORBIDDEN
+        # Counted from the store (its user index is eventually consistent: handshakes within the same instant
+        # may pass together), so the cap holds whichever container runs each $connect.
+        open_connections = await self.stores.connections.user_connections(holder.session.user_id)
+        if len(open_connections) >= self.settings.max_sockets_per_user:
+            return TOO_MANY_CONNECTIONS
         connection_id = event["requestContext"]["connectionId"]
         await self.stores.connections.put_connection(
             connection_id, holder.session, time.time() + CONNECTION_TTL_SECONDS
@@ -69,6 +76,9 @@ class _MessageFunction(LambdaFunction):
 
     needs_secrets = False
 
+    async def open(self, stack: AsyncExitStack) -> None:
+        self.rate_limit = build_rate_limit(self.settings, self.stores)
+
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_context = event["requestContext"]
         connection_id = request_context["connectionId"]
@@ -77,6 +87,14 @@ class _MessageFunction(LambdaFunction):
         if user_id is None:
             await api.disconnect(connection_id)
             return FORBIDDEN
+        try:
+            # The same budget as the user's HTTP requests; every message counts, even a malformed one.
+            await self.rate_limit.check(user_id)
+        except RateLimited as limited:
+            await api.post(
+                connection_id, encode_error(None, limited.code, limited.message, retry_after=limited.retry_after)
+            )
+            return OK
         try:
             message = parse_client_message(event.get("body") or "")
         except ProtocolError as error:
@@ -98,6 +116,7 @@ class SendPromptFunction(_MessageFunction):
     needs_secrets = True  # the OpenAI key, to list that endpoint's models
 
     async def open(self, stack: AsyncExitStack) -> None:
+        await super().open(stack)
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
         self.chat = build_chat(self.settings, self.stores, models)
@@ -122,9 +141,15 @@ class SendPromptFunction(_MessageFunction):
         if len(job.encode()) > MAX_JOB_BYTES:
             await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
             raise ProtocolError("The conversation is too large to send to the model.", message.msgid)
-        await self.loop.run_in_executor(
-            None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
-        )
+        try:
+            await self.loop.run_in_executor(
+                None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
+            )
+        except Exception:
+            log.exception("could not queue answer %s", message.msgid)
+            not_queued = ParleyError("The answer could not be started. Try again.")
+            await self.chat.fail(prepared, not_queued)  # frees its slot: no worker will
+            raise not_queued from None
 
 
 class StopFunction(_MessageFunction):

@@ -120,8 +120,10 @@ class Gateway:
             queryStringParameters=dict(websocket.query_params) or None,
         )
         answer = await self.functions.connect.invoke(connect)
-        if int(answer.get("statusCode", 500)) != 200:
-            await websocket.close(code=1008)  # before accept: the handshake fails with 403, as on AWS
+        status = int(answer.get("statusCode", 500))
+        if status != 200:
+            # As on AWS, $connect's status is the handshake's answer (403 for a bad ticket, 429 at the cap).
+            await websocket.send_denial_response(Response(status_code=status))
             return
         await websocket.accept()
         self.connections[connection_id] = websocket

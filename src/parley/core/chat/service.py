@@ -28,7 +28,15 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.registry import ModelRegistry, RegisteredModel
-from parley.core.store.base import Conversation, ConversationStore, Message, MessageStatus, StopSignalStore, User
+from parley.core.store.base import (
+    Conversation,
+    ConversationStore,
+    Message,
+    MessageStatus,
+    Registration,
+    StopSignalStore,
+    User,
+)
 from parley.errors import (
     DuplicateRequest,
     InvalidInput,
@@ -63,6 +71,9 @@ class ChatLimits:
     save_interval_seconds: float = 1.0
     title_max_chars: int = 60
     max_generations_per_user: int = 4
+    # The latest an answer frees its user's slot if its process dies before saying it ended. Longer than
+    # an answer can run on AWS (the worker Lambda is stopped at 15 minutes), so a live answer keeps it.
+    slot_lease_seconds: float = 16 * 60
     # How long a msgid stays taken (longer than any answer runs), so a retried request is answered once.
     msgid_ttl_seconds: float = 20 * 60
 
@@ -214,9 +225,6 @@ class ChatService:
         msgid = request.msgid or uuid.uuid4().hex
         if len(msgid) > MAX_MSGID_CHARS:
             raise InvalidInput(f"msgid is longer than {MAX_MSGID_CHARS} characters.")
-        running = sum(1 for owner, _ in self._active if owner == user.id)
-        if running >= self._limits.max_generations_per_user:
-            raise TooManyGenerations()
 
         model_id = request.params.model or self._models.default_model
         if model_id is None:
@@ -239,23 +247,27 @@ class ChatService:
             if edited is not None:
                 history = [m for m in history if m.seq < edited.seq]
 
-        # Everything that can refuse the request is checked before anything is written.
+        # Everything that can refuse the request is checked before anything is written; the last check,
+        # a free slot among the user's answers (counted in the store, shared by every process), also
+        # records the msgid, or writes nothing.
         budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
         context = build_context(request.params.system_prompt, history, prompt, budget)
-        if not await self._generations.register_generation(
-            user.id, msgid, time.time() + self._limits.msgid_ttl_seconds
-        ):
-            raise DuplicateRequest()
-
-        if conversation is None:
-            title = title_from_prompt(prompt, self._limits.title_max_chars)
-            conversation = await self._conversations.create_conversation(user.id, title, model_id)
-        if edited is not None:
-            await self._conversations.truncate_from(user.id, conversation.id, edited.id)
-        user_message = await self._add(user.id, conversation.id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid)
-        placeholder = await self._add(
-            user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
-        )
+        await self._register(user.id, msgid)
+        try:
+            if conversation is None:
+                title = title_from_prompt(prompt, self._limits.title_max_chars)
+                conversation = await self._conversations.create_conversation(user.id, title, model_id)
+            if edited is not None:
+                await self._conversations.truncate_from(user.id, conversation.id, edited.id)
+            user_message = await self._add(
+                user.id, conversation.id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid
+            )
+            placeholder = await self._add(
+                user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
+            )
+        except BaseException:
+            await self._release(user.id, msgid)  # nothing will run: free the slot now, not when its lease ends
+            raise
 
         return PreparedChat(
             user_id=user.id,
@@ -268,6 +280,26 @@ class ChatService:
             params=params,
             context=tuple(context),
         )
+
+    async def _register(self, user_id: str, msgid: str) -> None:
+        now = time.time()
+        registration = await self._generations.register_generation(
+            user_id,
+            msgid,
+            now + self._limits.msgid_ttl_seconds,
+            max_running=self._limits.max_generations_per_user,
+            lease_until=now + self._limits.slot_lease_seconds,
+        )
+        if registration is Registration.DUPLICATE:
+            raise DuplicateRequest()
+        if registration is Registration.AT_CAPACITY:
+            raise TooManyGenerations()
+
+    async def _release(self, user_id: str, msgid: str) -> None:
+        try:
+            await asyncio.shield(self._generations.finish_generation(user_id, msgid))
+        except Exception:
+            log.exception("could not mark answer %s finished", msgid)
 
     def launch(self, prepared: PreparedChat) -> Generation:
         """Start generating a prepared chat in the background; its first event is ``start``."""
@@ -368,10 +400,7 @@ class ChatService:
             generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
         finally:
             self._active.pop((generation.user_id, msgid), None)
-            try:
-                await asyncio.shield(self._generations.finish_generation(generation.user_id, msgid))
-            except Exception:
-                log.exception("could not mark answer %s finished", msgid)
+            await self._release(generation.user_id, msgid)
             generation.finish()
 
     async def _generate(

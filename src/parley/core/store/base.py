@@ -189,12 +189,26 @@ class ConnectionStore(Protocol):
         """The user's open connections; with ``jti``, only those opened by that session."""
 
 
-class StopSignalStore(Protocol):
-    """Every answer by (user, msgid) until it expires: a msgid sent twice is answered once, and a stop
-    request reaches an answer running in another process than the one that receives ``stop``."""
+class Registration(StrEnum):
+    """What ``register_generation`` did with a new answer."""
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
-        """Record a new answer; False when this user's msgid is already recorded (a duplicate request)."""
+    STARTED = "started"  # recorded, holding one of the user's slots
+    DUPLICATE = "duplicate"  # this user's msgid is already recorded (a double click or a retry)
+    AT_CAPACITY = "at_capacity"  # every one of the user's slots is held by a running answer
+
+
+class StopSignalStore(Protocol):
+    """Every answer by (user, msgid) until it expires: a msgid sent twice is answered once, a user runs
+    at most ``max_running`` answers at once, and a stop request reaches an answer running in another
+    process than the one that receives ``stop``. Every process sharing the store shares these limits."""
+
+    async def register_generation(
+        self, user_id: str, msgid: str, expires_at: float, *, max_running: int, lease_until: float
+    ) -> Registration:
+        """Record a new answer in one of the user's ``max_running`` slots, atomically. The msgid stays taken
+        until ``expires_at``; the slot is held until the answer finishes, or at the latest until
+        ``lease_until`` (a process that dies mid-answer never reports its end). Nothing is written unless
+        the answer is STARTED; DUPLICATE is reported before AT_CAPACITY."""
 
     async def request_stop(self, user_id: str, msgid: str) -> bool:
         """Flag a running answer of this user; False when there is none."""
@@ -202,7 +216,16 @@ class StopSignalStore(Protocol):
     async def stop_requested(self, user_id: str, msgid: str) -> bool: ...
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
-        """The answer ended: it can no longer be stopped, and its msgid stays taken until it expires."""
+        """The answer ended: it can no longer be stopped, its slot is free, and its msgid stays taken until
+        it expires."""
+
+
+class RequestRateStore(Protocol):
+    """A token bucket per key, shared by every process that uses the store."""
+
+    async def take(self, key: str, now: float, interval: float, burst: int) -> float:
+        """Take one request from ``key``'s bucket, which holds ``burst`` requests and refills one every
+        ``interval`` seconds; returns 0 when taken, otherwise the seconds until one could be."""
 
 
 @dataclass(frozen=True)
@@ -217,3 +240,4 @@ class Stores:
     preferences: PreferencesStore
     connections: ConnectionStore
     stop_signals: StopSignalStore
+    request_rate: RequestRateStore

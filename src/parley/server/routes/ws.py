@@ -89,10 +89,14 @@ class ChatConnection:
 
     async def _handle(self, raw: str) -> None:
         try:
+            await rate_limit(self._ws.app).check(self._user.id)  # every message counts, even a malformed one
+        except RateLimited as limited:
+            await self._send(encode_error(None, limited.code, limited.message, retry_after=limited.retry_after))
+            return
+        try:
             message = parse_client_message(raw)
-            rate_limit(self._ws.app).check(self._user.id)
-        except (ProtocolError, RateLimited) as error:
-            await self._send(encode_error(getattr(error, "msgid", None), error.code, error.message))
+        except ProtocolError as error:
+            await self._send(encode_error(error.msgid, error.code, error.message))
             return
         if isinstance(message, Stop):
             if not self._runtime.chat.stop(self._user.id, message.msgid):

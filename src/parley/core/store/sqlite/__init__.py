@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from parley.config import Settings
+from parley.core.rate_limit import MemoryRequestRateStore
 from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
 from parley.core.store.sqlite.conversations import SqliteConversationStore
@@ -35,6 +36,8 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             preferences=SqlitePreferencesStore(db),
             connections=SqliteConnectionStore(db),
             stop_signals=SqliteStopSignalStore(db),
+            # One server process owns the file, so its request budgets can live in its memory.
+            request_rate=MemoryRequestRateStore(),
         )
     finally:
         await db.close()

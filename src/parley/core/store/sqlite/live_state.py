@@ -1,11 +1,11 @@
-"""WebSocket connections and stop signals: short-lived state, expired by time."""
+"""WebSocket connections, stop signals and answer slots: short-lived state, expired by time."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 
-from parley.core.store.base import SessionRef
+from parley.core.store.base import Registration, SessionRef
 from parley.core.store.sqlite.database import Database
 
 
@@ -52,15 +52,30 @@ class SqliteStopSignalStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def register_generation(self, user_id: str, msgid: str, expires_at: float) -> bool:
-        def put(conn: sqlite3.Connection) -> bool:
-            conn.execute("DELETE FROM generations WHERE expires_at < ?", (time.time(),))
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO generations (user_id, msgid, stop_requested, finished, expires_at)"
-                " VALUES (?, ?, 0, 0, ?)",
-                (user_id, msgid, expires_at),
+    async def register_generation(
+        self, user_id: str, msgid: str, expires_at: float, *, max_running: int, lease_until: float
+    ) -> Registration:
+        # One transaction on the one database thread: counting and inserting cannot interleave.
+        def put(conn: sqlite3.Connection) -> Registration:
+            now = time.time()
+            conn.execute("DELETE FROM generations WHERE expires_at < ?", (now,))
+            taken = conn.execute(
+                "SELECT 1 FROM generations WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+            ).fetchone()
+            if taken:
+                return Registration.DUPLICATE
+            (running,) = conn.execute(
+                "SELECT COUNT(*) FROM generations WHERE user_id = ? AND finished = 0 AND lease_until >= ?",
+                (user_id, now),
+            ).fetchone()
+            if running >= max_running:
+                return Registration.AT_CAPACITY
+            conn.execute(
+                "INSERT INTO generations (user_id, msgid, stop_requested, finished, expires_at, lease_until)"
+                " VALUES (?, ?, 0, 0, ?, ?)",
+                (user_id, msgid, expires_at, lease_until),
             )
-            return cursor.rowcount > 0
+            return Registration.STARTED
 
         return await self._db.run(put)
 

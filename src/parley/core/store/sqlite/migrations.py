@@ -105,6 +105,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE ws_connections ADD COLUMN jti TEXT;
         """,
     ),
+    (
+        # An unfinished answer holds one of its user's slots until this time at the latest.
+        "0005_generation_leases",
+        """
+        ALTER TABLE generations ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 
