@@ -13,6 +13,8 @@ from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import User
 from parley.errors import Conflict
 
+_NO_SUCH_USER = "-"  # user ids are hex; this one never exists
+
 
 def _user(item: dict[str, Any]) -> User:
     return User(
@@ -73,7 +75,9 @@ class DynamoUserStore:
 
     async def get_user_by_name(self, username: str) -> User | None:
         claim = await self._table.get(*keys.username(username))
-        return await self.get_user(claim["user_id"]) if claim else None
+        # A miss reads a second (absent) item too, so that the time a login takes does not tell whether
+        # the username exists: a hit always costs two reads.
+        return await self.get_user(claim["user_id"] if claim else _NO_SUCH_USER)
 
     async def get_user(self, user_id: str) -> User | None:
         item = await self._table.get(*keys.user(user_id))
