@@ -30,6 +30,7 @@ ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
 ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
 ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
+ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -120,6 +121,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, on the local server; bursts of half that pass
+    request_read_timeout: float = 10.0  # seconds a client has to send a whole request (slow loris)
     allowed_origins: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)
@@ -158,6 +160,7 @@ class Settings:
             ("log_level", ENV_LOG_LEVEL, str.upper),
             ("max_sockets_per_user", ENV_MAX_SOCKETS_PER_USER, int),
             ("requests_per_minute", ENV_REQUESTS_PER_MINUTE, int),
+            ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),

@@ -108,8 +108,10 @@ async def run_local_deployment(
             worker=pool(WorkerFunction, "worker", 8),
         )
         gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
+        # The gateway's own limits (read deadline, WebSocket message size) come from the same settings.
+        edge = Settings.from_env(env, **(overrides or {}))
         try:
-            async with serving(gateway.app(), host, port) as bound_port:
+            async with serving(gateway.app(), host, port, settings=edge) as bound_port:
                 url = f"http://{host}:{bound_port}"
                 holder["settings"] = Settings.from_env(
                     env,

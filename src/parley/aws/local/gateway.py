@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -80,7 +80,10 @@ class Gateway:
         return response
 
     async def http_api(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client went, or was cut off by the read deadline: nobody to answer
+            return Response(status_code=400)
         route_key = PUBLIC_ROUTES.get((request.method, request.url.path))
         if request.url.path == "/openapi.json":
             route_key = "GET /openapi.json"
