@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.routes.web import APP_NAME, PAGE_HEADERS, WebApp
+from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,7 @@ class Gateway:
         await websocket.accept()
         self.connections[connection_id] = websocket
         try:
-            while True:
-                body = await websocket.receive_text()
+            while (body := await receive_text(websocket)) is not None:
                 route = _route_of(body)
                 event = ws_event("MESSAGE", route, connection_id, domain, body=body)
                 self._spawn(self.functions.routes[route].invoke(event))
@@ -186,6 +186,6 @@ def _route_of(body: str) -> str:
     """API Gateway's route selection expression: ``$request.body.action``."""
     try:
         action = json.loads(body).get("action")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return "$default"
     return action if action in WS_ROUTES else "$default"
