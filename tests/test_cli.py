@@ -68,3 +68,29 @@ def test_unknown_user_is_a_clear_error(monkeypatch, capsys, data_dir):
 def test_models_with_nothing_configured(monkeypatch, capsys, data_dir):
     code, out, _ = run(monkeypatch, capsys, "models")
     assert code == 0 and "No models available." in out
+
+
+def test_serve_holds_clients_to_the_same_limits_as_every_parley_server(monkeypatch, data_dir):
+    import uvicorn
+
+    from parley.config import Settings
+    from parley.server.http_protocol import BoundedHttpProtocol
+
+    built = []
+
+    class Server:  # stands in for uvicorn's: records the config instead of listening
+        def __init__(self, config):
+            built.append(config)
+            self.started = False
+
+        def run(self):
+            self.started = True
+
+    monkeypatch.setattr(uvicorn, "Server", Server)
+    monkeypatch.setattr("logging.config.dictConfig", lambda config: None)
+    monkeypatch.setenv("PARLEY_REQUEST_READ_TIMEOUT", "3")
+    assert main(["serve", "--port", "8123"]) == 0
+    (config,) = built
+    assert issubclass(config.http, BoundedHttpProtocol) and config.http.read_timeout == 3
+    assert config.ws_max_size == Settings().max_body_bytes
+    assert config.port == 8123

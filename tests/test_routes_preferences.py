@@ -23,7 +23,8 @@ async def test_preferences_default_then_saved_per_user(client, alice, bob):
 
 
 async def test_bad_preferences_are_refused(client, alice):
-    for body in ({"theme": "neon"}, {"colour": "red"}, {"presets": [{"name": ""}]}):
+    coerced = ({"top_p": True}, {"temperature": "0.5"}, {"max_tokens": 5.0}, {"system_prompt": 7})  # found by fuzzing
+    for body in ({"theme": "neon"}, {"colour": "red"}, {"presets": [{"name": ""}]}, *coerced):
         response = await client.put("/api/preferences", json=body, headers=alice.headers)
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "invalid_input"

@@ -31,6 +31,7 @@ ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
 ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
 ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
 ENV_MAX_GENERATIONS_PER_USER = "PARLEY_MAX_GENERATIONS_PER_USER"
+ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -122,6 +123,7 @@ class Settings:
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
     max_generations_per_user: int = 4  # answers being generated at once
+    request_read_timeout: float = 10.0  # seconds a client has to send a whole request (slow loris)
     allowed_origins: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)
@@ -161,6 +163,7 @@ class Settings:
             ("max_sockets_per_user", ENV_MAX_SOCKETS_PER_USER, int),
             ("requests_per_minute", ENV_REQUESTS_PER_MINUTE, int),
             ("max_generations_per_user", ENV_MAX_GENERATIONS_PER_USER, int),
+            ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),

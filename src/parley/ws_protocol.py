@@ -64,7 +64,7 @@ ClientMessage = SendPrompt | Stop
 def parse_client_message(raw: str | bytes) -> ClientMessage:
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ProtocolError("The message is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("A message is a JSON object with 'action' and 'payload'.")
@@ -81,7 +81,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return Stop(msgid=_required_id(payload, "msgid", msgid))
     if action == "sendprompt":
         _only(payload, {"msgid", "conversation_id", "prompt", "params", "edit_message_id"}, msgid)
-        prompt = payload.get("prompt")
+        prompt, params = payload.get("prompt"), payload.get("params")
         if not isinstance(prompt, str):
             raise ProtocolError("payload.prompt: a string is required.", msgid)
         return SendPrompt(
@@ -90,7 +90,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
                 msgid=_required_id(payload, "msgid", msgid),
                 conversation_id=_optional_id(payload, "conversation_id", msgid),
                 edit_message_id=_optional_id(payload, "edit_message_id", msgid),
-                params=parse_params(payload.get("params") or {}, msgid),
+                # No params (or null) means the model's defaults; [] or "" is an error like any non-object.
+                params=parse_params({} if params is None else params, msgid),
             )
         )
     raise ProtocolError("action: must be 'sendprompt' or 'stop'.", msgid)

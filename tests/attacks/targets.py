@@ -215,7 +215,7 @@ async def _local(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any],
     for name, value in env.items():
         environ.setenv(name, value)
     settings = Settings.from_env(env, web_dir=_web_dir(root / "web"), **overrides)
-    async with serving(create_app(settings)) as port:
+    async with serving(create_app(settings), settings=settings) as port:
         yield Target(
             path="local",
             url=f"http://127.0.0.1:{port}",

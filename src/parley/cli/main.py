@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import logging.config
@@ -93,19 +94,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from parley.server.app import create_app
     from parley.server.log_setup import log_config
+    from parley.server.uvicorn_config import uvicorn_config
 
-    config = log_config(settings.log_level)
-    logging.config.dictConfig(config)
+    logs = log_config(settings.log_level)
+    logging.config.dictConfig(logs)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=config,
-        ws_max_size=settings.max_body_bytes,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn_config(
+            app, settings, host=settings.host, port=settings.port, log_config=logs, timeout_graceful_shutdown=10
+        )
     )
-    return 0
+    # uvicorn re-raises the Ctrl-C it handled once it has shut down; that is a clean stop (as in uvicorn.run).
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 1  # it could not start (the port is taken...): uvicorn has said why
 
 
 def _run_async(

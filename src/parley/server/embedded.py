@@ -9,11 +9,20 @@ from typing import Any
 
 import uvicorn
 
+from parley.config import Settings
+from parley.server.uvicorn_config import uvicorn_config
+
 
 @asynccontextmanager
-async def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
-    """Serve ``app`` until the block ends; yields the port it listens on (``port=0`` picks a free one)."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+async def serving(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, settings: Settings | None = None
+) -> AsyncIterator[int]:
+    """Serve ``app`` until the block ends; yields the port it listens on (``port=0`` picks a free one).
+
+    The server holds clients to the limits of ``settings`` (the defaults if none are given), as ``parley serve``.
+    """
+    config = uvicorn_config(app, settings or Settings(), host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

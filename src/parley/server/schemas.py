@@ -12,8 +12,9 @@ from parley.core.store.base import Conversation, Message
 
 
 class Strict(BaseModel):
-    # Unknown fields are refused, so a misspelt setting is an error, not silently dropped.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused, so a misspelt setting is an error, not silently dropped; and values are not
+    # coerced (true is not a top_p of 1.0, "0.5" is not a temperature, 5.0 is not a max_tokens).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorDetail(BaseModel):

@@ -115,8 +115,10 @@ async def run_local_deployment(
             boto3.client("dynamodbstreams", endpoint_url=aws_endpoint), stream_arn, session_end, stream_filter()
         )
         gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
+        # The gateway's own limits (read deadline, WebSocket message size) come from the same settings.
+        edge = Settings.from_env(env, **(overrides or {}))
         try:
-            async with serving(gateway.app(), host, port) as bound_port:
+            async with serving(gateway.app(), host, port, settings=edge) as bound_port:
                 url = f"http://{host}:{bound_port}"
                 holder["settings"] = Settings.from_env(
                     env,

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.routes.web import APP_NAME, PAGE_HEADERS, WebApp
+from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,10 @@ class Gateway:
         return response
 
     async def http_api(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client went, or was cut off by the read deadline: nobody to answer
+            return Response(status_code=400)
         route_key = PUBLIC_ROUTES.get((request.method, request.url.path))
         if request.url.path == "/openapi.json":
             route_key = "GET /openapi.json"
@@ -128,8 +132,7 @@ class Gateway:
         await websocket.accept()
         self.connections[connection_id] = websocket
         try:
-            while True:
-                body = await websocket.receive_text()
+            while (body := await receive_text(websocket)) is not None:
                 route = _route_of(body)
                 event = ws_event("MESSAGE", route, connection_id, domain, body=body)
                 self._spawn(self.functions.routes[route].invoke(event))
@@ -188,6 +191,6 @@ def _route_of(body: str) -> str:
     """API Gateway's route selection expression: ``$request.body.action``."""
     try:
         action = json.loads(body).get("action")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return "$default"
     return action if action in WS_ROUTES else "$default"

@@ -17,6 +17,7 @@ from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import Runtime
 from parley.server.deps import rate_limit
 from parley.server.sessions import SessionWatcher
+from parley.server.ws_text import receive_text
 from parley.ws_protocol import NotRunning, ProtocolError, Stop, encode_error, encode_event, parse_client_message
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,7 @@ class ChatConnection:
 
     async def serve(self) -> None:
         try:
-            while True:
-                raw = await self._ws.receive_text()
+            while (raw := await receive_text(self._ws)) is not None:
                 await self._handle(raw)
         except WebSocketDisconnect:
             pass
