@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 
 from parley import __version__
+from parley.background import in_background
 from parley.config import Settings
 from parley.runtime import Runtime, build_rate_limit, open_runtime
 from parley.server.errors import install_error_handlers
@@ -42,13 +40,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
-            async with _background(app.state.sessions.run()):
+            async with in_background(app.state.sessions.run()):
                 yield
             return
         async with open_runtime(settings) as opened:
             _attach(app, settings, opened)
             await _announce(opened)
-            async with _background(_warm_up(opened)), _background(app.state.sessions.run()):
+            async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
 
     app = FastAPI(
@@ -76,18 +74,6 @@ def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.runtime = runtime
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
-
-
-@asynccontextmanager
-async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """Run ``work`` while the app serves; cancel it at shutdown."""
-    task = asyncio.create_task(work)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _announce(runtime: Runtime) -> None:

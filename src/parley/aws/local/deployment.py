@@ -28,6 +28,7 @@ from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.gateway import Functions, Gateway
 from parley.aws.local.streams import StreamMapping
+from parley.background import in_background
 from parley.config import Settings
 from parley.server.embedded import serving
 
@@ -135,7 +136,7 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
-                async with sessions_stream.running():
+                async with in_background(sessions_stream.run()):
                     try:
                         yield LocalDeployment(
                             url=url,

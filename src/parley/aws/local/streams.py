@@ -8,9 +8,8 @@ second). A failed batch is logged and skipped: Lambda's retries are not emulated
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,17 +38,8 @@ class StreamMapping:
         self._interval = interval
         self._iterators: dict[str, str | None] = {}  # shard id -> where to read next; None once it is closed
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._run())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Poll until cancelled (see ``parley.background.in_background``)."""
         while True:
             try:
                 await self.poll()
