@@ -148,6 +148,47 @@ def dynamodb_table(moto_server) -> str:
     return name
 
 
+UPSTREAM_KEY = "sk-upstream"
+
+
+@pytest.fixture
+async def fake():
+    """The scripted fake OpenAI upstream (a module may define its own ``fake``, with other models)."""
+    from parley.testing.fake_openai import FakeOpenAI
+
+    async with FakeOpenAI(api_key=UPSTREAM_KEY) as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def open_deployment(fake, tmp_path, monkeypatch):
+    """Opens the serverless path's local emulation over ``fake``, with alice as its user (added by the CLI,
+    as the README tells an AWS user to) and the CLI pointed at it; keyword arguments change its settings."""
+    import asyncio
+    import io
+    from contextlib import asynccontextmanager
+
+    from parley.aws.local.deployment import run_local_deployment
+    from parley.cli.main import main as parley_cli
+
+    @asynccontextmanager
+    async def open_it(**overrides):
+        env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": UPSTREAM_KEY, "PARLEY_LOCAL_MODEL": "off"}
+        async with run_local_deployment(
+            data_dir=tmp_path / "lambda",
+            env=env,
+            overrides={"argon2": FAST_ARGON2, "ws_post_interval": 0.05, "save_interval_seconds": 0.05, **overrides},
+        ) as running:
+            for name, value in running.cli_env().items():
+                monkeypatch.setenv(name, value)
+            monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "cli"))
+            monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+            assert await asyncio.to_thread(parley_cli, ["users", "add", "alice", "--password-stdin"]) == 0
+            yield running
+
+    return open_it
+
+
 def pytest_sessionfinish(session, exitstatus):
     # llama-cpp-python opens two /dev/null files at import and never closes them; close them here so the
     # interpreter's shutdown does not print ResourceWarnings after the test report.

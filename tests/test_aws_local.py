@@ -4,7 +4,6 @@ the same chat scenario as the local server (login, stream, stop, history), over 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 
 import httpx
@@ -12,31 +11,13 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from parley.aws.local.deployment import run_local_deployment
-from parley.cli.main import main as parley_cli
-from parley.testing.fake_openai import FakeOpenAI, Script
-from tests.conftest import FAST_ARGON2, PASSWORD
+from parley.testing.fake_openai import Script
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
-async def fake():
-    async with FakeOpenAI(api_key="sk-upstream") as upstream:
-        yield upstream
-
-
-@pytest.fixture
-async def deployment(fake, tmp_path, monkeypatch):
-    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-upstream", "PARLEY_LOCAL_MODEL": "off"}
-    async with run_local_deployment(
-        data_dir=tmp_path / "lambda",
-        env=env,
-        overrides={"argon2": FAST_ARGON2, "ws_post_interval": 0.05, "save_interval_seconds": 0.05},
-    ) as running:
-        for name, value in running.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "cli"))
-        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-        assert await asyncio.to_thread(parley_cli, ["users", "add", "alice", "--password-stdin"]) == 0
+async def deployment(open_deployment):
+    async with open_deployment() as running:
         yield running
 
 

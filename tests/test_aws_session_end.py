@@ -20,11 +20,10 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.aws.functions.sessions import SessionEnd, session_end, stream_filter
-from parley.aws.local.deployment import run_local_deployment
 from parley.aws.local.filters import UnsupportedFilter, passes
 from parley.cli.main import main as parley_cli
 from parley.core.store.registry import open_stores
-from tests.conftest import FAST_ARGON2, PASSWORD
+from tests.conftest import PASSWORD
 
 # What a client sees when API Gateway closes its socket on DeleteConnection (the local server says 1008).
 CLOSED_BY_API_GATEWAY = 1001
@@ -32,14 +31,8 @@ ENDS_WITHIN_SECONDS = 1.0
 
 
 @pytest.fixture
-async def deployment(tmp_path, monkeypatch):
-    async with run_local_deployment(
-        data_dir=tmp_path / "lambda", env={"PARLEY_LOCAL_MODEL": "off"}, overrides={"argon2": FAST_ARGON2}
-    ) as running:
-        for name, value in running.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "cli"))
-        await cli(monkeypatch, "users", "add", "alice", "--password-stdin", stdin=PASSWORD)
+async def deployment(open_deployment):
+    async with open_deployment() as running:
         yield running
 
 

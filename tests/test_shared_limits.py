@@ -5,7 +5,6 @@ the process), the answer cap, the request budget and the socket cap are counted 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,40 +15,11 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from parley.aws.local.deployment import LocalDeployment, run_local_deployment
-from parley.cli.main import main as parley_cli
-from parley.testing.fake_openai import FakeOpenAI, Script
-from tests.conftest import FAST_ARGON2, PASSWORD
+from parley.aws.local.deployment import LocalDeployment
+from parley.testing.fake_openai import Script
+from tests.conftest import PASSWORD
 
 OpenDeployment = Callable[..., AbstractAsyncContextManager[LocalDeployment]]
-
-
-@pytest.fixture
-async def fake():
-    async with FakeOpenAI(api_key="sk-upstream") as upstream:
-        yield upstream
-
-
-@pytest.fixture
-def open_deployment(fake, tmp_path, monkeypatch) -> OpenDeployment:
-    """A local deployment with alice as its user; ``overrides`` change its settings."""
-
-    @asynccontextmanager
-    async def open_it(**overrides: Any) -> AsyncIterator[LocalDeployment]:
-        env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-upstream", "PARLEY_LOCAL_MODEL": "off"}
-        async with run_local_deployment(
-            data_dir=tmp_path / "lambda",
-            env=env,
-            overrides={"argon2": FAST_ARGON2, "ws_post_interval": 0.05, "save_interval_seconds": 0.05, **overrides},
-        ) as running:
-            for name, value in running.cli_env().items():
-                monkeypatch.setenv(name, value)
-            monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path / "cli"))
-            monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-            assert await asyncio.to_thread(parley_cli, ["users", "add", "alice", "--password-stdin"]) == 0
-            yield running
-
-    return open_it
 
 
 @asynccontextmanager
