@@ -13,6 +13,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from parley_stack.functions import LOG_RETENTION
+from parley_stack.headers import ResponseHeaders
 
 API_PATH_PATTERN = "/api/*"
 APP_NAME = "Parley"
@@ -61,6 +62,8 @@ class Site(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             comment="Parley: app routes serve index.html",
         )
+        # The headers `parley serve` sends, not CloudFront's managed SECURITY_HEADERS (no CSP, and framing allowed).
+        headers = ResponseHeaders(self, "Headers", websocket_url=websocket_url)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -71,7 +74,7 @@ class Site(Construct):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                response_headers_policy=headers.page,
                 function_associations=[
                     cloudfront.FunctionAssociation(
                         function=spa_rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
@@ -89,7 +92,7 @@ class Site(Construct):
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                    response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                    response_headers_policy=headers.api,
                 ),
             },
         )

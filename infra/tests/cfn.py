@@ -20,6 +20,11 @@ def only(template: Json, resource_type: str) -> tuple[str, Json]:
     return next(iter(found.items()))
 
 
+def distribution_config(template: Json) -> Json:
+    _, distribution = only(template, "AWS::CloudFront::Distribution")
+    return distribution["Properties"]["DistributionConfig"]
+
+
 def references(value: Any) -> set[str]:
     """The logical ids a value points at through Ref or Fn::GetAtt (pseudo parameters like AWS::Region aside)."""
     found: set[str] = set()

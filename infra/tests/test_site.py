@@ -6,16 +6,11 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from tests.cfn import flatten, http_api, only, references, resources, websocket_api
+from tests.cfn import distribution_config, flatten, http_api, only, references, resources, websocket_api
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-
-
-def distribution_config(template_json: dict[str, Any]) -> dict[str, Any]:
-    _, distribution = only(template_json, "AWS::CloudFront::Distribution")
-    return distribution["Properties"]["DistributionConfig"]
 
 
 def origin(config: dict[str, Any], origin_id: str) -> dict[str, Any]:

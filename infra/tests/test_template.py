@@ -20,6 +20,7 @@ FREE_WHEN_IDLE = {
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::Function",
     "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",  # no charge of its own
     "AWS::DynamoDB::Table",  # on demand; storage beyond the free 25 GB is $0.25/GB-month
     "AWS::IAM::Policy",
     "AWS::IAM::Role",

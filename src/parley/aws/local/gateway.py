@@ -21,7 +21,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
-from parley.server.routes.web import APP_NAME, PAGE_HEADERS, WebApp
+from parley.server.browser_headers import PAGE_HEADERS
+from parley.server.routes.web import APP_NAME, WebApp
 from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)

@@ -16,35 +16,11 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from parley.server.browser_headers import PAGE_HEADERS
 from parley.server.errors import error_response
 
 APP_NAME = "Parley"
 
-# The app is one script and one stylesheet from this origin; markdown images from elsewhere are never loaded.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "font-src 'self'",
-        "connect-src 'self'",  # includes ws:/wss: to this origin
-        "media-src 'none'",
-        "object-src 'none'",
-        "frame-src 'none'",
-        "worker-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "require-trusted-types-for 'script'",
-    )
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
 # Vite names the files under assets/ by their content hash, so they never change.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"

@@ -1,0 +1,50 @@
+"""What a browser is told about Parley's pages and API answers: the one list `parley serve`, the local AWS emulation
+and CloudFront on AWS (``infra/parley_stack/headers.py``) all send.
+
+This module imports nothing: the CDK app loads it by path, because its environment (infra/.venv) has the CDK but
+not the ``parley`` package and what that needs.
+"""
+
+from __future__ import annotations
+
+# The app is one script and one stylesheet from this origin; markdown images from elsewhere are never loaded.
+CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "font-src": "'self'",
+    # Includes ws:/wss: to this origin. On AWS the WebSocket API has an origin of its own, which CloudFront adds.
+    "connect-src": "'self'",
+    "media-src": "'none'",
+    "object-src": "'none'",
+    "frame-src": "'none'",
+    "worker-src": "'self'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "require-trusted-types-for": "'script'",
+}
+
+
+def content_security_policy(directives: dict[str, str]) -> str:
+    return "; ".join(f"{name} {sources}" for name, sources in directives.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(CSP_DIRECTIVES)
+
+# Pages carry these besides API_HEADERS (their Cache-Control aside: a page sets its own).
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+
+# Every response, so a browser treats API answers as data, never as a page to frame or sniff.
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
