@@ -23,6 +23,9 @@ def is_refusal(refused) -> bool:
     return (kind == "http" and 400 <= code < 500) or (kind == "close" and code in REFUSAL_CLOSE_CODES)
 
 
+# On the serverless path each attempt crosses the emulated gateway, the authorizer and moto twice (ticket,
+# $connect): about a minute on an idle machine, so the suite's 120 s default leaves too little room.
+@pytest.mark.timeout(300)
 @pytest.mark.target_settings(**OPEN_BUDGET)
 async def test_a_thousand_sockets_from_one_user_never_hold_more_than_the_cap(target, ledger):
     player = await target.player()
