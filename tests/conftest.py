@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -107,16 +106,13 @@ async def live_server(settings: Settings, runtime: Runtime) -> AsyncIterator[Liv
 @pytest.fixture(scope="session")
 def moto_server():
     """AWS services (DynamoDB, SNS, Secrets Manager, ...) served by moto on a loopback port."""
-    from moto.server import ThreadedMotoServer
+    from parley.aws.local.moto_server import MotoServer
 
     saved = {name: os.environ.get(name) for name in AWS_TEST_ENV}
     os.environ.update(AWS_TEST_ENV)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = MotoServer()
     try:
-        yield f"http://{host}:{port}"
+        yield server.start()
     finally:
         server.stop()
         for name, value in saved.items():

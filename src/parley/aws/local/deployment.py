@@ -72,16 +72,14 @@ async def run_local_deployment(
     overrides: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[LocalDeployment]:
     import boto3
-    from moto.server import ThreadedMotoServer
+
+    from parley.aws.local.moto_server import MotoServer
 
     for name, value in FAKE_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     env = dict(os.environ if env is None else env)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    moto_host, moto_port = moto.get_host_and_port()
-    aws_endpoint = f"http://{moto_host}:{moto_port}"
+    moto = MotoServer()
+    aws_endpoint = moto.start()
     # moto keeps its state per process: unique names keep two deployments in one process apart (tests).
     suffix = secrets.token_hex(4)
     table = f"parley-{suffix}"
