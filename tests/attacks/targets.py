@@ -31,11 +31,16 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.cli.main import main as parley_cli
 from parley.config import Settings
+from parley.server.uvicorn_config import KEEP_ALIVE_SECONDS
 from parley.testing.fake_openai import FakeOpenAI
 
 PASSWORD = "attack-suite password 1"
 UPSTREAM_KEY = "sk-attack-suite-upstream"
 PATHS = ("local", "aws")
+# A client must drop an idle connection before the server does. httpx and uvicorn both default to 5 s, so a
+# request written just as the server's keep-alive runs out meets a closing connection (httpx.ReadError): the
+# socket flood's player, idle while each batch of sockets opens, met it in CI.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS / 2)
 
 # Quick saves, retries and timeouts keep the fault tests short; everything else is the production default
 # (argon2id included, so login timing is measured on the real cost).
@@ -156,7 +161,7 @@ class Target:
         return name
 
     def client(self, **options: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=20, **options)
+        return httpx.AsyncClient(base_url=self.url, timeout=20, limits=CLIENT_LIMITS, **options)
 
     async def player(self, name: str | None = None) -> Player:
         """A new account, logged in."""
