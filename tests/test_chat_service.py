@@ -8,9 +8,10 @@ import time
 import pytest
 
 from parley.core.chat.params import ChatParams
-from parley.core.chat.service import ChatRequest
+from parley.core.chat.service import ABANDONED, ChatRequest
 from parley.core.store.base import MessageStatus, Registration
 from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
+from parley.runtime import build_chat
 from parley.testing.mock_provider import Reply
 from tests.conftest import PASSWORD
 
@@ -336,3 +337,63 @@ async def test_an_answer_whose_message_cannot_be_saved_frees_its_slot(runtime, p
         user.id, "next", now + 60, max_running=1, lease_until=now + 60
     )
     assert registration is Registration.STARTED  # the one slot is free again
+
+
+def chat_of_a_later_process(runtime, settings, seconds: float):
+    """The chat service of a process running ``seconds`` from now; the one that started the answer is gone."""
+    return build_chat(settings, runtime.stores, runtime.models, wall_clock=lambda: time.time() + seconds)
+
+
+async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overdue(runtime, settings, user):
+    # A process that saved part of an answer and died: prepared (the slot taken, the answer saved as
+    # streaming), a partial save, then nothing more.
+    prepared = await runtime.chat.prepare(user, ChatRequest(prompt="tell me everything", msgid="dies"))
+    await runtime.stores.conversations.update_message(
+        prepared.message_id, content="Half an ans", status=MessageStatus.STREAMING
+    )
+    bound = runtime.chat.abandoned_after
+    assert bound >= settings.first_token_timeout * (settings.provider_retries + 1)  # never before a live answer
+
+    on_time = chat_of_a_later_process(runtime, settings, bound - 1)
+    answer = (await on_time.history(user.id, prepared.conversation_id))[-1]
+    assert answer.status == MessageStatus.STREAMING  # it could still be running somewhere
+
+    overdue = chat_of_a_later_process(runtime, settings, bound + 1)
+    user_message, answer = await overdue.history(user.id, prepared.conversation_id)
+    assert (user_message.content, user_message.status) == ("tell me everything", MessageStatus.COMPLETE)
+    interrupted = ("Half an ans", MessageStatus.INTERRUPTED, ABANDONED)
+    assert (answer.content, answer.status, answer.finish_reason) == interrupted
+    # Saved so: every later reader, on any path, sees the same.
+    saved = (await messages_of(runtime, user, prepared.conversation_id))[-1]
+    assert (saved.content, saved.status, saved.finish_reason) == interrupted
+
+
+async def test_an_abandoned_answer_with_no_text_is_an_error(runtime, settings, user):
+    prepared = await runtime.chat.prepare(user, ChatRequest(prompt="hello?", msgid="dies-early"))
+    overdue = chat_of_a_later_process(runtime, settings, runtime.chat.abandoned_after + 1)
+    answer = (await overdue.history(user.id, prepared.conversation_id))[-1]
+    assert (answer.content, answer.status, answer.finish_reason) == ("", MessageStatus.ERROR, ABANDONED)
+
+
+async def test_a_conversation_whose_answer_was_abandoned_can_be_edited_again(runtime, settings, provider, user):
+    prepared = await runtime.chat.prepare(user, ChatRequest(prompt="first try", msgid="lost"))
+    again = ChatRequest(
+        prompt="second try", conversation_id=prepared.conversation_id, edit_message_id=prepared.user_message_id
+    )
+    with pytest.raises(InvalidInput, match="Wait"):  # for all anyone knows, it is still running
+        await runtime.chat.start(user, again)
+
+    overdue = chat_of_a_later_process(runtime, settings, runtime.chat.abandoned_after + 1)
+    events = await collect(await overdue.start(user, again))
+    assert events[-1].type == "done"
+    saved = await messages_of(runtime, user, prepared.conversation_id)
+    assert [(m.role, m.content, m.status) for m in saved] == [
+        ("user", "second try", MessageStatus.COMPLETE),
+        ("assistant", "Hello there!", MessageStatus.COMPLETE),
+    ]
+
+
+async def test_another_users_history_is_not_found(runtime, user):
+    prepared = await runtime.chat.prepare(user, ChatRequest(prompt="mine", msgid="private"))
+    mallory = await runtime.auth.create_user("mallory", PASSWORD)
+    assert await runtime.chat.history(mallory.id, prepared.conversation_id) is None

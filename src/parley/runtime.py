@@ -6,7 +6,8 @@ Both edges (the local server and, later, the Lambda handlers) start here, so the
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -52,7 +53,9 @@ def build_auth(settings: Settings, stores: Stores) -> AuthService:
     )
 
 
-def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> ChatService:
+def build_chat(
+    settings: Settings, stores: Stores, models: ModelRegistry, *, wall_clock: Callable[[], float] = time.time
+) -> ChatService:
     return ChatService(
         stores.conversations,
         stores.stop_signals,
@@ -70,6 +73,7 @@ def build_chat(settings: Settings, stores: Stores, models: ModelRegistry) -> Cha
             first_chunk_timeout=settings.first_token_timeout,
             idle_timeout=settings.token_idle_timeout,
         ),
+        wall_clock=wall_clock,
     )
 
 

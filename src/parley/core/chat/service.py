@@ -7,6 +7,7 @@ away the answer still finishes and is saved. Clients read its events from a queu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 # Enough turns to fill any budget we allow; the token budget decides what is really sent.
 _HISTORY_WINDOW = 200
 MAX_MSGID_CHARS = 64
+# The finish reason of an answer whose process died before it ended (see ``ChatService.history``).
+ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class ChatLimits:
     slot_lease_seconds: float = 16 * 60
     # How long a msgid stays taken (longer than any answer runs), so a retried request is answered once.
     msgid_ttl_seconds: float = 20 * 60
+    # An answer is abandoned once it has gone unsaved this much longer than a live answer ever does. The
+    # margin covers a worker that starts late (SNS) and machines whose clocks disagree a little.
+    abandoned_margin_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,7 @@ class ChatService:
         limits: ChatLimits,
         policy: UpstreamPolicy,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._conversations = conversations
         self._generations = generations
@@ -208,7 +215,11 @@ class ChatService:
         self._limits = limits
         self._policy = policy
         self._clock = clock
+        self._wall_clock = wall_clock  # the stores' timestamps are wall-clock times
         self._active: dict[tuple[str, str], Generation] = {}
+        # A live answer is saved at least this often: after each save interval in which a chunk arrived,
+        # and chunks never stop for longer than the policy allows.
+        self._abandoned_after = policy.longest_silence + limits.save_interval_seconds + limits.abandoned_margin_seconds
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
         """Validate, save the user's message, and start generating. Returns once the start event is queued."""
@@ -313,8 +324,37 @@ class ChatService:
         )
         return generation
 
+    @property
+    def abandoned_after(self) -> float:
+        """Seconds unsaved after which a streaming answer is taken for abandoned (see :meth:`history`)."""
+        return self._abandoned_after
+
+    async def history(self, user_id: str, conversation_id: str) -> list[Message] | None:
+        """The conversation's messages in order; None when it is not the user's.
+
+        An answer whose process died before it ended (a crash, a killed server, a worker stopped at its
+        time limit) would read as streaming forever, and its conversation could not be edited: one left
+        unsaved for longer than any live answer is settled here as interrupted (or error, if empty), and saved.
+        """
+        messages = await self._conversations.list_messages(user_id, conversation_id)
+        if messages is None:
+            return None
+        return [await self._settle_if_abandoned(message) for message in messages]
+
+    async def _settle_if_abandoned(self, message: Message) -> Message:
+        if message.status != MessageStatus.STREAMING:
+            return message
+        if self._wall_clock() - message.updated_at <= self._abandoned_after:
+            return message
+        status = MessageStatus.INTERRUPTED if message.content else MessageStatus.ERROR
+        await self._conversations.update_message(
+            message.id, content=message.content, status=status, finish_reason=ABANDONED
+        )
+        log.warning("answer %s was abandoned mid-way; saved as %s", message.id, status.value)
+        return dataclasses.replace(message, status=status, finish_reason=ABANDONED)
+
     async def _message_to_edit(self, user_id: str, conversation_id: str, message_id: str) -> Message:
-        messages = await self._conversations.list_messages(user_id, conversation_id) or []
+        messages = await self.history(user_id, conversation_id) or []
         target = next((m for m in messages if m.id == message_id), None)
         if target is None or target.role != "user":
             raise NotFound("Message not found.")

@@ -41,9 +41,8 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ConversationDetailOut:
-    store = runtime.stores.conversations
-    conversation = await store.get_conversation(principal.user.id, conversation_id)
-    messages = await store.list_messages(principal.user.id, conversation_id)
+    conversation = await runtime.stores.conversations.get_conversation(principal.user.id, conversation_id)
+    messages = await runtime.chat.history(principal.user.id, conversation_id)
     if conversation is None or messages is None:
         raise NotFound("Conversation not found.")
     return ConversationDetailOut(
