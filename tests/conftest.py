@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -131,7 +131,7 @@ AWS_TEST_ENV = {
 
 
 @pytest.fixture
-def dynamodb_table(moto_server) -> str:
+def dynamodb_table(moto_server) -> Iterator[str]:
     """A new, empty table (named for the test) in the moto server."""
     import uuid
 
@@ -140,8 +140,10 @@ def dynamodb_table(moto_server) -> str:
     from parley.aws.dynamodb.schema import create_table
 
     name = f"parley-test-{uuid.uuid4().hex[:12]}"
-    create_table(boto3.client("dynamodb", endpoint_url=moto_server), name)
-    return name
+    client = boto3.client("dynamodb", endpoint_url=moto_server)
+    create_table(client, name)
+    yield name
+    client.delete_table(TableName=name)  # moto would keep its items for the rest of the session
 
 
 UPSTREAM_KEY = "sk-upstream"

@@ -101,3 +101,17 @@ async def test_the_gateway_refuses_what_api_gateway_refuses(deployment, http):
         await ws.send(json.dumps({"action": "dance"}))
         error = json.loads(await asyncio.wait_for(ws.recv(), 20))
         assert error["type"] == "error" and error["code"] == "invalid_input"
+
+
+async def test_a_closed_emulation_leaves_nothing_behind_in_the_process(open_deployment):
+    # moto's state lives as long as the process: a closed emulation drops its table and moto's record of every
+    # item it made, or a process that opens many (this test suite) carries them all into every GC pause.
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import Item
+
+    async with open_deployment() as deployment:  # alice, added by the CLI, is in its table
+        table = deployment.table
+        assert Item.instances_tracked
+    regions = [backend for account in dynamodb_backends.values() for backend in account.values()]
+    assert all(table not in backend.tables for backend in regions)
+    assert Item.instances_tracked == []

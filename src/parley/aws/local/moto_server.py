@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -52,3 +53,6 @@ class MotoServer:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join()
+        # moto keeps every model object it ever made (every version of every item) for its dashboard, so
+        # nothing dropped is ever freed; a process that runs many servers (the tests) would carry them all.
+        reset_model_data()
