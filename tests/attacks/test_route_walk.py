@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from parley.server.browser_headers import API_HEADERS, PAGE_HEADERS
+
 # The public surface: login, health, the web app and its config, and the API's own description (it holds
 # no data; the web app's types are generated from it).
 PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
@@ -69,3 +71,14 @@ async def test_no_page_loads_scripts_from_another_origin(target):
         for path in ("/docs", "/redoc"):
             response = await http.get(path)
             assert "cdn.jsdelivr.net" not in response.text and "redoc.standalone" not in response.text
+
+
+async def test_every_page_carries_the_browser_headers(target):
+    # The CSP and its companions on the pages, and nosniff, DENY and no-referrer on the pages and the app's
+    # config (a page sets its own Cache-Control). On AWS, CloudFront adds them; the emulation stands in for it.
+    data = {name: value for name, value in API_HEADERS.items() if name != "Cache-Control"}
+    page = {**data, **PAGE_HEADERS}
+    async with target.client() as http:
+        for path, expected in (("/", page), ("/c/some-chat", page), ("/config.json", data)):
+            response = await http.get(path)
+            assert {name: response.headers.get(name) for name in expected} == expected, path

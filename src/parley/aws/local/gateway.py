@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.browser_headers import PAGE_HEADERS
+from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.routes.web import APP_NAME, WebApp
 from parley.server.ws_text import receive_text
 
@@ -70,7 +72,10 @@ class Gateway:
                 Route("/@connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
                 Route("/%40connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
                 Route("/_sns/worker", self.sns_delivery, methods=["POST"]),
-            ]
+            ],
+            # On AWS, CloudFront's response headers policy gives the pages these (the API's answers carry
+            # them from the function already).
+            middleware=[Middleware(SecurityHeadersMiddleware)],
         )
         starlette.router.default = WebApp(self.web_dir, fallback=not_found)
         return starlette
