@@ -43,15 +43,18 @@ $(STAMPS)/infra-npm: $(INFRA)/package.json $(INFRA)/package-lock.json
 	cd $(INFRA) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(PLACEHOLDERS)/lambda/README $(PLACEHOLDERS)/web/index.html:
+# A build's shape: the site deploys web/dist/assets on its own (see infra/parley_stack/site.py).
+PLACEHOLDER_FILES := $(PLACEHOLDERS)/lambda/README $(PLACEHOLDERS)/web/index.html $(PLACEHOLDERS)/web/assets/README
+
+$(PLACEHOLDER_FILES):
 	@mkdir -p $(@D)
 	@echo "Placeholder for make synth; make deploy builds the real thing." > $@
 
-synth: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDERS)/lambda/README $(PLACEHOLDERS)/web/index.html
+synth: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDER_FILES)
 	cd $(INFRA) && $(CDK_OFFLINE) $(CDK) synth $(STACK) --quiet $(SYNTH_CONTEXT) $(CDK_ARGS)
 	@echo "Template: $(INFRA)/cdk.out/$(STACK).template.json"
 
-bootstrap: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDERS)/lambda/README $(PLACEHOLDERS)/web/index.html
+bootstrap: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDER_FILES)
 	cd $(INFRA) && $(CDK_ENV) $(CDK) bootstrap $(SYNTH_CONTEXT) $(CDK_ARGS)
 
 deploy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm
@@ -62,7 +65,7 @@ deploy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm
 	cd $(INFRA) && $(CDK_ENV) $(CDK) deploy $(STACK) --require-approval never --outputs-file $(CDK_OUTPUTS) $(CDK_ARGS)
 	@$(INFRA_PYTHON) $(INFRA)/deployed.py $(CDK_OUTPUTS)
 
-destroy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDERS)/lambda/README $(PLACEHOLDERS)/web/index.html
+destroy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDER_FILES)
 	cd $(INFRA) && $(CDK_ENV) $(CDK) destroy $(STACK) $(SYNTH_CONTEXT) $(CDK_ARGS)
 	@echo "The DynamoDB table is kept (user data): see infra/README.md to delete it."
 

@@ -20,7 +20,7 @@ from parley_stack.settings import REPO_ROOT
 BROWSER_HEADERS_FILE = REPO_ROOT / "src" / "parley" / "server" / "browser_headers.py"
 # Not sent by `parley serve` (plain HTTP on 127.0.0.1, where browsers ignore it); CloudFront is HTTPS only.
 HSTS_MAX_AGE = Duration.days(365)
-# Caching is per file (hashed assets for good, index.html revalidated): API_HEADERS' no-store is for API answers.
+# Caching is per file, set on the objects in S3 (see site.py): API_HEADERS' no-store is for API answers.
 PER_FILE_HEADERS = ("Cache-Control",)
 
 
@@ -32,6 +32,9 @@ class BrowserHeaders:
     api: dict[str, str]
     content_security_policy: Callable[[dict[str, str]], str]
     """Writes directives as the header's value, the way `parley serve` does."""
+    asset_cache_control: str
+    """Cache-Control of the hashed files under assets/; every other file gets ``page_cache_control``."""
+    page_cache_control: str
 
     @classmethod
     def load(cls) -> BrowserHeaders:
@@ -41,6 +44,8 @@ class BrowserHeaders:
             page=names["PAGE_HEADERS"],
             api=names["API_HEADERS"],
             content_security_policy=names["content_security_policy"],
+            asset_cache_control=names["ASSET_CACHE_CONTROL"],
+            page_cache_control=names["PAGE_CACHE_CONTROL"],
         )
 
     def on_aws_page(self, websocket_url: str) -> dict[str, str]:
@@ -56,9 +61,8 @@ class ResponseHeaders(Construct):
     """One policy for the page (S3 sends none of these: ours are final) and one for /api/* (the app sends its own,
     which win; CloudFront fills them in on API Gateway's own answers, e.g. the authorizer's 401 or a throttled 429)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, websocket_url: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, headers: BrowserHeaders, websocket_url: str) -> None:
         super().__init__(scope, construct_id)
-        headers = BrowserHeaders.load()
         self.page = self._policy(
             "Page", headers.on_aws_page(websocket_url), override=True, comment="Parley pages: CSP and browser headers"
         )

@@ -13,11 +13,12 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from parley_stack.functions import LOG_RETENTION
-from parley_stack.headers import ResponseHeaders
+from parley_stack.headers import BrowserHeaders, ResponseHeaders
 
 API_PATH_PATTERN = "/api/*"
 APP_NAME = "Parley"
 RUNTIME_CONFIG = "config.json"
+ASSETS = "assets"  # Vite's output for hashed files: a name changes when the content does
 
 # Serves the single-page app for any path without a file extension (/c/123 -> /index.html). Done per request on the
 # site behaviour only: a distribution-wide 403/404 -> index.html rule would also rewrite the API's own 403 and 404.
@@ -63,7 +64,8 @@ class Site(Construct):
             comment="Parley: app routes serve index.html",
         )
         # The headers `parley serve` sends, not CloudFront's managed SECURITY_HEADERS (no CSP, and framing allowed).
-        headers = ResponseHeaders(self, "Headers", websocket_url=websocket_url)
+        browser = BrowserHeaders.load()
+        headers = ResponseHeaders(self, "Headers", headers=browser, websocket_url=websocket_url)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -96,24 +98,42 @@ class Site(Construct):
                 ),
             },
         )
-        # The build plus config.json, which tells the page where the WebSocket is (the API is this same origin).
-        s3deploy.BucketDeployment(
+        # Each file's Cache-Control is set on the object, as `parley serve` sends it. Hashed assets go first and
+        # stay after a new build (no prune): a page still open from the old build can load its lazy chunks.
+        deployment_logs = logs.LogGroup(
+            self, "DeploymentLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        assets = s3deploy.BucketDeployment(
+            self,
+            "Assets",
+            destination_bucket=self.bucket,
+            destination_key_prefix=f"{ASSETS}/",
+            sources=[s3deploy.Source.asset(str(web_dist / ASSETS))],
+            cache_control=[s3deploy.CacheControl.from_string(browser.asset_cache_control)],
+            prune=False,
+            memory_limit=512,
+            log_group=deployment_logs,
+        )
+        # Then the page and the rest of the build, plus config.json, which tells the page where the WebSocket is
+        # (the API is this same origin). Its pruning leaves assets/ alone; the invalidation makes it current.
+        pages = s3deploy.BucketDeployment(
             self,
             "Deployment",
             destination_bucket=self.bucket,
             sources=[
-                s3deploy.Source.asset(str(web_dist), exclude=[RUNTIME_CONFIG]),
+                s3deploy.Source.asset(str(web_dist), exclude=[RUNTIME_CONFIG, ASSETS]),
                 s3deploy.Source.json_data(
                     RUNTIME_CONFIG, {"api_base_url": "", "ws_url": websocket_url, "app_name": APP_NAME}
                 ),
             ],
+            exclude=[f"{ASSETS}/*"],
+            cache_control=[s3deploy.CacheControl.from_string(browser.page_cache_control)],
             distribution=self.distribution,
             distribution_paths=["/*"],
             memory_limit=512,
-            log_group=logs.LogGroup(
-                self, "DeploymentLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-            ),
+            log_group=deployment_logs,
         )
+        pages.node.add_dependency(assets)  # a new page never points at assets not uploaded yet
 
     @property
     def url(self) -> str:

@@ -46,6 +46,9 @@ def placeholder_assets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     web.mkdir()
     (code / "README").write_text("placeholder Lambda code\n")
     (web / "index.html").write_text("<!doctype html><title>Parley</title>\n")
+    (web / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>\n")
+    (web / "assets").mkdir()
+    (web / "assets" / "index-0a1b2c3d.js").write_text("console.log('Parley')\n")
     (web / "config.json").write_text('{"api_base_url": "http://127.0.0.1:8000"}\n')  # a dev copy: must not ship
     return code, web
 

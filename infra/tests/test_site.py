@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from parley_stack.settings import REPO_ROOT
 from tests.cfn import distribution_config, flatten, http_api, only, references, resources, websocket_api
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+LOCAL = runpy.run_path(str(REPO_ROOT / "src" / "parley" / "server" / "browser_headers.py"))
 
 
 def origin(config: dict[str, Any], origin_id: str) -> dict[str, Any]:
@@ -103,23 +106,40 @@ def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str
     assert [rewritten(uri) for uri in ("/config.json", "/assets/index-4f2a.js", "/favicon.svg")] == [False] * 3
 
 
+def deployments(template_json: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The hashed assets' deployment (its logical id and body) and the one of the page and the rest of the build."""
+    found = resources(template_json, "Custom::CDKBucketDeployment")
+    assert len(found) == 2, sorted(found)
+    ((assets_id, assets),) = [
+        (logical_id, body)
+        for logical_id, body in found.items()
+        if body["Properties"].get("DestinationBucketKeyPrefix") == "assets/"
+    ]
+    (pages,) = [body for logical_id, body in found.items() if logical_id != assets_id]
+    return assets_id, assets, pages
+
+
 def test_the_deployment_writes_the_build_and_config_json(
     template_json: dict[str, Any], cloud_assembly: Path, placeholder_assets: tuple[Path, Path]
 ) -> None:
     (bucket,) = resources(template_json, "AWS::S3::Bucket")
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
     (ws_api,) = websocket_api(template_json)
-    _, deployment = only(template_json, "Custom::CDKBucketDeployment")
-    properties = deployment["Properties"]
+    _, assets, pages = deployments(template_json)
+    properties = pages["Properties"]
     assert references(properties["DestinationBucketName"]) == {bucket}
+    assert references(assets["Properties"]["DestinationBucketName"]) == {bucket}
     assert references(properties["DistributionId"]) == {distribution}
     assert properties["DistributionPaths"] == ["/*"]
     web_zip, config_zip = (f"{key.removesuffix('.zip')}" for key in properties["SourceObjectKeys"])
+    (assets_zip,) = (f"{key.removesuffix('.zip')}" for key in assets["Properties"]["SourceObjectKeys"])
 
-    # The web build, less any config.json a developer left in it.
+    # The web build, less any config.json a developer left in it; its assets/ folder goes on its own.
     _, web = placeholder_assets
     web_files = {path.name for path in (cloud_assembly / f"asset.{web_zip}").iterdir()}
-    assert web_files == {path.name for path in web.iterdir()} - {"config.json"}
+    assert web_files == {path.name for path in web.iterdir()} - {"config.json", "assets"}
+    asset_files = {path.name for path in (cloud_assembly / f"asset.{assets_zip}").iterdir()}
+    assert asset_files == {path.name for path in (web / "assets").iterdir()}
 
     # config.json: the API on this same origin, and the WebSocket stage's URL, which the deployment writes in place
     # of a marker (a quoted JSON string) once the API exists.
@@ -131,6 +151,24 @@ def test_the_deployment_writes_the_build_and_config_json(
         "ws_url": "wss://${" + ws_api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod",
         "app_name": "Parley",
     }
+
+
+def test_hashed_assets_are_cached_for_good_and_everything_else_is_revalidated(template_json: dict[str, Any]) -> None:
+    # As `parley serve` sends them. Without a Cache-Control, browsers guess one from the file's age, and a guessed
+    # stale index.html after a deployment points at assets that are gone: a blank page.
+    assets_id, assets, pages = deployments(template_json)
+    assert assets["Properties"]["SystemMetadata"] == {"cache-control": LOCAL["ASSET_CACHE_CONTROL"]}
+    assert pages["Properties"]["SystemMetadata"] == {"cache-control": LOCAL["PAGE_CACHE_CONTROL"]}
+    assert (LOCAL["ASSET_CACHE_CONTROL"], LOCAL["PAGE_CACHE_CONTROL"]) == (
+        "public, max-age=31536000, immutable",
+        "no-cache",
+    )
+    # A page still open from the previous build keeps loading its chunks: assets are never pruned, and the pages'
+    # pruning leaves assets/ alone. They are uploaded before the page that names them.
+    assert assets["Properties"]["Prune"] is False
+    assert pages["Properties"].get("Prune", True) is True
+    assert pages["Properties"]["Exclude"] == ["assets/*"]
+    assert assets_id in pages["DependsOn"]
 
 
 def test_outputs(template: Template, template_json: dict[str, Any]) -> None:

@@ -41,6 +41,11 @@ PAGE_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
 
+# How long a browser keeps the app's files: the hashed assets for good (a new build gives them new names); the page
+# and everything else are checked on every load, so a new build is seen at once and never half-loaded.
+ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
+PAGE_CACHE_CONTROL = "no-cache"
+
 # Every response, so a browser treats API answers as data, never as a page to frame or sniff.
 API_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -16,14 +16,12 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from parley.server.browser_headers import PAGE_HEADERS
+from parley.server.browser_headers import ASSET_CACHE_CONTROL, PAGE_CACHE_CONTROL, PAGE_HEADERS
 from parley.server.errors import error_response
 
 APP_NAME = "Parley"
 
 # Vite names the files under assets/ by their content hash, so they never change.
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "no-cache"
 NOT_FOR_THE_APP = ("api", "ws", "docs", "redoc", "openapi.json")
 
 router = APIRouter(tags=["web"])
@@ -70,12 +68,12 @@ class WebApp:
                 response = None
             if response is not None and response.status_code in (200, 304):
                 immutable = relative.startswith("assets/")
-                response.headers["Cache-Control"] = IMMUTABLE if immutable else REVALIDATE
+                response.headers["Cache-Control"] = ASSET_CACHE_CONTROL if immutable else PAGE_CACHE_CONTROL
                 return response
             if "." in relative.rsplit("/", 1)[-1]:
                 return None  # a missing file, not a client route
         response = await self._files.get_response("index.html", scope)
-        response.headers["Cache-Control"] = REVALIDATE
+        response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
         return response
 
 
