@@ -8,9 +8,16 @@ import time
 import pytest
 
 from parley.core.chat.params import ChatParams
-from parley.core.chat.service import ABANDONED, ChatRequest
+from parley.core.chat.service import ChatRequest
 from parley.core.store.base import MessageStatus, Registration
-from parley.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable, StreamInterrupted
+from parley.errors import (
+    AnswerAbandoned,
+    InvalidInput,
+    NotFound,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    StreamInterrupted,
+)
 from parley.runtime import build_chat
 from parley.testing.mock_provider import Reply
 from tests.conftest import PASSWORD
@@ -361,7 +368,7 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
     overdue = chat_of_a_later_process(runtime, settings, bound + 1)
     user_message, answer = await overdue.history(user.id, prepared.conversation_id)
     assert (user_message.content, user_message.status) == ("tell me everything", MessageStatus.COMPLETE)
-    interrupted = ("Half an ans", MessageStatus.INTERRUPTED, ABANDONED)
+    interrupted = ("Half an ans", MessageStatus.INTERRUPTED, AnswerAbandoned.code)
     assert (answer.content, answer.status, answer.finish_reason) == interrupted
     # Saved so: every later reader, on any path, sees the same.
     saved = (await messages_of(runtime, user, prepared.conversation_id))[-1]
@@ -372,7 +379,7 @@ async def test_an_abandoned_answer_with_no_text_is_an_error(runtime, settings, u
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="hello?", msgid="dies-early"))
     overdue = chat_of_a_later_process(runtime, settings, runtime.chat.abandoned_after + 1)
     answer = (await overdue.history(user.id, prepared.conversation_id))[-1]
-    assert (answer.content, answer.status, answer.finish_reason) == ("", MessageStatus.ERROR, ABANDONED)
+    assert (answer.content, answer.status, answer.finish_reason) == ("", MessageStatus.ERROR, AnswerAbandoned.code)
 
 
 async def test_a_conversation_whose_answer_was_abandoned_can_be_edited_again(runtime, settings, provider, user):

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from parley.errors import ProviderUnavailable, StreamInterrupted
+from parley.testing.mock_provider import Reply
+
 
 async def chat(client, account, prompt="Hello", **extra):
     response = await client.post("/api/chat", json={"prompt": prompt, **extra}, headers=account.headers)
@@ -143,3 +146,23 @@ async def test_health_and_openapi(client):
         "/api/ws-ticket",
     ]:
         assert path in spec["paths"]
+
+
+async def test_an_answer_that_ended_early_says_why_after_a_reload(client, alice, provider, settings):
+    # The live error event is gone once the page reloads: the saved answer carries the same words.
+    conversation_id = (await chat(client, alice, "first"))["conversation_id"]
+    provider.enqueue(*[Reply(error=ProviderUnavailable(), error_after=0)] * (settings.provider_retries + 1))
+    provider.enqueue(Reply(tokens=["half ", "an ", "answer"], error=StreamInterrupted(), error_after=2))
+    for prompt in ("second", "third"):
+        response = await client.post(
+            "/api/chat", json={"prompt": prompt, "conversation_id": conversation_id}, headers=alice.headers
+        )
+        assert response.status_code >= 500  # /api/chat answers in one piece: a failure is its status
+
+    response = await client.get(f"/api/conversations/{conversation_id}", headers=alice.headers)
+    answers = [m for m in response.json()["messages"] if m["role"] == "assistant"]
+    assert [(m["status"], m["finish_reason"], m["error"]) for m in answers] == [
+        ("complete", "stop", None),
+        ("error", "provider_unavailable", ProviderUnavailable.default_message),
+        ("interrupted", "stream_interrupted", StreamInterrupted.default_message),
+    ]

@@ -24,6 +24,7 @@ Lambda) map classes to status codes; the core never knows about them.
         ├── ProviderUnavailable   5xx or a connection that could not be made (retryable)
         ├── ProviderTimeout       no first token, or no next token, in time
         └── StreamInterrupted     the provider's stream broke after it started
+    AnswerAbandoned               never raised: the finish reason of an answer whose process died mid-way
 """
 
 from __future__ import annotations
@@ -141,3 +142,20 @@ class ProviderTimeout(ProviderError):
 class StreamInterrupted(ProviderError):
     code = "stream_interrupted"
     default_message = "The model's answer was interrupted."
+
+
+class AnswerAbandoned(ParleyError):
+    code = "abandoned"
+    default_message = "The server stopped before the answer finished."
+
+
+def message_for_code(code: str) -> str | None:
+    """The user-facing message of the error with this ``code``: what a saved answer's finish reason says once the
+    live error event is gone. None for a code no error has (a normal finish reason such as ``stop``)."""
+    messages: dict[str, str] = {}
+    pending: list[type[ParleyError]] = [ParleyError]
+    while pending:  # breadth first: a subclass that keeps its parent's code keeps its parent's message too
+        error = pending.pop(0)
+        messages.setdefault(error.code, error.default_message)
+        pending.extend(error.__subclasses__())
+    return messages.get(code)

@@ -14,6 +14,7 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
     status: "complete",
     model: null,
     finish_reason: null,
+    error: null,
     usage: null,
     msgid: role === "user" ? `msgid-${id}` : null,
     created_at: 0,
@@ -213,6 +214,36 @@ describe("ChatStore", () => {
     const calls = getConversation.mock.calls.length;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(getConversation.mock.calls.length).toBe(calls);
+  });
+
+  it("shows why a saved answer ended early, in the server's words when it has them", async () => {
+    const conversation = detail([
+      message("u1", "user", "Q"),
+      message("a1", "assistant", "", { status: "error", finish_reason: "provider_timeout", error: "The model provider did not answer in time." }),
+      message("u2", "user", "Q again"),
+      message("a2", "assistant", "Half", { status: "interrupted", finish_reason: "cancelled" }),
+      message("u3", "user", "Q once more"),
+      message("a3", "assistant", "Whole", { finish_reason: "stop" }),
+    ]);
+    const { store } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().messages.filter((m) => m.role === "assistant").map((m) => m.error)).toEqual([
+      "The model provider did not answer in time.",
+      "The answer was cut off before it finished.",
+      null,
+    ]);
+  });
+
+  it("says why a followed answer ended once the server settles it", async () => {
+    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
+    const { store } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    conversation.messages[1] = { ...conversation.messages[1]!, status: "interrupted", finish_reason: "abandoned", error: "The server stopped before the answer finished." };
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().generation).toBeNull();
+    expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "The server stopped before the answer finished." });
   });
 
   it("gives up on a saved answer that stops growing", async () => {

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import Conversation, Message
+from parley.core.store.base import Conversation, Message, MessageStatus
+from parley.errors import message_for_code
 
 
 class Strict(BaseModel):
@@ -101,6 +102,10 @@ class ConversationPageOut(BaseModel):
     next_cursor: str | None
 
 
+# An answer that ended before it finished says why in ``error``.
+_ENDED_EARLY = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
+
+
 class MessageOut(BaseModel):
     id: str
     seq: int
@@ -109,6 +114,10 @@ class MessageOut(BaseModel):
     status: str
     model: str | None
     finish_reason: str | None
+    error: str | None = Field(
+        description="Why an answer that failed or was cut off ended, in words for the user (the live error event's "
+        "text is gone once the page reloads); null otherwise."
+    )
     usage: dict[str, int] | None
     msgid: str | None
     created_at: float
@@ -127,6 +136,7 @@ class MessageOut(BaseModel):
             status=m.status.value,
             model=m.model,
             finish_reason=m.finish_reason,
+            error=message_for_code(m.finish_reason) if m.finish_reason and m.status in _ENDED_EARLY else None,
             usage=usage,
             msgid=m.client_msgid,
             created_at=m.created_at,

@@ -51,6 +51,7 @@ export interface ChatDeps {
   now?: () => number;
 }
 
+// When the server has no words of its own for how an answer ended (see endedText).
 const STATUS_TEXT: Partial<Record<MessageStatus, string>> = {
   error: "The answer could not be generated.",
   interrupted: "The answer was cut off before it finished.",
@@ -296,7 +297,7 @@ export class ChatStore extends Store<ChatState> {
         this.lastGrowth = this.now();
       }
       if (saved.status !== "streaming") {
-        this.finish(generation, saved.status as MessageStatus, STATUS_TEXT[saved.status as MessageStatus] ?? null);
+        this.finish(generation, saved.status as MessageStatus, endedText(saved));
         return;
       }
     }
@@ -328,6 +329,12 @@ function fromServer(message: MessageOut): ChatMessage {
     status,
     text: StreamText.from(message.content),
     msgid: message.msgid,
-    error: STATUS_TEXT[status] ?? null,
+    error: endedText(message),
   };
+}
+
+/** Why a saved answer ended early: the server's words for its saved reason (the live error event's text is gone
+ * after a reload), or a general one for its status; null for an answer that did not fail. */
+function endedText(message: MessageOut): string | null {
+  return message.error ?? STATUS_TEXT[message.status as MessageStatus] ?? null;
 }

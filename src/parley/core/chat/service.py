@@ -39,6 +39,7 @@ from parley.core.store.base import (
     User,
 )
 from parley.errors import (
+    AnswerAbandoned,
     DuplicateRequest,
     InvalidInput,
     NotFound,
@@ -53,8 +54,6 @@ log = logging.getLogger(__name__)
 # Enough turns to fill any budget we allow; the token budget decides what is really sent.
 _HISTORY_WINDOW = 200
 MAX_MSGID_CHARS = 64
-# The finish reason of an answer whose process died before it ended (see ``ChatService.history``).
-ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True)
@@ -348,10 +347,10 @@ class ChatService:
             return message
         status = MessageStatus.INTERRUPTED if message.content else MessageStatus.ERROR
         await self._conversations.update_message(
-            message.id, content=message.content, status=status, finish_reason=ABANDONED
+            message.id, content=message.content, status=status, finish_reason=AnswerAbandoned.code
         )
         log.warning("answer %s was abandoned mid-way; saved as %s", message.id, status.value)
-        return dataclasses.replace(message, status=status, finish_reason=ABANDONED)
+        return dataclasses.replace(message, status=status, finish_reason=AnswerAbandoned.code)
 
     async def _message_to_edit(self, user_id: str, conversation_id: str, message_id: str) -> Message:
         messages = await self.history(user_id, conversation_id) or []
