@@ -115,3 +115,8 @@ async def test_a_closed_emulation_leaves_nothing_behind_in_the_process(open_depl
     regions = [backend for account in dynamodb_backends.values() for backend in account.values()]
     assert all(table not in backend.tables for backend in regions)
     assert Item.instances_tracked == []
+
+
+async def test_the_emulation_names_the_app_as_the_operator_set_it(open_deployment):
+    async with open_deployment(app_name="Team Chat") as deployment, httpx.AsyncClient(base_url=deployment.url) as http:
+        assert (await http.get("/config.json")).json()["app_name"] == "Team Chat"

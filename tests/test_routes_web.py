@@ -8,6 +8,9 @@ import httpx
 import pytest
 
 from parley.config import Settings
+from parley.core.providers.registry import ModelRegistry
+from parley.errors import ConfigError
+from parley.runtime import open_runtime
 from parley.server.app import create_app
 from parley.server.openapi_export import main as export_openapi
 from tests.conftest import FAST_ARGON2
@@ -143,6 +146,21 @@ async def test_config_json_says_same_origin(client):
     assert response.status_code == 200
     assert response.json() == {"api_base_url": "", "ws_url": "", "app_name": "Parley"}
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_config_json_names_the_app_as_the_operator_set_it(tmp_path):
+    env = {"PARLEY_APP_NAME": "  Team   Chat "}
+    settings = Settings.from_env(env, data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    async with open_runtime(settings, models=ModelRegistry()) as runtime:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await http.get("/config.json")).json()["app_name"] == "Team Chat"
+
+
+@pytest.mark.parametrize("name", ["   ", "x" * 41, "Team\nChat\x07"])
+def test_an_app_name_that_does_not_fit_is_refused_at_start(name):
+    with pytest.raises(ConfigError, match="PARLEY_APP_NAME"):
+        Settings.from_env({"PARLEY_APP_NAME": name})
 
 
 async def test_without_a_built_app_the_api_still_works(tmp_path, runtime):

@@ -14,10 +14,13 @@ WEB_DIST = "webDist"
 BEDROCK_MODELS = "bedrockModels"
 OPENAI_KEY_SECRET_ARN = "openaiKeySecretArn"  # noqa: S105 - a context key, not a secret
 OPENAI_BASE_URL = "openaiBaseUrl"
+APP_NAME = "appName"
 
 DEFAULT_LAMBDA_ASSET = "build/lambda"
 DEFAULT_WEB_DIST = "web/dist"
 DEFAULT_BEDROCK_MODELS = "anthropic.claude-3-haiku-20240307-v1:0,amazon.nova-lite-v1:0"
+DEFAULT_APP_NAME = "Parley"
+MAX_APP_NAME_CHARS = 40  # as PARLEY_APP_NAME locally: it has to fit the sidebar
 
 
 class SettingsError(Exception):
@@ -35,6 +38,8 @@ class DeploySettings:
     openai_key_secret_arn: str | None = None
     """The complete ARN of a Secrets Manager secret holding an OpenAI(-compatible) API key."""
     openai_base_url: str | None = None
+    app_name: str = DEFAULT_APP_NAME
+    """What the web app calls itself; written into config.json (`PARLEY_APP_NAME` for `parley serve`)."""
 
     @classmethod
     def from_context(cls, get: Any) -> DeploySettings:
@@ -52,6 +57,7 @@ class DeploySettings:
             bedrock_models=text(BEDROCK_MODELS) or DEFAULT_BEDROCK_MODELS,
             openai_key_secret_arn=text(OPENAI_KEY_SECRET_ARN),
             openai_base_url=text(OPENAI_BASE_URL),
+            app_name=" ".join((text(APP_NAME) or DEFAULT_APP_NAME).split()),
         )
         settings.check()
         return settings
@@ -66,6 +72,8 @@ class DeploySettings:
             raise SettingsError(
                 f"The web app build {self.web_dist} does not exist. Build the web app first, or pass -c {WEB_DIST}=DIR."
             )
+        if len(self.app_name) > MAX_APP_NAME_CHARS or not self.app_name.isprintable():
+            raise SettingsError(f"{APP_NAME} must be one line of at most {MAX_APP_NAME_CHARS} characters.")
         if self.openai_key_secret_arn and not self.openai_key_secret_arn.startswith("arn:"):
             raise SettingsError(f"{OPENAI_KEY_SECRET_ARN} must be the complete ARN of a Secrets Manager secret.")
 

@@ -16,7 +16,6 @@ from parley_stack.functions import LOG_RETENTION
 from parley_stack.headers import BrowserHeaders, ResponseHeaders
 
 API_PATH_PATTERN = "/api/*"
-APP_NAME = "Parley"
 RUNTIME_CONFIG = "config.json"
 ASSETS = "assets"  # Vite's output for hashed files: a name changes when the content does
 
@@ -43,6 +42,7 @@ class Site(Construct):
         web_dist: Path,
         api_domain_name: str,
         websocket_url: str,
+        app_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         # Only CloudFront reads it (origin access control); it holds nothing but the build, so it goes with the stack.
@@ -123,7 +123,7 @@ class Site(Construct):
             sources=[
                 s3deploy.Source.asset(str(web_dist), exclude=[RUNTIME_CONFIG, ASSETS]),
                 s3deploy.Source.json_data(
-                    RUNTIME_CONFIG, {"api_base_url": "", "ws_url": websocket_url, "app_name": APP_NAME}
+                    RUNTIME_CONFIG, {"api_base_url": "", "ws_url": websocket_url, "app_name": app_name}
                 ),
             ],
             exclude=[f"{ASSETS}/*"],

@@ -36,7 +36,12 @@ class ParleyStack(Stack):
         websocket.subscribe(functions["worker"])
         storage.stream_to(functions["session_end"], session_end_filter())
         site = Site(
-            self, "Site", web_dist=settings.web_dist, api_domain_name=http.domain_name(), websocket_url=websocket.url
+            self,
+            "Site",
+            web_dist=settings.web_dist,
+            api_domain_name=http.domain_name(),
+            websocket_url=websocket.url,
+            app_name=settings.app_name,
         )
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Json = dict[str, Any]
@@ -162,3 +164,28 @@ def integration_function(template: Json, route: Json) -> str:
     functions = references(uri) & set(resources(template, "AWS::Lambda::Function"))
     (function,) = functions
     return function
+
+
+def site_deployments(template: Json) -> tuple[str, Json, Json]:
+    """The hashed assets' bucket deployment (its logical id and body) and the one of the page and the rest."""
+    found = resources(template, "Custom::CDKBucketDeployment")
+    assert len(found) == 2, sorted(found)
+    ((assets_id, assets),) = [
+        (logical_id, body)
+        for logical_id, body in found.items()
+        if body["Properties"].get("DestinationBucketKeyPrefix") == "assets/"
+    ]
+    (pages,) = [body for logical_id, body in found.items() if logical_id != assets_id]
+    return assets_id, assets, pages
+
+
+def deployed_config(template: Json, assembly: Path) -> Json:
+    """The config.json the deployment writes: its source in the cloud assembly, with the marker the deployment
+    replaces once the stack's values exist (a quoted JSON string) written as a ${id} reference."""
+    _, _, pages = site_deployments(template)
+    properties = pages["Properties"]
+    config_zip = properties["SourceObjectKeys"][1].removesuffix(".zip")
+    text = (assembly / f"asset.{config_zip}" / "config.json").read_text()
+    ((marker, value),) = properties["SourceMarkers"][1].items()
+    config: Json = json.loads(text.replace(marker, flatten(value)))
+    return config

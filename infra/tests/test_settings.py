@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from aws_cdk.assertions import Template
 from deployed import summary
 from parley_stack import DeploySettings, ParleyStack, SettingsError
 from parley_stack.settings import DEFAULT_BEDROCK_MODELS, REPO_ROOT
-from tests.cfn import parley_functions
+from tests.cfn import deployed_config, parley_functions
 
 OPENAI_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:parley/openai-AbCdEf"
 
@@ -44,8 +45,14 @@ def test_the_openai_secret_must_be_an_arn(placeholder_assets: tuple[Path, Path])
         )
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    template: dict[str, Any]
+    assembly: Path  # the cloud assembly: assets such as the deployed config.json
+
+
 @pytest.fixture(scope="module")
-def with_openai(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
+def with_openai(placeholder_assets: tuple[Path, Path]) -> Synthesized:
     code, web = placeholder_assets
     settings = DeploySettings.from_context(
         context(
@@ -54,18 +61,30 @@ def with_openai(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
             openaiKeySecretArn=OPENAI_SECRET,
             openaiBaseUrl="https://llm.example.com/v1",
             bedrockModels="amazon.nova-lite-v1:0",
+            appName="  Team   Chat ",
         )
     )
     app = cdk.App()
     stack = ParleyStack(
         app, "Parley", settings=settings, env=cdk.Environment(account="123456789012", region="us-east-1")
     )
-    return Template.from_stack(stack).to_json()
+    return Synthesized(Template.from_stack(stack).to_json(), Path(app.outdir))
 
 
-def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(with_openai: dict[str, Any]) -> None:
+def test_the_app_name_reaches_the_deployed_config_json(with_openai: Synthesized) -> None:
+    assert deployed_config(with_openai.template, with_openai.assembly)["app_name"] == "Team Chat"
+
+
+def test_an_app_name_that_does_not_fit_is_refused(placeholder_assets: tuple[Path, Path]) -> None:
+    code, web = placeholder_assets
+    for name in ("x" * 41, "Team\x07Chat"):
+        with pytest.raises(SettingsError, match="appName"):
+            DeploySettings.from_context(context(lambdaAsset=str(code), webDist=str(web), appName=name))
+
+
+def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(with_openai: Synthesized) -> None:
     readers, told = set(), set()
-    for name, function in parley_functions(with_openai).items():
+    for name, function in parley_functions(with_openai.template).items():
         variables = function.properties["Environment"]["Variables"]
         assert variables["PARLEY_BEDROCK_MODELS"] == "amazon.nova-lite-v1:0"
         assert variables["OPENAI_BASE_URL"] == "https://llm.example.com/v1"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import runpy
 from pathlib import Path
 from typing import Any
@@ -8,7 +7,17 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from parley_stack.settings import REPO_ROOT
-from tests.cfn import distribution_config, flatten, http_api, only, references, resources, websocket_api
+from tests.cfn import (
+    deployed_config,
+    distribution_config,
+    flatten,
+    http_api,
+    only,
+    references,
+    resources,
+    site_deployments,
+    websocket_api,
+)
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -106,32 +115,19 @@ def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str
     assert [rewritten(uri) for uri in ("/config.json", "/assets/index-4f2a.js", "/favicon.svg")] == [False] * 3
 
 
-def deployments(template_json: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The hashed assets' deployment (its logical id and body) and the one of the page and the rest of the build."""
-    found = resources(template_json, "Custom::CDKBucketDeployment")
-    assert len(found) == 2, sorted(found)
-    ((assets_id, assets),) = [
-        (logical_id, body)
-        for logical_id, body in found.items()
-        if body["Properties"].get("DestinationBucketKeyPrefix") == "assets/"
-    ]
-    (pages,) = [body for logical_id, body in found.items() if logical_id != assets_id]
-    return assets_id, assets, pages
-
-
 def test_the_deployment_writes_the_build_and_config_json(
     template_json: dict[str, Any], cloud_assembly: Path, placeholder_assets: tuple[Path, Path]
 ) -> None:
     (bucket,) = resources(template_json, "AWS::S3::Bucket")
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
     (ws_api,) = websocket_api(template_json)
-    _, assets, pages = deployments(template_json)
+    _, assets, pages = site_deployments(template_json)
     properties = pages["Properties"]
     assert references(properties["DestinationBucketName"]) == {bucket}
     assert references(assets["Properties"]["DestinationBucketName"]) == {bucket}
     assert references(properties["DistributionId"]) == {distribution}
     assert properties["DistributionPaths"] == ["/*"]
-    web_zip, config_zip = (f"{key.removesuffix('.zip')}" for key in properties["SourceObjectKeys"])
+    web_zip = properties["SourceObjectKeys"][0].removesuffix(".zip")
     (assets_zip,) = (f"{key.removesuffix('.zip')}" for key in assets["Properties"]["SourceObjectKeys"])
 
     # The web build, less any config.json a developer left in it; its assets/ folder goes on its own.
@@ -142,11 +138,8 @@ def test_the_deployment_writes_the_build_and_config_json(
     assert asset_files == {path.name for path in (web / "assets").iterdir()}
 
     # config.json: the API on this same origin, and the WebSocket stage's URL, which the deployment writes in place
-    # of a marker (a quoted JSON string) once the API exists.
-    text = (cloud_assembly / f"asset.{config_zip}" / "config.json").read_text()
-    ((marker, value),) = properties["SourceMarkers"][1].items()
-    config = json.loads(text.replace(marker, flatten(value)))
-    assert config == {
+    # of a marker once the API exists.
+    assert deployed_config(template_json, cloud_assembly) == {
         "api_base_url": "",
         "ws_url": "wss://${" + ws_api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod",
         "app_name": "Parley",
@@ -156,7 +149,7 @@ def test_the_deployment_writes_the_build_and_config_json(
 def test_hashed_assets_are_cached_for_good_and_everything_else_is_revalidated(template_json: dict[str, Any]) -> None:
     # As `parley serve` sends them. Without a Cache-Control, browsers guess one from the file's age, and a guessed
     # stale index.html after a deployment points at assets that are gone: a blank page.
-    assets_id, assets, pages = deployments(template_json)
+    assets_id, assets, pages = site_deployments(template_json)
     assert assets["Properties"]["SystemMetadata"] == {"cache-control": LOCAL["ASSET_CACHE_CONTROL"]}
     assert pages["Properties"]["SystemMetadata"] == {"cache-control": LOCAL["PAGE_CACHE_CONTROL"]}
     assert (LOCAL["ASSET_CACHE_CONTROL"], LOCAL["PAGE_CACHE_CONTROL"]) == (

@@ -43,6 +43,7 @@ ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
+ENV_APP_NAME = "PARLEY_APP_NAME"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -128,6 +129,7 @@ class Settings:
 
     # The built web app served at / (None: serve the API only)
     web_dir: Path | None = field(default_factory=default_web_dir)
+    app_name: str = "Parley"  # what the web app calls itself (title, login page, sidebar)
 
     @property
     def database_path(self) -> Path:
@@ -174,6 +176,7 @@ class Settings:
             ("ws_callback_url", ENV_WS_CALLBACK_URL, str),
             ("aws_endpoint_url", ENV_AWS_ENDPOINT_URL, str),
             ("web_dir", ENV_WEB_DIR, Path),
+            ("app_name", ENV_APP_NAME, parse_app_name),
         ]
         for name, var, parse in readers:
             raw = env.get(var)
@@ -202,3 +205,18 @@ def _parse_bool(raw: str) -> bool:
 
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+MAX_APP_NAME_CHARS = 40
+
+
+def parse_app_name(raw: str) -> str:
+    """A name for the title bar and headings: one line of visible text, short enough for the sidebar."""
+    name = " ".join(raw.split())
+    if not name:
+        raise ValueError("the name is empty")
+    if len(name) > MAX_APP_NAME_CHARS:
+        raise ValueError(f"at most {MAX_APP_NAME_CHARS} characters")
+    if not name.isprintable():
+        raise ValueError("control characters are not allowed")
+    return name

@@ -113,9 +113,9 @@ async def run_local_deployment(
         sessions_stream = StreamMapping(
             boto3.client("dynamodbstreams", endpoint_url=aws_endpoint), stream_arn, session_end, stream_filter()
         )
-        gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir)
         # The gateway's own limits (read deadline, WebSocket message size) come from the same settings.
         edge = Settings.from_env(env, **(overrides or {}))
+        gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir, app_name=edge.app_name)
         try:
             async with serving(gateway.app(), host, port, settings=edge) as bound_port:
                 url = f"http://{host}:{bound_port}"

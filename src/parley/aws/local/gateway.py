@@ -24,7 +24,7 @@ from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.browser_headers import PAGE_HEADERS
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
-from parley.server.routes.web import APP_NAME, WebApp
+from parley.server.routes.web import WebApp
 from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Functions:
 class Gateway:
     functions: Functions
     topic_arn: str
+    app_name: str  # for config.json, which CloudFront serves as the deployment wrote it
     web_dir: Path | None = None
     connections: dict[str, WebSocket] = field(default_factory=dict)
     _auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
@@ -83,7 +84,7 @@ class Gateway:
     # HTTP API
 
     async def config_json(self, request: Request) -> Response:
-        response = JSONResponse({"api_base_url": "", "ws_url": "", "app_name": APP_NAME})
+        response = JSONResponse({"api_base_url": "", "ws_url": "", "app_name": self.app_name})
         response.headers.update(PAGE_HEADERS)
         return response
 

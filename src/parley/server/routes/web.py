@@ -17,11 +17,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley.server.browser_headers import ASSET_CACHE_CONTROL, PAGE_CACHE_CONTROL, PAGE_HEADERS
+from parley.server.deps import RuntimeDep
 from parley.server.errors import error_response
 
-APP_NAME = "Parley"
-
-# Vite names the files under assets/ by their content hash, so they never change.
 NOT_FOR_THE_APP = ("api", "ws", "docs", "redoc", "openapi.json")
 
 router = APIRouter(tags=["web"])
@@ -30,13 +28,13 @@ router = APIRouter(tags=["web"])
 class WebConfig(BaseModel):
     api_base_url: str = Field(description="Base URL of the JSON API; empty means the origin the app came from.")
     ws_url: str = Field(description="URL of the WebSocket; empty means /ws on the origin the app came from.")
-    app_name: str
+    app_name: str = Field(description="What the app calls itself (PARLEY_APP_NAME).")
 
 
 @router.get("/config.json")
-async def web_config() -> WebConfig:
+async def web_config(runtime: RuntimeDep) -> WebConfig:
     """Read by the web app at start, so one build works here and behind a CDN (where this file is replaced)."""
-    return WebConfig(api_base_url="", ws_url="", app_name=APP_NAME)
+    return WebConfig(api_base_url="", ws_url="", app_name=runtime.settings.app_name)
 
 
 class WebApp:
