@@ -8,7 +8,8 @@ import time
 import pytest
 
 from parley.core.chat.params import ChatParams
-from parley.core.chat.service import ChatRequest
+from parley.core.chat.service import ChatLimits, ChatRequest, ChatService
+from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.store.base import MessageStatus, Registration
 from parley.errors import (
     AnswerAbandoned,
@@ -359,7 +360,7 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
         prepared.message_id, content="Half an ans", status=MessageStatus.STREAMING
     )
     bound = runtime.chat.abandoned_after
-    assert bound >= settings.first_token_timeout * (settings.provider_retries + 1)  # never before a live answer
+    assert bound > ChatLimits().heartbeat_seconds  # a live answer has been saved by then, tokens or not
 
     on_time = chat_of_a_later_process(runtime, settings, bound - 1)
     answer = (await on_time.history(user.id, prepared.conversation_id))[-1]
@@ -404,3 +405,25 @@ async def test_another_users_history_is_not_found(runtime, user):
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="mine", msgid="private"))
     mallory = await runtime.auth.create_user("mallory", PASSWORD)
     assert await runtime.chat.history(mallory.id, prepared.conversation_id) is None
+
+
+async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for_abandoned(runtime, provider, user):
+    # Waiting for a first token can take minutes. The heartbeat saves the answer meanwhile, so no reader takes a
+    # slow answer for a dead one; and no late heartbeat lands after the final save.
+    limits = ChatLimits(save_interval_seconds=0.05, heartbeat_seconds=0.05, abandoned_margin_seconds=0.1)
+    policy = UpstreamPolicy(retries=0, first_chunk_timeout=5, idle_timeout=5)
+    chat = ChatService(
+        runtime.stores.conversations, runtime.stores.stop_signals, runtime.models, limits=limits, policy=policy
+    )
+    assert chat.abandoned_after < 0.5
+    provider.enqueue(Reply(tokens=["worth ", "the wait"], delay=0.6))  # silence for 0.6 s before each token
+    generation = await chat.start(user, ChatRequest(prompt="a slow one", msgid="slow"))
+    start = await anext(generation.events())
+    for _ in range(10):
+        await asyncio.sleep(0.1)
+        answer = (await chat.history(user.id, start.conversation_id))[-1]
+        assert answer.status == MessageStatus.STREAMING
+    await generation.wait()
+    await asyncio.sleep(0.2)  # longer than a heartbeat
+    answer = (await chat.history(user.id, start.conversation_id))[-1]
+    assert (answer.content, answer.status) == ("worth the wait", MessageStatus.COMPLETE)

@@ -7,6 +7,7 @@ away the answer still finishes and is saved. Clients read its events from a queu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -78,6 +79,9 @@ class ChatLimits:
     slot_lease_seconds: float = 16 * 60
     # How long a msgid stays taken (longer than any answer runs), so a retried request is answered once.
     msgid_ttl_seconds: float = 20 * 60
+    # A live answer is saved at least this often, tokens or not (waiting for a first token can take minutes),
+    # so an answer whose process died can be told from a slow one soon after.
+    heartbeat_seconds: float = 15.0
     # An answer is abandoned once it has gone unsaved this much longer than a live answer ever does. The
     # margin covers a worker that starts late (SNS) and machines whose clocks disagree a little.
     abandoned_margin_seconds: float = 60.0
@@ -184,6 +188,8 @@ class _Answer:
     usage: Usage | None = None
     finish_reason: str | None = None
     saved_at: float = 0.0
+    # Saves take turns, each writing the text as it is then: a heartbeat never lands after newer text.
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def content(self) -> str:
@@ -216,9 +222,10 @@ class ChatService:
         self._clock = clock
         self._wall_clock = wall_clock  # the stores' timestamps are wall-clock times
         self._active: dict[tuple[str, str], Generation] = {}
-        # A live answer is saved at least this often: after each save interval in which a chunk arrived,
-        # and chunks never stop for longer than the policy allows.
-        self._abandoned_after = policy.longest_silence + limits.save_interval_seconds + limits.abandoned_margin_seconds
+        # A live answer is saved once a save interval has passed and a chunk arrives, and by its heartbeat.
+        self._abandoned_after = (
+            max(limits.heartbeat_seconds, limits.save_interval_seconds) + limits.abandoned_margin_seconds
+        )
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
         """Validate, save the user's message, and start generating. Returns once the start event is queued."""
@@ -418,7 +425,7 @@ class ChatService:
     ) -> None:
         msgid = generation.msgid
         try:
-            stopped = await self._generate(generation, model, context, params, answer)
+            stopped = await self._generate_kept_alive(generation, model, context, params, answer)
             status = MessageStatus.STOPPED if stopped else MessageStatus.COMPLETE
             finish_reason = "stopped" if stopped else (answer.finish_reason or "stop")
             await self._save(answer, status, finish_reason=finish_reason)
@@ -441,6 +448,38 @@ class ChatService:
             self._active.pop((generation.user_id, msgid), None)
             await self._release(generation.user_id, msgid)
             generation.finish()
+
+    async def _generate_kept_alive(
+        self,
+        generation: Generation,
+        model: RegisteredModel,
+        context: list[ChatMessage],
+        params: GenerationParams,
+        answer: _Answer,
+    ) -> bool:
+        """``_generate``, with the answer saved by a heartbeat while no tokens come."""
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(answer, done), name=f"heartbeat-{generation.msgid}")
+        try:
+            return await self._generate(generation, model, context, params, answer)
+        finally:
+            done.set()
+            await heartbeat  # a heartbeat save under way lands before the final save, never after it
+
+    async def _heartbeat(self, answer: _Answer, done: asyncio.Event) -> None:
+        interval = self._limits.heartbeat_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await done.wait()
+            if done.is_set():
+                return
+            if self._clock() - answer.saved_at < interval:
+                continue  # tokens are arriving and being saved
+            try:
+                await self._save(answer, MessageStatus.STREAMING)
+            except Exception:  # the answer goes on; a later save or the final one may still land
+                log.warning("could not save answer %s while waiting for the model", answer.message_id, exc_info=True)
 
     async def _generate(
         self,
@@ -503,16 +542,16 @@ class ChatService:
             await self._save(answer, MessageStatus.STREAMING)
 
     async def _save(self, answer: _Answer, status: MessageStatus, *, finish_reason: str | None = None) -> None:
-        content = answer.content
-        await self._conversations.update_message(
-            answer.message_id,
-            content=content,
-            status=status,
-            finish_reason=finish_reason,
-            prompt_tokens=answer.usage.prompt_tokens if answer.usage else None,
-            completion_tokens=answer.usage.completion_tokens if answer.usage else None,
-        )
-        answer.saved_at = self._clock()
+        async with answer.saving:
+            await self._conversations.update_message(
+                answer.message_id,
+                content=answer.content,
+                status=status,
+                finish_reason=finish_reason,
+                prompt_tokens=answer.usage.prompt_tokens if answer.usage else None,
+                completion_tokens=answer.usage.completion_tokens if answer.usage else None,
+            )
+            answer.saved_at = self._clock()
 
     async def _save_quietly(self, answer: _Answer, status: MessageStatus, *, finish_reason: str) -> None:
         try:

@@ -24,13 +24,6 @@ class UpstreamPolicy:
     first_chunk_timeout: float = 120.0
     idle_timeout: float = 60.0
 
-    @property
-    def longest_silence(self) -> float:
-        """The longest a live stream can go without a chunk: every attempt at a first chunk and the waits
-        between them, or the wait between two chunks."""
-        before_first = (self.retries + 1) * self.first_chunk_timeout + self.retries * _MAX_RETRY_WAIT
-        return max(before_first, self.idle_timeout)
-
     def delay(self, attempt: int, error: ProviderError) -> float:
         if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
             return min(error.retry_after, _MAX_RETRY_WAIT)
