@@ -425,7 +425,8 @@ class ChatService:
     ) -> None:
         msgid = generation.msgid
         try:
-            stopped = await self._generate_kept_alive(generation, model, context, params, answer)
+            async with self._kept_saved(answer):
+                stopped = await self._generate(generation, model, context, params, answer)
             status = MessageStatus.STOPPED if stopped else MessageStatus.COMPLETE
             finish_reason = "stopped" if stopped else (answer.finish_reason or "stop")
             await self._save(answer, status, finish_reason=finish_reason)
@@ -449,19 +450,13 @@ class ChatService:
             await self._release(generation.user_id, msgid)
             generation.finish()
 
-    async def _generate_kept_alive(
-        self,
-        generation: Generation,
-        model: RegisteredModel,
-        context: list[ChatMessage],
-        params: GenerationParams,
-        answer: _Answer,
-    ) -> bool:
-        """``_generate``, with the answer saved by a heartbeat while no tokens come."""
+    @contextlib.asynccontextmanager
+    async def _kept_saved(self, answer: _Answer) -> AsyncIterator[None]:
+        """While the block runs, a heartbeat saves the answer whenever no tokens have been saved for a while."""
         done = asyncio.Event()
-        heartbeat = asyncio.create_task(self._heartbeat(answer, done), name=f"heartbeat-{generation.msgid}")
+        heartbeat = asyncio.create_task(self._heartbeat(answer, done), name=f"heartbeat-{answer.message_id}")
         try:
-            return await self._generate(generation, model, context, params, answer)
+            yield
         finally:
             done.set()
             await heartbeat  # a heartbeat save under way lands before the final save, never after it
