@@ -83,8 +83,9 @@ async def run_local_deployment(
     # moto keeps its state per process: unique names keep two deployments in one process apart (tests).
     suffix = secrets.token_hex(4)
     table = f"parley-{suffix}"
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws_endpoint)
     try:
-        stream_arn = await asyncio.to_thread(create_table, boto3.client("dynamodb", endpoint_url=aws_endpoint), table)
+        stream_arn = await asyncio.to_thread(create_table, dynamodb, table)
         sns = boto3.client("sns", endpoint_url=aws_endpoint)
         topic_arn = sns.create_topic(Name=f"parley-prompts-{suffix}")["TopicArn"]
         secret_arn = boto3.client("secretsmanager", endpoint_url=aws_endpoint).create_secret(
@@ -154,7 +155,7 @@ async def run_local_deployment(
         # table, or a process that opens many deployments (the tests) keeps every item of all of them, and
         # each full garbage collection walks them all (pauses near a second by the end of the test suite).
         try:
-            await asyncio.to_thread(boto3.client("dynamodb", endpoint_url=aws_endpoint).delete_table, TableName=table)
+            await asyncio.to_thread(dynamodb.delete_table, TableName=table)
         except Exception:
             log.warning("could not drop the emulated table %s", table, exc_info=True)
         moto.stop()
