@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 PIP := $(BIN)/python -m pip
-# llama-cpp-python compiles llama.cpp from source the first time (pip caches the wheel afterwards).
+# llama-cpp-python compiles llama.cpp from source the first time (mk/llama.mk keeps the wheel afterwards).
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -27,9 +27,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(STAMPS)/app: pyproject.toml constraints.txt | $(BIN)/python
+# llama-cpp-python is installed first from the portable wheel (mk/llama.mk), so pip finds it satisfied here.
+$(STAMPS)/app: pyproject.toml constraints.txt $(STAMPS)/llama | $(BIN)/python
 	@mkdir -p $(STAMPS)
-	@echo "Installing Parley and the local model runtime (the first time, llama.cpp compiles: ~6 min on 2 cores)..."
+	@echo "Installing Parley and the local model runtime..."
 	$(PIP) install --quiet -c constraints.txt -e '.[local]'
 	@touch $@
 
