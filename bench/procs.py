@@ -64,11 +64,13 @@ class Service:
         raise ServiceError(f"{self.name} did not log {pattern!r} within {max_seconds:.0f} s:\n{self.log()[-2000:]}")
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        process = psutil.Process(self.pid)  # with its children, as for memory
+        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in (process, *process.children(True))))
 
     def rss_bytes(self) -> int:
-        return int(psutil.Process(self.pid).memory_info().rss)
+        # With its children: the local model runs in a process of its own.
+        process = psutil.Process(self.pid)
+        return sum(int(p.memory_info().rss) for p in (process, *process.children(recursive=True)))
 
     async def stop(self, grace_seconds: float = 15.0) -> None:
         if self.process.returncode is not None:

@@ -26,6 +26,7 @@ from bench import coldstart, history, local_model, logins, memory, streams, ttft
 from bench.harness import Benchmark, Context
 from bench.procs import ROOT, CpuWatch, raise_open_files_limit
 from bench.results import Figure, Report, Status, write
+from bench.services import PARLEY_LIMITS
 
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
     module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart)
@@ -103,6 +104,7 @@ def _header(started: float) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "parley serve limits": ", ".join(f"{name}={value}" for name, value in PARLEY_LIMITS.items()),
     }
 
 

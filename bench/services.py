@@ -85,8 +85,18 @@ def stream_users(prefix: str, streams: int) -> list[str]:
     return [f"{prefix}{i}" for i in range(math.ceil(streams / per_user))]
 
 
+# A benchmark drives a server from a few accounts on purpose (thousands of requests a minute, 2,000 idle sockets
+# for one user), far past the per-user limits that protect a real server from one user (600 a minute, 16
+# sockets). The servers under test get limits that fit that load; the results' header says which.
+PARLEY_LIMITS = {"PARLEY_REQUESTS_PER_MINUTE": "1000000", "PARLEY_MAX_SOCKETS_PER_USER": "5000"}
+
+
 def parley_env(data_dir: Path, upstream: Upstream | None, *, local_model: bool) -> dict[str, str]:
-    env = {"PARLEY_DATA_DIR": str(data_dir), "PARLEY_LOCAL_MODEL": "on" if local_model else "off"}
+    env = {
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_LOCAL_MODEL": "on" if local_model else "off",
+        **PARLEY_LIMITS,
+    }
     if upstream is not None:
         env |= {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": API_KEY}
     return clean_env(env)
