@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -72,6 +73,34 @@ async def test_login_is_throttled_per_address_across_usernames(client, settings)
     assert statuses[limit] == 429
 
 
+async def test_a_parallel_burst_of_guesses_gets_no_more_than_the_limit(client, runtime, settings):
+    # Every guess of a burst is in flight before any is answered: the limit must hold all the same, and the
+    # right password, arriving late in the burst, must not open a session.
+    await runtime.auth.create_user("alice", PASSWORD)
+    limit = settings.throttle_per_user.limit
+    passwords = [f"guess-{i}" for i in range(3 * limit)] + [PASSWORD]
+    answers = await asyncio.gather(
+        *(client.post("/api/login", json={"username": "alice", "password": p}) for p in passwords)
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) == limit, statuses
+    assert statuses.count(429) == len(passwords) - limit, statuses
+    assert statuses[-1] == 429 and "token" not in answers[-1].json()
+
+
+async def test_a_parallel_burst_from_one_address_gets_no_more_than_its_limit(client, settings):
+    limit = settings.throttle_per_address.limit
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/login", json={"username": f"user{i}", "password": "wrong-password"})
+            for i in range(3 * limit)
+        )
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) == limit, statuses
+    assert statuses.count(429) == 2 * limit, statuses
+
+
 async def test_throttle_lifts_when_the_window_ends(runtime, settings):
     from parley.core.auth.throttle import LoginThrottle
     from parley.errors import LoginThrottled
@@ -84,11 +113,11 @@ async def test_throttle_lifts_when_the_window_ends(runtime, settings):
         clock=lambda: now[0],
     )
     for _ in range(settings.throttle_per_user.limit):
-        await throttle.record_failure("carol", "10.0.0.1")
+        await throttle.attempt("carol", "10.0.0.1")
     with pytest.raises(LoginThrottled):
-        await throttle.check("carol", "10.0.0.1")
+        await throttle.attempt("carol", "10.0.0.1")
     now[0] += settings.throttle_per_user.window_seconds + 1
-    await throttle.check("carol", "10.0.0.1")
+    await throttle.attempt("carol", "10.0.0.1")
 
 
 def _forge(secret: str, **overrides) -> str:

@@ -1,5 +1,6 @@
-"""Guessing passwords: throttled with Retry-After, lifted when the window ends; and an unknown user is
-indistinguishable from a wrong password, in the answer and in the time it takes."""
+"""Guessing passwords: throttled with Retry-After, in sequences and in parallel bursts, lifted when the
+window ends; and an unknown user is indistinguishable from a wrong password, in the answer and in the
+time it takes."""
 
 from __future__ import annotations
 
@@ -46,7 +47,10 @@ async def wait_and_log_in(target, username):
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.target_settings(throttle_per_user=ThrottleRule(LIMIT, WINDOW))
+# Every attempt counts on the address too; its limit is out of the way here (it has a test of its own).
+@pytest.mark.target_settings(
+    throttle_per_user=ThrottleRule(LIMIT, WINDOW), throttle_per_address=ThrottleRule(ATTEMPTS * 2, WINDOW)
+)
 async def test_guessing_one_users_password_is_throttled_then_lifts(target, ledger):
     victim = await target.add_user("victim")
     started = time.monotonic()
@@ -67,6 +71,41 @@ async def test_guessing_across_many_users_from_one_address_is_throttled_then_lif
     ledger.attempt(target.path, "password guesses", ATTEMPTS + 1)
     assert_throttled(answers, LIMIT * 2, time.monotonic() - started)
     await wait_and_log_in(target, real)
+
+
+BURST = 150
+LONG_WINDOW = 120  # seconds: a burst is counted within one window however slow the machine
+
+
+def from_address(address):
+    """Headers that make a request come from ``address``: both paths trust X-Forwarded-For from loopback
+    (uvicorn's default, as behind a reverse proxy on the same host)."""
+    return {"X-Forwarded-For": address}
+
+
+async def burst(target, logins, address="203.0.113.50"):
+    """Every (username, password) of ``logins`` at once, each on its own connection; returns the responses."""
+    async with target.client(headers=from_address(address)) as http:
+        return await asyncio.gather(
+            *(http.post("/api/login", json={"username": name, "password": password}) for name, password in logins)
+        )
+
+
+@pytest.mark.target_settings(
+    throttle_per_user=ThrottleRule(LIMIT, LONG_WINDOW), throttle_per_address=ThrottleRule(BURST, LONG_WINDOW)
+)
+async def test_a_parallel_burst_of_guesses_is_held_to_the_limit_and_a_late_right_guess_gets_nothing(target, ledger):
+    victim = await target.add_user("victim")
+    logins = [(victim, f"guess-{i}") for i in range(BURST)]
+    late = BURST * 2 // 3
+    logins[late] = (victim, PASSWORD)
+    answers = await burst(target, logins)
+    ledger.attempt(target.path, "password guesses", BURST)
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) == LIMIT, statuses
+    assert statuses.count(429) == BURST - LIMIT, statuses
+    assert statuses[late] == 429 and "token" not in answers[late].json()
+    assert all(0 < int(answer.headers["Retry-After"]) <= LONG_WINDOW for answer in answers if answer.status_code == 429)
 
 
 TRIES = 50
