@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
+import httpx
 import jwt
 import pytest
 
+from parley.core.auth.throttle import BLOCKED_ADDRESS_CHECKS
 from parley.core.auth.tokens import ALGORITHM
+from parley.server.app import create_app
 from tests.conftest import PASSWORD
 
 
@@ -99,6 +104,67 @@ async def test_a_parallel_burst_from_one_address_gets_no_more_than_its_limit(cli
     statuses = [answer.status_code for answer in answers]
     assert statuses.count(401) == limit, statuses
     assert statuses.count(429) == 2 * limit, statuses
+
+
+@pytest.fixture
+def client_at(settings, runtime):
+    """HTTP clients of the app, each from a client address of the test's choosing."""
+    app = create_app(settings, runtime)
+
+    @contextlib.asynccontextmanager
+    async def at(address: str) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+    return at
+
+
+async def _fail_made_up_names(http: httpx.AsyncClient, count: int) -> list[int]:
+    statuses = []
+    for i in range(count):
+        response = await http.post("/api/login", json={"username": f"made-up{i}", "password": "wrong-password"})
+        statuses.append(response.status_code)
+    return statuses
+
+
+async def test_failures_from_an_address_do_not_stop_a_correct_password_from_it(client_at, runtime, settings):
+    await runtime.auth.create_user("alice", PASSWORD)
+    limit = settings.throttle_per_address.limit
+    async with client_at("203.0.113.7") as http:
+        assert (await _fail_made_up_names(http, limit + 1))[-1] == 429
+        wrong = await http.post("/api/login", json={"username": "alice", "password": "wrong-password"})
+        unknown = await http.post("/api/login", json={"username": "nobody", "password": "wrong-password"})
+        assert wrong.status_code == unknown.status_code == 429 and int(wrong.headers["Retry-After"]) > 0
+        assert wrong.json()["error"]["code"] == unknown.json()["error"]["code"] == "too_many_attempts"
+        right = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        assert right.status_code == 200, right.text
+
+
+async def test_a_blocked_address_gets_few_checks_per_username(client_at, runtime, settings):
+    # Past the address limit, each name is checked only a few times more from there, right password or not:
+    # enough for a user behind the address to type it, too few to spray guesses over many accounts.
+    await runtime.auth.create_user("alice", PASSWORD)
+    async with client_at("203.0.113.7") as http:
+        await _fail_made_up_names(http, settings.throttle_per_address.limit)
+        for _ in range(BLOCKED_ADDRESS_CHECKS):
+            response = await http.post("/api/login", json={"username": "alice", "password": "wrong-password"})
+            assert response.status_code == 429
+        right = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        assert right.status_code == 429
+    async with client_at("198.51.100.1") as elsewhere:
+        assert (await elsewhere.post("/api/login", json={"username": "alice", "password": PASSWORD})).status_code == 200
+
+
+async def test_ipv6_addresses_are_counted_by_their_64_bit_prefix(client_at, settings):
+    limit = settings.throttle_per_address.limit
+    async with client_at("2001:db8:1:2::1") as http:
+        assert set(await _fail_made_up_names(http, limit)) == {401}
+    async with client_at("2001:db8:1:2:ffff:ffff:ffff:fffe") as same_network:
+        assert await _fail_made_up_names(same_network, 1) == [429]
+    async with client_at("2001:db8:1:3::1") as next_network, client_at("203.0.113.9") as ipv4:
+        assert await _fail_made_up_names(next_network, 1) == [401]
+        assert await _fail_made_up_names(ipv4, 1) == [401]
 
 
 async def test_throttle_lifts_when_the_window_ends(runtime, settings):
