@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import jwt
@@ -12,6 +13,7 @@ import pytest
 from parley.core.auth.throttle import BLOCKED_ADDRESS_CHECKS
 from parley.core.auth.tokens import ALGORITHM
 from parley.server.app import create_app
+from parley.server.embedded import serving
 from tests.conftest import PASSWORD
 
 
@@ -165,6 +167,29 @@ async def test_ipv6_addresses_are_counted_by_their_64_bit_prefix(client_at, sett
     async with client_at("2001:db8:1:3::1") as next_network, client_at("203.0.113.9") as ipv4:
         assert await _fail_made_up_names(next_network, 1) == [401]
         assert await _fail_made_up_names(ipv4, 1) == [401]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_the_address_counted_is_the_proxys_client_only_behind_a_trusted_proxy(runtime, settings, trusted):
+    # A proxy on loopback names the client in X-Forwarded-For; from any other peer the header is a claim
+    # the client makes about itself, and the peer's own address is counted.
+    served = replace(settings, forwarded_allow_ips=("127.0.0.1",) if trusted else ("192.0.2.1",))
+    limit = settings.throttle_per_address.limit
+    async with (
+        serving(create_app(served, runtime), settings=served) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+
+        async def fail_from(i: int) -> int:
+            response = await http.post(
+                "/api/login",
+                json={"username": f"made-up{i}", "password": "wrong-password"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
+            return response.status_code
+
+        assert [await fail_from(i) for i in range(limit)] == [401] * limit
+        assert await fail_from(limit) == (401 if trusted else 429)
 
 
 async def test_throttle_lifts_when_the_window_ends(runtime, settings):
