@@ -158,6 +158,15 @@ async def test_a_blocked_address_gets_few_checks_per_username(client_at, runtime
         assert (await elsewhere.post("/api/login", json={"username": "alice", "password": PASSWORD})).status_code == 200
 
 
+async def test_logging_in_often_from_one_address_does_not_fill_its_count(client_at, runtime, settings):
+    await runtime.auth.create_user("alice", PASSWORD)
+    async with client_at("203.0.113.7") as http:
+        for _ in range(settings.throttle_per_address.limit + 1):
+            response = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
+            assert response.status_code == 200
+        assert await _fail_made_up_names(http, 1) == [401]
+
+
 async def test_ipv6_addresses_are_counted_by_their_64_bit_prefix(client_at, settings):
     limit = settings.throttle_per_address.limit
     async with client_at("2001:db8:1:2::1") as http:

@@ -217,6 +217,11 @@ async def test_tickets_revocations_and_throttle(stores, user):
     count, ends = await stores.throttle.hit("k", now + 1, 60)
     assert count == 2 and ends == pytest.approx(now + 60)
     assert await stores.throttle.hit("k", now + 61, 60) == (1, pytest.approx(now + 121))  # a new window
+    await stores.throttle.refund("k", now + 62)
+    assert (await stores.throttle.hit("k", now + 63, 60))[0] == 1
+    await stores.throttle.refund("k", now + 200)  # that window has ended: nothing to take back
+    await stores.throttle.refund("never-counted", now)
+    assert (await stores.throttle.hit("k", now + 64, 60))[0] == 2
     await stores.throttle.clear("k")
     assert (await stores.throttle.hit("k", now + 62, 60))[0] == 1
 

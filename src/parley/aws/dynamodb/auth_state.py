@@ -95,6 +95,18 @@ class DynamoThrottleStore:
             return 1, now + window_seconds
         return int(current["failures"]) + 1, float(current["window_ends"])
 
+    async def refund(self, key: str, now: float) -> None:
+        try:
+            await self._table.update(
+                *keys.throttle(key),
+                "ADD failures :minus_one",
+                values={":minus_one": -1, ":now": now, ":zero": 0},
+                condition="window_ends > :now AND failures > :zero",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):  # the window has ended: nothing left to take back
+                raise
+
     async def clear(self, key: str) -> None:
         await self._table.delete(*keys.throttle(key))
 

@@ -10,7 +10,8 @@ minutes at most), so nobody can lock anyone out for long.
 - An address past its limit (an IPv6 client by its /64, which one host or one site holds whole) is not a
   wall: a user behind it (a NAT, a proxy) who shares it with a guesser still logs in with the right
   password, and a wrong one is refused (429). So that a blocked address cannot go on spraying guesses over
-  many accounts, it gets only ``BLOCKED_ADDRESS_CHECKS`` checks per username a window.
+  many accounts, it gets only ``BLOCKED_ADDRESS_CHECKS`` checks per username a window. A successful login
+  takes its attempt back, so however often the people behind one address log in, only failures fill it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def address_key(address: str) -> str:
 class Attempt:
     """An attempt the throttle let through to the password check."""
 
-    counted_on: tuple[str, ...]  # the counts a right password clears
+    cleared_by_success: tuple[str, ...]  # the username's counts: a right password starts them again
+    refunded_by_success: tuple[str, ...] = ()  # the address's: a right password is not held against it
     address_blocked_for: int | None = None  # seconds left of the address's block, when it is past its limit
 
     def refusal(self) -> LoginThrottled | None:
@@ -84,28 +86,37 @@ class LoginThrottle:
             user_over, user_wait = await self._count(user_key, self._per_user, now)
             if user_over:
                 raise LoginThrottled(retry_after=user_wait)
-            return Attempt(counted_on=(user_key,))
+            return Attempt(cleared_by_success=(user_key,))
         addr = address_key(address)
+        address_counts = f"addr:{addr}"
         # Independent counts, taken at once: on DynamoDB each is a round trip.
         (user_over, user_wait), (address_over, address_wait) = await asyncio.gather(
-            self._count(user_key, self._per_user, now), self._count(f"addr:{addr}", self._per_address, now)
+            self._count(user_key, self._per_user, now), self._count(address_counts, self._per_address, now)
         )
         if user_over:
             raise LoginThrottled(retry_after=user_wait)
         if not address_over:
-            return Attempt(counted_on=(user_key,))
+            return Attempt(cleared_by_success=(user_key,), refunded_by_success=(address_counts,))
         # Only a name tried from a blocked address is counted here, so most logins write two keys, not three.
         pair_key = f"addr-user:{addr}:{name}"
         pair_over, pair_wait = await self._count(pair_key, self._blocked_address_checks, now)
         if pair_over:
             # Once the address's window ends, the name is checked as usual again.
             raise LoginThrottled(retry_after=min(pair_wait, address_wait))
-        return Attempt(counted_on=(user_key, pair_key), address_blocked_for=address_wait)
+        return Attempt(
+            cleared_by_success=(user_key, pair_key),
+            refunded_by_success=(address_counts,),
+            address_blocked_for=address_wait,
+        )
 
     async def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: this username starts again (the address's count stands)."""
-        for key in attempt.counted_on:
+        """The password was right: the username starts again, and the address gets this attempt back (not
+        all of them: logging in to one's own account must not wipe out one's guesses at others)."""
+        now = self._clock()
+        for key in attempt.cleared_by_success:
             await self._store.clear(key)
+        for key in attempt.refunded_by_success:
+            await self._store.refund(key, now)
 
     async def _count(self, key: str, rule: ThrottleRule, now: float) -> tuple[bool, int]:
         """Whether ``key`` is past ``rule`` once this attempt is counted, and the seconds until its window ends."""

@@ -173,6 +173,9 @@ class ThrottleStore(Protocol):
         """Count one attempt, atomically, and return the count in the current window (this one included) and
         when that window ends; a window begins at the first attempt after the last one ended."""
 
+    async def refund(self, key: str, now: float) -> None:
+        """Take back one attempt counted in the current window (it turned out to be a right password)."""
+
     async def clear(self, key: str) -> None: ...
 
 

@@ -156,5 +156,13 @@ class SqliteThrottleStore:
 
         return await self._db.run(count)
 
+    async def refund(self, key: str, now: float) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE login_throttle SET failures = failures - 1 WHERE key = ? AND window_ends > ? AND failures > 0",
+                (key, now),
+            )
+        )
+
     async def clear(self, key: str) -> None:
         await self._db.run(lambda conn: conn.execute("DELETE FROM login_throttle WHERE key = ?", (key,)))
