@@ -90,7 +90,14 @@ def test_serve_holds_clients_to_the_same_limits_as_every_parley_server(monkeypat
     monkeypatch.setattr("logging.config.dictConfig", lambda config: None)
     monkeypatch.setenv("PARLEY_REQUEST_READ_TIMEOUT", "3")
     assert main(["serve", "--port", "8123"]) == 0
-    (config,) = built
+    assert main(["serve", "--forwarded-allow-ips", "10.0.0.2, 10.0.0.3"]) == 0
+    monkeypatch.setenv("PARLEY_FORWARDED_ALLOW_IPS", "10.0.0.4")
+    assert main(["serve"]) == 0
+    config, behind_proxies, from_env = built
     assert issubclass(config.http, BoundedHttpProtocol) and config.http.read_timeout == 3
     assert config.ws_max_size == Settings().max_body_bytes
     assert config.port == 8123
+    # Whose X-Forwarded-For is believed: loopback unless told (a proxy on this host), as uvicorn's default.
+    assert config.forwarded_allow_ips == ["127.0.0.1", "::1"]
+    assert behind_proxies.forwarded_allow_ips == ["10.0.0.2", "10.0.0.3"]
+    assert from_env.forwarded_allow_ips == ["10.0.0.4"]

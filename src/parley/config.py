@@ -32,6 +32,7 @@ ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
 ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
 ENV_MAX_GENERATIONS_PER_USER = "PARLEY_MAX_GENERATIONS_PER_USER"
 ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
+ENV_FORWARDED_ALLOW_IPS = "PARLEY_FORWARDED_ALLOW_IPS"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -77,6 +78,9 @@ class Settings:
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Peers whose X-Forwarded-For names the client (a reverse proxy on this host, by default): the address
+    # login throttling counts. "*" trusts anyone, which lets any client pick its address.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     models_file: Path | None = None
     store: str = "sqlite"
     log_level: str = "INFO"
@@ -166,6 +170,7 @@ class Settings:
             ("requests_per_minute", ENV_REQUESTS_PER_MINUTE, int),
             ("max_generations_per_user", ENV_MAX_GENERATIONS_PER_USER, int),
             ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
+            ("forwarded_allow_ips", ENV_FORWARDED_ALLOW_IPS, _parse_list),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),

@@ -1,4 +1,5 @@
-"""Guessing passwords: throttled with Retry-After, lifted when the window ends; and an unknown user is
+"""Guessing passwords: throttled with Retry-After, in sequences and in parallel bursts, lifted when the
+window ends; a guesser cannot lock out the users who share their address; and an unknown user is
 indistinguishable from a wrong password, in the answer and in the time it takes."""
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ async def wait_and_log_in(target, username):
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.target_settings(throttle_per_user=ThrottleRule(LIMIT, WINDOW))
+# Every attempt counts on the address too; its limit is out of the way here (it has a test of its own).
+@pytest.mark.target_settings(
+    throttle_per_user=ThrottleRule(LIMIT, WINDOW), throttle_per_address=ThrottleRule(ATTEMPTS * 2, WINDOW)
+)
 async def test_guessing_one_users_password_is_throttled_then_lifts(target, ledger):
     victim = await target.add_user("victim")
     started = time.monotonic()
@@ -57,16 +61,75 @@ async def test_guessing_one_users_password_is_throttled_then_lifts(target, ledge
 
 
 @pytest.mark.target_settings(throttle_per_address=ThrottleRule(LIMIT * 2, WINDOW))
-async def test_guessing_across_many_users_from_one_address_is_throttled_then_lifts(target, ledger):
+async def test_guessing_across_many_users_from_one_address_is_throttled_but_the_right_password_gets_in(target, ledger):
     real = await target.add_user("real")
     started = time.monotonic()
     answers = await guess(target, LIMIT * 2 + 1, lambda i: f"someone{i}")
-    async with target.client() as http:  # the address is blocked now, whoever it tries
-        assert (await http.post("/api/login", json={"username": real, "password": PASSWORD})).status_code == 429
+    async with target.client() as http:  # the address is blocked now, but not for whoever knows a password
+        assert (await http.post("/api/login", json={"username": real, "password": PASSWORD})).status_code == 200
     answers += await guess(target, ATTEMPTS - len(answers), lambda i: f"someone-else{i}")
     ledger.attempt(target.path, "password guesses", ATTEMPTS + 1)
     assert_throttled(answers, LIMIT * 2, time.monotonic() - started)
     await wait_and_log_in(target, real)
+
+
+BURST = 150
+LONG_WINDOW = 120  # seconds: a burst is counted within one window however slow the machine
+
+
+def from_address(address):
+    """Headers that make a request come from ``address``: both paths trust X-Forwarded-For from loopback
+    (uvicorn's default, as behind a reverse proxy on the same host)."""
+    return {"X-Forwarded-For": address}
+
+
+async def burst(target, logins, address="203.0.113.50"):
+    """Every (username, password) of ``logins`` at once, each on its own connection; returns the responses."""
+    async with target.client(headers=from_address(address)) as http:
+        return await asyncio.gather(
+            *(http.post("/api/login", json={"username": name, "password": password}) for name, password in logins)
+        )
+
+
+@pytest.mark.target_settings(
+    throttle_per_user=ThrottleRule(LIMIT, LONG_WINDOW), throttle_per_address=ThrottleRule(BURST, LONG_WINDOW)
+)
+async def test_a_parallel_burst_of_guesses_is_held_to_the_limit_and_a_late_right_guess_gets_nothing(target, ledger):
+    victim = await target.add_user("victim")
+    logins = [(victim, f"guess-{i}") for i in range(BURST)]
+    late = BURST * 2 // 3
+    logins[late] = (victim, PASSWORD)
+    answers = await burst(target, logins)
+    ledger.attempt(target.path, "password guesses", BURST)
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) == LIMIT, statuses
+    assert statuses.count(429) == BURST - LIMIT, statuses
+    assert statuses[late] == 429 and "token" not in answers[late].json()
+    assert all(0 < int(answer.headers["Retry-After"]) <= LONG_WINDOW for answer in answers if answer.status_code == 429)
+
+
+@pytest.mark.target_settings(throttle_per_address=ThrottleRule(LIMIT * 2, LONG_WINDOW))
+async def test_a_parallel_burst_from_one_address_is_held_to_its_limit_and_locks_nobody_out(target, ledger):
+    real = await target.add_user("real")
+    answers = await burst(target, [(f"made-up{i}", f"guess-{i}") for i in range(BURST)])
+    ledger.attempt(target.path, "password guesses", BURST + 1)
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) == LIMIT * 2, statuses
+    assert statuses.count(429) == BURST - LIMIT * 2, statuses
+    (login,) = await burst(target, [(real, PASSWORD)])
+    assert login.status_code == 200, login.text
+
+
+@pytest.mark.target_settings(throttle_per_address=ThrottleRule(LIMIT, LONG_WINDOW))
+async def test_ipv6_clients_are_counted_by_their_64_bit_prefix(target, ledger):
+    # One host is routinely given a whole /64: counted per address, it would have 2**64 budgets.
+    answers = await burst(target, [(f"made-up{i}", "guess") for i in range(LIMIT)], "2001:db8:1:2::1")
+    (same_prefix,) = await burst(target, [("made-up", "guess")], "2001:db8:1:2:ffff:ffff:ffff:fffe")
+    (next_prefix,) = await burst(target, [("made-up", "guess")], "2001:db8:1:3::1")
+    ledger.attempt(target.path, "password guesses", LIMIT + 2)
+    assert [answer.status_code for answer in answers] == [401] * LIMIT
+    assert same_prefix.status_code == 429
+    assert next_prefix.status_code == 401
 
 
 TRIES = 50

@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             store=getattr(args, "store", None),
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
+            forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
         )
         result: int = args.run(args, settings)
         return result
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (PARLEY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (PARLEY_PORT, default 8000)")
     serve.add_argument("--models", type=Path, help="a models file, TOML (PARLEY_MODELS_FILE)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        type=_comma_list,
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-For is believed"
+        " (PARLEY_FORWARDED_ALLOW_IPS, default 127.0.0.1,::1)",
+    )
     serve.set_defaults(run=_serve)
 
     models = commands.add_parser("models", parents=[common], help="list the models this server offers")
@@ -87,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("name")
     remove.set_defaults(run=_run_async(_users_remove))
     return parser
+
+
+def _comma_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

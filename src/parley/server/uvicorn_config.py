@@ -26,5 +26,6 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         http=bounded_http_protocol(settings.request_read_timeout),
         ws_max_size=settings.max_body_bytes,  # a WebSocket message is held to the same limit as a body
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         **options,
     )

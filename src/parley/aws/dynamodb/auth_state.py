@@ -61,12 +61,6 @@ class DynamoThrottleStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def peek(self, key: str, now: float) -> tuple[int, float]:
-        item = await self._table.get(*keys.throttle(key))
-        if item is None or float(item["window_ends"]) <= now:
-            return 0, now
-        return int(item["failures"]), float(item["window_ends"])
-
     async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
         pk, sk = keys.throttle(key)
         for _ in range(5):  # bounded: each round either counts or loses a race that another writer won
@@ -94,7 +88,24 @@ class DynamoThrottleStore:
             except ClientError as error:
                 if not is_condition_failure(error):
                     raise
-        return await self.peek(key, now)
+        # Five windows begun under us in one call cannot happen with windows of minutes; were it to, this
+        # attempt is counted as one past whatever is there rather than not at all.
+        current = await self._table.get(pk, sk)
+        if current is None:
+            return 1, now + window_seconds
+        return int(current["failures"]) + 1, float(current["window_ends"])
+
+    async def refund(self, key: str, now: float) -> None:
+        try:
+            await self._table.update(
+                *keys.throttle(key),
+                "ADD failures :minus_one",
+                values={":minus_one": -1, ":now": now, ":zero": 0},
+                condition="window_ends > :now AND failures > :zero",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):  # the window has ended: nothing left to take back
+                raise
 
     async def clear(self, key: str) -> None:
         await self._table.delete(*keys.throttle(key))

@@ -93,14 +93,14 @@ class AuthService:
 
     async def login(self, username: str, password: str, client_address: str | None) -> Session:
         """A session for valid credentials; one error for unknown user, wrong password or disabled account."""
-        await self._throttle.check(username, client_address)
+        # Counted before the password is checked, so parallel guesses cannot all slip under the limit.
+        attempt = await self._throttle.attempt(username, client_address)
         user = await self._users.get_user_by_name(username) if USERNAME_PATTERN.fullmatch(username) else None
         candidate = password[:MAX_PASSWORD_CHARS]
         valid = await self._hasher.verify(user.password_hash if user else None, candidate)
         if user is None or not valid or user.disabled:
-            await self._throttle.record_failure(username, client_address)
-            raise InvalidCredentials()
-        await self._throttle.record_success(username)
+            raise attempt.refusal() or InvalidCredentials()
+        await self._throttle.succeeded(attempt)
         if self._hasher.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await self._hasher.hash(candidate), revoke_tokens=False)
         token, claims = self._codec.issue(user.id, user.token_version, now=self._clock())

@@ -166,11 +166,15 @@ class TicketStore(Protocol):
 
 
 class ThrottleStore(Protocol):
-    async def peek(self, key: str, now: float) -> tuple[int, float]:
-        """Failures counted in the current window, and when the window ends."""
+    """Login attempts counted per key in fixed windows. There is no way to read a count without adding to
+    it: a throttle that checked first and counted later would let a burst of parallel attempts through."""
 
     async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
-        """Count one failure; returns the new count and when the window ends."""
+        """Count one attempt, atomically, and return the count in the current window (this one included) and
+        when that window ends; a window begins at the first attempt after the last one ended."""
+
+    async def refund(self, key: str, now: float) -> None:
+        """Take back one attempt counted in the current window (it turned out to be a right password)."""
 
     async def clear(self, key: str) -> None: ...
 

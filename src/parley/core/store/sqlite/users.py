@@ -139,17 +139,8 @@ class SqliteThrottleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def peek(self, key: str, now: float) -> tuple[int, float]:
-        row = await self._db.run(
-            lambda conn: conn.execute(
-                "SELECT failures, window_ends FROM login_throttle WHERE key = ?", (key,)
-            ).fetchone()
-        )
-        if row is None or row["window_ends"] <= now:
-            return 0, now
-        return int(row["failures"]), float(row["window_ends"])
-
     async def hit(self, key: str, now: float, window_seconds: float) -> tuple[int, float]:
+        # One statement in one transaction on the writer thread: concurrent attempts each get their own count.
         def count(conn: sqlite3.Connection) -> tuple[int, float]:
             # Windows that ended long ago only take space (one row per address that ever failed).
             conn.execute("DELETE FROM login_throttle WHERE window_ends < ?", (now - window_seconds,))
@@ -164,6 +155,14 @@ class SqliteThrottleStore:
             return int(row["failures"]), float(row["window_ends"])
 
         return await self._db.run(count)
+
+    async def refund(self, key: str, now: float) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE login_throttle SET failures = failures - 1 WHERE key = ? AND window_ends > ? AND failures > 0",
+                (key, now),
+            )
+        )
 
     async def clear(self, key: str) -> None:
         await self._db.run(lambda conn: conn.execute("DELETE FROM login_throttle WHERE key = ?", (key,)))
