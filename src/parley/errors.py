@@ -7,7 +7,8 @@ Lambda) map classes to status codes; the core never knows about them.
     ParleyError
     ├── ConfigError               settings that must not be run with
     ├── InvalidInput              bad or oversized input from a client
-    │   └── UnknownModel
+    │   ├── UnknownModel
+    │   └── UntrustedHost         a Host header this server does not answer to (DNS rebinding)
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
     ├── Conflict                  e.g. a username that is taken
     │   └── DuplicateRequest      a msgid sent twice (double click, retry): answered once
@@ -52,6 +53,11 @@ class InvalidInput(ParleyError):
 class UnknownModel(InvalidInput):
     code = "unknown_model"
     default_message = "That model is not available."
+
+
+class UntrustedHost(InvalidInput):
+    code = "untrusted_host"
+    default_message = "This server does not answer to that host name."
 
 
 class NotFound(ParleyError):

@@ -24,6 +24,7 @@ from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.browser_headers import PAGE_HEADERS
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
+from parley.server.middleware.trusted_host import LOOPBACK_NAMES, TrustedHostMiddleware
 from parley.server.routes.web import WebApp
 from parley.server.ws_text import receive_text
 
@@ -56,6 +57,8 @@ class Gateway:
     topic_arn: str
     app_name: str  # for config.json, which CloudFront serves as the deployment wrote it
     web_dir: Path | None = None
+    # CloudFront and API Gateway answer only to their own names; here, the names `parley serve` would trust.
+    trusted_hosts: tuple[str, ...] = LOOPBACK_NAMES
     connections: dict[str, WebSocket] = field(default_factory=dict)
     _auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -76,7 +79,10 @@ class Gateway:
             ],
             # On AWS, CloudFront's response headers policy gives the pages these (the API's answers carry
             # them from the function already).
-            middleware=[Middleware(SecurityHeadersMiddleware)],
+            middleware=[
+                Middleware(SecurityHeadersMiddleware),
+                Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts),
+            ],
         )
         starlette.router.default = WebApp(self.web_dir, fallback=not_found)
         return starlette
