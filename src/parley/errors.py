@@ -16,6 +16,8 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── RetryLater                refused for now; carries retry_after
     │   ├── RateLimited           the per-user request rate limit
     │   └── LoginThrottled        (also an AuthError) too many failed logins
+    ├── Forbidden                 refused whoever asks
+    │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
     │   └── InvalidToken          missing, forged, expired or revoked token or ticket
@@ -91,6 +93,16 @@ class RetryLater(ParleyError):
 class RateLimited(RetryLater):
     code = "rate_limited"
     default_message = "Too many requests."
+
+
+class Forbidden(ParleyError):
+    code = "forbidden"
+    default_message = "This request is not allowed."
+
+
+class CrossSiteRequest(Forbidden):
+    code = "cross_site_request"
+    default_message = "This request must come from Parley's own page."
 
 
 class AuthError(ParleyError):
