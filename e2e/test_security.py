@@ -5,11 +5,13 @@ Every test runs on both paths: ``parley serve`` and the serverless emulation (``
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.support import PageWatch, Server, User, answers, login, send, wait_idle
+from e2e.support import PageWatch, Server, User, answers, login, send, wait_connected, wait_idle
 from parley.testing.fake_openai import FakeOpenAI, Script
 
 HOSTILE = (
@@ -85,3 +87,31 @@ def test_the_page_is_served_with_a_strict_csp(server: Server) -> None:
         assert directives["object-src"] == "'none'"
         assert directives["frame-ancestors"] == "'none'"
         assert "<script>" not in response.text  # no inline scripts to allow
+
+
+def test_the_session_token_is_out_of_page_scripts_reach(page: Page, user: User, fake: FakeOpenAI) -> None:
+    # An injected script can do what the page does while it is open, but it cannot carry the 12-hour token away:
+    # the token is in an HttpOnly cookie, and nothing the page can read holds it. The app still works after a reload.
+    fake.script = Script(tokens=("Still ", "here."))
+    login(page, user)
+    page.reload()
+    wait_connected(page)  # the WebSocket's ticket was asked for with the cookie
+    send(page, "Are you there?")
+    expect(answers(page).last).to_contain_text("Still here.")
+    wait_idle(page)
+
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "parley_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api"
+    token = cookie["value"]
+    assert token.count(".") == 2  # the session's JWT
+    readable = page.evaluate(
+        """() => ({
+            local: Object.entries(localStorage),
+            session: Object.entries(sessionStorage),
+            cookie: document.cookie,
+        })"""
+    )
+    seen = json.dumps(readable)
+    assert token not in seen and token.split(".")[1] not in seen and "eyJ" not in seen, readable
+    assert readable["cookie"] == ""
+    assert user.name in seen  # what is kept is who is signed in, not how

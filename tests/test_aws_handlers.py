@@ -234,6 +234,69 @@ def test_login_authorizer_and_http_routes(world, functions, monkeypatch):
     assert again["statusCode"] == 401
 
 
+SITE = "https://d111111abcdef8.cloudfront.net"  # the page's origin; CloudFront passes /api/* on to the HTTP API
+
+
+def from_the_page(
+    request: dict, method: str, path: str, cookie: str, *, proof: bool = True, origin: str = SITE
+) -> dict:
+    """A request as the web app's fetch makes it through CloudFront: the cookie (in payload 2.0's list), the CSRF
+    header and the page's Origin; Host is API Gateway's own."""
+    request["headers"].pop("authorization", None)
+    request["headers"]["origin"] = origin
+    if proof:
+        request["headers"]["x-parley-csrf"] = "1"
+    request["cookies"] = [cookie]
+    request["rawPath"] = request["requestContext"]["http"]["path"] = path
+    request["requestContext"]["http"]["method"] = method
+    request["rawQueryString"] = ""
+    request.pop("queryStringParameters", None)
+    return request
+
+
+def test_the_web_apps_cookie_passes_the_authorizer_and_the_app_only_with_its_proof(world, functions, monkeypatch):
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    authorizer = functions(AuthorizerFunction)
+    request = event("http_api_login")
+    request["headers"].update({"origin": SITE, "x-parley-csrf": "1"})
+    request["body"] = json.dumps({"username": "alice", "password": PASSWORD, "cookie": True})
+    response = http(request, FakeContext())
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["token"] is None  # never handed to page script
+    (set_cookie,) = response["cookies"]
+    attributes = {part.strip().lower() for part in set_cookie.split(";")}
+    assert {"httponly", "secure", "samesite=strict", "path=/api"} <= attributes
+    cookie = set_cookie.split(";")[0]
+
+    for method, path in (("GET", "/api/conversations"), ("POST", "/api/ws-ticket")):
+        asked = from_the_page(event("authorizer_request"), method, path, cookie)
+        assert authorizer(asked, FakeContext())["isAuthorized"]
+        answer = http(from_the_page(event("http_api_authorized"), method, path, cookie), FakeContext())
+        assert answer["statusCode"] == 200, answer
+    # Without the header, or from another origin, the cookie changes nothing, at the authorizer and in the app.
+    for refused in (
+        {"proof": False},
+        {"origin": "https://evil.example"},
+        {"origin": "https://d111111abcdef8.cloudfront.net.evil.example"},
+    ):
+        denied = from_the_page(event("authorizer_request"), "POST", "/api/ws-ticket", cookie, **refused)
+        assert authorizer(denied, FakeContext()) == {"isAuthorized": False}, refused
+        forged = from_the_page(event("http_api_authorized"), "POST", "/api/ws-ticket", cookie, **refused)
+        answer = http(forged, FakeContext())
+        assert answer["statusCode"] == 403, refused
+        assert json.loads(answer["body"])["error"]["code"] == "cross_site_request"
+    # Reads need no proof: the cookie is SameSite=Strict, and another origin cannot read the answer anyway.
+    reading = from_the_page(event("authorizer_request"), "GET", "/api/conversations", cookie, proof=False)
+    assert authorizer(reading, FakeContext())["isAuthorized"]
+
+    logout = http(from_the_page(event("http_api_authorized"), "POST", "/api/logout", cookie), FakeContext())
+    assert logout["statusCode"] == 204
+    assert any("max-age=0" in part.lower() for part in logout["cookies"][0].split(";"))
+    after = from_the_page(event("authorizer_request"), "GET", "/api/conversations", cookie)
+    assert authorizer(after, FakeContext()) == {"isAuthorized": False}
+
+
 def test_connect_redeems_the_ticket_once_and_checks_origin(world, functions, monkeypatch):
     add_user(world, monkeypatch)
     http = functions(HttpApiFunction)

@@ -32,7 +32,7 @@ async def test_bursts_pass_then_requests_wait_for_the_bucket_to_refill():
 
 async def test_a_flood_from_one_user_gets_429_with_retry_after(settings, runtime):
     app = create_app(settings.with_overrides(requests_per_minute=10), runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         for name in ("alice", "bob"):
             await runtime.auth.create_user(name, PASSWORD)
         tokens = {

@@ -117,7 +117,7 @@ async def test_nothing_outside_the_app_folder_is_served(settings, runtime, tmp_p
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"localhost")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
@@ -153,7 +153,7 @@ async def test_config_json_names_the_app_as_the_operator_set_it(tmp_path):
     settings = Settings.from_env(env, data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
     async with open_runtime(settings, models=ModelRegistry()) as runtime:
         transport = httpx.ASGITransport(app=create_app(settings, runtime))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             assert (await http.get("/config.json")).json()["app_name"] == "Team Chat"
 
 
@@ -166,7 +166,7 @@ def test_an_app_name_that_does_not_fit_is_refused_at_start(name):
 async def test_without_a_built_app_the_api_still_works(tmp_path, runtime):
     settings = Settings(data_dir=tmp_path / "data", local_model=False, web_dir=tmp_path / "not-built")
     transport = httpx.ASGITransport(app=create_app(settings, runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         response = await http.get("/")
         assert response.status_code == 404
         assert "make web-build" in response.json()["error"]["message"]
@@ -177,7 +177,7 @@ async def test_without_a_built_app_the_api_still_works(tmp_path, runtime):
 async def test_no_web_dir_at_all(tmp_path, runtime):
     settings = Settings(data_dir=tmp_path / "data", local_model=False, web_dir=None)
     transport = httpx.ASGITransport(app=create_app(settings, runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         assert (await http.get("/c/1")).status_code == 404
 
 

@@ -16,8 +16,10 @@ PUBLIC_ROUTES = (
     (apigwv2.HttpMethod.GET, "/openapi.json"),
 )
 PROTECTED_PATH = "/api/{proxy+}"
-IDENTITY_SOURCE = "$request.header.Authorization"
-AUTHORIZER_CACHE = Duration.seconds(60)
+# The token comes in the Authorization header (scripts) or the web app's HttpOnly cookie. API Gateway requires every
+# identity source to be present, and caches on them: so none, and no cache; the authorizer runs on each request.
+IDENTITY_SOURCE: list[str] = []
+AUTHORIZER_CACHE = Duration.seconds(0)
 
 
 class HttpApi(Construct):
@@ -35,13 +37,12 @@ class HttpApi(Construct):
         app = HttpLambdaIntegration(
             "App", app_function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
         )
-        # Simple responses ({"isAuthorized": bool, "context": {...}}), payload 2.0; a request without the
-        # header is refused by API Gateway before the authorizer runs.
+        # Simple responses ({"isAuthorized": bool, "context": {...}}), payload 2.0.
         authorizer = HttpLambdaAuthorizer(
             "Authorizer",
             authorizer_function,
             response_types=[HttpLambdaResponseType.SIMPLE],
-            identity_source=[IDENTITY_SOURCE],
+            identity_source=IDENTITY_SOURCE,
             results_cache_ttl=AUTHORIZER_CACHE,
         )
         for method, path in PUBLIC_ROUTES:

@@ -25,6 +25,7 @@ ENV_LOCAL_MODEL = "PARLEY_LOCAL_MODEL"
 ENV_LOCAL_THREADS = "PARLEY_LOCAL_MODEL_THREADS"
 ENV_CONTEXT_BUDGET = "PARLEY_CONTEXT_BUDGET_TOKENS"
 ENV_ALLOWED_ORIGINS = "PARLEY_ALLOWED_ORIGINS"
+ENV_TRUSTED_HOSTS = "PARLEY_TRUSTED_HOSTS"
 ENV_FIRST_TOKEN_TIMEOUT = "PARLEY_FIRST_TOKEN_TIMEOUT"  # noqa: S105
 ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
@@ -130,6 +131,8 @@ class Settings:
     max_generations_per_user: int = 4  # answers being generated at once
     request_read_timeout: float = 10.0  # seconds a client has to send a whole request (slow loris)
     allowed_origins: tuple[str, ...] = ()
+    # Host names `parley serve` answers to besides localhost and the address it is bound to (DNS rebinding).
+    trusted_hosts: tuple[str, ...] = ()
 
     # The built web app served at / (None: serve the API only)
     web_dir: Path | None = field(default_factory=default_web_dir)
@@ -163,6 +166,7 @@ class Settings:
             ("local_model_threads", ENV_LOCAL_THREADS, int),
             ("context_budget_tokens", ENV_CONTEXT_BUDGET, int),
             ("allowed_origins", ENV_ALLOWED_ORIGINS, _parse_list),
+            ("trusted_hosts", ENV_TRUSTED_HOSTS, _parse_list),
             ("first_token_timeout", ENV_FIRST_TOKEN_TIMEOUT, float),
             ("token_idle_timeout", ENV_TOKEN_IDLE_TIMEOUT, float),
             ("log_level", ENV_LOG_LEVEL, str.upper),

@@ -7,7 +7,8 @@ Lambda) map classes to status codes; the core never knows about them.
     ParleyError
     ├── ConfigError               settings that must not be run with
     ├── InvalidInput              bad or oversized input from a client
-    │   └── UnknownModel
+    │   ├── UnknownModel
+    │   └── UntrustedHost         a Host header this server does not answer to (DNS rebinding)
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
     ├── Conflict                  e.g. a username that is taken
     │   └── DuplicateRequest      a msgid sent twice (double click, retry): answered once
@@ -15,6 +16,8 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── RetryLater                refused for now; carries retry_after
     │   ├── RateLimited           the per-user request rate limit
     │   └── LoginThrottled        (also an AuthError) too many failed logins
+    ├── Forbidden                 refused whoever asks
+    │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
     │   └── InvalidToken          missing, forged, expired or revoked token or ticket
@@ -55,6 +58,11 @@ class UnknownModel(InvalidInput):
     default_message = "That model is not available."
 
 
+class UntrustedHost(InvalidInput):
+    code = "untrusted_host"
+    default_message = "This server does not answer to that host name."
+
+
 class NotFound(ParleyError):
     code = "not_found"
     default_message = "Not found."
@@ -86,6 +94,16 @@ class RetryLater(ParleyError):
 class RateLimited(RetryLater):
     code = "rate_limited"
     default_message = "Too many requests."
+
+
+class Forbidden(ParleyError):
+    code = "forbidden"
+    default_message = "This request is not allowed."
+
+
+class CrossSiteRequest(Forbidden):
+    code = "cross_site_request"
+    default_message = "This request must come from Parley's own page."
 
 
 class AuthError(ParleyError):

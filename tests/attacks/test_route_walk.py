@@ -1,11 +1,13 @@
 """Every route, walked without credentials and with credentials where they do not belong (query string,
-cookie, other headers, other schemes): only the public ones answer; everything else is 401."""
+cookies other than the session cookie, other headers, other schemes): only the public ones answer; everything
+else is 401. The session cookie alone reads, and changes nothing without its CSRF proof."""
 
 from __future__ import annotations
 
 import re
 
 from parley.server.browser_headers import API_HEADERS, PAGE_HEADERS
+from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
 # The public surface: login, health, the web app and its config, and the API's own description (it holds
 # no data; the web app's types are generated from it).
@@ -57,6 +59,19 @@ async def test_only_the_public_routes_answer_without_a_bearer_token(target, ledg
         for page in PUBLIC_PAGES:
             assert (await http.get(page)).status_code == 200, page
     ledger.attempt(target.path, "route walk", walked)
+    # The web app's cookie, as a cross-site form would send it (no X-Parley-CSRF header, no Origin of this server):
+    # reads answer, anything else is refused (403 by the app; on AWS the authorizer's refusal, 401).
+    async with target.client() as http:
+        for method, path in walk:
+            for headers in ({}, {"Origin": "http://evil.example", "X-Parley-CSRF": "1"}):
+                cookie = {"Cookie": f"{SESSION_COOKIE}={player.token}", **headers}
+                response = await http.request(method, path, headers=cookie, json={"prompt": "x", "title": "x"})
+                if (method, path) in PUBLIC_API:
+                    assert response.status_code < 500, (method, path, response.text)
+                elif method in SAFE_METHODS:
+                    assert response.status_code not in (401, 403), (method, path, response.text)
+                else:
+                    assert response.status_code in (401, 403), (method, path, headers, response.text)
     # The control: the same token in its place opens every route.
     for method, path in walk:
         response = await player.http.request(method, path, json={"prompt": "x", "title": "x"})

@@ -19,13 +19,14 @@ export function App({ config }: { config: AppConfig }) {
     setNotice(message);
   }, []);
 
-  // One client per session: its token getter and 401 handler belong to that session.
+  // One client per session: its 401 handler belongs to that session.
   const api = useMemo(
     () =>
       new ApiClient({
         baseUrl: config.apiBaseUrl,
-        getToken: () => session?.token ?? null,
-        onUnauthorized: () => endSession("Your session has ended. Log in again to continue."),
+        onUnauthorized: () => {
+          if (session) endSession("Your session has ended. Log in again to continue.");
+        },
       }),
     [config.apiBaseUrl, session, endSession],
   );
@@ -39,7 +40,7 @@ export function App({ config }: { config: AppConfig }) {
     try {
       await api.logout();
     } catch {
-      // the token is dropped here either way
+      // the session is forgotten here either way (the server clears the cookie when it can)
     }
     endSession(null);
   };
@@ -49,7 +50,7 @@ export function App({ config }: { config: AppConfig }) {
       {session ? (
         <Suspense fallback={<div className="app-loading" aria-busy="true" />}>
           <ChatApp
-            key={session.token}
+            key={`${session.username}@${session.expiresAt}`}
             config={config}
             api={api}
             username={session.username}

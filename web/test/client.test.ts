@@ -7,13 +7,25 @@ function respond(status: number, body: unknown, headers: Record<string, string> 
 }
 
 describe("ApiClient", () => {
-  it("sends the bearer token and JSON, and returns the body", async () => {
+  it("relies on the session cookie: sends the CSRF header and same-origin credentials, never a token", async () => {
     const fetch = respond(200, { items: [], next_cursor: null });
-    const api = new ApiClient({ baseUrl: "http://h:1/", getToken: () => "tok", fetch });
+    const api = new ApiClient({ baseUrl: "http://h:1/", fetch });
     await expect(api.listConversations({ limit: 30, cursor: null, q: "cats" })).resolves.toEqual({ items: [], next_cursor: null });
     const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
     expect(url).toBe("http://h:1/api/conversations?limit=30&q=cats");
-    expect((init.headers as Record<string, string>).Authorization).toBe("Bearer tok");
+    const headers = init.headers as Record<string, string>;
+    expect(headers["X-Parley-CSRF"]).toBe("1");
+    expect(headers.Authorization).toBeUndefined();
+    expect(init.credentials).toBe("same-origin");
+  });
+
+  it("asks login for the cookie", async () => {
+    const fetch = respond(200, { token: null, username: "a", expires_at: 1 });
+    const api = new ApiClient({ baseUrl: "http://h", fetch });
+    await api.login("a", "b");
+    const [, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(JSON.parse(init.body as string)).toEqual({ username: "a", password: "b", cookie: true });
+    expect((init.headers as Record<string, string>)["X-Parley-CSRF"]).toBe("1");
   });
 
   it("turns the server's error body into an ApiError with its message", async () => {
@@ -46,9 +58,9 @@ describe("ApiClient", () => {
     expect(error.message).toMatch(/Cannot reach the server/);
   });
 
-  it("ends the session on a 401 to a request that carried a token", async () => {
+  it("ends the session on a 401 to a request made in the session, not to a failed login", async () => {
     const onUnauthorized = vi.fn();
-    const api = new ApiClient({ baseUrl: "http://h", getToken: () => "old", onUnauthorized, fetch: respond(401, { error: { code: "invalid_token", message: "Log in again." } }) });
+    const api = new ApiClient({ baseUrl: "http://h", onUnauthorized, fetch: respond(401, { error: { code: "invalid_token", message: "Log in again." } }) });
     await expect(api.models()).rejects.toMatchObject({ status: 401 });
     expect(onUnauthorized).toHaveBeenCalledOnce();
     const anonymous = new ApiClient({ baseUrl: "http://h", onUnauthorized, fetch: respond(401, {}) });
@@ -57,7 +69,7 @@ describe("ApiClient", () => {
   });
 
   it("returns nothing for 204", async () => {
-    const api = new ApiClient({ baseUrl: "http://h", getToken: () => "t", fetch: respond(204, null) });
+    const api = new ApiClient({ baseUrl: "http://h", fetch: respond(204, null) });
     await expect(api.deleteConversation("x/y")).resolves.toBeUndefined();
   });
 });

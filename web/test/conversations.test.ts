@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ConversationOut } from "../src/api/types";
-import { loadSession, saveSession } from "../src/api/session";
 import { ConversationsStore } from "../src/chat/conversationsStore";
 import { dateGroup, groupByDate } from "../src/lib/dates";
 
@@ -86,15 +85,5 @@ describe("dates", () => {
       ["Yesterday", 1],
       ["Older", 1],
     ]);
-  });
-});
-
-describe("session", () => {
-  it("keeps the session until it expires", () => {
-    const storage = window.localStorage;
-    saveSession({ token: "t", username: "ann", expires_at: 2000 }, storage);
-    expect(loadSession(storage, 1_000_000)).toEqual({ token: "t", username: "ann", expiresAt: 2000 });
-    expect(loadSession(storage, 2_000_001)).toBeNull();
-    expect(storage.getItem("parley.session")).toBeNull();
   });
 });

@@ -19,6 +19,7 @@ from parley.runtime import Runtime, build_rate_limit, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
+from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
 from parley.server.routes import auth, chat, conversations, health, models, preferences, web, ws
 from parley.server.sessions import SessionWatcher
 
@@ -34,8 +35,11 @@ def first_user_hint() -> str:
     return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs)."""
+def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host: bool = True) -> FastAPI:
+    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs).
+
+    ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
+    function sees is API Gateway's, never one a page could have rebound."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +49,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             return
         async with open_runtime(settings) as opened:
             _attach(app, settings, opened)
-            await _announce(opened)
+            await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
 
@@ -65,6 +69,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)
+    if check_host:
+        app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
@@ -76,7 +82,12 @@ def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
 
 
-async def _announce(runtime: Runtime) -> None:
+async def _announce(runtime: Runtime, settings: Settings) -> None:
+    if settings.host in WILDCARD_BINDS and not settings.trusted_hosts:
+        log.warning(
+            "listening on every interface, but answering only requests for localhost: set PARLEY_TRUSTED_HOSTS "
+            "to the names and addresses clients use"
+        )
     models = runtime.models.list_models()
     if not models:
         log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")

@@ -9,11 +9,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley.core.auth.service import Principal
 from parley.core.rate_limit import RateLimiter
-from parley.errors import AuthError
 from parley.runtime import Runtime
+from parley.server.browser_session import session_token
 from parley.server.sessions import SessionWatcher
 
-# Credentials are read from the Authorization header only: never from a query string that gets logged.
+# Credentials come from the Authorization header, or from the web app's HttpOnly cookie (see browser_session); never
+# from a query string that gets logged. The scheme is declared for the OpenAPI spec; session_token reads the header.
 _bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/login.")
 
 
@@ -36,11 +37,10 @@ SessionsDep = Annotated[SessionWatcher, Depends(get_sessions)]
 async def get_principal(
     request: Request,
     runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise AuthError("Log in to use this.")
-    principal = await runtime.auth.authenticate(credentials.credentials)
+    token = session_token(request.method, request.headers, request.cookies, runtime.settings.allowed_origins)
+    principal = await runtime.auth.authenticate(token)
     await rate_limit(request.app).check(principal.user.id)
     return principal
 

@@ -19,6 +19,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.InvalidInput: 400,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.Forbidden: 403,
     errors.TooManyGenerations: 429,
     errors.RateLimited: 429,
     errors.AuthError: 401,

@@ -30,10 +30,15 @@ class ErrorBody(BaseModel):
 class LoginRequest(Strict):
     username: str = Field(min_length=1, max_length=256)
     password: str = Field(min_length=1, max_length=4096)
+    cookie: bool = Field(
+        default=False,
+        description="Keep the session in an HttpOnly cookie instead of returning the token (the web app does). "
+        "Needs the X-Parley-CSRF header and an Origin of this server, as every cookie request that changes anything.",
+    )
 
 
 class LoginResponse(BaseModel):
-    token: str
+    token: str | None = Field(description="Send it as `Authorization: Bearer …`; null when the cookie holds it.")
     expires_at: float
     username: str
 

@@ -1,4 +1,6 @@
-// The JSON API over fetch: bearer token, one error type carrying the server's {code, message}.
+// The JSON API over fetch, one error type carrying the server's {code, message}. The session is the HttpOnly
+// cookie set by login: the browser sends it, and every request carries the header the server requires of a
+// cookie request that changes anything (a cross-site form cannot send it).
 import type {
   ConversationDetail,
   ConversationOut,
@@ -29,10 +31,11 @@ export class ApiError extends Error {
 
 export const NETWORK_MESSAGE = "Cannot reach the server. Check that Parley is running and your connection, then try again.";
 
+export const CSRF_HEADER = "X-Parley-CSRF";
+
 interface ClientOptions {
   baseUrl: string;
-  getToken?: () => string | null;
-  /** Called when a request made with a token is refused with 401: the session is over. */
+  /** Called when a request made in the session is refused with 401: the session is over. */
   onUnauthorized?: () => void;
   fetch?: typeof fetch;
 }
@@ -46,13 +49,11 @@ interface RequestOptions {
 
 export class ApiClient {
   private readonly baseUrl: string;
-  private readonly getToken: () => string | null;
   private readonly onUnauthorized: () => void;
   private readonly fetchImpl: typeof fetch;
 
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.getToken = options.getToken ?? (() => null);
     this.onUnauthorized = options.onUnauthorized ?? (() => undefined);
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
@@ -62,9 +63,7 @@ export class ApiClient {
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { Accept: "application/json" };
-    const token = options.auth === false ? null : this.getToken();
-    if (token) headers.Authorization = `Bearer ${token}`;
+    const headers: Record<string, string> = { Accept: "application/json", [CSRF_HEADER]: "1" };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
 
     let response: Response;
@@ -75,7 +74,7 @@ export class ApiClient {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
         cache: "no-store",
-        credentials: "omit",
+        credentials: "same-origin", // the cookie, never to another origin
       });
     } catch (error) {
       if (error instanceof DOMException && error.name === "AbortError") throw error;
@@ -84,7 +83,7 @@ export class ApiClient {
     if (response.status === 204) return undefined as T;
     const payload: unknown = await response.json().catch(() => null);
     if (!response.ok) {
-      if (response.status === 401 && token) this.onUnauthorized();
+      if (response.status === 401 && options.auth !== false) this.onUnauthorized();
       throw errorFrom(response, payload);
     }
     return payload as T;
@@ -95,7 +94,8 @@ export class ApiClient {
   }
 
   login(username: string, password: string): Promise<LoginResponse> {
-    return this.request("POST", "/api/login", { body: { username, password }, auth: false });
+    // cookie: the server keeps the token in an HttpOnly cookie and does not return it.
+    return this.request("POST", "/api/login", { body: { username, password, cookie: true }, auth: false });
   }
 
   logout(): Promise<void> {

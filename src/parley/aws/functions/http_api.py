@@ -17,7 +17,7 @@ class HttpApiFunction(LambdaFunction):
     async def open(self, stack: AsyncExitStack) -> None:
         runtime = await stack.enter_async_context(open_runtime(self.settings, env=self.env, stores=self.stores))
         # Lifespan off: Mangum would start and stop the app on every invocation; the runtime is opened once here.
-        self.app = Mangum(create_app(self.settings, runtime), lifespan="off")
+        self.app = Mangum(create_app(self.settings, runtime, check_host=False), lifespan="off")
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         # Mangum runs the thread's current event loop: make that this function's loop, where the runtime lives.

@@ -31,6 +31,7 @@ from parley.aws.local.streams import StreamMapping
 from parley.background import in_background
 from parley.config import Settings
 from parley.server.embedded import serving
+from parley.server.middleware.trusted_host import trusted_hosts
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,13 @@ async def run_local_deployment(
         )
         # The gateway's own limits (read deadline, WebSocket message size) come from the same settings.
         edge = Settings.from_env(env, **(overrides or {}))
-        gateway = Gateway(functions=functions, topic_arn=topic_arn, web_dir=web_dir, app_name=edge.app_name)
+        gateway = Gateway(
+            functions=functions,
+            topic_arn=topic_arn,
+            web_dir=web_dir,
+            app_name=edge.app_name,
+            trusted_hosts=trusted_hosts(edge.with_overrides(host=host)),
+        )
         try:
             async with serving(gateway.app(), host, port, settings=edge) as bound_port:
                 url = f"http://{host}:{bound_port}"

@@ -27,6 +27,8 @@ def http_event(
 ) -> dict[str, Any]:
     """An HTTP API payload 2.0 event."""
     headers = _headers(request.headers)
+    # API Gateway says how the client reached it (always https on AWS; here, plain http on loopback).
+    headers["x-forwarded-proto"] = request.url.scheme
     text_body = True
     try:
         decoded = body.decode("utf-8")
@@ -62,8 +64,8 @@ def http_event(
         event["queryStringParameters"] = {
             key: ",".join(request.query_params.getlist(key)) for key in request.query_params
         }
-    if "cookie" in headers:
-        event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+    if "cookie" in headers:  # payload 2.0 lists cookies on their own, not among the headers
+        event["cookies"] = [c.strip() for c in headers.pop("cookie").split(";")]
     if body:
         event["body"] = decoded if text_body else base64.b64encode(body).decode()
     if authorizer_context is not None:
@@ -72,12 +74,11 @@ def http_event(
 
 
 def authorizer_event(request: Request, route_key: str) -> dict[str, Any]:
-    """A Lambda REQUEST authorizer event, payload 2.0, identity source: the Authorization header."""
+    """A Lambda REQUEST authorizer event, payload 2.0, with no identity source (none is configured)."""
     event = http_event(request, b"", route_key, None)
     event.pop("isBase64Encoded", None)
     event["type"] = "REQUEST"
     event["routeArn"] = f"arn:aws:execute-api:local:000000000000:local/{STAGE}/{request.method}{request.url.path}"
-    event["identitySource"] = [event["headers"].get("authorization", "")]
     return event
 
 

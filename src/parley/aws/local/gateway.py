@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.browser_headers import PAGE_HEADERS
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
+from parley.server.middleware.trusted_host import LOOPBACK_NAMES, TrustedHostMiddleware
 from parley.server.routes.web import WebApp
 from parley.server.ws_text import receive_text
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 # The deployed HTTP API's routes: these three are public, every other /api path needs the authorizer.
 PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
 PROXY_ROUTE = "ANY /api/{proxy+}"
-AUTHORIZER_CACHE_SECONDS = 60
 WS_ROUTES = ("sendprompt", "stop")
 CLOSE_GOING_AWAY = 1001
 
@@ -56,8 +55,9 @@ class Gateway:
     topic_arn: str
     app_name: str  # for config.json, which CloudFront serves as the deployment wrote it
     web_dir: Path | None = None
+    # CloudFront and API Gateway answer only to their own names; here, the names `parley serve` would trust.
+    trusted_hosts: tuple[str, ...] = LOOPBACK_NAMES
     connections: dict[str, WebSocket] = field(default_factory=dict)
-    _auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def app(self) -> Starlette:
@@ -76,7 +76,10 @@ class Gateway:
             ],
             # On AWS, CloudFront's response headers policy gives the pages these (the API's answers carry
             # them from the function already).
-            middleware=[Middleware(SecurityHeadersMiddleware)],
+            middleware=[
+                Middleware(SecurityHeadersMiddleware),
+                Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts),
+            ],
         )
         starlette.router.default = WebApp(self.web_dir, fallback=not_found)
         return starlette
@@ -106,16 +109,10 @@ class Gateway:
         return http_response(result)
 
     async def _authorize(self, request: Request) -> dict[str, Any] | None:
-        identity = request.headers.get("authorization", "")
-        if not identity:
-            return None  # API Gateway answers 401 itself when the identity source is missing
-        cached = self._auth_cache.get(identity)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        # As deployed: no identity source and no cache (the token is in a header or a cookie), so every
+        # protected request is the authorizer's to judge.
         answer = await self.functions.authorizer.invoke(authorizer_event(request, PROXY_ROUTE))
-        context = answer.get("context", {}) if answer.get("isAuthorized") else None
-        self._auth_cache[identity] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, context)
-        return context
+        return answer.get("context", {}) if answer.get("isAuthorized") else None
 
     # WebSocket API
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -15,6 +14,7 @@ from parley.core.chat.service import Generation
 from parley.core.store.base import User
 from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import Runtime
+from parley.server.browser_session import origin_matches
 from parley.server.deps import rate_limit
 from parley.server.sessions import SessionWatcher
 from parley.server.ws_text import receive_text
@@ -31,12 +31,7 @@ CLOSE_TRY_AGAIN_LATER = 1013
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     """Same-origin browsers, listed origins, and non-browser clients (which send no Origin) may connect."""
     origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.lower()
+    return origin is None or origin_matches(origin, websocket.headers.get("host", ""), allowed)
 
 
 @router.websocket("/ws")
