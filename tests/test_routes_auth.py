@@ -116,7 +116,7 @@ def client_at(settings, runtime):
     @contextlib.asynccontextmanager
     async def at(address: str) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             yield http
 
     return at
