@@ -444,6 +444,78 @@ def test_bad_messages_get_error_frames(world, functions, monkeypatch):
     assert world.published_jobs() == []
 
 
+def end_session(world, http, token, monkeypatch, ending: str) -> None:
+    """Logout through the HTTP API; the others with the CLI against the table, as an operator would."""
+    if ending == "logout":
+        response = http(authorized(event("http_api_authorized"), token, "POST", "/api/logout"), FakeContext())
+        assert response["statusCode"] == 204
+        return
+    if ending == "password change":
+        monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+        command = ["users", "passwd", "alice", "--password-stdin"]
+    else:
+        command = ["users", ending, "alice"]
+    assert parley_cli(command) == 0
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change", "disable", "remove"])
+def test_a_message_on_a_connection_whose_session_ended_is_refused(world, functions, monkeypatch, ending):
+    """The session-end function may be late (the stream), miss a connection (the index lags) or give up (its
+    retries run out): each message checks the connection's session itself."""
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    ended, other = login(world, http), login(world, http)
+    connect_function = functions(ConnectFunction)
+    assert connect_function(connect(world, http, ended, "conn-ended"), FakeContext()) == {"statusCode": 200}
+    assert connect_function(connect(world, http, other, "conn-other"), FakeContext()) == {"statusCode": 200}
+    end_session(world, http, ended, monkeypatch, ending)  # no session-end function runs here
+
+    management = RecordingManagementApi()
+    send, stop = functions(SendPromptFunction, management), functions(StopFunction, management)
+    prompt = {"action": "sendprompt", "payload": {"msgid": "late", "prompt": "after the end"}}
+    assert send(message(prompt, "conn-ended"), FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-ended"]  # closed, as the local server closes it
+    assert management.frames == []
+    assert world.published_jobs() == []  # nothing saved, nothing queued, no answer
+    # Its record is gone too: a stop on it is refused the same way.
+    stop_late = message({"action": "stop", "payload": {"msgid": "late"}}, "conn-ended", route="stop")
+    assert stop(stop_late, FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-ended", "conn-ended"]
+
+    prompt["payload"]["msgid"] = "other"
+    answer = send(message(prompt, "conn-other"), FakeContext())
+    if ending == "logout":  # only that session ended: the user's other session is served
+        assert answer == {"statusCode": 200}
+        (job,) = world.published_jobs()
+        assert json.loads(job)["connection_id"] == "conn-other"
+    else:  # every session of the user ended
+        assert answer == {"statusCode": 403}
+        assert management.disconnected[-1] == "conn-other"
+        assert world.published_jobs() == []
+
+
+def test_a_connection_recorded_without_its_whole_session_is_refused(world, functions, monkeypatch):
+    """A record written before connections kept their token version cannot be checked: its socket is closed,
+    and the client opens a new one."""
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    token = login(world, http)
+    connect_function = functions(ConnectFunction)
+    assert connect_function(connect(world, http, token, "conn-old"), FakeContext()) == {"statusCode": 200}
+    table = boto3.client("dynamodb", endpoint_url=world.settings.aws_endpoint_url)
+    table.update_item(
+        TableName=world.settings.dynamodb_table,
+        Key={"pk": {"S": "CONN#conn-old"}, "sk": {"S": "CONN"}},
+        UpdateExpression="REMOVE token_version",
+    )
+    management = RecordingManagementApi()
+    send = functions(SendPromptFunction, management)
+    prompt = {"action": "sendprompt", "payload": {"msgid": "m", "prompt": "hi"}}
+    assert send(message(prompt, "conn-old"), FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-old"]
+    assert world.published_jobs() == []
+
+
 def stream_event(name: str, user_id: str, jti: str = "") -> dict:
     """A saved DynamoDB stream event, about this user (and this token)."""
     text = (EVENTS / f"{name}.json").read_text()

@@ -51,6 +51,8 @@ class LocalDeployment:
     table: str
     settings: Settings
     gateway: Gateway
+    sessions_stream: StreamMapping
+    """The table's stream feeding the session-end function."""
 
     def cli_env(self) -> dict[str, str]:
         """The environment for ``parley users add NAME --store dynamodb`` against this deployment."""
@@ -151,6 +153,7 @@ async def run_local_deployment(
                             table=table,
                             settings=holder["settings"],
                             gateway=gateway,
+                            sessions_stream=sessions_stream,
                         )
                     finally:
                         await gateway.drain()
