@@ -28,7 +28,7 @@ from parley.aws.functions.websocket import (
 )
 from parley.aws.functions.worker import WorkerFunction
 from parley.cli.main import main as parley_cli
-from parley.config import Settings
+from parley.config import Settings, ThrottleRule
 from parley.testing.fake_openai import FakeOpenAI, Script
 from tests.conftest import FAST_ARGON2, PASSWORD
 
@@ -295,6 +295,53 @@ def test_the_web_apps_cookie_passes_the_authorizer_and_the_app_only_with_its_pro
     assert any("max-age=0" in part.lower() for part in logout["cookies"][0].split(";"))
     after = from_the_page(event("authorizer_request"), "GET", "/api/conversations", cookie)
     assert authorizer(after, FakeContext()) == {"isAuthorized": False}
+
+
+ORIGIN_SECRET = "origin-secret-" + "7" * 50
+
+
+def test_login_failures_count_against_the_viewer_only_when_cloudfront_vouches_for_it(world, moto_server):
+    """Behind CloudFront, sourceIp is an edge server that many viewers share: the per-address limit counts the
+    viewer CloudFront names, and only when the origin secret proves that CloudFront named it."""
+    arn = boto3.client("secretsmanager", endpoint_url=moto_server).create_secret(
+        Name=f"cloudfront-{uuid.uuid4().hex[:8]}", SecretString=ORIGIN_SECRET
+    )["ARN"]
+    settings = world.settings.with_overrides(
+        cloudfront_secret_arn=arn,
+        throttle_per_address=ThrottleRule(limit=2, window_seconds=300),
+        throttle_per_user=ThrottleRule(limit=1000, window_seconds=300),
+    )
+    http = HttpApiFunction(settings=settings, env=world.env)
+    guesses = iter(range(1000))
+
+    def failed_login(viewer: str, secret: str | None = ORIGIN_SECRET, source_ip: str | None = None) -> int:
+        request = event("http_api_login_via_cloudfront")
+        request["body"] = json.dumps({"username": f"someone{next(guesses)}", "password": "a wrong guess"})
+        request["headers"]["x-parley-viewer-address"] = viewer
+        if secret is None:
+            del request["headers"]["x-parley-origin-secret"]
+        else:
+            request["headers"]["x-parley-origin-secret"] = secret
+        if source_ip is not None:
+            request["requestContext"]["http"]["sourceIp"] = source_ip
+        return int(http(request, FakeContext())["statusCode"])
+
+    try:
+        # Through CloudFront: one viewer reaches the limit; another viewer on the same edge does not share it.
+        assert [failed_login("198.51.100.23") for _ in range(3)] == [401, 401, 429]
+        assert failed_login("198.51.100.24") == 401
+        assert failed_login("2001:db8::7") == 401
+        # Not through CloudFront (no secret, or a guessed one): the header is a claim, and sourceIp counts.
+        direct = "203.0.113.7"
+        answers = [
+            failed_login(f"198.51.100.{n}", secret, source_ip=direct)
+            for n, secret in zip(range(100, 103), (None, "a guess", ORIGIN_SECRET[:-1]), strict=True)
+        ]
+        assert answers == [401, 401, 429]
+        # A value that is not one address is not believed either: the edge's own address counts.
+        assert [failed_login(bad) for bad in ("198.51.100.25:443", "1.2.3.4, 6.7.8.9", "junk")] == [401, 401, 429]
+    finally:
+        http.close()
 
 
 def test_connect_redeems_the_ticket_once_and_checks_origin(world, functions, monkeypatch):

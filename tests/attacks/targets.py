@@ -137,6 +137,7 @@ async def closed_within(ws: ClientConnection, seconds: float) -> int | None:
 class Target:
     path: str
     url: str
+    api_url: str  # the HTTP API at its own URL: on AWS without CloudFront in front; locally the same server
     ws_url: str
     upstream: FakeOpenAI
     settings: Settings
@@ -161,8 +162,8 @@ class Target:
         assert await self.cli("users", "add", name, "--password-stdin", stdin=password + "\n") == 0
         return name
 
-    def client(self, **options: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=20, limits=CLIENT_LIMITS, **options)
+    def client(self, url: str | None = None, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=url or self.url, timeout=20, limits=CLIENT_LIMITS, **options)
 
     async def player(self, name: str | None = None) -> Player:
         """A new account, logged in."""
@@ -243,6 +244,7 @@ async def _local(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any],
         yield Target(
             path="local",
             url=f"http://127.0.0.1:{port}",
+            api_url=f"http://127.0.0.1:{port}",
             ws_url=f"ws://127.0.0.1:{port}/ws",
             upstream=upstream,
             settings=settings,
@@ -271,6 +273,7 @@ async def _aws(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any], e
         yield Target(
             path="aws",
             url=deployment.url,
+            api_url=deployment.api_url,
             ws_url=deployment.ws_url,
             upstream=upstream,
             settings=deployment.settings,
