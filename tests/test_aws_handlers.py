@@ -28,7 +28,7 @@ from parley.aws.functions.websocket import (
 )
 from parley.aws.functions.worker import WorkerFunction
 from parley.cli.main import main as parley_cli
-from parley.config import Settings
+from parley.config import Settings, ThrottleRule
 from parley.testing.fake_openai import FakeOpenAI, Script
 from tests.conftest import FAST_ARGON2, PASSWORD
 
@@ -297,6 +297,53 @@ def test_the_web_apps_cookie_passes_the_authorizer_and_the_app_only_with_its_pro
     assert authorizer(after, FakeContext()) == {"isAuthorized": False}
 
 
+ORIGIN_SECRET = "origin-secret-" + "7" * 50
+
+
+def test_login_failures_count_against_the_viewer_only_when_cloudfront_vouches_for_it(world, moto_server):
+    """Behind CloudFront, sourceIp is an edge server that many viewers share: the per-address limit counts the
+    viewer CloudFront names, and only when the origin secret proves that CloudFront named it."""
+    arn = boto3.client("secretsmanager", endpoint_url=moto_server).create_secret(
+        Name=f"cloudfront-{uuid.uuid4().hex[:8]}", SecretString=ORIGIN_SECRET
+    )["ARN"]
+    settings = world.settings.with_overrides(
+        cloudfront_secret_arn=arn,
+        throttle_per_address=ThrottleRule(limit=2, window_seconds=300),
+        throttle_per_user=ThrottleRule(limit=1000, window_seconds=300),
+    )
+    http = HttpApiFunction(settings=settings, env=world.env)
+    guesses = iter(range(1000))
+
+    def failed_login(viewer: str, secret: str | None = ORIGIN_SECRET, source_ip: str | None = None) -> int:
+        request = event("http_api_login_via_cloudfront")
+        request["body"] = json.dumps({"username": f"someone{next(guesses)}", "password": "a wrong guess"})
+        request["headers"]["x-parley-viewer-address"] = viewer
+        if secret is None:
+            del request["headers"]["x-parley-origin-secret"]
+        else:
+            request["headers"]["x-parley-origin-secret"] = secret
+        if source_ip is not None:
+            request["requestContext"]["http"]["sourceIp"] = source_ip
+        return int(http(request, FakeContext())["statusCode"])
+
+    try:
+        # Through CloudFront: one viewer reaches the limit; another viewer on the same edge does not share it.
+        assert [failed_login("198.51.100.23") for _ in range(3)] == [401, 401, 429]
+        assert failed_login("198.51.100.24") == 401
+        assert failed_login("2001:db8::7") == 401
+        # Not through CloudFront (no secret, or a guessed one): the header is a claim, and sourceIp counts.
+        direct = "203.0.113.7"
+        answers = [
+            failed_login(f"198.51.100.{n}", secret, source_ip=direct)
+            for n, secret in zip(range(100, 103), (None, "a guess", ORIGIN_SECRET[:-1]), strict=True)
+        ]
+        assert answers == [401, 401, 429]
+        # A value that is not one address is not believed either: the edge's own address counts.
+        assert [failed_login(bad) for bad in ("198.51.100.25:443", "1.2.3.4, 6.7.8.9", "junk")] == [401, 401, 429]
+    finally:
+        http.close()
+
+
 def test_connect_redeems_the_ticket_once_and_checks_origin(world, functions, monkeypatch):
     add_user(world, monkeypatch)
     http = functions(HttpApiFunction)
@@ -441,6 +488,78 @@ def test_bad_messages_get_error_frames(world, functions, monkeypatch):
         ("m6", "not_found"),
         (None, "invalid_input"),
     ]
+    assert world.published_jobs() == []
+
+
+def end_session(world, http, token, monkeypatch, ending: str) -> None:
+    """Logout through the HTTP API; the others with the CLI against the table, as an operator would."""
+    if ending == "logout":
+        response = http(authorized(event("http_api_authorized"), token, "POST", "/api/logout"), FakeContext())
+        assert response["statusCode"] == 204
+        return
+    if ending == "password change":
+        monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+        command = ["users", "passwd", "alice", "--password-stdin"]
+    else:
+        command = ["users", ending, "alice"]
+    assert parley_cli(command) == 0
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change", "disable", "remove"])
+def test_a_message_on_a_connection_whose_session_ended_is_refused(world, functions, monkeypatch, ending):
+    """The session-end function may be late (the stream), miss a connection (the index lags) or give up (its
+    retries run out): each message checks the connection's session itself."""
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    ended, other = login(world, http), login(world, http)
+    connect_function = functions(ConnectFunction)
+    assert connect_function(connect(world, http, ended, "conn-ended"), FakeContext()) == {"statusCode": 200}
+    assert connect_function(connect(world, http, other, "conn-other"), FakeContext()) == {"statusCode": 200}
+    end_session(world, http, ended, monkeypatch, ending)  # no session-end function runs here
+
+    management = RecordingManagementApi()
+    send, stop = functions(SendPromptFunction, management), functions(StopFunction, management)
+    prompt = {"action": "sendprompt", "payload": {"msgid": "late", "prompt": "after the end"}}
+    assert send(message(prompt, "conn-ended"), FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-ended"]  # closed, as the local server closes it
+    assert management.frames == []
+    assert world.published_jobs() == []  # nothing saved, nothing queued, no answer
+    # Its record is gone too: a stop on it is refused the same way.
+    stop_late = message({"action": "stop", "payload": {"msgid": "late"}}, "conn-ended", route="stop")
+    assert stop(stop_late, FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-ended", "conn-ended"]
+
+    prompt["payload"]["msgid"] = "other"
+    answer = send(message(prompt, "conn-other"), FakeContext())
+    if ending == "logout":  # only that session ended: the user's other session is served
+        assert answer == {"statusCode": 200}
+        (job,) = world.published_jobs()
+        assert json.loads(job)["connection_id"] == "conn-other"
+    else:  # every session of the user ended
+        assert answer == {"statusCode": 403}
+        assert management.disconnected[-1] == "conn-other"
+        assert world.published_jobs() == []
+
+
+def test_a_connection_recorded_without_its_whole_session_is_refused(world, functions, monkeypatch):
+    """A record written before connections kept their token version cannot be checked: its socket is closed,
+    and the client opens a new one."""
+    add_user(world, monkeypatch)
+    http = functions(HttpApiFunction)
+    token = login(world, http)
+    connect_function = functions(ConnectFunction)
+    assert connect_function(connect(world, http, token, "conn-old"), FakeContext()) == {"statusCode": 200}
+    table = boto3.client("dynamodb", endpoint_url=world.settings.aws_endpoint_url)
+    table.update_item(
+        TableName=world.settings.dynamodb_table,
+        Key={"pk": {"S": "CONN#conn-old"}, "sk": {"S": "CONN"}},
+        UpdateExpression="REMOVE token_version",
+    )
+    management = RecordingManagementApi()
+    send = functions(SendPromptFunction, management)
+    prompt = {"action": "sendprompt", "payload": {"msgid": "m", "prompt": "hi"}}
+    assert send(message(prompt, "conn-old"), FakeContext()) == {"statusCode": 403}
+    assert management.disconnected == ["conn-old"]
     assert world.published_jobs() == []
 
 

@@ -245,16 +245,20 @@ async def test_connections_and_stop_signals(stores, user):
     now = time.time()
     other = await stores.users.create_user("bob", "h")
     await stores.connections.put_connection("c1", SessionRef(user.id, "j1", 0), now + 3600)
-    await stores.connections.put_connection("c2", SessionRef(user.id, "j2", 0), now + 3600)
+    await stores.connections.put_connection("c2", SessionRef(user.id, "j2", 3), now + 3600)
     await stores.connections.put_connection("c3", SessionRef(user.id, "j2", 0), now + 3600)
     await stores.connections.put_connection("c4", SessionRef(other.id, "j9", 0), now + 3600)
     await stores.connections.put_connection("old", SessionRef(user.id, "j2", 0), now - 1)
-    assert await stores.connections.get_connection_user("c1") == user.id
+    # The whole session is kept, so that each message can check it still stands.
+    assert await stores.connections.get_connection("c1") == SessionRef(user.id, "j1", 0)
+    assert await stores.connections.get_connection("c2") == SessionRef(user.id, "j2", 3)
+    assert await stores.connections.get_connection("old") is None
+    assert await stores.connections.get_connection("never-opened") is None
     assert sorted(await stores.connections.user_connections(user.id)) == ["c1", "c2", "c3"]
     assert sorted(await stores.connections.user_connections(user.id, jti="j2")) == ["c2", "c3"]
     assert await stores.connections.user_connections(user.id, jti="j9") == []  # another user's session
     await stores.connections.delete_connection("c1")
-    assert await stores.connections.get_connection_user("c1") is None
+    assert await stores.connections.get_connection("c1") is None
     assert sorted(await stores.connections.user_connections(user.id)) == ["c2", "c3"]
     assert await stores.connections.user_connections(user.id, jti="j1") == []
 

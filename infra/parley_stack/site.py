@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 from aws_cdk import RemovalPolicy
@@ -10,10 +11,12 @@ from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from parley_stack.functions import LOG_RETENTION
 from parley_stack.headers import BrowserHeaders, ResponseHeaders
+from parley_stack.settings import REPO_ROOT
 
 API_PATH_PATTERN = "/api/*"
 RUNTIME_CONFIG = "config.json"
@@ -30,6 +33,24 @@ function handler(event) {
   }
   return request;
 }
+"""
+
+
+# The headers the HTTP API reads to tell who a request came from (loaded by path: infra/.venv has no `parley`).
+CLOUDFRONT_HEADERS_FILE = REPO_ROOT / "src" / "parley" / "server" / "cloudfront.py"
+ORIGIN_SECRET_LENGTH = 64
+
+
+def viewer_address_function_code(header: str) -> str:
+    """Writes the viewer's address over whatever the viewer sent in ``header``. CloudFront's own
+    CloudFront-Viewer-Address would not reach API Gateway: the origin request policy that keeps API Gateway's Host
+    forwards viewer headers only, and a policy that adds CloudFront's headers forwards the viewer's Host too."""
+    return f"""\
+function handler(event) {{
+  var request = event.request;
+  request.headers["{header.lower()}"] = {{ value: event.viewer.ip }};
+  return request;
+}}
 """
 
 
@@ -63,6 +84,27 @@ class Site(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             comment="Parley: app routes serve index.html",
         )
+        # The client's address for the API (its per-address login limit): the viewer's, written by a function on the
+        # API's behaviour, and believed only with this secret, which CloudFront adds to every request it forwards
+        # (the API can also be called at its own URL, where anyone may send any header).
+        cloudfront_headers = runpy.run_path(str(CLOUDFRONT_HEADERS_FILE))
+        self.origin_secret = secretsmanager.Secret(
+            self,
+            "OriginSecret",
+            description="Parley: proves to the HTTP API that a request came through CloudFront",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=ORIGIN_SECRET_LENGTH, exclude_punctuation=True
+            ),
+        )
+        viewer_address = cloudfront.Function(
+            self,
+            "ViewerAddress",
+            code=cloudfront.FunctionCode.from_inline(
+                viewer_address_function_code(cloudfront_headers["VIEWER_ADDRESS_HEADER"])
+            ),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Parley: tells the API the viewer's address",
+        )
         # The headers `parley serve` sends, not CloudFront's managed SECURITY_HEADERS (no CSP, and framing allowed).
         browser = BrowserHeaders.load()
         headers = ResponseHeaders(self, "Headers", headers=browser, websocket_url=websocket_url)
@@ -88,13 +130,23 @@ class Site(Construct):
                 # string is passed on, except Host, which API Gateway needs to be its own.
                 API_PATH_PATTERN: cloudfront.BehaviorOptions(
                     origin=origins.HttpOrigin(
-                        api_domain_name, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+                        api_domain_name,
+                        protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                        # A dynamic reference, resolved by CloudFormation: the value is not in the template.
+                        custom_headers={
+                            cloudfront_headers["SECRET_HEADER"]: self.origin_secret.secret_value.unsafe_unwrap()
+                        },
                     ),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy=headers.api,
+                    function_associations=[
+                        cloudfront.FunctionAssociation(
+                            function=viewer_address, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                        )
+                    ],
                 ),
             },
         )

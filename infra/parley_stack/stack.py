@@ -46,6 +46,10 @@ class ParleyStack(Stack):
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.
         functions.add_environment("PARLEY_ALLOWED_ORIGINS", site.url)
+        # Only the HTTP API's function reads the client's address (the per-address login limit): it believes the
+        # viewer's address CloudFront sends when the request carries CloudFront's origin secret.
+        functions["http_api"].add_environment("PARLEY_CLOUDFRONT_SECRET_ARN", site.origin_secret.secret_arn)
+        site.origin_secret.grant_read(functions["http_api"])
 
         CfnOutput(self, "SiteUrl", value=site.url, description="Open this in a browser")
         CfnOutput(self, "HttpApiUrl", value=http.url, description="The HTTP API without CloudFront")

@@ -13,6 +13,7 @@ from tests.cfn import (
     flatten,
     http_api,
     only,
+    parley_functions,
     references,
     resources,
     site_deployments,
@@ -23,10 +24,17 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 LOCAL = runpy.run_path(str(REPO_ROOT / "src" / "parley" / "server" / "browser_headers.py"))
+CLOUDFRONT = runpy.run_path(str(REPO_ROOT / "src" / "parley" / "server" / "cloudfront.py"))
 
 
 def origin(config: dict[str, Any], origin_id: str) -> dict[str, Any]:
     (found,) = [candidate for candidate in config["Origins"] if candidate["Id"] == origin_id]
+    return found
+
+
+def function_named(template: dict[str, Any], prefix: str) -> str:
+    """The logical id of the CloudFront function whose construct path makes ``prefix``."""
+    (found,) = [name for name in resources(template, "AWS::CloudFront::Function") if name.startswith(prefix)]
     return found
 
 
@@ -83,7 +91,43 @@ def test_api_paths_go_uncached_to_the_http_api(template_json: dict[str, Any]) ->
     assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
     assert sorted(behavior["AllowedMethods"]) == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
     assert behavior["ViewerProtocolPolicy"] in {"https-only", "redirect-to-https"}
-    assert "FunctionAssociations" not in behavior
+
+
+def test_the_api_is_told_the_viewers_address_and_that_cloudfront_sent_it(template_json: dict[str, Any]) -> None:
+    # Behind CloudFront, API Gateway's sourceIp is an edge server: the per-address login limit needs the viewer.
+    config = distribution_config(template_json)
+    (behavior,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    viewer_address = function_named(template_json, "SiteViewerAddress")
+    assert [(a["EventType"], references(a["FunctionARN"])) for a in behavior["FunctionAssociations"]] == [
+        ("viewer-request", {viewer_address})
+    ]
+    function = template_json["Resources"][viewer_address]["Properties"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    # Written over anything the viewer sent, under the name the app reads; a plain viewer header, so the origin
+    # request policy (all viewer headers but Host) passes it on.
+    header = CLOUDFRONT["VIEWER_ADDRESS_HEADER"].lower()
+    assert f'request.headers["{header}"] = {{ value: event.viewer.ip }};' in function["FunctionCode"]
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    # And the proof it came through CloudFront: the origin secret, from Secrets Manager, never in the template.
+    (secret,) = [name for name in resources(template_json, "AWS::SecretsManager::Secret") if "OriginSecret" in name]
+    ((custom,),) = [origin(config, behavior["TargetOriginId"])["OriginCustomHeaders"]]
+    assert custom["HeaderName"] == CLOUDFRONT["SECRET_HEADER"]
+    assert flatten(custom["HeaderValue"]) == "{{resolve:secretsmanager:${" + secret + "}:SecretString:::}}"
+    generated = template_json["Resources"][secret]["Properties"]["GenerateSecretString"]
+    assert generated == {"PasswordLength": 64, "ExcludePunctuation": True}
+
+
+def test_only_the_http_api_function_is_told_the_origin_secret_and_may_read_it(template_json: dict[str, Any]) -> None:
+    (secret,) = [name for name in resources(template_json, "AWS::SecretsManager::Secret") if "OriginSecret" in name]
+    told, allowed = set(), set()
+    for name, function in parley_functions(template_json).items():
+        variables = function.properties["Environment"]["Variables"]
+        if "PARLEY_CLOUDFRONT_SECRET_ARN" in variables:
+            assert references(variables["PARLEY_CLOUDFRONT_SECRET_ARN"]) == {secret}
+            told.add(name)
+        if "${" + secret + "}" in function.resources_for("secretsmanager:GetSecretValue"):
+            allowed.add(name)
+    assert told == allowed == {"http_api"}
 
 
 def test_the_site_is_cached_and_app_routes_serve_index_html(template_json: dict[str, Any]) -> None:
@@ -92,18 +136,17 @@ def test_the_site_is_cached_and_app_routes_serve_index_html(template_json: dict[
     assert default["CachePolicyId"] == CACHING_OPTIMIZED
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     assert config["DefaultRootObject"] == "index.html"
-    rewrite, function = only(template_json, "AWS::CloudFront::Function")
+    rewrite = function_named(template_json, "SiteSpaRewrite")
     assert [(a["EventType"], references(a["FunctionARN"])) for a in default["FunctionAssociations"]] == [
         ("viewer-request", {rewrite})
     ]
-    assert function["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert template_json["Resources"][rewrite]["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
     # No distribution-wide error pages: they would turn the API's own 403 and 404 into index.html.
     assert "CustomErrorResponses" not in config
 
 
 def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str, Any]) -> None:
-    _, function = only(template_json, "AWS::CloudFront::Function")
-    code = function["Properties"]["FunctionCode"]
+    code = template_json["Resources"][function_named(template_json, "SiteSpaRewrite")]["Properties"]["FunctionCode"]
     # The rule the JavaScript applies, checked on the paths it must tell apart.
     assert 'uri.lastIndexOf(".") <= uri.lastIndexOf("/")' in code
     assert 'request.uri = "/index.html"' in code

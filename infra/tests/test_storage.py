@@ -61,7 +61,7 @@ def test_the_table_outlives_the_stack(template: Template) -> None:
 
 
 def test_the_jwt_secret_is_generated_by_secrets_manager(template: Template) -> None:
-    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    template.resource_count_is("AWS::SecretsManager::Secret", 2)  # and CloudFront's origin secret (test_site.py)
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
         {"GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}},

@@ -39,7 +39,8 @@ FREE_WHEN_IDLE = {
     "Custom::S3AutoDeleteObjects",
 }
 CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
-# The one thing that costs money while nobody uses Parley: $0.40 a month per secret.
+# The one thing that costs money while nobody uses Parley: $0.40 a month per secret (the JWT secret, and the secret
+# that proves to the HTTP API that a request came through CloudFront).
 BILLED_MONTHLY = {"AWS::SecretsManager::Secret"}
 
 
@@ -71,4 +72,4 @@ def test_nothing_costs_money_while_idle(template_json: dict[str, Any]) -> None:
     types = {body["Type"] for body in template_json["Resources"].values()}
     assert types - FREE_WHEN_IDLE - BILLED_MONTHLY == set()
     secrets = [body for body in template_json["Resources"].values() if body["Type"] in BILLED_MONTHLY]
-    assert len(secrets) == 1
+    assert len(secrets) == 2

@@ -39,6 +39,9 @@ ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
 ENV_JWT_SECRET_ARN = "PARLEY_JWT_SECRET_ARN"  # noqa: S105
 ENV_OPENAI_KEY_SECRET_ARN = "PARLEY_OPENAI_API_KEY_SECRET_ARN"  # noqa: S105
+# The value CloudFront sends in its origin secret header (parley.server.cloudfront), or where to read it.
+ENV_CLOUDFRONT_SECRET = "PARLEY_CLOUDFRONT_SECRET"  # noqa: S105
+ENV_CLOUDFRONT_SECRET_ARN = "PARLEY_CLOUDFRONT_SECRET_ARN"  # noqa: S105
 ENV_BEDROCK_MODELS = "PARLEY_BEDROCK_MODELS"
 ENV_WS_CALLBACK_URL = "PARLEY_WS_CALLBACK_URL"
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
@@ -118,6 +121,9 @@ class Settings:
     sns_topic_arn: str | None = None
     jwt_secret_arn: str | None = None
     openai_api_key_secret_arn: str | None = None
+    # Proves a request came through CloudFront, so its viewer address is believed (None: never believed).
+    cloudfront_secret: str | None = None
+    cloudfront_secret_arn: str | None = None
     bedrock_models: tuple[str, ...] = ()
     ws_callback_url: str | None = None  # where PostToConnection goes; by default derived from the event
     aws_endpoint_url: str | None = None  # e.g. a moto server on loopback
@@ -181,6 +187,8 @@ class Settings:
             ("sns_topic_arn", ENV_SNS_TOPIC_ARN, str),
             ("jwt_secret_arn", ENV_JWT_SECRET_ARN, str),
             ("openai_api_key_secret_arn", ENV_OPENAI_KEY_SECRET_ARN, str),
+            ("cloudfront_secret", ENV_CLOUDFRONT_SECRET, str),
+            ("cloudfront_secret_arn", ENV_CLOUDFRONT_SECRET_ARN, str),
             ("bedrock_models", ENV_BEDROCK_MODELS, _parse_list),
             ("ws_callback_url", ENV_WS_CALLBACK_URL, str),
             ("aws_endpoint_url", ENV_AWS_ENDPOINT_URL, str),

@@ -137,6 +137,7 @@ async def closed_within(ws: ClientConnection, seconds: float) -> int | None:
 class Target:
     path: str
     url: str
+    api_url: str  # the HTTP API at its own URL: on AWS without CloudFront in front; locally the same server
     ws_url: str
     upstream: FakeOpenAI
     settings: Settings
@@ -144,6 +145,7 @@ class Target:
     session_end_close: int  # the close code a socket gets when its session ends
     signing_secret: str
     _stack: contextlib.AsyncExitStack
+    _session_closer: tuple[Any, tuple[str, ...]]  # what closes an ended session's sockets, and its methods
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def cli(self, *args: str, stdin: str = "") -> int:
@@ -160,8 +162,8 @@ class Target:
         assert await self.cli("users", "add", name, "--password-stdin", stdin=password + "\n") == 0
         return name
 
-    def client(self, **options: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=20, limits=CLIENT_LIMITS, **options)
+    def client(self, url: str | None = None, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=url or self.url, timeout=20, limits=CLIENT_LIMITS, **options)
 
     async def player(self, name: str | None = None) -> Player:
         """A new account, logged in."""
@@ -175,6 +177,23 @@ class Target:
         token = response.json()["token"]
         http.headers["Authorization"] = f"Bearer {token}"
         return Player(self, username, password, token, http)
+
+    @contextlib.asynccontextmanager
+    async def session_end_stalled(self) -> AsyncIterator[None]:
+        """A fault: nothing closes the sockets of a session that ends meanwhile, as when the session-end function
+        lags behind the table's stream or gives up (on AWS), or before the watcher's next sweep (locally)."""
+        closer, methods = self._session_closer
+
+        async def nothing(*args: Any) -> None:
+            return None
+
+        for name in methods:
+            setattr(closer, name, nothing)  # an instance attribute, over the class's method
+        try:
+            yield
+        finally:
+            for name in methods:
+                delattr(closer, name)
 
     async def try_socket(self, query: str, **options: Any) -> tuple[Refusal | None, ClientConnection | None]:
         """Open ``/ws?QUERY``; returns how it was refused, or the open socket (caller closes it)."""
@@ -220,10 +239,12 @@ async def _local(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any],
     for name, value in env.items():
         environ.setenv(name, value)
     settings = Settings.from_env(env, web_dir=_web_dir(root / "web"), **overrides)
-    async with serving(create_app(settings), settings=settings) as port:
+    app = create_app(settings)
+    async with serving(app, settings=settings) as port:
         yield Target(
             path="local",
             url=f"http://127.0.0.1:{port}",
+            api_url=f"http://127.0.0.1:{port}",
             ws_url=f"ws://127.0.0.1:{port}/ws",
             upstream=upstream,
             settings=settings,
@@ -231,6 +252,7 @@ async def _local(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any],
             session_end_close=1008,
             signing_secret=settings.jwt_secret_path.read_text().strip(),
             _stack=contextlib.AsyncExitStack(),
+            _session_closer=(app.state.sessions, ("sweep", "close_session")),
         )
 
 
@@ -251,6 +273,7 @@ async def _aws(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any], e
         yield Target(
             path="aws",
             url=deployment.url,
+            api_url=deployment.api_url,
             ws_url=deployment.ws_url,
             upstream=upstream,
             settings=deployment.settings,
@@ -258,6 +281,7 @@ async def _aws(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any], e
             session_end_close=1001,  # API Gateway closes with "going away" on DeleteConnection
             signing_secret=secret,
             _stack=contextlib.AsyncExitStack(),
+            _session_closer=(deployment.sessions_stream, ("poll",)),
         )
         await deployment.gateway.drain()
 

@@ -8,12 +8,15 @@ from parley.config import Settings
 
 
 def resolve_secrets(settings: Settings, client: Any) -> Settings:
-    """Settings with the JWT secret and the OpenAI key filled in from their Secrets Manager ARNs."""
+    """Settings with the JWT secret, the OpenAI key and CloudFront's origin secret filled in from their Secrets
+    Manager ARNs."""
     overrides: dict[str, str] = {}
     if settings.jwt_secret_arn and not settings.jwt_secret:
         overrides["jwt_secret"] = _secret_string(client, settings.jwt_secret_arn)
     if settings.openai_api_key_secret_arn and not settings.openai_api_key:
         overrides["openai_api_key"] = _secret_string(client, settings.openai_api_key_secret_arn)
+    if settings.cloudfront_secret_arn and not settings.cloudfront_secret:
+        overrides["cloudfront_secret"] = _secret_string(client, settings.cloudfront_secret_arn)
     return settings.with_overrides(**overrides) if overrides else settings
 
 

@@ -11,6 +11,7 @@ from parley.core.auth.service import Principal
 from parley.core.rate_limit import RateLimiter
 from parley.runtime import Runtime
 from parley.server.browser_session import session_token
+from parley.server.cloudfront import viewer_address
 from parley.server.sessions import SessionWatcher
 
 # Credentials come from the Authorization header, or from the web app's HttpOnly cookie (see browser_session); never
@@ -54,4 +55,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address: the viewer's when the request proves it came through CloudFront, otherwise the
+    peer's (on AWS, API Gateway's ``sourceIp``)."""
+    viewer = viewer_address(request.headers, get_runtime(request).settings.cloudfront_secret)
+    return viewer or (request.client.host if request.client else None)

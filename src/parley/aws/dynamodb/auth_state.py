@@ -141,16 +141,19 @@ class DynamoConnectionStore:
                 "gsi1sk": connection_id,
                 "user_id": session.user_id,
                 "jti": session.jti,
+                "token_version": session.token_version,
                 "expires_at": expires_at,
                 "ttl": _ttl(expires_at),
             }
         )
 
-    async def get_connection_user(self, connection_id: str) -> str | None:
+    async def get_connection(self, connection_id: str) -> SessionRef | None:
         item = await self._table.get(*keys.connection(connection_id))
         if item is None or float(item["expires_at"]) < time.time():
             return None
-        return str(item["user_id"])
+        if "jti" not in item or "token_version" not in item:
+            return None  # recorded without its whole session: refused, and its client opens a new connection
+        return SessionRef(user_id=str(item["user_id"]), jti=str(item["jti"]), token_version=int(item["token_version"]))
 
     async def delete_connection(self, connection_id: str) -> None:
         await self._table.delete(*keys.connection(connection_id))

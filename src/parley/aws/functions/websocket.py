@@ -13,6 +13,8 @@ from typing import Any
 
 from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
+from parley.core.auth.sessions import SessionCheck
+from parley.core.store.base import User
 from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import build_auth, build_chat, build_models, build_rate_limit
 from parley.ws_protocol import NotRunning, ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
@@ -72,24 +74,35 @@ class DisconnectFunction(LambdaFunction):
 
 
 class _MessageFunction(LambdaFunction):
-    """A route that receives a client message on a connection opened by $connect."""
+    """A route that receives a client message on a connection opened by $connect.
+
+    Every message is served only while the session that opened its connection stands. The session-end
+    function closes the sockets of an ended session, but after the stream's delay, through an index that
+    can lag, and not at all once its retries run out; until then the socket is open, and this check is
+    what refuses it.
+    """
 
     needs_secrets = False
 
     async def open(self, stack: AsyncExitStack) -> None:
         self.rate_limit = build_rate_limit(self.settings, self.stores)
+        self.sessions = SessionCheck(self.stores)
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_context = event["requestContext"]
         connection_id = request_context["connectionId"]
         api = self.management_api(request_context)
-        user_id = await self.stores.connections.get_connection_user(connection_id)
-        if user_id is None:
+        session = await self.stores.connections.get_connection(connection_id)
+        user = await self.sessions.live_user(session) if session is not None else None
+        if user is None:
+            # Unknown, or its session ended (logout, new password, account disabled or removed): close it,
+            # as the local server does, and forget it.
             await api.disconnect(connection_id)
+            await self.stores.connections.delete_connection(connection_id)
             return FORBIDDEN
         try:
             # The same budget as the user's HTTP requests; every message counts, even a malformed one.
-            await self.rate_limit.check(user_id)
+            await self.rate_limit.check(user.id)
         except RateLimited as limited:
             await api.post(
                 connection_id, encode_error(None, limited.code, limited.message, retry_after=limited.retry_after)
@@ -101,12 +114,12 @@ class _MessageFunction(LambdaFunction):
             await api.post(connection_id, encode_error(error.msgid, error.code, error.message))
             return OK
         try:
-            await self.act(message, user_id, event)
+            await self.act(message, user, event)
         except ParleyError as error:
             await api.post(connection_id, encode_error(message.msgid, error.code, error.message))
         return OK
 
-    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
         raise NotImplementedError
 
 
@@ -122,12 +135,9 @@ class SendPromptFunction(_MessageFunction):
         self.chat = build_chat(self.settings, self.stores, models)
         self.sns = aws_client("sns", self.settings)
 
-    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
         if not isinstance(message, SendPrompt):
             raise ProtocolError("This route takes sendprompt messages.")
-        user = await self.stores.users.get_user(user_id)
-        if user is None or user.disabled:
-            raise InvalidToken()
         prepared = await self.chat.prepare(user, message.request)
         request_context = event["requestContext"]
         job = json.dumps(
@@ -153,15 +163,15 @@ class SendPromptFunction(_MessageFunction):
 
 
 class StopFunction(_MessageFunction):
-    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
         if not isinstance(message, Stop):
             raise ProtocolError("This route takes stop messages.")
-        if not await self.stores.stop_signals.request_stop(user_id, message.msgid):
+        if not await self.stores.stop_signals.request_stop(user.id, message.msgid):
             raise NotRunning(message.msgid)
 
 
 class DefaultFunction(_MessageFunction):
     """Messages whose action matches no route (API Gateway's $default)."""
 
-    async def act(self, message: SendPrompt | Stop, user_id: str, event: dict[str, Any]) -> None:
+    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
         raise ProtocolError("action: must be 'sendprompt' or 'stop'.", message.msgid)

@@ -23,7 +23,12 @@ async def serve(host: str, port: int, web_dir: Path | None, cli_env_file: Path |
         async with run_local_deployment(host=host, port=port, data_dir=Path(data_dir), web_dir=web_dir) as deployment:
             env = " ".join(f"{name}={shlex.quote(value)}" for name, value in deployment.cli_env().items())
             log = logging.getLogger("parley.aws.local")
-            log.info("the serverless path is running at %s (WebSocket %s)", deployment.url, deployment.ws_url)
+            log.info(
+                "the serverless path is running at %s (WebSocket %s; the HTTP API without CloudFront %s)",
+                deployment.url,
+                deployment.ws_url,
+                deployment.api_url,
+            )
             log.warning("create a user with:  %s .venv/bin/parley users add YOURNAME --store dynamodb", env)
             log.info("data lives in moto's memory and is gone when this stops")
             if cli_env_file is not None:

@@ -26,6 +26,7 @@ from parley.aws.functions.websocket import (
 )
 from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
+from parley.aws.local.events import CloudFront
 from parley.aws.local.gateway import Functions, Gateway
 from parley.aws.local.streams import StreamMapping
 from parley.background import in_background
@@ -46,11 +47,16 @@ FAKE_CREDENTIALS = {
 @dataclass
 class LocalDeployment:
     url: str
+    """The site: CloudFront, with the HTTP API under /api."""
+    api_url: str
+    """The HTTP API at its own URL, without CloudFront."""
     ws_url: str
     aws_endpoint: str
     table: str
     settings: Settings
     gateway: Gateway
+    sessions_stream: StreamMapping
+    """The table's stream feeding the session-end function."""
 
     def cli_env(self) -> dict[str, str]:
         """The environment for ``parley users add NAME --store dynamodb`` against this deployment."""
@@ -89,17 +95,25 @@ async def run_local_deployment(
         stream_arn = await asyncio.to_thread(create_table, dynamodb, table)
         sns = boto3.client("sns", endpoint_url=aws_endpoint)
         topic_arn = sns.create_topic(Name=f"parley-prompts-{suffix}")["TopicArn"]
-        secret_arn = boto3.client("secretsmanager", endpoint_url=aws_endpoint).create_secret(
-            Name=f"parley-jwt-{suffix}", SecretString=secrets.token_hex(32)
+        secrets_manager = boto3.client("secretsmanager", endpoint_url=aws_endpoint)
+        secret_arn = secrets_manager.create_secret(Name=f"parley-jwt-{suffix}", SecretString=secrets.token_hex(32))[
+            "ARN"
+        ]
+        # CloudFront's origin secret: the distribution sends it, and only the HTTP API's function is told of it.
+        origin_secret = secrets.token_hex(32)
+        origin_secret_arn = secrets_manager.create_secret(
+            Name=f"parley-cloudfront-{suffix}", SecretString=origin_secret
         )["ARN"]
 
         holder: dict[str, Settings] = {}
 
-        def pool(function_class: type, name: str, size: int) -> FunctionPool:
-            return FunctionPool(name, lambda: function_class(settings=holder["settings"], env=env), size)
+        def pool(function_class: type, name: str, size: int, **told: str) -> FunctionPool:
+            return FunctionPool(
+                name, lambda: function_class(settings=holder["settings"].with_overrides(**told), env=env), size
+            )
 
         functions = Functions(
-            http_api=pool(HttpApiFunction, "http_api", 4),
+            http_api=pool(HttpApiFunction, "http_api", 4, cloudfront_secret_arn=origin_secret_arn),
             authorizer=pool(AuthorizerFunction, "authorizer", 2),
             connect=pool(ConnectFunction, "ws_connect", 2),
             disconnect=pool(DisconnectFunction, "ws_disconnect", 2),
@@ -123,9 +137,13 @@ async def run_local_deployment(
             web_dir=web_dir,
             app_name=edge.app_name,
             trusted_hosts=trusted_hosts(edge.with_overrides(host=host)),
+            cloudfront=CloudFront(origin_secret),
         )
         try:
-            async with serving(gateway.app(), host, port, settings=edge) as bound_port:
+            async with (
+                serving(gateway.app(), host, port, settings=edge) as bound_port,
+                serving(gateway.api_app(), host, 0, settings=edge) as api_port,
+            ):
                 url = f"http://{host}:{bound_port}"
                 holder["settings"] = Settings.from_env(
                     env,
@@ -146,11 +164,13 @@ async def run_local_deployment(
                     try:
                         yield LocalDeployment(
                             url=url,
+                            api_url=f"http://{host}:{api_port}",
                             ws_url=f"ws://{host}:{bound_port}/ws",
                             aws_endpoint=aws_endpoint,
                             table=table,
                             settings=holder["settings"],
                             gateway=gateway,
+                            sessions_stream=sessions_stream,
                         )
                     finally:
                         await gateway.drain()

@@ -5,13 +5,32 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from parley.server.cloudfront import SECRET_HEADER, VIEWER_ADDRESS_HEADER
+
 STAGE = "$default"
 WS_STAGE = "local"
+# What API Gateway sees as the peer of a request CloudFront forwards: an edge server, not the viewer
+# (an address for documentation, RFC 5737).
+CLOUDFRONT_EDGE_ADDRESS = "192.0.2.10"
+
+
+@dataclass(frozen=True)
+class CloudFront:
+    """The distribution in front of the HTTP API, as far as the API can tell: the headers it adds."""
+
+    origin_secret: str
+
+    def origin_headers(self, request: Request) -> dict[str, str]:
+        """What CloudFront adds to each request it forwards: the viewer's address (its function on the API's
+        behaviour) and the origin secret. Both replace any header of the same name the viewer sent."""
+        viewer = request.client.host if request.client else "127.0.0.1"
+        return {VIEWER_ADDRESS_HEADER.lower(): viewer, SECRET_HEADER.lower(): self.origin_secret}
 
 
 def _headers(request_headers: Any) -> dict[str, str]:
@@ -23,12 +42,20 @@ def _headers(request_headers: Any) -> dict[str, str]:
 
 
 def http_event(
-    request: Request, body: bytes, route_key: str, authorizer_context: dict[str, Any] | None
+    request: Request,
+    body: bytes,
+    route_key: str,
+    authorizer_context: dict[str, Any] | None,
+    cloudfront: CloudFront | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload 2.0 event."""
+    """An HTTP API payload 2.0 event, for a request that came through ``cloudfront``, or straight to the API."""
     headers = _headers(request.headers)
     # API Gateway says how the client reached it (always https on AWS; here, plain http on loopback).
     headers["x-forwarded-proto"] = request.url.scheme
+    source_ip = request.client.host if request.client else "127.0.0.1"
+    if cloudfront is not None:
+        headers.update(cloudfront.origin_headers(request))
+        source_ip = CLOUDFRONT_EDGE_ADDRESS
     text_body = True
     try:
         decoded = body.decode("utf-8")
@@ -49,7 +76,7 @@ def http_event(
                 "method": request.method,
                 "path": request.url.path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": request.client.host if request.client else "127.0.0.1",
+                "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex,
@@ -73,9 +100,9 @@ def http_event(
     return event
 
 
-def authorizer_event(request: Request, route_key: str) -> dict[str, Any]:
+def authorizer_event(request: Request, route_key: str, cloudfront: CloudFront | None = None) -> dict[str, Any]:
     """A Lambda REQUEST authorizer event, payload 2.0, with no identity source (none is configured)."""
-    event = http_event(request, b"", route_key, None)
+    event = http_event(request, b"", route_key, None, cloudfront)
     event.pop("isBase64Encoded", None)
     event["type"] = "REQUEST"
     event["routeArn"] = f"arn:aws:execute-api:local:000000000000:local/{STAGE}/{request.method}{request.url.path}"

@@ -1,5 +1,10 @@
 """API Gateway, locally: the HTTP API (routes, Lambda authorizer with its cache), the WebSocket API
-(routing on ``action``), the ``@connections`` management API, and SNS delivery to the worker."""
+(routing on ``action``), the ``@connections`` management API, and SNS delivery to the worker.
+
+Two apps, as a deployment has two ways in: ``app`` is the site, CloudFront in front of the HTTP API (it adds
+the viewer's address and its origin secret, and API Gateway sees an edge server as the peer), with the
+WebSocket API beside it; ``api_app`` is the HTTP API's own URL, which a client can call without CloudFront.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from parley.aws.local.containers import FunctionPool
-from parley.aws.local.events import authorizer_event, http_event, http_response, sns_event, ws_event
+from parley.aws.local.events import CloudFront, authorizer_event, http_event, http_response, sns_event, ws_event
 from parley.server.browser_headers import PAGE_HEADERS
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import LOOPBACK_NAMES, TrustedHostMiddleware
@@ -54,6 +59,7 @@ class Gateway:
     functions: Functions
     topic_arn: str
     app_name: str  # for config.json, which CloudFront serves as the deployment wrote it
+    cloudfront: CloudFront
     web_dir: Path | None = None
     # CloudFront and API Gateway answer only to their own names; here, the names `parley serve` would trust.
     trusted_hosts: tuple[str, ...] = LOOPBACK_NAMES
@@ -84,6 +90,17 @@ class Gateway:
         starlette.router.default = WebApp(self.web_dir, fallback=not_found)
         return starlette
 
+    def api_app(self) -> Starlette:
+        """The HTTP API reached at its own URL, with no CloudFront in front."""
+        api_routes = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Starlette(
+            routes=[
+                Route("/openapi.json", self.http_api_direct, methods=["GET"]),
+                Route("/api/{path:path}", self.http_api_direct, methods=api_routes),
+            ],
+            middleware=[Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts)],
+        )
+
     # HTTP API
 
     async def config_json(self, request: Request) -> Response:
@@ -92,6 +109,12 @@ class Gateway:
         return response
 
     async def http_api(self, request: Request) -> Response:
+        return await self._http_api(request, self.cloudfront)
+
+    async def http_api_direct(self, request: Request) -> Response:
+        return await self._http_api(request, None)
+
+    async def _http_api(self, request: Request, cloudfront: CloudFront | None) -> Response:
         try:
             body = await request.body()
         except ClientDisconnect:  # the client went, or was cut off by the read deadline: nobody to answer
@@ -102,16 +125,16 @@ class Gateway:
         context = None
         if route_key is None:
             route_key = PROXY_ROUTE
-            context = await self._authorize(request)
+            context = await self._authorize(request, cloudfront)
             if context is None:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
-        result = await self.functions.http_api.invoke(http_event(request, body, route_key, context))
+        result = await self.functions.http_api.invoke(http_event(request, body, route_key, context, cloudfront))
         return http_response(result)
 
-    async def _authorize(self, request: Request) -> dict[str, Any] | None:
+    async def _authorize(self, request: Request, cloudfront: CloudFront | None) -> dict[str, Any] | None:
         # As deployed: no identity source and no cache (the token is in a header or a cookie), so every
         # protected request is the authorizer's to judge.
-        answer = await self.functions.authorizer.invoke(authorizer_event(request, PROXY_ROUTE))
+        answer = await self.functions.authorizer.invoke(authorizer_event(request, PROXY_ROUTE, cloudfront))
         return answer.get("context", {}) if answer.get("isAuthorized") else None
 
     # WebSocket API

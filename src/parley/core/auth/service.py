@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parley.core.auth.passwords import PasswordHasher
+from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenClaims, TokenCodec
 from parley.core.store.base import SessionRef, Stores, User
@@ -83,6 +84,7 @@ class AuthService:
         self._users = stores.users
         self._revoked = stores.revoked_tokens
         self._tickets = stores.tickets
+        self._sessions = SessionCheck(stores)
         self._hasher = hasher
         self._codec = codec
         self._throttle = throttle
@@ -120,12 +122,7 @@ class AuthService:
         return await self._live_user(session) is not None
 
     async def _live_user(self, session: SessionRef) -> User | None:
-        if await self._revoked.is_revoked(session.jti):
-            return None
-        user = await self._users.get_user(session.user_id)
-        if user is None or user.disabled or user.token_version != session.token_version:
-            return None
-        return user
+        return await self._sessions.live_user(session)
 
     async def logout(self, principal: Principal) -> None:
         await self._revoked.revoke(principal.claims.jti, principal.claims.expires_at, user_id=principal.user.id)

@@ -185,7 +185,8 @@ class ConnectionStore(Protocol):
     async def put_connection(self, connection_id: str, session: SessionRef, expires_at: float) -> None:
         """Record an open connection and the session whose ticket opened it."""
 
-    async def get_connection_user(self, connection_id: str) -> str | None: ...
+    async def get_connection(self, connection_id: str) -> SessionRef | None:
+        """The session that opened the connection; None if it is unknown, expired, or recorded without one."""
 
     async def delete_connection(self, connection_id: str) -> None: ...
 

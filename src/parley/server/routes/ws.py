@@ -6,12 +6,13 @@ The message protocol is in ``parley.ws_protocol``, shared with the serverless ed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parley.core.chat.service import Generation
-from parley.core.store.base import User
+from parley.core.store.base import SessionRef, User
 from parley.errors import InvalidToken, ParleyError, RateLimited
 from parley.runtime import Runtime
 from parley.server.browser_session import origin_matches
@@ -54,7 +55,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     # The socket lives only as long as the session that asked for its ticket.
     handle = sessions.watch(session, lambda: websocket.close(code=CLOSE_POLICY_VIOLATION, reason="session ended"))
     try:
-        await ChatConnection(websocket, user, runtime).serve()
+        await ChatConnection(websocket, user, session, runtime).serve()
     finally:
         sessions.forget(handle)
 
@@ -62,9 +63,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 class ChatConnection:
     """One authenticated socket: reads actions, forwards each generation's events as they come."""
 
-    def __init__(self, websocket: WebSocket, user: User, runtime: Runtime) -> None:
+    def __init__(self, websocket: WebSocket, user: User, session: SessionRef, runtime: Runtime) -> None:
         self._ws = websocket
         self._user = user
+        self._session = session
         self._runtime = runtime
         self._send_lock = asyncio.Lock()
         self._forwarders: set[asyncio.Task[None]] = set()
@@ -73,6 +75,12 @@ class ChatConnection:
     async def serve(self) -> None:
         try:
             while (raw := await receive_text(self._ws)) is not None:
+                # The session watcher closes an ended session's sockets, but only at its next sweep: a message
+                # that comes in between is not served either.
+                if not await self._runtime.auth.session_valid(self._session):
+                    with contextlib.suppress(RuntimeError):  # the watcher may have closed it just now
+                        await self._ws.close(code=CLOSE_POLICY_VIOLATION, reason="session ended")
+                    return
                 await self._handle(raw)
         except WebSocketDisconnect:
             pass

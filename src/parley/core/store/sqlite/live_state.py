@@ -17,20 +17,23 @@ class SqliteConnectionStore:
         def put(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM ws_connections WHERE expires_at < ?", (time.time(),))
             conn.execute(
-                "INSERT OR REPLACE INTO ws_connections (connection_id, user_id, jti, expires_at) VALUES (?, ?, ?, ?)",
-                (connection_id, session.user_id, session.jti, expires_at),
+                "INSERT OR REPLACE INTO ws_connections (connection_id, user_id, jti, token_version, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (connection_id, session.user_id, session.jti, session.token_version, expires_at),
             )
 
         await self._db.run(put)
 
-    async def get_connection_user(self, connection_id: str) -> str | None:
+    async def get_connection(self, connection_id: str) -> SessionRef | None:
         row = await self._db.run(
             lambda conn: conn.execute(
-                "SELECT user_id FROM ws_connections WHERE connection_id = ? AND expires_at >= ?",
+                "SELECT user_id, jti, token_version FROM ws_connections WHERE connection_id = ? AND expires_at >= ?",
                 (connection_id, time.time()),
             ).fetchone()
         )
-        return str(row["user_id"]) if row else None
+        if row is None or row["jti"] is None or row["token_version"] is None:
+            return None
+        return SessionRef(user_id=str(row["user_id"]), jti=str(row["jti"]), token_version=int(row["token_version"]))
 
     async def delete_connection(self, connection_id: str) -> None:
         await self._db.run(

@@ -112,6 +112,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE generations ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        # A connection keeps its whole session, so every message can check that the session still stands.
+        # A connection recorded before this has none and is refused: its client opens a new one.
+        "0006_connection_token_version",
+        """
+        ALTER TABLE ws_connections ADD COLUMN token_version INTEGER;
+        """,
+    ),
 ]
 
 
