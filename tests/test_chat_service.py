@@ -11,6 +11,7 @@ from parley.core.chat.params import ChatParams
 from parley.core.chat.service import ChatLimits, ChatRequest, ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.store.base import MessageStatus, Registration
+from parley.core.store.parts import text_parts
 from parley.errors import (
     AnswerAbandoned,
     InvalidInput,
@@ -34,7 +35,8 @@ async def collect(generation):
 
 
 async def messages_of(runtime, user, conversation_id):
-    return await runtime.stores.conversations.list_messages(user.id, conversation_id)
+    """The conversation's current branch, as saved."""
+    return await runtime.stores.messages.path(user.id, conversation_id)
 
 
 async def test_events_arrive_in_order_and_the_answer_is_saved(runtime, provider, user):
@@ -92,7 +94,9 @@ async def test_context_drops_the_oldest_turns_when_over_budget(runtime, provider
     from parley.core.store.base import Message
 
     history = [
-        Message(str(i), "c", i, "user" if i % 2 == 0 else "assistant", "x" * 300, MessageStatus.COMPLETE, 0, 0)
+        Message(
+            str(i), "c", i, "user" if i % 2 == 0 else "assistant", text_parts("x" * 300), MessageStatus.COMPLETE, 0, 0
+        )
         for i in range(10)
     ]
     context = build_context("sys", history, "now", budget_tokens=400)
@@ -337,7 +341,7 @@ async def test_an_answer_whose_message_cannot_be_saved_frees_its_slot(runtime, p
         return None  # deleted between the checks and the write
 
     with monkeypatch.context() as patched:
-        patched.setattr(runtime.stores.conversations, "add_message", conversation_gone)
+        patched.setattr(runtime.stores.messages, "append", conversation_gone)
         with pytest.raises(NotFound):
             await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="lost"))
     now = time.time()
@@ -356,18 +360,22 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
     # A process that saved part of an answer and died: prepared (the slot taken, the answer saved as
     # streaming), a partial save, then nothing more.
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="tell me everything", msgid="dies"))
-    await runtime.stores.conversations.update_message(
-        prepared.message_id, content="Half an ans", status=MessageStatus.STREAMING
+    await runtime.stores.messages.update(
+        user.id,
+        prepared.conversation_id,
+        prepared.message_id,
+        parts=text_parts("Half an ans"),
+        status=MessageStatus.STREAMING,
     )
     bound = runtime.chat.abandoned_after
     assert bound > ChatLimits().heartbeat_seconds  # a live answer has been saved by then, tokens or not
 
     on_time = chat_of_a_later_process(runtime, settings, bound - 1)
-    answer = (await on_time.history(user.id, prepared.conversation_id))[-1]
+    answer = (await on_time.history(user.id, prepared.conversation_id)).messages[-1]
     assert answer.status == MessageStatus.STREAMING  # it could still be running somewhere
 
     overdue = chat_of_a_later_process(runtime, settings, bound + 1)
-    user_message, answer = await overdue.history(user.id, prepared.conversation_id)
+    user_message, answer = (await overdue.history(user.id, prepared.conversation_id)).messages
     assert (user_message.content, user_message.status) == ("tell me everything", MessageStatus.COMPLETE)
     interrupted = ("Half an ans", MessageStatus.INTERRUPTED, AnswerAbandoned.code)
     assert (answer.content, answer.status, answer.finish_reason) == interrupted
@@ -379,7 +387,7 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
 async def test_an_abandoned_answer_with_no_text_is_an_error(runtime, settings, user):
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="hello?", msgid="dies-early"))
     overdue = chat_of_a_later_process(runtime, settings, runtime.chat.abandoned_after + 1)
-    answer = (await overdue.history(user.id, prepared.conversation_id))[-1]
+    answer = (await overdue.history(user.id, prepared.conversation_id)).messages[-1]
     assert (answer.content, answer.status, answer.finish_reason) == ("", MessageStatus.ERROR, AnswerAbandoned.code)
 
 
@@ -413,7 +421,12 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
     limits = ChatLimits(save_interval_seconds=0.05, heartbeat_seconds=0.05, abandoned_margin_seconds=0.1)
     policy = UpstreamPolicy(retries=0, first_chunk_timeout=5, idle_timeout=5)
     chat = ChatService(
-        runtime.stores.conversations, runtime.stores.stop_signals, runtime.models, limits=limits, policy=policy
+        runtime.stores.conversations,
+        runtime.stores.messages,
+        runtime.stores.stop_signals,
+        runtime.models,
+        limits=limits,
+        policy=policy,
     )
     assert chat.abandoned_after < 0.5
     provider.enqueue(Reply(tokens=["worth ", "the wait"], delay=0.6))  # silence for 0.6 s before each token
@@ -421,9 +434,9 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
     start = await anext(generation.events())
     for _ in range(10):
         await asyncio.sleep(0.1)
-        answer = (await chat.history(user.id, start.conversation_id))[-1]
+        answer = (await chat.history(user.id, start.conversation_id)).messages[-1]
         assert answer.status == MessageStatus.STREAMING
     await generation.wait()
     await asyncio.sleep(0.2)  # longer than a heartbeat
-    answer = (await chat.history(user.id, start.conversation_id))[-1]
+    answer = (await chat.history(user.id, start.conversation_id)).messages[-1]
     assert (answer.content, answer.status) == ("worth the wait", MessageStatus.COMPLETE)
