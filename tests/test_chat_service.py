@@ -221,7 +221,13 @@ async def test_unknown_model_is_refused(runtime, user):
         await runtime.chat.start(user, ChatRequest(prompt="hi", params=ChatParams(model="nope")))
 
 
-async def test_edit_replaces_the_message_and_everything_after_it(runtime, provider, user):
+async def everything_in(runtime, user, conversation_id):
+    """Every message of every branch, in creation order."""
+    return await runtime.stores.messages.all_messages(user.id, conversation_id)
+
+
+async def test_edit_adds_a_branch_beside_the_message_and_deletes_nothing(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["one!"]), Reply(tokens=["two!"]), Reply(tokens=["edited!"]))
     first = await collect(await runtime.chat.start(user, ChatRequest(prompt="one")))
     conversation_id = first[0].conversation_id
     second = await collect(await runtime.chat.start(user, ChatRequest(prompt="two", conversation_id=conversation_id)))
@@ -234,28 +240,104 @@ async def test_edit_replaces_the_message_and_everything_after_it(runtime, provid
         )
     )
     assert edited[-1].type == "done"
-    saved = await messages_of(runtime, user, conversation_id)
-    assert [(m.role, m.content) for m in saved] == [
+    branch = await runtime.chat.history(user.id, conversation_id)
+    assert [(m.role, m.content) for m in branch.messages] == [
         ("user", "one"),
-        ("assistant", "Hello there!"),
+        ("assistant", "one!"),
         ("user", "two, edited"),
-        ("assistant", "Hello there!"),
+        ("assistant", "edited!"),
     ]
-    # The model saw the history before the edited message, not the replaced turn.
-    assert [m.content for m in provider.history[-1].messages] == ["one", "Hello there!", "two, edited"]
+    # The edited question and its answer are still there, beside the new ones.
+    assert [m.content for m in await everything_in(runtime, user, conversation_id)] == [
+        "one",
+        "one!",
+        "two",
+        "two!",
+        "two, edited",
+        "edited!",
+    ]
+    new_question = branch.messages[2]
+    assert new_question.parent_id == first[0].message_id
+    assert branch.sibling_ids[new_question.id] == (second[0].user_message_id, new_question.id)
+    assert branch.sibling_ids[branch.messages[3].id] == (branch.messages[3].id,)
+    # The model saw the branch before the edited message, not the replaced turn.
+    assert [m.content for m in provider.history[-1].messages] == ["one", "one!", "two, edited"]
 
 
-async def test_regenerate_is_an_edit_with_the_same_text(runtime, provider, user):
+async def test_regenerate_is_an_edit_with_the_same_text_and_adds_an_answer_beside_the_first(runtime, provider, user):
     provider.enqueue(Reply(tokens=["first answer"]), Reply(tokens=["second answer"]))
     first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q")))
     conversation_id = first[0].conversation_id
-    await collect(
+    again = await collect(
         await runtime.chat.start(
             user, ChatRequest(prompt="q", conversation_id=conversation_id, edit_message_id=first[0].user_message_id)
         )
     )
-    saved = await messages_of(runtime, user, conversation_id)
-    assert [m.content for m in saved] == ["q", "second answer"]
+    assert again[0].user_message_id == first[0].user_message_id  # the same question, answered again
+    assert [m.content for m in await messages_of(runtime, user, conversation_id)] == ["q", "second answer"]
+    everything = await everything_in(runtime, user, conversation_id)
+    assert [(m.content, m.parent_id) for m in everything] == [
+        ("q", None),
+        ("first answer", first[0].user_message_id),
+        ("second answer", first[0].user_message_id),
+    ]
+    assert [m.content for m in provider.history[-1].messages] == ["q"]
+    branch = await runtime.chat.history(user.id, conversation_id)
+    assert branch.sibling_ids[again[0].message_id] == (first[0].message_id, again[0].message_id)
+    # Each answer remembers the request that asked for it and what it was asked with.
+    assert everything[2].client_msgid == again[0].msgid
+    assert everything[2].params["model"] == "mock-model" and "temperature" in everything[2].params
+
+
+async def test_a_new_message_continues_the_branch_switched_to(runtime, provider, user):
+    provider.enqueue(*[Reply(tokens=[f"answer {i}"]) for i in range(5)])
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q1")))
+    conversation_id = first[0].conversation_id
+    second = await collect(await runtime.chat.start(user, ChatRequest(prompt="q2", conversation_id=conversation_id)))
+    await collect(
+        await runtime.chat.start(
+            user,
+            ChatRequest(prompt="q2 edited", conversation_id=conversation_id, edit_message_id=second[0].user_message_id),
+        )
+    )
+    switched = await runtime.chat.switch_branch(user.id, conversation_id, second[0].user_message_id)
+    assert [m.content for m in switched.messages] == ["q1", "answer 0", "q2", "answer 1"]
+    assert [m.content for m in (await runtime.chat.history(user.id, conversation_id)).messages] == [
+        "q1",
+        "answer 0",
+        "q2",
+        "answer 1",
+    ]  # the choice is kept
+    third = await collect(await runtime.chat.start(user, ChatRequest(prompt="q3", conversation_id=conversation_id)))
+    assert [m.content for m in provider.history[-1].messages] == ["q1", "answer 0", "q2", "answer 1", "q3"]
+    question = next(m for m in await everything_in(runtime, user, conversation_id) if m.content == "q3")
+    assert question.parent_id == second[0].message_id
+    assert third[0].user_message_id == question.id
+
+
+async def test_switching_to_a_message_lands_on_the_newest_leaf_below_it(runtime, provider, user):
+    provider.enqueue(*[Reply(tokens=[f"answer {i}"]) for i in range(4)])
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q1")))
+    conversation_id = first[0].conversation_id
+    older = await collect(await runtime.chat.start(user, ChatRequest(prompt="older", conversation_id=conversation_id)))
+    newer = await collect(
+        await runtime.chat.start(
+            user,
+            ChatRequest(prompt="newer", conversation_id=conversation_id, edit_message_id=older[0].user_message_id),
+        )
+    )
+    back = await runtime.chat.switch_branch(user.id, conversation_id, older[0].message_id)
+    assert back.leaf_id == older[0].message_id
+    # From the first question down, the branch last added to is the newer one.
+    landed = await runtime.chat.switch_branch(user.id, conversation_id, first[0].user_message_id)
+    assert landed.leaf_id == newer[0].message_id
+    assert [m.content for m in landed.messages] == ["q1", "answer 0", "newer", "answer 2"]
+    assert landed.sibling_ids[newer[0].user_message_id] == (older[0].user_message_id, newer[0].user_message_id)
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    assert await runtime.chat.switch_branch(other.id, conversation_id, first[0].message_id) is None
+    assert await runtime.chat.switch_branch(user.id, conversation_id, "no-such-message") is None
+    after = await runtime.chat.history(user.id, conversation_id)
+    assert after.leaf_id == newer[0].message_id  # a refused switch moved nothing
 
 
 async def test_edit_refuses_other_users_and_assistant_messages_without_losing_anything(runtime, user):
@@ -275,7 +357,7 @@ async def test_edit_refuses_other_users_and_assistant_messages_without_losing_an
             user,
             ChatRequest(prompt="w " * 20000, conversation_id=conversation_id, edit_message_id=first[0].user_message_id),
         )
-    assert len(await messages_of(runtime, user, conversation_id)) == 2
+    assert len(await everything_in(runtime, user, conversation_id)) == 2
 
 
 async def test_edit_waits_for_a_running_answer(runtime, provider, user):
