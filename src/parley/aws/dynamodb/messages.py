@@ -321,7 +321,7 @@ class DynamoMessageLog:
                 },
                 names={"#status": "status", **_ROLE},
                 condition=f"user_id = :u AND {_IS_MESSAGE}",
-                returns="UPDATED_OLD",
+                returns="ALL_OLD",  # UPDATED_OLD leaves out what a save did not change (the chunk count)
             )
         except ClientError as error:
             await self._table.delete_keys((chunk["pk"], chunk["sk"]) for chunk in chunks)
