@@ -11,6 +11,7 @@ from parley.core.chat.params import ChatParams
 from parley.core.chat.service import ChatLimits, ChatRequest, ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.store.base import MessageStatus, Registration
+from parley.core.store.parts import text_parts
 from parley.errors import (
     AnswerAbandoned,
     InvalidInput,
@@ -34,7 +35,8 @@ async def collect(generation):
 
 
 async def messages_of(runtime, user, conversation_id):
-    return await runtime.stores.conversations.list_messages(user.id, conversation_id)
+    """The conversation's current branch, as saved."""
+    return await runtime.stores.messages.path(user.id, conversation_id)
 
 
 async def test_events_arrive_in_order_and_the_answer_is_saved(runtime, provider, user):
@@ -92,7 +94,9 @@ async def test_context_drops_the_oldest_turns_when_over_budget(runtime, provider
     from parley.core.store.base import Message
 
     history = [
-        Message(str(i), "c", i, "user" if i % 2 == 0 else "assistant", "x" * 300, MessageStatus.COMPLETE, 0, 0)
+        Message(
+            str(i), "c", i, "user" if i % 2 == 0 else "assistant", text_parts("x" * 300), MessageStatus.COMPLETE, 0, 0
+        )
         for i in range(10)
     ]
     context = build_context("sys", history, "now", budget_tokens=400)
@@ -217,7 +221,13 @@ async def test_unknown_model_is_refused(runtime, user):
         await runtime.chat.start(user, ChatRequest(prompt="hi", params=ChatParams(model="nope")))
 
 
-async def test_edit_replaces_the_message_and_everything_after_it(runtime, provider, user):
+async def everything_in(runtime, user, conversation_id):
+    """Every message of every branch, in creation order."""
+    return await runtime.stores.messages.all_messages(user.id, conversation_id)
+
+
+async def test_edit_adds_a_branch_beside_the_message_and_deletes_nothing(runtime, provider, user):
+    provider.enqueue(Reply(tokens=["one!"]), Reply(tokens=["two!"]), Reply(tokens=["edited!"]))
     first = await collect(await runtime.chat.start(user, ChatRequest(prompt="one")))
     conversation_id = first[0].conversation_id
     second = await collect(await runtime.chat.start(user, ChatRequest(prompt="two", conversation_id=conversation_id)))
@@ -230,28 +240,104 @@ async def test_edit_replaces_the_message_and_everything_after_it(runtime, provid
         )
     )
     assert edited[-1].type == "done"
-    saved = await messages_of(runtime, user, conversation_id)
-    assert [(m.role, m.content) for m in saved] == [
+    branch = await runtime.chat.history(user.id, conversation_id)
+    assert [(m.role, m.content) for m in branch.messages] == [
         ("user", "one"),
-        ("assistant", "Hello there!"),
+        ("assistant", "one!"),
         ("user", "two, edited"),
-        ("assistant", "Hello there!"),
+        ("assistant", "edited!"),
     ]
-    # The model saw the history before the edited message, not the replaced turn.
-    assert [m.content for m in provider.history[-1].messages] == ["one", "Hello there!", "two, edited"]
+    # The edited question and its answer are still there, beside the new ones.
+    assert [m.content for m in await everything_in(runtime, user, conversation_id)] == [
+        "one",
+        "one!",
+        "two",
+        "two!",
+        "two, edited",
+        "edited!",
+    ]
+    new_question = branch.messages[2]
+    assert new_question.parent_id == first[0].message_id
+    assert branch.sibling_ids[new_question.id] == (second[0].user_message_id, new_question.id)
+    assert branch.sibling_ids[branch.messages[3].id] == (branch.messages[3].id,)
+    # The model saw the branch before the edited message, not the replaced turn.
+    assert [m.content for m in provider.history[-1].messages] == ["one", "one!", "two, edited"]
 
 
-async def test_regenerate_is_an_edit_with_the_same_text(runtime, provider, user):
+async def test_regenerate_is_an_edit_with_the_same_text_and_adds_an_answer_beside_the_first(runtime, provider, user):
     provider.enqueue(Reply(tokens=["first answer"]), Reply(tokens=["second answer"]))
     first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q")))
     conversation_id = first[0].conversation_id
-    await collect(
+    again = await collect(
         await runtime.chat.start(
             user, ChatRequest(prompt="q", conversation_id=conversation_id, edit_message_id=first[0].user_message_id)
         )
     )
-    saved = await messages_of(runtime, user, conversation_id)
-    assert [m.content for m in saved] == ["q", "second answer"]
+    assert again[0].user_message_id == first[0].user_message_id  # the same question, answered again
+    assert [m.content for m in await messages_of(runtime, user, conversation_id)] == ["q", "second answer"]
+    everything = await everything_in(runtime, user, conversation_id)
+    assert [(m.content, m.parent_id) for m in everything] == [
+        ("q", None),
+        ("first answer", first[0].user_message_id),
+        ("second answer", first[0].user_message_id),
+    ]
+    assert [m.content for m in provider.history[-1].messages] == ["q"]
+    branch = await runtime.chat.history(user.id, conversation_id)
+    assert branch.sibling_ids[again[0].message_id] == (first[0].message_id, again[0].message_id)
+    # Each answer remembers the request that asked for it and what it was asked with.
+    assert everything[2].client_msgid == again[0].msgid
+    assert everything[2].params["model"] == "mock-model" and "temperature" in everything[2].params
+
+
+async def test_a_new_message_continues_the_branch_switched_to(runtime, provider, user):
+    provider.enqueue(*[Reply(tokens=[f"answer {i}"]) for i in range(5)])
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q1")))
+    conversation_id = first[0].conversation_id
+    second = await collect(await runtime.chat.start(user, ChatRequest(prompt="q2", conversation_id=conversation_id)))
+    await collect(
+        await runtime.chat.start(
+            user,
+            ChatRequest(prompt="q2 edited", conversation_id=conversation_id, edit_message_id=second[0].user_message_id),
+        )
+    )
+    switched = await runtime.chat.switch_branch(user.id, conversation_id, second[0].user_message_id)
+    assert [m.content for m in switched.messages] == ["q1", "answer 0", "q2", "answer 1"]
+    assert [m.content for m in (await runtime.chat.history(user.id, conversation_id)).messages] == [
+        "q1",
+        "answer 0",
+        "q2",
+        "answer 1",
+    ]  # the choice is kept
+    third = await collect(await runtime.chat.start(user, ChatRequest(prompt="q3", conversation_id=conversation_id)))
+    assert [m.content for m in provider.history[-1].messages] == ["q1", "answer 0", "q2", "answer 1", "q3"]
+    question = next(m for m in await everything_in(runtime, user, conversation_id) if m.content == "q3")
+    assert question.parent_id == second[0].message_id
+    assert third[0].user_message_id == question.id
+
+
+async def test_switching_to_a_message_lands_on_the_newest_leaf_below_it(runtime, provider, user):
+    provider.enqueue(*[Reply(tokens=[f"answer {i}"]) for i in range(4)])
+    first = await collect(await runtime.chat.start(user, ChatRequest(prompt="q1")))
+    conversation_id = first[0].conversation_id
+    older = await collect(await runtime.chat.start(user, ChatRequest(prompt="older", conversation_id=conversation_id)))
+    newer = await collect(
+        await runtime.chat.start(
+            user,
+            ChatRequest(prompt="newer", conversation_id=conversation_id, edit_message_id=older[0].user_message_id),
+        )
+    )
+    back = await runtime.chat.switch_branch(user.id, conversation_id, older[0].message_id)
+    assert back.leaf_id == older[0].message_id
+    # From the first question down, the branch last added to is the newer one.
+    landed = await runtime.chat.switch_branch(user.id, conversation_id, first[0].user_message_id)
+    assert landed.leaf_id == newer[0].message_id
+    assert [m.content for m in landed.messages] == ["q1", "answer 0", "newer", "answer 2"]
+    assert landed.sibling_ids[newer[0].user_message_id] == (older[0].user_message_id, newer[0].user_message_id)
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    assert await runtime.chat.switch_branch(other.id, conversation_id, first[0].message_id) is None
+    assert await runtime.chat.switch_branch(user.id, conversation_id, "no-such-message") is None
+    after = await runtime.chat.history(user.id, conversation_id)
+    assert after.leaf_id == newer[0].message_id  # a refused switch moved nothing
 
 
 async def test_edit_refuses_other_users_and_assistant_messages_without_losing_anything(runtime, user):
@@ -271,7 +357,7 @@ async def test_edit_refuses_other_users_and_assistant_messages_without_losing_an
             user,
             ChatRequest(prompt="w " * 20000, conversation_id=conversation_id, edit_message_id=first[0].user_message_id),
         )
-    assert len(await messages_of(runtime, user, conversation_id)) == 2
+    assert len(await everything_in(runtime, user, conversation_id)) == 2
 
 
 async def test_edit_waits_for_a_running_answer(runtime, provider, user):
@@ -337,7 +423,7 @@ async def test_an_answer_whose_message_cannot_be_saved_frees_its_slot(runtime, p
         return None  # deleted between the checks and the write
 
     with monkeypatch.context() as patched:
-        patched.setattr(runtime.stores.conversations, "add_message", conversation_gone)
+        patched.setattr(runtime.stores.messages, "append", conversation_gone)
         with pytest.raises(NotFound):
             await runtime.chat.start(user, ChatRequest(prompt="hi", msgid="lost"))
     now = time.time()
@@ -356,18 +442,22 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
     # A process that saved part of an answer and died: prepared (the slot taken, the answer saved as
     # streaming), a partial save, then nothing more.
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="tell me everything", msgid="dies"))
-    await runtime.stores.conversations.update_message(
-        prepared.message_id, content="Half an ans", status=MessageStatus.STREAMING
+    await runtime.stores.messages.update(
+        user.id,
+        prepared.conversation_id,
+        prepared.message_id,
+        parts=text_parts("Half an ans"),
+        status=MessageStatus.STREAMING,
     )
     bound = runtime.chat.abandoned_after
     assert bound > ChatLimits().heartbeat_seconds  # a live answer has been saved by then, tokens or not
 
     on_time = chat_of_a_later_process(runtime, settings, bound - 1)
-    answer = (await on_time.history(user.id, prepared.conversation_id))[-1]
+    answer = (await on_time.history(user.id, prepared.conversation_id)).messages[-1]
     assert answer.status == MessageStatus.STREAMING  # it could still be running somewhere
 
     overdue = chat_of_a_later_process(runtime, settings, bound + 1)
-    user_message, answer = await overdue.history(user.id, prepared.conversation_id)
+    user_message, answer = (await overdue.history(user.id, prepared.conversation_id)).messages
     assert (user_message.content, user_message.status) == ("tell me everything", MessageStatus.COMPLETE)
     interrupted = ("Half an ans", MessageStatus.INTERRUPTED, AnswerAbandoned.code)
     assert (answer.content, answer.status, answer.finish_reason) == interrupted
@@ -379,7 +469,7 @@ async def test_an_answer_whose_process_died_is_settled_as_interrupted_once_overd
 async def test_an_abandoned_answer_with_no_text_is_an_error(runtime, settings, user):
     prepared = await runtime.chat.prepare(user, ChatRequest(prompt="hello?", msgid="dies-early"))
     overdue = chat_of_a_later_process(runtime, settings, runtime.chat.abandoned_after + 1)
-    answer = (await overdue.history(user.id, prepared.conversation_id))[-1]
+    answer = (await overdue.history(user.id, prepared.conversation_id)).messages[-1]
     assert (answer.content, answer.status, answer.finish_reason) == ("", MessageStatus.ERROR, AnswerAbandoned.code)
 
 
@@ -413,7 +503,12 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
     limits = ChatLimits(save_interval_seconds=0.05, heartbeat_seconds=0.05, abandoned_margin_seconds=0.1)
     policy = UpstreamPolicy(retries=0, first_chunk_timeout=5, idle_timeout=5)
     chat = ChatService(
-        runtime.stores.conversations, runtime.stores.stop_signals, runtime.models, limits=limits, policy=policy
+        runtime.stores.conversations,
+        runtime.stores.messages,
+        runtime.stores.stop_signals,
+        runtime.models,
+        limits=limits,
+        policy=policy,
     )
     assert chat.abandoned_after < 0.5
     provider.enqueue(Reply(tokens=["worth ", "the wait"], delay=0.6))  # silence for 0.6 s before each token
@@ -421,9 +516,9 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
     start = await anext(generation.events())
     for _ in range(10):
         await asyncio.sleep(0.1)
-        answer = (await chat.history(user.id, start.conversation_id))[-1]
+        answer = (await chat.history(user.id, start.conversation_id)).messages[-1]
         assert answer.status == MessageStatus.STREAMING
     await generation.wait()
     await asyncio.sleep(0.2)  # longer than a heartbeat
-    answer = (await chat.history(user.id, start.conversation_id))[-1]
+    answer = (await chat.history(user.id, start.conversation_id)).messages[-1]
     assert (answer.content, answer.status) == ("worth the wait", MessageStatus.COMPLETE)

@@ -40,6 +40,46 @@ async def test_a_conversation_opens_with_its_messages(client, alice):
     ]
 
 
+async def test_the_detail_is_the_current_branch_with_siblings_and_the_branch_can_be_switched(client, alice, bob):
+    first = await chat(client, alice, "Which river?")
+    conversation_id = first["conversation_id"]
+    url = f"/api/conversations/{conversation_id}"
+    detail = (await client.get(url, headers=alice.headers)).json()
+    question, answer = detail["messages"]
+    assert detail["current_leaf_id"] == answer["id"] == first["message_id"]
+    assert (question["parent_id"], answer["parent_id"]) == (None, question["id"])
+    assert (question["sibling_ids"], answer["sibling_ids"]) == ([question["id"]], [answer["id"]])
+
+    edit = {"conversation_id": conversation_id, "edit_message_id": question["id"]}
+    edited = await chat(client, alice, "Which mountain?", **edit)
+    edited_question = (await client.get(url, headers=alice.headers)).json()["messages"][0]["id"]
+    regenerated = await chat(client, alice, "Which mountain?", **{**edit, "edit_message_id": edited_question})
+    detail = (await client.get(url, headers=alice.headers)).json()
+    assert [m["content"] for m in detail["messages"]] == ["Which mountain?", "Hello there!"]
+    new_question, new_answer = detail["messages"]
+    assert detail["current_leaf_id"] == new_answer["id"] == regenerated["message_id"]
+    assert new_question["sibling_ids"] == [question["id"], new_question["id"]]
+    assert new_answer["sibling_ids"] == [edited["message_id"], regenerated["message_id"]]
+
+    # "< 1 / 2 >" on the question: the first branch again, kept for every later read.
+    switched = await client.put(f"{url}/leaf", json={"message_id": question["id"]}, headers=alice.headers)
+    assert switched.status_code == 200, switched.text
+    assert [m["id"] for m in switched.json()["messages"]] == [question["id"], answer["id"]]
+    assert switched.json()["current_leaf_id"] == answer["id"]
+    assert (await client.get(url, headers=alice.headers)).json()["messages"] == switched.json()["messages"]
+    # The other answer of the edited question: the branch down to it.
+    switched = await client.put(f"{url}/leaf", json={"message_id": edited["message_id"]}, headers=alice.headers)
+    assert switched.json()["current_leaf_id"] == edited["message_id"]
+
+    missing = await client.put(f"{url}/leaf", json={"message_id": "no-such-message"}, headers=alice.headers)
+    stolen = await client.put(f"{url}/leaf", json={"message_id": question["id"]}, headers=bob.headers)
+    assert missing.status_code == stolen.status_code == 404
+    assert (await client.get(url, headers=alice.headers)).json()["current_leaf_id"] == edited["message_id"]
+    for bad in ({}, {"message_id": ""}, {"message_id": 7}, {"message_id": "x" * 65}, {"message_id": "x", "more": 1}):
+        response = await client.put(f"{url}/leaf", json=bad, headers=alice.headers)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input", bad
+
+
 async def test_rename_and_delete(client, alice):
     conversation_id = (await chat(client, alice))["conversation_id"]
     renamed = await client.patch(
@@ -79,13 +119,14 @@ async def test_another_users_conversation_is_404_on_every_route(client, alice, b
         ("GET", "/api/conversations/abc"),
         ("PATCH", "/api/conversations/abc"),
         ("DELETE", "/api/conversations/abc"),
+        ("PUT", "/api/conversations/abc/leaf"),
         ("POST", "/api/chat"),
         ("POST", "/api/logout"),
         ("POST", "/api/ws-ticket"),
     ],
 )
 async def test_every_protected_route_requires_a_token(client, method, path):
-    response = await client.request(method, path, json={"prompt": "x", "title": "x"})
+    response = await client.request(method, path, json={"prompt": "x", "title": "x", "message_id": "x"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
 
@@ -142,6 +183,7 @@ async def test_health_and_openapi(client):
         "/api/logout",
         "/api/models",
         "/api/conversations",
+        "/api/conversations/{conversation_id}/leaf",
         "/api/chat",
         "/api/ws-ticket",
     ]:

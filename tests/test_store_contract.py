@@ -8,9 +8,12 @@ import time
 import pytest
 
 from parley.config import Settings
-from parley.core.store.base import MessageStatus, Registration, SessionRef
+from parley.core.store.base import Message, MessageStatus, Registration, SessionRef
+from parley.core.store.parts import OpaquePart, TextPart, text_parts
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
+
+COMPLETE, STREAMING = MessageStatus.COMPLETE, MessageStatus.STREAMING
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -59,11 +62,21 @@ async def test_users(stores, user):
     assert disabled.disabled and disabled.token_version == 2
 
 
+async def say(stores, user_id, conversation_id, text, *, parent_id=None, role="user", **extra):
+    return await stores.messages.append(
+        user_id,
+        conversation_id,
+        parent_id=parent_id,
+        role=role,
+        parts=text_parts(text),
+        status=MessageStatus.COMPLETE,
+        **extra,
+    )
+
+
 async def test_deleting_a_user_takes_their_data(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
-    await stores.conversations.add_message(
-        user.id, conversation.id, role="user", content="x", status=MessageStatus.COMPLETE
-    )
+    await say(stores, user.id, conversation.id, "x")
     assert await stores.users.delete_user(user.id)
     assert await stores.users.get_user(user.id) is None
     assert await stores.users.get_user_by_name("Alice") is None
@@ -77,9 +90,7 @@ async def test_conversations_are_owner_scoped_and_listed_newest_first(stores, us
     created = []
     for i in range(7):
         created.append(await stores.conversations.create_conversation(user.id, f"Chat {i}", "m"))
-    await stores.conversations.add_message(
-        user.id, created[2].id, role="user", content="bump", status=MessageStatus.COMPLETE
-    )
+    await say(stores, user.id, created[2].id, "bump")
     expected = [created[2].id] + [c.id for c in reversed(created) if c.id != created[2].id]
     seen, cursor = [], None
     while True:
@@ -92,13 +103,8 @@ async def test_conversations_are_owner_scoped_and_listed_newest_first(stores, us
     assert await stores.conversations.get_conversation(other.id, created[0].id) is None
     assert await stores.conversations.rename_conversation(other.id, created[0].id, "mine") is None
     assert await stores.conversations.delete_conversation(other.id, created[0].id) is False
-    assert await stores.conversations.list_messages(other.id, created[2].id) is None
-    assert (
-        await stores.conversations.add_message(
-            other.id, created[2].id, role="user", content="x", status=MessageStatus.COMPLETE
-        )
-        is None
-    )
+    assert await stores.messages.all_messages(other.id, created[2].id) is None
+    assert await say(stores, other.id, created[2].id, "x") is None
     assert (await stores.conversations.list_conversations(other.id, 10, None)).items == []
 
 
@@ -118,86 +124,233 @@ async def test_a_bad_cursor_is_invalid_input(stores, user):
         await stores.conversations.list_conversations(user.id, 10, "not-a-cursor")
 
 
-async def test_messages_keep_order_and_large_content(stores, user):
+async def test_messages_keep_large_content_usage_and_params(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    other = await stores.users.create_user("mallory", "h")
     big = "é" * 150_000 + "z" * 130_001  # over 400 KB in UTF-8: split across items on DynamoDB
-    await stores.conversations.add_message(
-        user.id, conversation.id, role="user", content="q", status=MessageStatus.COMPLETE
+    question = await say(stores, user.id, conversation.id, "q")
+    params = {"temperature": 0.25, "max_tokens": 77, "system_prompt": "Be brief."}
+    answer = await stores.messages.append(
+        user.id,
+        conversation.id,
+        parent_id=question.id,
+        role="assistant",
+        parts=(),
+        status=MessageStatus.STREAMING,
+        model="m",
+        params=params,
+        client_msgid="req-1",
     )
-    answer = await stores.conversations.add_message(
-        user.id, conversation.id, role="assistant", content="", status=MessageStatus.STREAMING, model="m"
-    )
-    await stores.conversations.update_message(answer.id, content=big[:1000], status=MessageStatus.STREAMING)
-    await stores.conversations.update_message(
+    log = stores.messages
+    assert await log.update(user.id, conversation.id, answer.id, parts=text_parts(big[:1000]), status=STREAMING)
+    assert await log.update(
+        user.id,
+        conversation.id,
         answer.id,
-        content=big,
+        parts=text_parts(big),
         status=MessageStatus.COMPLETE,
         finish_reason="stop",
         prompt_tokens=3,
         completion_tokens=9,
     )
-    messages = await stores.conversations.list_messages(user.id, conversation.id)
-    assert [m.role for m in messages] == ["user", "assistant"]
-    assert messages[1].content == big
-    assert (messages[1].status, messages[1].finish_reason, messages[1].completion_tokens) == (
+    messages = await log.all_messages(user.id, conversation.id)
+    assert [(m.role, m.parent_id) for m in messages] == [("user", None), ("assistant", question.id)]
+    saved = messages[1]
+    assert saved.content == big
+    assert (saved.status, saved.finish_reason, saved.prompt_tokens, saved.completion_tokens) == (
         MessageStatus.COMPLETE,
         "stop",
+        3,
         9,
     )
-    await stores.conversations.update_message(answer.id, content="short now", status=MessageStatus.COMPLETE)
-    assert (await stores.conversations.list_messages(user.id, conversation.id))[1].content == "short now"
-    recent = await stores.conversations.recent_messages(conversation.id, 1)
-    assert [m.content for m in recent] == ["short now"]
+    assert (saved.model, saved.params, saved.client_msgid) == ("m", params, "req-1")
+    # Someone else's save changes nothing, and says so.
+    assert not await log.update(other.id, conversation.id, answer.id, parts=text_parts("mine"), status=COMPLETE)
+    elsewhere = await stores.conversations.create_conversation(user.id, "other", "m")
+    assert not await log.update(user.id, elsewhere.id, answer.id, parts=text_parts("moved"), status=COMPLETE)
+    assert (await log.all_messages(user.id, conversation.id))[1].content == big
+    # A shorter save leaves nothing of the longer one behind; the reason and usage are kept when not given.
+    assert await log.update(user.id, conversation.id, answer.id, parts=text_parts("short now"), status=COMPLETE)
+    (path_answer,) = [m for m in await log.path(user.id, conversation.id) if m.role == "assistant"]
+    assert (path_answer.content, path_answer.finish_reason, path_answer.completion_tokens) == ("short now", "stop", 9)
 
 
-async def test_recent_messages_and_truncate(stores, user):
+async def test_parts_of_a_type_this_version_does_not_know_are_kept(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
-    added = []
-    for i in range(6):
-        added.append(
-            await stores.conversations.add_message(
-                user.id,
-                conversation.id,
-                role="user" if i % 2 == 0 else "assistant",
-                content=f"m{i}",
-                status=MessageStatus.COMPLETE,
-            )
-        )
-    assert [m.content for m in await stores.conversations.recent_messages(conversation.id, 3)] == ["m3", "m4", "m5"]
-    assert await stores.conversations.truncate_from("someone-else", conversation.id, added[2].id) is None
-    removed = await stores.conversations.truncate_from(user.id, conversation.id, added[2].id)
-    assert removed.content == "m2"
-    assert [m.content for m in await stores.conversations.list_messages(user.id, conversation.id)] == ["m0", "m1"]
-    again = await stores.conversations.add_message(
-        user.id, conversation.id, role="user", content="new", status=MessageStatus.COMPLETE
+    parts = (
+        TextPart("Look at this: "),
+        OpaquePart("attachment", {"type": "attachment", "id": "a1", "name": "cat.png", "size": 12345}),
+        TextPart("what is it?"),
     )
-    assert again.id not in {m.id for m in added[:2]}
+    message = await stores.messages.append(
+        user.id, conversation.id, parent_id=None, role="user", parts=parts, status=COMPLETE
+    )
+    (saved,) = await stores.messages.all_messages(user.id, conversation.id)
+    assert saved.parts == parts
+    assert saved.content == "Look at this: what is it?"
+    await stores.messages.update(user.id, conversation.id, message.id, parts=saved.parts, status=COMPLETE)
+    assert (await stores.messages.path(user.id, conversation.id))[0].parts == parts
+
+
+async def test_a_conversation_is_a_tree_and_nothing_is_deleted_by_a_branch(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    log = stores.messages
+    q1 = await say(stores, user.id, conversation.id, "q1")
+    a1 = await say(stores, user.id, conversation.id, "a1", parent_id=q1.id, role="assistant")
+    q2 = await say(stores, user.id, conversation.id, "q2", parent_id=a1.id)
+    a2 = await say(stores, user.id, conversation.id, "a2", parent_id=q2.id, role="assistant")
+    assert (await stores.conversations.get_conversation(user.id, conversation.id)).current_leaf_id == a2.id
+    # An edit of q2: a sibling with the same parent, answered; it becomes the current branch.
+    q2b = await say(stores, user.id, conversation.id, "q2 edited", parent_id=a1.id)
+    a2b = await say(stores, user.id, conversation.id, "a2 again", parent_id=q2b.id, role="assistant")
+    assert [m.content for m in await log.path(user.id, conversation.id)] == ["q1", "a1", "q2 edited", "a2 again"]
+    assert [m.content for m in await log.path(user.id, conversation.id, a2.id)] == ["q1", "a1", "q2", "a2"]
+    assert [m.id for m in await log.children(user.id, conversation.id, a1.id)] == [q2.id, q2b.id]
+    assert [m.id for m in await log.children(user.id, conversation.id, None)] == [q1.id]
+    assert await log.children(user.id, conversation.id, a2b.id) == []
+    assert len(await log.all_messages(user.id, conversation.id)) == 6
+    seqs = [m.seq for m in await log.all_messages(user.id, conversation.id)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 6
+
+    assert await log.set_current_leaf(user.id, conversation.id, a2.id)
+    assert (await stores.conversations.get_conversation(user.id, conversation.id)).current_leaf_id == a2.id
+    assert [m.content for m in await log.path(user.id, conversation.id)] == ["q1", "a1", "q2", "a2"]
+    # A new first message (an edit of the first question) is a root beside q1.
+    root = await say(stores, user.id, conversation.id, "q1 edited")
+    assert [m.id for m in await log.children(user.id, conversation.id, None)] == [q1.id, root.id]
+    assert [m.content for m in await log.path(user.id, conversation.id)] == ["q1 edited"]
+
+
+async def test_a_branch_never_crosses_conversations_or_owners(stores, user):
+    log = stores.messages
+    other = await stores.users.create_user("mallory", "h")
+    mine = await stores.conversations.create_conversation(user.id, "mine", "m")
+    elsewhere = await stores.conversations.create_conversation(user.id, "elsewhere", "m")
+    theirs = await stores.conversations.create_conversation(other.id, "theirs", "m")
+    q = await say(stores, user.id, mine.id, "q")
+    foreign = await say(stores, user.id, elsewhere.id, "elsewhere")
+    their_message = await say(stores, other.id, theirs.id, "theirs")
+    assert await say(stores, user.id, mine.id, "x", parent_id=foreign.id) is None
+    assert await say(stores, user.id, mine.id, "x", parent_id="no-such-message") is None
+    assert await say(stores, other.id, mine.id, "x", parent_id=q.id) is None
+    assert await log.set_current_leaf(user.id, mine.id, foreign.id) is False
+    assert await log.set_current_leaf(other.id, mine.id, q.id) is False
+    assert await log.set_current_leaf(user.id, mine.id, their_message.id) is False
+    assert await log.path(user.id, mine.id, foreign.id) is None
+    assert await log.path(other.id, mine.id) is None
+    assert await log.children(other.id, mine.id, None) is None
+    assert [m.id for m in await log.all_messages(user.id, mine.id)] == [q.id]  # nothing was written
+    assert (await stores.conversations.get_conversation(user.id, mine.id)).current_leaf_id == q.id
+
+
+async def test_an_empty_conversation_has_an_empty_path(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    assert conversation.current_leaf_id is None
+    assert await stores.messages.path(user.id, conversation.id) == []
+    assert await stores.messages.children(user.id, conversation.id, None) == []
+
+
+def imported(conversation_id, message_id, parent_id, role, text, at, **extra):
+    return Message(
+        id=message_id,
+        conversation_id=conversation_id,
+        seq=0,
+        role=role,
+        parts=text_parts(text),
+        status=MessageStatus.COMPLETE,
+        created_at=at,
+        updated_at=at + 1,
+        parent_id=parent_id,
+        **extra,
+    )
+
+
+async def test_insert_many_keeps_ids_parents_and_timestamps_all_or_nothing(stores, user):
+    log = stores.messages
+    conversation = await stores.conversations.create_conversation(user.id, "imported", "m")
+    big = "ü" * 120_000
+    batch = [
+        imported(conversation.id, "root", None, "system", "be kind", 1000.0),
+        imported(conversation.id, "q", "root", "user", "hello", 1001.0),
+        imported(conversation.id, "a", "q", "assistant", big, 1002.0, model="m", prompt_tokens=4, completion_tokens=5),
+        imported(conversation.id, "a-2", "q", "assistant", "another answer", 1003.0, finish_reason="stop"),
+    ]
+    assert await log.insert_many(user.id, conversation.id, batch)
+    saved = await log.all_messages(user.id, conversation.id)
+    assert [(m.id, m.parent_id, m.role, m.content, m.created_at, m.updated_at) for m in saved] == [
+        (m.id, m.parent_id, m.role, m.content, m.created_at, m.updated_at) for m in batch
+    ]
+    assert (saved[2].model, saved[2].prompt_tokens, saved[2].completion_tokens) == ("m", 4, 5)
+    assert saved[3].finish_reason == "stop"
+    assert [m.id for m in await log.path(user.id, conversation.id, "a")] == ["root", "q", "a"]
+    # The conversation's branch is not moved by an import; here it has none, so it is the newest message's.
+    assert [m.id for m in await log.path(user.id, conversation.id)] == ["root", "q", "a-2"]
+    # A message added after the import continues the numbering.
+    after = await say(stores, user.id, conversation.id, "more", parent_id="a")
+    assert after.seq > max(m.seq for m in saved)
+
+    def count():
+        return log.all_messages(user.id, conversation.id)
+
+    before = len(await count())
+    with pytest.raises(Conflict):  # the last one's id is taken: none of them is written
+        await log.insert_many(
+            user.id,
+            conversation.id,
+            [
+                imported(conversation.id, "new-1", "a", "user", "x", 1.0),
+                imported(conversation.id, "q", None, "user", "y", 1.0),
+            ],
+        )
+    with pytest.raises(InvalidInput):  # a parent that is not there
+        await log.insert_many(
+            user.id,
+            conversation.id,
+            [
+                imported(conversation.id, "new-2", "q", "user", "x", 1.0),
+                imported(conversation.id, "new-3", "nope", "user", "y", 1.0),
+            ],
+        )
+    with pytest.raises(InvalidInput):  # an unknown role
+        await log.insert_many(user.id, conversation.id, [imported(conversation.id, "new-4", None, "wizard", "x", 1.0)])
+    assert len(await count()) == before
+    other = await stores.users.create_user("mallory", "h")
+    assert (
+        await log.insert_many(other.id, conversation.id, [imported(conversation.id, "z", None, "user", "x", 1.0)])
+        is False
+    )
+    assert len(await count()) == before
 
 
 async def test_two_tabs_appending_at_once_lose_nothing(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
 
     async def tab(name: str) -> None:
+        parent = None
         for i in range(10):
-            await stores.conversations.add_message(
-                user.id, conversation.id, role="user", content=f"{name}{i}", status=MessageStatus.COMPLETE
-            )
+            message = await say(stores, user.id, conversation.id, f"{name}{i}", parent_id=parent)
+            parent = message.id
 
     await asyncio.gather(tab("a"), tab("b"))
-    messages = await stores.conversations.list_messages(user.id, conversation.id)
+    messages = await stores.messages.all_messages(user.id, conversation.id)
     assert len(messages) == 20
     assert len({m.seq for m in messages}) == 20
     assert sorted(m.content for m in messages) == sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)])
+    leaf = (await stores.conversations.get_conversation(user.id, conversation.id)).current_leaf_id
+    path = await stores.messages.path(user.id, conversation.id)
+    assert path[-1].id == leaf and len(path) == 10  # the tab that wrote last
 
 
 async def test_deleting_a_conversation_removes_its_messages(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
-    await stores.conversations.add_message(
-        user.id, conversation.id, role="user", content="x", status=MessageStatus.COMPLETE
-    )
+    question = await say(stores, user.id, conversation.id, "x")
+    await say(stores, user.id, conversation.id, "y" * 250_000, parent_id=question.id, role="assistant")
     assert await stores.conversations.delete_conversation(user.id, conversation.id)
-    assert await stores.conversations.list_messages(user.id, conversation.id) is None
-    assert await stores.conversations.recent_messages(conversation.id, 10) == []
+    assert await stores.messages.all_messages(user.id, conversation.id) is None
+    assert await stores.messages.path(user.id, conversation.id) is None
+    assert not await stores.messages.update(
+        user.id, conversation.id, question.id, parts=text_parts("back?"), status=COMPLETE
+    )
 
 
 async def test_tickets_revocations_and_throttle(stores, user):

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from parley.core.store.base import MessageStatus, SessionRef
+from parley.core.store.parts import text_parts
 from parley.core.store.registry import open_stores
 from parley.core.store.sqlite import migrations
 from parley.errors import Conflict, InvalidInput
@@ -89,18 +90,22 @@ async def test_bad_cursor_is_invalid_input(runtime):
 
 
 async def test_concurrent_appends_lose_nothing(runtime):
-    store = runtime.stores.conversations
     user = await runtime.stores.users.create_user("alice", "hash")
-    conversation = await store.create_conversation(user.id, "t", "m")
+    conversation = await runtime.stores.conversations.create_conversation(user.id, "t", "m")
 
     async def writer(tab: int) -> None:
         for i in range(25):
-            await store.add_message(
-                user.id, conversation.id, role="user", content=f"{tab}-{i}", status=MessageStatus.COMPLETE
+            await runtime.stores.messages.append(
+                user.id,
+                conversation.id,
+                parent_id=None,
+                role="user",
+                parts=text_parts(f"{tab}-{i}"),
+                status=MessageStatus.COMPLETE,
             )
 
     await asyncio.gather(writer(1), writer(2))
-    messages = await store.list_messages(user.id, conversation.id)
+    messages = await runtime.stores.messages.all_messages(user.id, conversation.id)
     assert len(messages) == 50
     assert [m.seq for m in messages] == list(range(1, 51))
 

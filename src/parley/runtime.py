@@ -58,6 +58,7 @@ def build_chat(
 ) -> ChatService:
     return ChatService(
         stores.conversations,
+        stores.messages,
         stores.stop_signals,
         models,
         limits=ChatLimits(

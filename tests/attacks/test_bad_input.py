@@ -18,6 +18,7 @@ BODY_ROUTES = [
     ("POST", "/api/chat"),
     ("PUT", "/api/preferences"),
     ("PATCH", "/api/conversations/{id}"),
+    ("PUT", "/api/conversations/{id}/leaf"),
 ]
 # Routes without a body must not trip over one either.
 BODYLESS_ROUTES = [("POST", "/api/ws-ticket")]
@@ -48,6 +49,8 @@ WRONG_SHAPES = [
     {"prompt": "hi", "id": "x" * 65},
     {"title": ""},
     {"title": None},
+    {"message_id": 7},
+    {"message_id": "x" * 65},
     {"theme": "neon"},
     {"presets": [{"name": "x"}]},
     {"presets": "all"},

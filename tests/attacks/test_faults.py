@@ -144,14 +144,38 @@ async def test_two_tabs_writing_to_one_conversation_lose_nothing(target, ledger)
                 assert events[-1]["type"] == "done", events[-1]
 
     await asyncio.gather(tab("left"), tab("right"))
-    detail = await player.settled(conversation_id)
+    await player.settled(conversation_id)
+    # Each message continues the branch its tab was shown, so tabs sending at the same moment may fork the
+    # conversation: nothing is lost if every message is on one of its branches.
+    messages = await every_message(player, conversation_id)
     sent = ["start"] + [f"{name} message {i}" for name in ("left", "right") for i in range(per_tab)]
-    saved = [m["content"] for m in detail["messages"] if m["role"] == "user"]
+    saved = [m["content"] for m in messages if m["role"] == "user"]
     lost, duplicated = ledger.reconcile(target.path, sent, saved)
     ledger.attempt(target.path, "concurrent writes", 2 * per_tab)
     assert (lost, duplicated) == ([], [])
-    assert len(detail["messages"]) == 2 * len(sent)
-    # Every question got its own answer (the echo model repeats it), whatever order the tabs interleaved in.
-    answers = [m["content"].strip() for m in detail["messages"] if m["role"] == "assistant"]
-    assert sorted(answers) == sorted(sent)
-    assert len({m["seq"] for m in detail["messages"]}) == len(detail["messages"])
+    assert len(messages) == 2 * len(sent)
+    # Every question got its own answer (the echo model repeats it) right below it, whatever the tabs' interleaving.
+    questions = {m["id"]: m["content"] for m in messages if m["role"] == "user"}
+    answers = [(questions.get(m["parent_id"]), m["content"].strip()) for m in messages if m["role"] == "assistant"]
+    assert sorted(answers) == sorted((question, question) for question in sent)
+    assert len({m["seq"] for m in messages}) == len(messages)
+
+
+async def every_message(player, conversation_id: str) -> list[dict]:
+    """Every message of every branch, found as a client finds them: by switching to each message and sibling."""
+    found: dict[str, dict] = {}
+    tried: set[str] = set()
+    pending: list[str] = []
+    detail = await player.conversation(conversation_id)
+    while True:
+        for message in detail["messages"]:
+            found.setdefault(message["id"], message)
+            pending += [i for i in [message["id"], *message["sibling_ids"]] if i not in tried]
+            tried.update(pending)
+        if not pending:
+            return sorted(found.values(), key=lambda m: m["seq"])
+        response = await player.http.put(
+            f"/api/conversations/{conversation_id}/leaf", json={"message_id": pending.pop()}
+        )
+        assert response.status_code == 200, response.text
+        detail = response.json()

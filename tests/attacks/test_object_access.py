@@ -18,6 +18,7 @@ async def http_attempts(http, conversation_id, message_id):
     return [
         await http.get(url),
         await http.patch(url, json={"title": "mine now"}),
+        await http.put(f"{url}/leaf", json={"message_id": message_id}),
         await http.delete(url),
         await http.post("/api/chat", json=chat),
         await http.post("/api/chat", json={**chat, "edit_message_id": message_id}),
@@ -41,6 +42,8 @@ async def test_another_users_ids_are_not_found_on_every_route_and_action(target,
     first = await alice.ask("my secret plans", "a1")
     conversation_id = first[0]["conversation_id"]
     message_id = first[0]["user_message_id"]
+    # A second branch, so that a switch by bob (to the first) would show in alice's conversation.
+    await alice.ask("my secret plans, edited", "a0", conversation_id=conversation_id, edit_message_id=message_id)
 
     target.upstream.enqueue(Script(tokens=["x "] * 200, token_delay=0.02))  # alice's answer keeps running
     async with await alice.socket() as alice_ws, await bob.socket() as bob_ws:
@@ -63,7 +66,8 @@ async def test_another_users_ids_are_not_found_on_every_route_and_action(target,
 
     detail = await alice.settled(conversation_id)
     assert detail["title"] != "mine now"
-    assert [m["content"] for m in detail["messages"] if m["role"] == "user"] == ["my secret plans", "go on"]
+    assert [m["content"] for m in detail["messages"] if m["role"] == "user"] == ["my secret plans, edited", "go on"]
+    assert detail["messages"][0]["sibling_ids"] == [message_id, detail["messages"][0]["id"]]  # both branches kept
     listing = (await bob.http.get("/api/conversations")).json()["items"]
     assert listing == []
     found = (await bob.http.get("/api/conversations", params={"q": "secret"})).json()["items"]

@@ -9,6 +9,8 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
   return {
     id,
     seq: 0,
+    parent_id: null,
+    sibling_ids: [id],
     role,
     content,
     status: "complete",
@@ -24,7 +26,8 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
 }
 
 function detail(messages: MessageOut[]): ConversationDetail {
-  return { id: "c1", title: "T", model: "m", created_at: 0, updated_at: 0, messages };
+  const leaf = messages[messages.length - 1]?.id ?? null;
+  return { id: "c1", title: "T", model: "m", created_at: 0, updated_at: 0, current_leaf_id: leaf, messages };
 }
 
 function setup(options: { connected?: boolean; conversation?: ConversationDetail } = {}) {
@@ -188,6 +191,19 @@ describe("ChatStore", () => {
     expect(store.editAndResend("u1", "First, edited")).toBe(true);
     expect(prompt(sent[0])).toMatchObject({ conversation_id: "c1", edit_message_id: "u1", prompt: "First, edited" });
     expect(store.getState().messages.map((m) => m.text.text)).toEqual(["First, edited", ""]);
+  });
+
+  it("stops a regenerated answer found still being written with its own request's msgid", async () => {
+    const conversation = detail([
+      message("u1", "user", "Q"),
+      message("a2", "assistant", "Again", { status: "streaming", parent_id: "u1", sibling_ids: ["a1", "a2"], msgid: "regen" }),
+    ]);
+    const { store, sent } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().generation).toMatchObject({ msgid: "regen", following: "poll" });
+    store.stop();
+    expect(sent).toEqual([{ action: "stop", payload: { msgid: "regen" } }]);
   });
 
   it("follows an answer that is still being written when the chat is opened", async () => {

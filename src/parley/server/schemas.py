@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import Conversation, Message, MessageStatus
+from parley.core.store.base import MAX_MESSAGE_ID_CHARS, Conversation, Message, MessageStatus
+from parley.core.store.tree import Branch
 from parley.errors import message_for_code
 
 
@@ -112,8 +114,13 @@ _ENDED_EARLY = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
 
 
 class MessageOut(BaseModel):
-    id: str
-    seq: int
+    id: str = Field(description="Opaque; unique within its conversation.")
+    seq: int = Field(description="Order of creation within the conversation.")
+    parent_id: str | None = Field(description="The message this one follows; null for a first message.")
+    sibling_ids: list[str] = Field(
+        description="Every message sharing this one's parent, itself included, oldest first: the versions of this "
+        "turn (edits of a question, regenerated answers). Switch to one with PUT /api/conversations/{id}/leaf."
+    )
     role: str
     content: str
     status: str
@@ -124,18 +131,20 @@ class MessageOut(BaseModel):
         "text is gone once the page reloads); null otherwise."
     )
     usage: dict[str, int] | None
-    msgid: str | None
+    msgid: str | None = Field(description="The client's id of the request that wrote this message.")
     created_at: float
     updated_at: float
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
+    def of(cls, m: Message, sibling_ids: Sequence[str] = ()) -> MessageOut:
         usage = None
         if m.prompt_tokens is not None or m.completion_tokens is not None:
             usage = {"prompt_tokens": m.prompt_tokens or 0, "completion_tokens": m.completion_tokens or 0}
         return cls(
             id=m.id,
             seq=m.seq,
+            parent_id=m.parent_id,
+            sibling_ids=list(sibling_ids) or [m.id],
             role=m.role,
             content=m.content,
             status=m.status.value,
@@ -150,7 +159,27 @@ class MessageOut(BaseModel):
 
 
 class ConversationDetailOut(ConversationOut):
-    messages: list[MessageOut]
+    """A conversation is a tree of messages; this is the branch it shows and continues."""
+
+    current_leaf_id: str | None = Field(description="The last message of the branch shown; null with no messages.")
+    messages: list[MessageOut] = Field(description="The current branch, from the first message to the current leaf.")
+
+    @classmethod
+    def of_branch(cls, c: Conversation, branch: Branch) -> ConversationDetailOut:
+        return cls(
+            **ConversationOut.of(c).model_dump(),
+            current_leaf_id=branch.leaf_id,
+            messages=[MessageOut.of(m, branch.sibling_ids.get(m.id, ())) for m in branch.messages],
+        )
+
+
+class SwitchBranchRequest(Strict):
+    message_id: str = Field(
+        min_length=1,
+        max_length=MAX_MESSAGE_ID_CHARS,
+        description="A message of the conversation. The branch through it becomes the current one, down to the "
+        "newest leaf below it (itself, if it has no replies).",
+    )
 
 
 class RenameRequest(Strict):
@@ -178,7 +207,11 @@ class ChatRequestIn(Strict):
     params: ChatParamsIn = Field(default_factory=ChatParamsIn)
     conversation_id: str | None = Field(default=None, max_length=64)
     edit_message_id: str | None = Field(
-        default=None, max_length=64, description="Replace this user message and all after it (edit or regenerate)."
+        default=None,
+        max_length=MAX_MESSAGE_ID_CHARS,
+        description="Edit and resend: a user message of the conversation. The prompt becomes a new message beside "
+        "it (same parent) and is answered on a new branch, which becomes the current one; nothing is deleted. With "
+        "that message's own text, its question is answered again: a new answer beside its answers (regenerate).",
     )
 
 

@@ -235,10 +235,11 @@ export class ChatStore extends Store<ChatState> {
       const last = messages[messages.length - 1];
       let generation: Generation | null = null;
       if (last?.role === "assistant" && last.status === "streaming") {
-        // Still being written (the page was reloaded mid-answer, or another tab asked): follow it.
+        // Still being written (the page was reloaded mid-answer, or another tab asked): follow it. The answer
+        // carries its request's msgid (a regenerated answer's question was asked by an earlier request).
         const asker = [...messages].reverse().find((m) => m.role === "user");
         generation = {
-          msgid: asker?.msgid ?? last.key,
+          msgid: last.msgid ?? asker?.msgid ?? last.key,
           assistantKey: last.key,
           following: "poll",
           stopRequested: false,

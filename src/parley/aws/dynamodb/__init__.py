@@ -17,6 +17,7 @@ from parley.aws.dynamodb.auth_state import (
     DynamoTokenRevocationStore,
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
@@ -32,6 +33,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     return Stores(
         users=DynamoUserStore(table, conversations),
         conversations=conversations,
+        messages=DynamoMessageLog(table),
         revoked_tokens=DynamoTokenRevocationStore(table),
         tickets=DynamoTicketStore(table),
         throttle=DynamoThrottleStore(table),

@@ -5,7 +5,14 @@ USER#<user_id>             USER                     a user (gsi1: USERS / <usern
 USERNAME#<username>        USERNAME                 claims a username (case-insensitive), points at the user
 USER#<user_id>             PREFS                    the user's preferences
 USER#<user_id>             CONV#<conversation_id>   a conversation (gsi1: CONVS#<user_id> / <updated_at>#<id>)
-CONV#<conversation_id>     MSG#<seq>[#<part>]       a message, its content split in parts past 100 KB
+CONV#<conversation_id>     MSG#<message_id>         a message: owner, parent, ``seq`` (creation order), parts' JSON
+CONV#<conversation_id>     MSG#<message_id>#<rev>#<n>
+                                                    chunk n of the parts' JSON of revision <rev>, past 100 KB (a save
+                                                    writes the new revision's chunks, then the message, then drops
+                                                    the old ones: a reader never meets a torn message)
+CONV#<conversation_id>     MSG#<seq>[#<part>]       a message written before messages had parents (10-digit seq);
+                                                    read in place as id ``<conversation_id>.<seq>``, its parent the
+                                                    message before it, its text split in parts past 100 KB
 JTI#<jti>                  JTI                      a revoked token, with its user id (ttl)
 TICKET#<sha256>            TICKET                   a WebSocket ticket and the session that asked for it (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
@@ -47,8 +54,26 @@ def messages(conversation_id: str) -> str:
     return f"CONV#{conversation_id}"
 
 
-def message(seq: int, part: int = 0) -> str:
-    return f"MSG#{seq:010d}" if part == 0 else f"MSG#{seq:010d}#{part:04d}"
+MESSAGE_PREFIX = "MSG#"
+
+
+def message(message_id: str) -> str:
+    return f"{MESSAGE_PREFIX}{message_id}"
+
+
+def legacy_message(seq: int) -> str:
+    """Where a message written before messages had parents lives (its id is ``<conversation_id>.<seq>``)."""
+    return f"{MESSAGE_PREFIX}{seq:010d}"
+
+
+def chunk(message_sk: str, rev: str, number: int) -> str:
+    """Chunk ``number`` (1, 2, ...) of a message's revision ``rev``: the message item holds chunk 0."""
+    return f"{message_sk}#{rev}#{number:04d}"
+
+
+def legacy_part(seq: int, part: int) -> str:
+    """Part ``part`` (1, 2, ...) of a message written before messages had parents."""
+    return f"{legacy_message(seq)}#{part:04d}"
 
 
 def revoked(jti: str) -> tuple[str, str]:

@@ -201,3 +201,61 @@ class Table:
                 if not batch:
                     break
                 await asyncio.sleep(0.05)
+
+    def put_action(self, item: Mapping[str, Any], *, condition: str | None = None) -> dict[str, Any]:
+        """A Put for :meth:`transact`."""
+        put: dict[str, Any] = {"TableName": self.name, "Item": encode(item)}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}
+
+    def update_action(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        condition: str | None = None,
+    ) -> dict[str, Any]:
+        """An Update for :meth:`transact`."""
+        update: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": encode({"pk": pk, "sk": sk}),
+            "UpdateExpression": expression,
+        }
+        _expression_parts(update, values, names, condition)
+        return {"Update": update}
+
+    def check_action(
+        self,
+        pk: str,
+        sk: str,
+        condition: str,
+        *,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A ConditionCheck for :meth:`transact`: the transaction happens only if this item meets ``condition``."""
+        check: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk})}
+        _expression_parts(check, values, names, condition)
+        return {"ConditionCheck": check}
+
+    async def transact(self, actions: Iterable[dict[str, Any]]) -> None:
+        """Every action or none (at most 100); a failed condition raises a ClientError (``is_condition_failure``)."""
+        await self._call("transact_write_items", TransactItems=list(actions))
+
+
+def _expression_parts(
+    target: dict[str, Any],
+    values: Mapping[str, Any] | None,
+    names: Mapping[str, str] | None,
+    condition: str | None,
+) -> None:
+    if values:
+        target["ExpressionAttributeValues"] = encode(values)
+    if names:
+        target["ExpressionAttributeNames"] = dict(names)
+    if condition:
+        target["ConditionExpression"] = condition

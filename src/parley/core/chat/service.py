@@ -34,11 +34,14 @@ from parley.core.store.base import (
     Conversation,
     ConversationStore,
     Message,
+    MessageLog,
     MessageStatus,
     Registration,
     StopSignalStore,
     User,
 )
+from parley.core.store.parts import text_parts
+from parley.core.store.tree import Branch, branch_of, newest_leaf_below, path_to, subtree
 from parley.errors import (
     AnswerAbandoned,
     DuplicateRequest,
@@ -52,8 +55,6 @@ from parley.errors import (
 
 log = logging.getLogger(__name__)
 
-# Enough turns to fill any budget we allow; the token budget decides what is really sent.
-_HISTORY_WINDOW = 200
 MAX_MSGID_CHARS = 64
 
 
@@ -63,7 +64,9 @@ class ChatRequest:
     conversation_id: str | None = None
     msgid: str | None = None
     params: ChatParams = field(default_factory=ChatParams)
-    # Edit and resend (or regenerate): this user message and everything after it are replaced.
+    # Edit and resend: a new user message beside this one (same parent), answered; the branch it starts becomes
+    # the current one and the old branch is kept. With the edited message's own text: a new answer beside its
+    # answers (regenerate).
     edit_message_id: str | None = None
 
 
@@ -182,6 +185,8 @@ class Generation:
 class _Answer:
     """What has been generated so far for one assistant message."""
 
+    user_id: str
+    conversation_id: str
     message_id: str
     text: list[str] = field(default_factory=list)
     seq: int = 0
@@ -206,6 +211,7 @@ class ChatService:
     def __init__(
         self,
         conversations: ConversationStore,
+        messages: MessageLog,
         generations: StopSignalStore,
         models: ModelRegistry,
         *,
@@ -215,6 +221,7 @@ class ChatService:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._conversations = conversations
+        self._messages = messages
         self._generations = generations
         self._models = models
         self._limits = limits
@@ -252,17 +259,19 @@ class ChatService:
         if request.edit_message_id is not None and request.conversation_id is None:
             raise InvalidInput("edit_message_id needs the conversation_id it belongs to.")
         conversation: Conversation | None = None
-        history: list[Message] = []
-        edited: Message | None = None
+        history: list[Message] = []  # the branch the new turn continues, oldest first
+        asked: Message | None = None  # regenerating: the user message answered again
         if request.conversation_id is not None:
             conversation = await self._conversations.get_conversation(user.id, request.conversation_id)
             if conversation is None:
                 raise NotFound("Conversation not found.")
             if request.edit_message_id is not None:
-                edited = await self._message_to_edit(user.id, conversation.id, request.edit_message_id)
-            history = await self._conversations.recent_messages(conversation.id, _HISTORY_WINDOW)
-            if edited is not None:
-                history = [m for m in history if m.seq < edited.seq]
+                edited, history = await self._message_to_edit(user.id, conversation.id, request.edit_message_id)
+                if edited.content == prompt:
+                    asked = edited
+            else:
+                history = await self._messages.path(user.id, conversation.id) or []
+        parent_id = history[-1].id if history else None
 
         # Everything that can refuse the request is checked before anything is written; the last check,
         # a free slot among the user's answers (counted in the store, shared by every process), also
@@ -274,13 +283,22 @@ class ChatService:
             if conversation is None:
                 title = title_from_prompt(prompt, self._limits.title_max_chars)
                 conversation = await self._conversations.create_conversation(user.id, title, model_id)
-            if edited is not None:
-                await self._conversations.truncate_from(user.id, conversation.id, edited.id)
-            user_message = await self._add(
-                user.id, conversation.id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid
+            user_message = asked or await self._append(
+                user.id, conversation.id, parent_id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid
             )
-            placeholder = await self._add(
-                user.id, conversation.id, "assistant", "", MessageStatus.STREAMING, model=model_id
+            used = {**dataclasses.asdict(params), "model": model_id}
+            if request.params.system_prompt is not None:
+                used["system_prompt"] = request.params.system_prompt
+            placeholder = await self._append(
+                user.id,
+                conversation.id,
+                user_message.id,
+                "assistant",
+                "",
+                MessageStatus.STREAMING,
+                model=model_id,
+                params=used,
+                msgid=msgid,
             )
         except BaseException:
             await self._release(user.id, msgid)  # nothing will run: free the slot now, not when its lease ends
@@ -325,7 +343,13 @@ class ChatService:
         generation.emit(prepared.start_event())
         self._active[(prepared.user_id, prepared.msgid)] = generation
         generation.task = asyncio.create_task(
-            self._run(generation, model, list(prepared.context), prepared.params, _Answer(prepared.message_id)),
+            self._run(
+                generation,
+                model,
+                list(prepared.context),
+                prepared.params,
+                _Answer(prepared.user_id, prepared.conversation_id, prepared.message_id),
+            ),
             name=f"generation-{prepared.msgid}",
         )
         return generation
@@ -335,43 +359,76 @@ class ChatService:
         """Seconds unsaved after which a streaming answer is taken for abandoned (see :meth:`history`)."""
         return self._abandoned_after
 
-    async def history(self, user_id: str, conversation_id: str) -> list[Message] | None:
-        """The conversation's messages in order; None when it is not the user's.
+    async def history(self, user_id: str, conversation_id: str) -> Branch | None:
+        """The conversation's current branch, with each message's siblings; None when it is not the user's.
 
         An answer whose process died before it ended (a crash, a killed server, a worker stopped at its
-        time limit) would read as streaming forever, and its conversation could not be edited: one left
+        time limit) would read as streaming forever, and its question could not be edited: one left
         unsaved for longer than any live answer is settled here as interrupted (or error, if empty), and saved.
         """
-        messages = await self._conversations.list_messages(user_id, conversation_id)
+        conversation = await self._conversations.get_conversation(user_id, conversation_id)
+        messages = await self._settled_messages(user_id, conversation_id)
+        if conversation is None or messages is None:
+            return None
+        return branch_of(messages, conversation.current_leaf_id)
+
+    async def switch_branch(self, user_id: str, conversation_id: str, message_id: str) -> Branch | None:
+        """Show and continue the branch through ``message_id``: to the newest leaf below it (the branch last
+        worked on there). None when it is not a message of the user's conversation."""
+        messages = await self._settled_messages(user_id, conversation_id)
+        leaf = newest_leaf_below(messages or [], message_id)
+        if messages is None or leaf is None:
+            return None
+        if not await self._messages.set_current_leaf(user_id, conversation_id, leaf.id):
+            return None  # deleted meanwhile
+        return branch_of(messages, leaf.id)
+
+    async def _settled_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
+        messages = await self._messages.all_messages(user_id, conversation_id)
         if messages is None:
             return None
-        return [await self._settle_if_abandoned(message) for message in messages]
+        return [await self._settle_if_abandoned(user_id, message) for message in messages]
 
-    async def _settle_if_abandoned(self, message: Message) -> Message:
+    async def _settle_if_abandoned(self, user_id: str, message: Message) -> Message:
         if message.status != MessageStatus.STREAMING:
             return message
         if self._wall_clock() - message.updated_at <= self._abandoned_after:
             return message
         status = MessageStatus.INTERRUPTED if message.content else MessageStatus.ERROR
-        await self._conversations.update_message(
-            message.id, content=message.content, status=status, finish_reason=AnswerAbandoned.code
+        await self._messages.update(
+            user_id,
+            message.conversation_id,
+            message.id,
+            parts=message.parts,
+            status=status,
+            finish_reason=AnswerAbandoned.code,
         )
         log.warning("answer %s was abandoned mid-way; saved as %s", message.id, status.value)
         return dataclasses.replace(message, status=status, finish_reason=AnswerAbandoned.code)
 
-    async def _message_to_edit(self, user_id: str, conversation_id: str, message_id: str) -> Message:
-        messages = await self.history(user_id, conversation_id) or []
+    async def _message_to_edit(
+        self, user_id: str, conversation_id: str, message_id: str
+    ) -> tuple[Message, list[Message]]:
+        """The user message to edit, and the branch before it."""
+        messages = await self._settled_messages(user_id, conversation_id) or []
         target = next((m for m in messages if m.id == message_id), None)
         if target is None or target.role != "user":
             raise NotFound("Message not found.")
-        if any(m.status == MessageStatus.STREAMING for m in messages if m.seq > target.seq):
+        # An answer still being written below it would go on into a branch the user just left.
+        if any(m.status == MessageStatus.STREAMING for m in subtree(messages, target.id)):
             raise InvalidInput("Wait for the answer to finish (or stop it) before editing.")
-        return target
+        before = path_to(messages, target.parent_id) if target.parent_id is not None else []
+        return target, before or []
 
     async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
         """Record that a prepared chat could not be answered at all (its user message is kept)."""
-        await self._conversations.update_message(
-            prepared.message_id, content="", status=MessageStatus.ERROR, finish_reason=error.code
+        await self._messages.update(
+            prepared.user_id,
+            prepared.conversation_id,
+            prepared.message_id,
+            parts=(),
+            status=MessageStatus.ERROR,
+            finish_reason=error.code,
         )
         await self._generations.finish_generation(prepared.user_id, prepared.msgid)
 
@@ -391,24 +448,28 @@ class ChatService:
         for generation in generations:
             await generation.wait()
 
-    async def _add(
+    async def _append(
         self,
         user_id: str,
         conversation_id: str,
+        parent_id: str | None,
         role: str,
-        content: str,
+        text: str,
         status: MessageStatus,
         *,
         model: str | None = None,
+        params: dict[str, Any] | None = None,
         msgid: str | None = None,
     ) -> Message:
-        message = await self._conversations.add_message(
+        message = await self._messages.append(
             user_id,
             conversation_id,
+            parent_id=parent_id,
             role=role,
-            content=content,
+            parts=text_parts(text),
             status=status,
             model=model,
+            params=params,
             client_msgid=msgid,
         )
         if message is None:  # deleted between the check and the write
@@ -538,9 +599,11 @@ class ChatService:
 
     async def _save(self, answer: _Answer, status: MessageStatus, *, finish_reason: str | None = None) -> None:
         async with answer.saving:
-            await self._conversations.update_message(
+            await self._messages.update(
+                answer.user_id,
+                answer.conversation_id,
                 answer.message_id,
-                content=answer.content,
+                parts=text_parts(answer.content),
                 status=status,
                 finish_reason=finish_reason,
                 prompt_tokens=answer.usage.prompt_tokens if answer.usage else None,

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from parley.core.store.parts import ContentPart, text_of
+from parley.errors import InvalidInput
+
+# Who speaks in a message. A ``tool`` message carries what a tool returned (tools are still to come).
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+MAX_MESSAGE_ID_CHARS = 64
+
 
 class MessageStatus(StrEnum):
     COMPLETE = "complete"  # a user message, or an answer that finished
@@ -49,6 +56,8 @@ class Conversation:
     model: str
     created_at: float
     updated_at: float
+    # The last message of the branch being shown and continued; None until the first message.
+    current_leaf_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,19 +68,38 @@ class ConversationPage:
 
 @dataclass(frozen=True)
 class Message:
+    """One message of a conversation's tree. Its id is opaque; ``parent_id`` is the message it follows (None for
+    a first message), so an edit or a regenerated answer is a sibling, and nothing is ever overwritten by one.
+    ``seq`` is the order of creation within the conversation (siblings are shown in it)."""
+
     id: str
     conversation_id: str
     seq: int
     role: str
-    content: str
+    parts: tuple[ContentPart, ...]
     status: MessageStatus
     created_at: float
     updated_at: float
+    parent_id: str | None = None
     model: str | None = None
+    params: dict[str, Any] | None = None  # the generation parameters an answer was asked with
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     client_msgid: str | None = None
+
+    @property
+    def content(self) -> str:
+        """The message's text (its text parts, joined)."""
+        return text_of(self.parts)
+
+
+def check_new_message(message: Message) -> None:
+    """What every store asks of a message it is given whole (an import): a known role and an id it can key."""
+    if message.role not in ROLES:
+        raise InvalidInput(f"A message's role is one of {', '.join(sorted(ROLES))}.")
+    if not 0 < len(message.id) <= MAX_MESSAGE_ID_CHARS or "#" in message.id or not message.id.isprintable():
+        raise InvalidInput(f"A message id is 1 to {MAX_MESSAGE_ID_CHARS} printable characters, without '#'.")
 
 
 class UserStore(Protocol):
@@ -108,39 +136,66 @@ class ConversationStore(Protocol):
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool: ...
 
-    async def add_message(
+
+class MessageLog(Protocol):
+    """The messages of a user's conversations, kept as a tree: one record per message, each under its parent.
+
+    Every method takes the owner's ``user_id`` and the conversation's id, and treats another user's
+    conversation (or a message of another conversation) as missing.
+    """
+
+    async def append(
         self,
         user_id: str,
         conversation_id: str,
         *,
+        parent_id: str | None,
         role: str,
-        content: str,
+        parts: Sequence[ContentPart],
         status: MessageStatus,
         model: str | None = None,
+        params: dict[str, Any] | None = None,
         client_msgid: str | None = None,
     ) -> Message | None:
-        """Append a message and mark the conversation active; None when the conversation is not the user's."""
+        """Add a message under ``parent_id`` (None: a new first message), make it the conversation's current leaf
+        and mark the conversation active. None when the conversation is not the user's or the parent is not a
+        message of it."""
 
-    async def update_message(
+    async def update(
         self,
+        user_id: str,
+        conversation_id: str,
         message_id: str,
         *,
-        content: str,
+        parts: Sequence[ContentPart],
         status: MessageStatus,
         finish_reason: str | None = None,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
-    ) -> None: ...
+    ) -> bool:
+        """Save a message's content and status (an answer as it is generated); the reason and usage are kept
+        when not given. False when there is no such message of the user's."""
 
-    async def list_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
-        """All messages in order; None when the conversation is not the user's."""
+    async def path(self, user_id: str, conversation_id: str, leaf_id: str | None = None) -> list[Message] | None:
+        """The messages from the root to ``leaf_id`` (default: the conversation's current leaf), oldest first.
+        None when the conversation is not the user's or the leaf is not a message of it."""
 
-    async def truncate_from(self, user_id: str, conversation_id: str, message_id: str) -> Message | None:
-        """Delete ``message_id`` and every later message (to edit and resend); returns the deleted message,
-        None when it is not a message of the user's conversation."""
+    async def children(self, user_id: str, conversation_id: str, message_id: str | None) -> list[Message] | None:
+        """The messages directly under ``message_id`` (None: the first messages) in creation order; None when the
+        conversation is not the user's."""
 
-    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        """The newest ``limit`` messages, returned oldest first (for assembling model context)."""
+    async def all_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
+        """Every message of every branch, in creation order; None when the conversation is not the user's."""
+
+    async def set_current_leaf(self, user_id: str, conversation_id: str, message_id: str) -> bool:
+        """Make ``message_id`` the message the conversation is shown and continued from; False when it is not a
+        message of the user's conversation."""
+
+    async def insert_many(self, user_id: str, conversation_id: str, messages: Sequence[Message]) -> bool:
+        """Add messages as they are (ids, parents, timestamps, status and usage kept), all or none (an import).
+        Parents come before their children; a parent is a message already there or one earlier in the list.
+        The conversation's current leaf is not moved. False when the conversation is not the user's;
+        InvalidInput for a parent that is missing, Conflict for an id already taken."""
 
 
 class PreferencesStore(Protocol):
@@ -239,6 +294,7 @@ class Stores:
 
     users: UserStore
     conversations: ConversationStore
+    messages: MessageLog
     revoked_tokens: TokenRevocationStore
     tickets: TicketStore
     throttle: ThrottleStore

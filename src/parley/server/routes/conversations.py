@@ -13,8 +13,8 @@ from parley.server.schemas import (
     ConversationOut,
     ConversationPageOut,
     ErrorBody,
-    MessageOut,
     RenameRequest,
+    SwitchBranchRequest,
 )
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -42,12 +42,22 @@ async def get_conversation(
     conversation_id: ConversationId, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ConversationDetailOut:
     conversation = await runtime.stores.conversations.get_conversation(principal.user.id, conversation_id)
-    messages = await runtime.chat.history(principal.user.id, conversation_id)
-    if conversation is None or messages is None:
+    branch = await runtime.chat.history(principal.user.id, conversation_id)
+    if conversation is None or branch is None:
         raise NotFound("Conversation not found.")
-    return ConversationDetailOut(
-        **ConversationOut.of(conversation).model_dump(), messages=[MessageOut.of(m) for m in messages]
-    )
+    return ConversationDetailOut.of_branch(conversation, branch)
+
+
+@router.put("/{conversation_id}/leaf", responses=_ERRORS)
+async def switch_branch(
+    conversation_id: ConversationId, body: SwitchBranchRequest, principal: PrincipalDep, runtime: RuntimeDep
+) -> ConversationDetailOut:
+    """Show and continue another branch: the one through ``message_id``, down to the newest leaf below it."""
+    branch = await runtime.chat.switch_branch(principal.user.id, conversation_id, body.message_id)
+    conversation = await runtime.stores.conversations.get_conversation(principal.user.id, conversation_id)
+    if conversation is None or branch is None:
+        raise NotFound("Message not found.")
+    return ConversationDetailOut.of_branch(conversation, branch)
 
 
 @router.patch("/{conversation_id}", responses=_ERRORS)

@@ -12,6 +12,7 @@ from parley.core.store.registry import store_backend
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
+from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
@@ -30,6 +31,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
         yield Stores(
             users=SqliteUserStore(db),
             conversations=SqliteConversationStore(db),
+            messages=SqliteMessageLog(db),
             revoked_tokens=SqliteTokenRevocationStore(db),
             tickets=SqliteTicketStore(db),
             throttle=SqliteThrottleStore(db),

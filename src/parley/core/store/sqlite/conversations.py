@@ -1,4 +1,4 @@
-"""Conversations and their messages. Every query is scoped to the owner."""
+"""Conversations (their messages are in ``messages.py``). Every query is scoped to the owner."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import sqlite3
 import time
 import uuid
 
-from parley.core.store.base import Conversation, ConversationPage, Message, MessageStatus
+from parley.core.store.base import Conversation, ConversationPage
 from parley.core.store.sqlite.database import Database
 from parley.errors import InvalidInput
 
-_CONVERSATION_COLUMNS = "id, user_id, title, model, created_at, updated_at"
+_CONVERSATION_COLUMNS = "id, user_id, title, model, created_at, updated_at, current_leaf_id"
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -24,24 +24,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         model=row["model"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-    )
-
-
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        seq=row["seq"],
-        role=row["role"],
-        content=row["content"],
-        status=MessageStatus(row["status"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        model=row["model"],
-        finish_reason=row["finish_reason"],
-        prompt_tokens=row["prompt_tokens"],
-        completion_tokens=row["completion_tokens"],
-        client_msgid=row["client_msgid"],
+        current_leaf_id=row["current_leaf_id"],
     )
 
 
@@ -70,14 +53,15 @@ class SqliteConversationStore:
         )
         await self._db.run(
             lambda conn: conn.execute(
-                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                "INSERT INTO conversations (id, user_id, title, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation.id, user_id, title, model, now, now),
             )
         )
         return conversation
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None:
-        row = await self._db.run(lambda conn: _owned(conn, user_id, conversation_id))
+        row = await self._db.run(lambda conn: owned(conn, user_id, conversation_id))
         return _conversation(row) if row else None
 
     async def list_conversations(
@@ -112,7 +96,7 @@ class SqliteConversationStore:
                 "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?",
                 (title, conversation_id, user_id),
             )
-            return _owned(conn, user_id, conversation_id)
+            return owned(conn, user_id, conversation_id)
 
         row = await self._db.run(rename)
         return _conversation(row) if row else None
@@ -125,124 +109,12 @@ class SqliteConversationStore:
         )
         return cursor.rowcount > 0
 
-    async def add_message(
-        self,
-        user_id: str,
-        conversation_id: str,
-        *,
-        role: str,
-        content: str,
-        status: MessageStatus,
-        model: str | None = None,
-        client_msgid: str | None = None,
-    ) -> Message | None:
-        def append(conn: sqlite3.Connection) -> Message | None:
-            if _owned(conn, user_id, conversation_id) is None:
-                return None
-            now = time.time()
-            seq = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()[0]
-            message = Message(
-                id=uuid.uuid4().hex,
-                conversation_id=conversation_id,
-                seq=seq,
-                role=role,
-                content=content,
-                status=status,
-                created_at=now,
-                updated_at=now,
-                model=model,
-                client_msgid=client_msgid,
-            )
-            conn.execute(
-                "INSERT INTO messages (id, conversation_id, seq, role, content, status, model, client_msgid,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message.id,
-                    conversation_id,
-                    seq,
-                    role,
-                    content,
-                    status.value,
-                    model,
-                    client_msgid,
-                    now,
-                    now,
-                ),
-            )
-            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-            return message
-
-        return await self._db.run(append)
-
-    async def update_message(
-        self,
-        message_id: str,
-        *,
-        content: str,
-        status: MessageStatus,
-        finish_reason: str | None = None,
-        prompt_tokens: int | None = None,
-        completion_tokens: int | None = None,
-    ) -> None:
-        await self._db.run(
-            lambda conn: conn.execute(
-                "UPDATE messages SET content = ?, status = ?, finish_reason = COALESCE(?, finish_reason),"
-                " prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens),"
-                " updated_at = ? WHERE id = ?",
-                (
-                    content,
-                    status.value,
-                    finish_reason,
-                    prompt_tokens,
-                    completion_tokens,
-                    time.time(),
-                    message_id,
-                ),
-            )
-        )
-
-    async def list_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
-        def select(conn: sqlite3.Connection) -> list[sqlite3.Row] | None:
-            if _owned(conn, user_id, conversation_id) is None:
-                return None
-            return conn.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
-            ).fetchall()
-
-        rows = await self._db.run(select)
-        return None if rows is None else [_message(row) for row in rows]
-
-    async def truncate_from(self, user_id: str, conversation_id: str, message_id: str) -> Message | None:
-        def truncate(conn: sqlite3.Connection) -> Message | None:
-            if _owned(conn, user_id, conversation_id) is None:
-                return None
-            row = conn.execute(
-                "SELECT * FROM messages WHERE id = ? AND conversation_id = ?", (message_id, conversation_id)
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute("DELETE FROM messages WHERE conversation_id = ? AND seq >= ?", (conversation_id, row["seq"]))
-            return _message(row)
-
-        return await self._db.run(truncate)
-
-    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        rows = await self._db.run(
-            lambda conn: conn.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
-                (conversation_id, limit),
-            ).fetchall()
-        )
-        return [_message(row) for row in reversed(rows)]
-
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _owned(conn: sqlite3.Connection, user_id: str, conversation_id: str) -> sqlite3.Row | None:
+def owned(conn: sqlite3.Connection, user_id: str, conversation_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
         f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND user_id = ?",  # noqa: S608
         (conversation_id, user_id),

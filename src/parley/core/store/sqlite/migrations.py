@@ -120,6 +120,62 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE ws_connections ADD COLUMN token_version INTEGER;
         """,
     ),
+    (
+        # Messages become a tree: each one names its parent, so an edit or a regenerated answer is a sibling and
+        # nothing is deleted. Content becomes typed parts (JSON), and an answer keeps the parameters it was asked
+        # with. A message id is unique within its conversation (an import keeps the ids it brings). The table is
+        # rebuilt for that key: every row is copied, its text moved into one text part, its parent the message
+        # before it, and each conversation's current leaf its last message.
+        "0007_message_tree",
+        """
+        CREATE TABLE message_tree (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            parent_id TEXT,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            parts TEXT NOT NULL,
+            status TEXT NOT NULL,
+            model TEXT,
+            params TEXT,
+            finish_reason TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            client_msgid TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (conversation_id, id),
+            UNIQUE (conversation_id, seq)
+        );
+        INSERT INTO message_tree (
+            conversation_id, id, parent_id, seq, role, parts, status, model, finish_reason, prompt_tokens,
+            completion_tokens, client_msgid, created_at, updated_at
+        )
+        SELECT
+            m.conversation_id,
+            m.id,
+            (SELECT p.id FROM messages p WHERE p.conversation_id = m.conversation_id AND p.seq < m.seq
+             ORDER BY p.seq DESC LIMIT 1),
+            m.seq,
+            m.role,
+            CASE WHEN m.content = '' THEN '[]' ELSE json_array(json_object('type', 'text', 'text', m.content)) END,
+            m.status,
+            m.model,
+            m.finish_reason,
+            m.prompt_tokens,
+            m.completion_tokens,
+            m.client_msgid,
+            m.created_at,
+            m.updated_at
+        FROM messages m;
+        DROP TABLE messages;
+        ALTER TABLE message_tree RENAME TO messages;
+        CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, seq);
+        ALTER TABLE conversations ADD COLUMN current_leaf_id TEXT;
+        UPDATE conversations SET current_leaf_id =
+            (SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id ORDER BY m.seq DESC LIMIT 1);
+        """,
+    ),
 ]
 
 
