@@ -9,6 +9,7 @@ written, so later migrations that add columns with defaults keep working.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import time
@@ -63,24 +64,31 @@ def _write(db_path: Path, shape: Shape, rng: random.Random) -> Seeded:
             is_big = not is_long and shape.big_every > 0 and index % shape.big_every == shape.big_every - 1
             count = shape.long_messages if is_long else shape.messages_each
             started = now + index * 60
+            parent: str | None = None
             for seq in range(1, count + 1):
                 role = "user" if seq % 2 else "assistant"
                 content = big_text if is_big and seq == count // 2 else rng.choice(texts)
+                parts = json.dumps([{"type": "text", "text": content}])
                 at = started + seq * 0.01
-                messages.append((uuid.uuid4().hex, conversation_id, seq, role, content, "complete", MODEL, at, at))
-            conversations.append((conversation_id, user_id, _text(rng, 5), MODEL, started, started + count * 0.01))
+                message_id = uuid.uuid4().hex
+                messages.append((message_id, conversation_id, parent, seq, role, parts, "complete", MODEL, at, at))
+                parent = message_id  # one branch: each message answers the one before
+            conversations.append(
+                (conversation_id, user_id, _text(rng, 5), MODEL, started, started + count * 0.01, parent)
+            )
             if is_long:
                 seeded = Seeded(seeded.regular, seeded.big, conversation_id)
             else:
                 (seeded.big if is_big else seeded.regular).append(conversation_id)
         conn.execute("BEGIN")
         conn.executemany(
-            "INSERT INTO conversations (id, user_id, title, model, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO conversations (id, user_id, title, model, created_at, updated_at, current_leaf_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             conversations,
         )
         conn.executemany(
-            "INSERT INTO messages (id, conversation_id, seq, role, content, status, model, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (id, conversation_id, parent_id, seq, role, parts, status, model, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             messages,
         )
         conn.execute("COMMIT")
