@@ -39,7 +39,7 @@ function setup(options: { connected?: boolean; conversation?: ConversationDetail
   });
   const onCreated = vi.fn();
   const store = new ChatStore({
-    api: { getConversation },
+    api: { getConversation, showBranch: vi.fn() },
     send: (m) => {
       if (options.connected === false) return false;
       sent.push(m);

@@ -10,6 +10,7 @@ import type {
   LoginResponse,
   ModelsResponse,
   Preferences,
+  SearchPage,
   TicketResponse,
 } from "./types";
 
@@ -115,6 +116,15 @@ export class ApiClient {
 
   getConversation(id: string, signal?: AbortSignal): Promise<ConversationDetail> {
     return this.request("GET", `/api/conversations/${encodeURIComponent(id)}`, { signal });
+  }
+
+  /** Show the branch through ``messageId`` (and keep showing it). */
+  showBranch(id: string, messageId: string): Promise<ConversationDetail> {
+    return this.request("PUT", `/api/conversations/${encodeURIComponent(id)}/leaf`, { body: { message_id: messageId } });
+  }
+
+  search(params: { q: string; limit?: number; cursor?: string | null }, signal?: AbortSignal): Promise<SearchPage> {
+    return this.request("GET", "/api/search", { query: params, signal });
   }
 
   renameConversation(id: string, title: string): Promise<ConversationOut> {

@@ -36,10 +36,12 @@ export interface ChatState {
   generation: Generation | null;
   /** Bumped at most once per animation frame while an answer streams in. */
   tick: number;
+  /** A message to bring into view (a search hit opened); ``nonce`` changes each time it is asked for. */
+  focus: { messageId: string; nonce: number } | null;
 }
 
 export interface ChatDeps {
-  api: Pick<ApiClient, "getConversation">;
+  api: Pick<ApiClient, "getConversation" | "showBranch">;
   send: (message: ClientMessage) => boolean;
   params: () => ChatParams;
   /** A new chat got its id from the server (the page's address should now name it). */
@@ -62,9 +64,19 @@ export class ChatStore extends Store<ChatState> {
   private loadAbort: AbortController | null = null;
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private lastGrowth = 0;
+  private pendingFocus: string | null = null;
+  private focusCount = 0;
 
   constructor(private readonly deps: ChatDeps) {
-    super({ conversationId: null, messages: [], loading: false, loadError: null, generation: null, tick: 0 });
+    super({
+      conversationId: null,
+      messages: [],
+      loading: false,
+      loadError: null,
+      generation: null,
+      tick: 0,
+      focus: null,
+    });
     this.frame = (deps.frame ?? frameThrottle)(() => this.setState({ tick: this.state.tick + 1 }));
   }
 
@@ -75,8 +87,21 @@ export class ChatStore extends Store<ChatState> {
   /** Show a conversation (null: a new, empty chat). Opening the one already shown does nothing. */
   open(conversationId: string | null): void {
     if (conversationId === this.state.conversationId && !this.state.loadError) return;
+    this.pendingFocus = null;
     this.reset({ conversationId, loading: conversationId !== null });
     if (conversationId !== null) void this.load(conversationId);
+  }
+
+  /** Show a conversation at one of its messages (a search hit): on the branch that holds it, in view. */
+  openAt(conversationId: string, messageId: string): void {
+    if (conversationId !== this.state.conversationId || this.state.loadError) {
+      this.open(conversationId);
+      this.pendingFocus = messageId; // the load just started brings it into view
+    } else if (this.state.loading) {
+      this.pendingFocus = messageId;
+    } else {
+      void this.focusOn(conversationId, messageId);
+    }
   }
 
   /** Reload the open conversation from the server. */
@@ -222,7 +247,15 @@ export class ChatStore extends Store<ChatState> {
     this.loadAbort?.abort();
     this.loadAbort = null;
     this.clearPoll();
-    this.setState({ conversationId: null, messages: [], loading: false, loadError: null, generation: null, ...patch });
+    this.setState({
+      conversationId: null,
+      messages: [],
+      loading: false,
+      loadError: null,
+      generation: null,
+      focus: null,
+      ...patch,
+    });
   }
 
   private async load(conversationId: string): Promise<void> {
@@ -251,6 +284,7 @@ export class ChatStore extends Store<ChatState> {
         this.lastGrowth = this.now();
         this.schedulePoll();
       }
+      if (this.pendingFocus !== null) await this.focusOn(conversationId, this.pendingFocus);
     } catch (error) {
       if (abort.signal.aborted) return;
       const message =
@@ -261,6 +295,22 @@ export class ChatStore extends Store<ChatState> {
             : String(error);
       this.setState({ loading: false, loadError: message });
     }
+  }
+
+  /** Bring a message into view, switching to the branch that holds it if it is not on the one shown. */
+  private async focusOn(conversationId: string, messageId: string): Promise<void> {
+    this.pendingFocus = null;
+    if (!this.state.messages.some((m) => m.id === messageId)) {
+      if (this.isGenerating) return; // the branch being answered stays in view
+      try {
+        const detail = await this.deps.api.showBranch(conversationId, messageId);
+        if (this.state.conversationId !== conversationId || this.isGenerating) return; // the user moved on
+        this.setState({ messages: detail.messages.map(fromServer) });
+      } catch {
+        return; // gone since it was found: the conversation is shown as it is
+      }
+    }
+    this.setState({ focus: { messageId, nonce: ++this.focusCount } });
   }
 
   private schedulePoll(): void {

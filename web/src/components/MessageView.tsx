@@ -38,7 +38,7 @@ function UserMessage({ message, busy, onEdit }: Props) {
     );
   }
   return (
-    <article className="message user" aria-label="You said">
+    <article className="message user" aria-label="You said" data-message-id={message.id ?? undefined}>
       <div className="bubble">{text}</div>
       <div className="message-actions">
         <CopyButton text={text} label="Copy message" />
@@ -98,7 +98,12 @@ function Answer({ message, streaming, isLastAnswer, busy, appName, onRegenerate 
   const empty = message.text.length === 0;
   const failed = message.status === "error" || message.status === "interrupted";
   return (
-    <article className={`message assistant${streaming ? " streaming" : ""}`} aria-label={`${appName} said`} aria-busy={streaming}>
+    <article
+      className={`message assistant${streaming ? " streaming" : ""}`}
+      aria-label={`${appName} said`}
+      aria-busy={streaming}
+      data-message-id={message.id ?? undefined}
+    >
       <div className="assistant-avatar" aria-hidden="true">
         <LogoIcon size={26} />
       </div>
