@@ -499,6 +499,21 @@ async def test_search_pages_follow_the_ranking_with_a_cursor(stores, user):
             await stores.search.search(user.id, "comet", 3, bad)
 
 
+async def test_a_word_in_very_many_messages_ranks_the_newest_but_finds_all_with_a_rarer_word(stores, user, monkeypatch):
+    # Both stores bound the ranking work for a word found in very many messages; made small here.
+    monkeypatch.setattr("parley.core.store.sqlite.search.RANK_WINDOW", 3)
+    monkeypatch.setattr("parley.aws.dynamodb.search.MAX_POSTINGS_READ", 3)
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    parent, written = None, []
+    for i in range(8):
+        text = "common words here and the rare one" if i == 0 else f"common words here, number {i}"
+        parent = (await say(stores, user.id, conversation.id, text, parent_id=parent)).id
+        written.append(parent)
+    assert {h.message_id for h in await search_all(stores, user.id, "common")} == set(written[-3:])
+    assert [h.message_id for h in await search_all(stores, user.id, "common rare")] == [written[0]]
+    assert [h.message_id for h in await search_all(stores, user.id, "rare common words")] == [written[0]]
+
+
 NASTY_QUERIES = [
     "",
     "   ",

@@ -13,7 +13,8 @@ What it can match: whole words, case- and accent-insensitively, in any language 
 bounds it is approximate: the first 1,000 distinct words of a message are indexed, words over 64
 characters are not, and for a word in over 1,000 messages only its newest 1,000 are read (a query that
 also has a rarer word still finds every message with both). Messages saved before search existed are
-found once they are saved again (messages of the earlier item shape are never rewritten).
+found once they are saved again (messages of the earlier item shape are never rewritten). ``gsi1`` is
+eventually consistent, so a message may take a moment (well under a second) to be found.
 """
 
 from __future__ import annotations

@@ -180,7 +180,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         # Full-text search over titles and what was said. ``search_docs`` holds the text of each title and of each
         # final message (a user's message when written; an answer once it is no longer streaming, so the index is
         # not rewritten on every save of an answer under way); ``search_index`` is the FTS5 index over it, kept
-        # in step by triggers, in the same transaction as the write, so it never drifts from the messages.
+        # in step by triggers, in the same transaction as the write, so it never drifts from the messages. The
+        # owner's id is indexed too, so a search matches only the owner's documents inside FTS5 itself.
         # char(2) and char(3) are kept out of the text: search uses them to mark matches in snippets.
         "0008_search_index",
         """
@@ -195,13 +196,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX search_docs_by_message ON search_docs (conversation_id, message_id);
         CREATE VIRTUAL TABLE search_index USING fts5(
-            title, body, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+            user_id, title, body,
+            content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
-            INSERT INTO search_index (rowid, title, body) VALUES (new.id, new.title, new.body);
+            INSERT INTO search_index (rowid, user_id, title, body) VALUES (new.id, new.user_id, new.title, new.body);
         END;
         CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
-            INSERT INTO search_index (search_index, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+            INSERT INTO search_index (search_index, rowid, user_id, title, body)
+            VALUES ('delete', old.id, old.user_id, old.title, old.body);
         END;
 
         CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations BEGIN
