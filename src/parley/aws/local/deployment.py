@@ -27,6 +27,7 @@ from parley.aws.functions.websocket import (
 from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.gateway import Functions, Gateway
+from parley.aws.local.iam import restricted_stores
 from parley.aws.local.streams import StreamMapping
 from parley.background import in_background
 from parley.config import Settings
@@ -50,6 +51,8 @@ class LocalDeployment:
     table: str
     settings: Settings
     gateway: Gateway
+    refused_table_calls: list[str]
+    """The table calls refused because the function's deployed role would not allow them (see ``iam``)."""
 
     def cli_env(self) -> dict[str, str]:
         """The environment for ``parley users add NAME --store dynamodb`` against this deployment."""
@@ -93,9 +96,13 @@ async def run_local_deployment(
         )["ARN"]
 
         holder: dict[str, Settings] = {}
+        refused: list[str] = []
 
         def pool(function_class: type, name: str, size: int) -> FunctionPool:
-            return FunctionPool(name, lambda: function_class(settings=holder["settings"], env=env), size)
+            # Each function reaches the table through a client that IAM-checks its calls, as its deployed role does.
+            client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+            stores = restricted_stores(name, client, table, refused)
+            return FunctionPool(name, lambda: function_class(settings=holder["settings"], env=env, stores=stores), size)
 
         functions = Functions(
             http_api=pool(HttpApiFunction, "http_api", 4),
@@ -144,6 +151,7 @@ async def run_local_deployment(
                             table=table,
                             settings=holder["settings"],
                             gateway=gateway,
+                            refused_table_calls=refused,
                         )
                     finally:
                         await gateway.drain()
