@@ -26,6 +26,7 @@ HANDLER_PACKAGE = "parley.aws.handlers"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
+WORKER_QUEUE_AGE = Duration.minutes(15)
 BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 # Which stream records the session-end function is given: a file beside its code, which the local emulation
 # applies too.
@@ -69,6 +70,8 @@ class Handler:
     """Posts to, reads or closes WebSocket connections."""
     closes_connections: bool = False
     """Closes WebSocket connections, and does nothing else with them."""
+    reserves_concurrency: bool = False
+    """Gets the concurrency reserved by the `workerConcurrency` context, if any."""
 
 
 HANDLERS: dict[str, Handler] = {
@@ -99,6 +102,7 @@ HANDLERS: dict[str, Handler] = {
         checks_tokens=False,
         runs_models=True,
         manages_connections=True,
+        reserves_concurrency=True,
     ),
     "session_end": Handler(
         "SessionEndFunction",
@@ -155,6 +159,7 @@ class Functions(Construct):
                 description=spec.description,
                 timeout=Duration.seconds(spec.timeout_seconds),
                 memory_size=spec.memory_mb,
+                reserved_concurrent_executions=settings.worker_concurrency if spec.reserves_concurrency else None,
                 environment=environment,
                 log_group=logs.LogGroup(
                     self,
@@ -181,8 +186,10 @@ class Functions(Construct):
                 openai_key.grant_read(function)
             self._functions[name] = function
 
-        # An answer runs once: a failed worker is not invoked again with the same prompt.
-        self["worker"].configure_async_invoke(retry_attempts=0)
+        # An answer runs once: a failed worker is not invoked again with the same prompt. One that could not start
+        # (throttled: the worker's reserved or the account's concurrency all in use) waits in Lambda's queue for 15
+        # minutes at most, not Lambda's default of 6 hours: by then its user's answer slot is about to be freed.
+        self["worker"].configure_async_invoke(retry_attempts=0, max_event_age=WORKER_QUEUE_AGE)
 
     def __getitem__(self, name: str) -> lambda_.Function:
         return self._functions[name]

@@ -90,7 +90,24 @@ def test_no_policy_allows_every_action_of_a_data_service(template_json: dict[str
 
 def test_no_parley_function_has_a_wildcard_action(template_json: dict[str, Any]) -> None:
     for function in parley_functions(template_json).values():
-        assert not [action for action in function.actions() if action.endswith("*")], function.name
+        wildcards = [action for action in function.actions() if action.endswith("*")]
+        # How SNS asks KMS for a data key when the publisher sends to the encrypted topic (see the next test).
+        assert wildcards == (["kms:GenerateDataKey*"] if function.name == "ws_sendprompt" else []), function.name
+
+
+def test_only_the_publisher_may_use_the_topics_key_and_only_through_its_alias(template_json: dict[str, Any]) -> None:
+    (topic,) = resources(template_json, "AWS::SNS::Topic").values()
+    # The AWS managed key: no monthly charge, and a key policy that lets the account use it through SNS.
+    assert flatten(topic["Properties"]["KmsMasterKeyId"]) == "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"
+    users = {}
+    for name, function in parley_functions(template_json).items():
+        for statement in function.statements:
+            if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+                users[name] = statement
+    assert set(users) == {"ws_sendprompt"}
+    statement = users["ws_sendprompt"]
+    assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/sns"}}
 
 
 def test_each_function_may_touch_only_the_items_it_needs(template_json: dict[str, Any]) -> None:
