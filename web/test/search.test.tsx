@@ -120,12 +120,12 @@ function detail(messages: MessageOut[]): ConversationDetail {
 describe("ChatStore.openAt", () => {
   it("opens the conversation with the message in view, switching to its branch when it is on another", async () => {
     const getConversation = vi.fn(async () => detail([message("q1", "user", "one"), message("a1", "assistant", "two")]));
-    const showBranch = vi.fn(async () => detail([message("q2", "user", "edited"), message("a2", "assistant", "other")]));
-    const store = new ChatStore({ api: { getConversation, showBranch }, send: () => true, params: () => ({}) });
+    const switchBranch = vi.fn(async () => detail([message("q2", "user", "edited"), message("a2", "assistant", "other")]));
+    const store = new ChatStore({ api: { getConversation, switchBranch }, send: () => true, params: () => ({}) });
 
     store.openAt("c1", "a1");
     await vi.waitFor(() => expect(store.getState().focus?.messageId).toBe("a1"));
-    expect(showBranch).not.toHaveBeenCalled();
+    expect(switchBranch).not.toHaveBeenCalled();
     const first = store.getState().focus!.nonce;
 
     store.openAt("c1", "a1"); // the same hit again: in view again
@@ -133,19 +133,19 @@ describe("ChatStore.openAt", () => {
 
     store.openAt("c1", "a2"); // on another branch
     await vi.waitFor(() => expect(store.getState().focus?.messageId).toBe("a2"));
-    expect(showBranch).toHaveBeenCalledWith("c1", "a2");
+    expect(switchBranch.mock.calls.map((call) => (call as unknown[]).slice(0, 2))).toEqual([["c1", "a2"]]);
     expect(store.getState().messages.map((m) => m.id)).toEqual(["q2", "a2"]);
     expect(getConversation).toHaveBeenCalledTimes(1);
   });
 
   it("forgets a message to show when another conversation is opened instead", async () => {
     const getConversation = vi.fn(async () => detail([message("q1", "user", "one")]));
-    const showBranch = vi.fn();
-    const store = new ChatStore({ api: { getConversation, showBranch }, send: () => true, params: () => ({}) });
+    const switchBranch = vi.fn();
+    const store = new ChatStore({ api: { getConversation, switchBranch }, send: () => true, params: () => ({}) });
     store.openAt("c1", "zz");
     store.open("c2");
     await vi.waitFor(() => expect(store.getState().loading).toBe(false));
     expect(store.getState().focus).toBeNull();
-    expect(showBranch).not.toHaveBeenCalled();
+    expect(switchBranch).not.toHaveBeenCalled();
   });
 });

@@ -118,9 +118,12 @@ export class ApiClient {
     return this.request("GET", `/api/conversations/${encodeURIComponent(id)}`, { signal });
   }
 
-  /** Show the branch through ``messageId`` (and keep showing it). */
-  showBranch(id: string, messageId: string): Promise<ConversationDetail> {
-    return this.request("PUT", `/api/conversations/${encodeURIComponent(id)}/leaf`, { body: { message_id: messageId } });
+  /** Show and continue the branch through ``messageId`` (one of a turn's versions); the server keeps the choice. */
+  switchBranch(id: string, messageId: string, signal?: AbortSignal): Promise<ConversationDetail> {
+    return this.request("PUT", `/api/conversations/${encodeURIComponent(id)}/leaf`, {
+      body: { message_id: messageId },
+      signal,
+    });
   }
 
   search(params: { q: string; limit?: number; cursor?: string | null }, signal?: AbortSignal): Promise<SearchPage> {
