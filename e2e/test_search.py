@@ -68,10 +68,12 @@ def test_a_word_said_long_ago_on_another_branch_opens_there(
     expect(answer).to_be_in_viewport()
     expect(answer).to_have_class(re.compile(r"\bfound\b"))  # marked for a moment
     expect(answer).not_to_have_class(re.compile(r"\bfound\b"), timeout=5000)
-    expect(page.locator("article.message.user").first).to_have_text("Which mammals lay eggs?")
+    first = page.locator("article.message.user").first
+    expect(first.locator(".bubble")).to_have_text("Which mammals lay eggs?")
+    expect(first.get_by_role("group", name="Version 1 of 2")).to_be_visible()  # the older version, switched to
     # The branch switched to is kept: after a reload the conversation still shows it.
     page.reload()
-    expect(page.locator("article.message.user").first).to_have_text("Which mammals lay eggs?")
+    expect(first.locator(".bubble")).to_have_text("Which mammals lay eggs?")
 
 
 def test_titles_stay_in_the_list_and_messages_are_found_below(

@@ -66,7 +66,7 @@ class DynamoConversationStore:
             },
             condition="attribute_not_exists(pk)",
         )
-        await self._search.index_title(user_id, conversation.id, title, now)
+        await self._search.index_title(user_id, conversation.id, title, now, new=True)
         return conversation
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None:
@@ -110,7 +110,7 @@ class DynamoConversationStore:
             if is_condition_failure(error):
                 return None
             raise
-        await self._search.index_title(user_id, conversation_id, title, time.time())
+        await self._search.index_title(user_id, conversation_id, title, time.time(), new=False)
         return _conversation(item)
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:

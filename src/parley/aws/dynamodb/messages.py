@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
-from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.search import DynamoSearchIndex, is_final
 from parley.aws.dynamodb.table import Table, is_condition_failure
 from parley.core.store.base import ROLES, Message, MessageStatus, check_new_message
 from parley.core.store.parts import ContentPart, TextPart, parts_from_json, parts_to_json, text_of, text_parts
@@ -282,7 +282,7 @@ class DynamoMessageLog:
                 return None
             raise
         await self._search.index_message(
-            user_id, conversation_id, message.id, role=role, text=text_of(parts), status=status, at=now
+            user_id, conversation_id, message.id, role=role, text=text_of(parts), status=status, at=now, was_final=False
         )
         return message
 
@@ -338,7 +338,14 @@ class DynamoMessageLog:
             stale = [(pk, keys.chunk(sk, old["rev"], n)) for n in range(1, int(old.get("chunks", 1)))]
             await self._table.delete_keys(stale)
         await self._search.index_message(
-            user_id, conversation_id, message_id, role=old["role"], text=text_of(parts), status=status, at=now
+            user_id,
+            conversation_id,
+            message_id,
+            role=old["role"],
+            text=text_of(parts),
+            status=status,
+            at=now,
+            was_final=is_final(MessageStatus(old["status"])),
         )
         return True
 
@@ -382,7 +389,14 @@ class DynamoMessageLog:
         await self._table.delete_keys((pk, keys.legacy_part(seq, n)) for n in stale)
         message_id = f"{conversation_id}.{seq}"
         await self._search.index_message(
-            user_id, conversation_id, message_id, role=old["role"], text=text_of(parts), status=status, at=now
+            user_id,
+            conversation_id,
+            message_id,
+            role=old["role"],
+            text=text_of(parts),
+            status=status,
+            at=now,
+            was_final=is_final(MessageStatus(old["status"])),
         )
         return True
 
@@ -477,5 +491,6 @@ class DynamoMessageLog:
                 text=message.content,
                 status=message.status,
                 at=message.updated_at,
+                was_final=False,
             )
         return True

@@ -104,16 +104,20 @@ class DynamoSearchIndex:
         text: str,
         status: MessageStatus,
         at: float,
+        was_final: bool,
     ) -> None:
-        """Index a final message's words, replacing what was indexed for it before; nothing while it streams."""
+        """Index a final message's words; nothing while it streams. ``was_final``: the message was final before
+        this save, so what was indexed for it then is replaced (otherwise there is nothing to look for)."""
         if not is_final(status) or role not in INDEXED_ROLES:
             return
+        prefix = keys.message_words(message_id)
         await self._replace(
-            user_id, conversation_id, keys.message_words(message_id), text, at, message_id=message_id, role=role
+            user_id, conversation_id, prefix, text, at, message_id=message_id, role=role, replacing=was_final
         )
 
-    async def index_title(self, user_id: str, conversation_id: str, title: str, at: float) -> None:
-        await self._replace(user_id, conversation_id, keys.title_words(), title, at, message_id=None, role=None)
+    async def index_title(self, user_id: str, conversation_id: str, title: str, at: float, *, new: bool) -> None:
+        prefix = keys.title_words()
+        await self._replace(user_id, conversation_id, prefix, title, at, message_id=None, role=None, replacing=not new)
 
     async def drop_conversation(self, conversation_id: str) -> None:
         items = await self._table.query_all(
@@ -131,11 +135,12 @@ class DynamoSearchIndex:
         *,
         message_id: str | None,
         role: str | None,
+        replacing: bool,
     ) -> None:
         # A failure here leaves the message saved and only less findable: the write that called us succeeded
         # and must not be reported as failed (an answer would be settled again as interrupted).
         try:
-            await self._write(user_id, conversation_id, prefix, text, at, message_id=message_id, role=role)
+            await self._write(user_id, conversation_id, prefix, text, at, message_id, role, replacing)
         except (ClientError, BotoCoreError):
             log.warning("could not index %s%s for search", prefix, conversation_id, exc_info=True)
 
@@ -146,14 +151,16 @@ class DynamoSearchIndex:
         prefix: str,
         text: str,
         at: float,
-        *,
         message_id: str | None,
         role: str | None,
+        replacing: bool,
     ) -> None:
         pk = keys.messages(conversation_id)
         length, found = _postings_of(text)
-        before = await self._table.query_all("pk = :p AND begins_with(sk, :s)", {":p": pk, ":s": prefix})
-        stale = [(item["pk"], item["sk"]) for item in before if item["sk"].removeprefix(prefix) not in found]
+        stale: list[tuple[str, str]] = []
+        if replacing:  # the words no longer there go (the others are overwritten)
+            before = await self._table.query_all("pk = :p AND begins_with(sk, :s)", {":p": pk, ":s": prefix})
+            stale = [(item["pk"], item["sk"]) for item in before if item["sk"].removeprefix(prefix) not in found]
         recency = f"{keys.recency(at, conversation_id)}#{message_id or ''}"
         await self._table.put_many(
             {
