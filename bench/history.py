@@ -1,4 +1,4 @@
-"""3. History at scale: listing, opening and appending with 10,000 conversations, against the same with 10.
+"""3. History at scale: listing, opening, appending and searching with 10,000 conversations, against the same with 10.
 
 Two servers run side by side: one over 10,000 conversations of 20 messages (every hundredth holding a
 200 KB answer, plus one conversation of 1,000 messages), one over 10 conversations of 20 messages.
@@ -6,6 +6,10 @@ Their requests alternate, one at a time, so noise on the machine touches both. `
 is the HTTP floor. Appending is ``POST /api/chat`` (SSE) into an existing conversation, timed until
 Parley's ``start`` event, which comes once the history is read and the message saved; the model's
 part comes after and is not counted (the fake upstream answers at once here).
+
+Searching (``GET /api/search``, a page of 20) is also held against listing a page of 50 on the same server in
+the same run: once for a word in about one message in a hundred, once for words found in nearly every
+message (the seed's vocabulary is small, so this is the worst case: every message of the history matches).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from bench.clients import ParleyClient, http_client
 from bench.harness import Benchmark, Context
 from bench.load import sampled, timed
 from bench.results import Figure, Report
-from bench.seed import USER, Seeded, Shape, seed
+from bench.seed import RARE_WORD, USER, Seeded, Shape, seed
 from bench.services import fake_upstream, parley_server
 from bench.stats import Summary, ratio
 
@@ -31,6 +35,12 @@ SECONDS_PER_OPERATION = 30
 APPEND_TARGETS = 10  # appends cycle through this many conversations on both sides, so both grow alike
 AIM_RATIO = 1.5
 FLOOR = "GET /api/health"
+LIST = "list a page of 50"
+SEARCHES = {  # label: query
+    f"search a word in 1 message in 100 ({RARE_WORD})": RARE_WORD,
+    "search a word in every message (rivers)": "rivers",
+    "search three words in every message": "the model answers",
+}
 
 Operation = Callable[[int], Awaitable[float]]  # one request, returning the seconds it took
 
@@ -59,7 +69,11 @@ class Side:
 
         return {
             FLOOR: self.get("/api/health"),
-            "list a page of 50": self.get("/api/conversations?limit=50"),
+            LIST: self.get("/api/conversations?limit=50"),
+            **{
+                label: self.get(f"/api/search?q={query.replace(' ', '+')}&limit=20")
+                for label, query in SEARCHES.items()
+            },
             "open a conversation": timed(
                 lambda _i: self.client.get(f"/api/conversations/{rng.choice(regular)}", self.token)
             ),
@@ -119,8 +133,23 @@ def _judge(report: Report, results: dict[str, dict[str, Summary]], extremes: dic
     floor = results[FLOOR]["10,000"]
     report.data["ms"] = {op: {side: s.to_dict() for side, s in by_side.items()} for op, by_side in results.items()}
     report.data["extremes_ms"] = {label: s.to_dict() for label, s in extremes.items()}
+    listing = results[LIST]["10,000"]
     for name, by_side in results.items():
         if name == FLOOR:
+            continue
+        if name in SEARCHES:  # held against listing a page on the same server (no aim is set for it)
+            large, small = by_side["10,000"], by_side["10"]
+            report.add(
+                Figure(
+                    f"{name}, p95 at 10,000 conversations",
+                    large.p95,
+                    "ms",
+                    f"{LIST} p95, same server",
+                    listing.p95,
+                    ratio(large.p95, listing.p95),
+                    detail=f"{ratio(large.p95, small.p95):.1f}x the same search at 10 ({small.p95:.2f} ms)",
+                )
+            )
             continue
         large, small = by_side["10,000"], by_side["10"]
         scale = ratio(large.p95, small.p95)
@@ -146,4 +175,4 @@ def _judge(report: Report, results: dict[str, dict[str, Summary]], extremes: dic
     )
 
 
-BENCHMARK = Benchmark(3, "history", "History at scale", run, budget_seconds=180)
+BENCHMARK = Benchmark(3, "history", "History at scale", run, budget_seconds=300)

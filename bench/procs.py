@@ -32,7 +32,9 @@ class ServiceError(RuntimeError):
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without Parley/OpenAI settings, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
-    env["PYTHONPATH"] = str(ROOT)  # so `python -m bench.peers.X` works from any directory
+    # ROOT, so `python -m bench.peers.X` works from any directory; then the caller's path, so servers run the
+    # same Parley as this process (a worktree's src ahead of the venv's editable install).
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(extra)
     return env
 

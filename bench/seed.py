@@ -3,7 +3,8 @@
 The schema comes from Parley's own migrations (the stores are opened once, which also creates the user);
 then the rows go in with ``executemany`` in a single transaction, which takes seconds where the store's
 one-transaction-per-message path would take minutes. Only the columns of the first migration are
-written, so later migrations that add columns with defaults keep working.
+written, so later migrations that add columns with defaults keep working. The search index fills itself
+from the rows, through the triggers of Parley's migrations.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bench.services import MODEL, create_users
 from parley.config import Settings
 
 USER = "historian"
+RARE_WORD = "glacier"
 _WORDS: tuple[str, ...] = (
     *("the", "model", "answers", "every", "question", "about", "rivers", "mountains", "history", "cooking"),
     *("code", "with", "care", "and", "detail", "while", "a", "user", "asks", "for", "more", "examples"),
@@ -52,6 +54,8 @@ def _write(db_path: Path, shape: Shape, rng: random.Random) -> Seeded:
     try:
         (user_id,) = conn.execute("SELECT id FROM users WHERE username = ?", (USER,)).fetchone()
         texts = [_text(rng, rng.randint(20, 150)) for _ in range(500)]
+        for index in range(0, len(texts), 100):  # in about 1 message in 100: a word search finds selectively
+            texts[index] += f" {RARE_WORD}"
         big_text = _text(rng, shape.big_bytes // 6)[: shape.big_bytes]
         now = time.time() - shape.conversations * 60
         conversations: list[tuple[object, ...]] = []

@@ -142,3 +142,26 @@ async def test_a_closed_emulation_leaves_nothing_behind_in_the_process(open_depl
 async def test_the_emulation_names_the_app_as_the_operator_set_it(open_deployment):
     async with open_deployment(app_name="Team Chat") as deployment, httpx.AsyncClient(base_url=deployment.url) as http:
         assert (await http.get("/config.json")).json()["app_name"] == "Team Chat"
+
+
+async def test_search_through_the_functions_needs_nothing_their_roles_do_not_grant(deployment, http, fake, monkeypatch):
+    # sendprompt indexes the question and the title, the worker the answer once final, the HTTP API searches (the
+    # index, then the titles and, for a word with more postings than are read, the postings it lacks) and renames.
+    monkeypatch.setattr("parley.aws.dynamodb.search.MAX_POSTINGS_READ", 1)
+    async with await open_socket(deployment, http) as ws:
+        for msgid, prompt, answer in (("q1", "kiwis are common", "and rare birds"), ("q2", "common moa", "extinct")):
+            fake.enqueue(Script(tokens=[answer]))
+            await ws.send(json.dumps({"action": "sendprompt", "payload": {"msgid": msgid, "prompt": prompt}}))
+            assert (await until_end(ws, msgid))[-1]["type"] == "done"
+
+    async def found(q: str) -> list[tuple[str | None, str]]:
+        response = await http.get("/api/search", params={"q": q})
+        assert response.status_code == 200, response.text
+        return sorted((hit["role"] or "", hit["snippet"]) for hit in response.json()["items"])
+
+    assert await found("rare") == [("assistant", "and rare birds")]
+    assert await found("extinct") == [("assistant", "extinct")]
+    conversation = (await http.get("/api/conversations")).json()["items"][-1]["id"]
+    assert (await http.patch(f"/api/conversations/{conversation}", json={"title": "Birds of New Zealand"})).is_success
+    assert await found("zealand") == [("", "Birds of New Zealand")]
+    assert await found("kiwis common") == [("user", "kiwis are common")]  # "common" has 4 postings, 1 is read

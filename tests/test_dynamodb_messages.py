@@ -42,7 +42,7 @@ async def test_a_long_answer_saved_while_it_is_read_is_always_read_whole(moto_se
     items = await asyncio.to_thread(
         client.query,
         TableName=dynamodb_table,
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": keys.messages(conversation.id)}},
+        KeyConditionExpression="pk = :p AND begins_with(sk, :m)",
+        ExpressionAttributeValues={":p": {"S": keys.messages(conversation.id)}, ":m": {"S": keys.MESSAGE_PREFIX}},
     )
     assert items["Count"] == 3

@@ -353,6 +353,209 @@ async def test_deleting_a_conversation_removes_its_messages(stores, user):
     )
 
 
+async def search_all(stores, user_id, query, limit=50):
+    """Every hit of a query, page after page."""
+    hits, cursor = [], None
+    while True:
+        page = await stores.search.search(user_id, query, limit, cursor)
+        hits += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return hits
+
+
+def marked(hit):
+    """The snippet with its highlights in brackets, for comparing."""
+    text, out, at = hit.snippet, [], 0
+    for start, end in hit.highlights:
+        out += [text[at:start], "[", text[start:end], "]"]
+        at = end
+    return "".join([*out, text[at:]])
+
+
+async def test_search_ranks_hits_and_marks_the_words_found(stores, user):
+    trip = await stores.conversations.create_conversation(user.id, "Trip to Lisbon", "m")
+    food = await stores.conversations.create_conversation(user.id, "Cooking", "m")
+    once = await say(stores, user.id, food.id, "apple pear plum kiwi")
+    thrice = await say(stores, user.id, food.id, "apple apple apple pear", parent_id=once.id, role="assistant")
+    question = await say(stores, user.id, trip.id, "Which trams go up to the castle in Lisbon? Tram 28, I read.")
+
+    hits = await stores.search.search(user.id, "apple", 10, None)
+    assert [h.message_id for h in hits.items] == [thrice.id, once.id]  # the word three times ranks first
+    assert hits.next_cursor is None
+    assert {h.conversation_id for h in hits.items} == {food.id}
+    assert (hits.items[0].role, hits.items[0].title) == ("assistant", "Cooking")
+    assert marked(hits.items[0]) == "[apple] [apple] [apple] pear"
+
+    both = await stores.search.search(user.id, "lisbon CASTLE", 10, None)  # every word, any order, any case
+    assert [h.message_id for h in both.items] == [question.id]
+    assert marked(both.items[0]) == "Which trams go up to the [castle] in [Lisbon]? Tram 28, I read."
+
+    lisbon = await stores.search.search(user.id, "lisbon", 10, None)
+    title_hit = [h for h in lisbon.items if h.message_id is None]
+    assert len(lisbon.items) == 2 and len(title_hit) == 1
+    assert (title_hit[0].conversation_id, title_hit[0].role, marked(title_hit[0])) == (
+        trip.id,
+        None,
+        "Trip to [Lisbon]",
+    )
+    assert await search_all(stores, user.id, "castle apple") == []  # no message has both
+
+
+async def test_search_compares_words_without_case_or_accents(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    message = await say(stores, user.id, conversation.id, "Un café crème à Zürich, s'il vous plaît.")
+    for query in ("CAFE", "creme zurich", "Café", "PLAIT"):
+        hits = await stores.search.search(user.id, query, 10, None)
+        assert [h.message_id for h in hits.items] == [message.id], query
+    assert await search_all(stores, user.id, "caf") == []  # whole words only
+
+
+async def test_search_finds_only_the_owners_words(stores, user):
+    other = await stores.users.create_user("mallory", "h")
+    mine = await stores.conversations.create_conversation(user.id, "secret plans", "m")
+    theirs = await stores.conversations.create_conversation(other.id, "secret recipes", "m")
+    await say(stores, user.id, mine.id, "the secret is in the sauce")
+    await say(stores, other.id, theirs.id, "a secret of mine")
+    assert {h.conversation_id for h in await search_all(stores, user.id, "secret")} == {mine.id}
+    assert {h.conversation_id for h in await search_all(stores, other.id, "secret")} == {theirs.id}
+    assert await search_all(stores, other.id, "sauce") == []
+    assert await search_all(stores, other.id, "plans") == []
+
+
+async def test_search_indexes_an_answer_once_it_is_final(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    question = await say(stores, user.id, conversation.id, "tell me about glaciers")
+    assert [h.message_id for h in await search_all(stores, user.id, "glaciers")] == [question.id]
+    answer = await stores.messages.append(
+        user.id, conversation.id, parent_id=question.id, role="assistant", parts=(), status=STREAMING
+    )
+    await stores.messages.update(
+        user.id, conversation.id, answer.id, parts=text_parts("Moraines are"), status=STREAMING
+    )
+    assert await search_all(stores, user.id, "moraines") == []  # not while it streams
+    await stores.messages.update(
+        user.id, conversation.id, answer.id, parts=text_parts("Moraines are ridges of till"), status=STREAMING
+    )
+    assert await search_all(stores, user.id, "moraines") == []
+    await stores.messages.update(
+        user.id,
+        conversation.id,
+        answer.id,
+        parts=text_parts("Moraines are ridges of till."),
+        status=MessageStatus.STOPPED,
+        finish_reason="stopped",
+    )
+    assert [h.message_id for h in await search_all(stores, user.id, "till")] == [answer.id]
+    # Saved again (settled differently): the words are those of the last save, once.
+    await stores.messages.update(
+        user.id, conversation.id, answer.id, parts=text_parts("Eskers are ridges."), status=MessageStatus.INTERRUPTED
+    )
+    assert await search_all(stores, user.id, "till") == []
+    assert [h.message_id for h in await search_all(stores, user.id, "ridges")] == [answer.id]
+    # Imported messages are final as they come.
+    await stores.messages.insert_many(
+        user.id, conversation.id, [imported(conversation.id, "imp-1", question.id, "assistant", "drumlins", 5.0)]
+    )
+    assert [h.message_id for h in await search_all(stores, user.id, "drumlins")] == ["imp-1"]
+
+
+async def test_search_forgets_deleted_conversations_and_old_titles(stores, user):
+    kept = await stores.conversations.create_conversation(user.id, "Volcanoes", "m")
+    gone = await stores.conversations.create_conversation(user.id, "Volcanoes too", "m")
+    await say(stores, user.id, kept.id, "basalt flows")
+    question = await say(stores, user.id, gone.id, "basalt columns")
+    await say(stores, user.id, gone.id, "y " * 60_000 + "basalt", parent_id=question.id, role="assistant")
+    assert len(await search_all(stores, user.id, "basalt")) == 3
+    assert await stores.conversations.delete_conversation(user.id, gone.id)
+    assert {h.conversation_id for h in await search_all(stores, user.id, "basalt")} == {kept.id}
+    assert {h.conversation_id for h in await search_all(stores, user.id, "volcanoes")} == {kept.id}
+    await stores.conversations.rename_conversation(user.id, kept.id, "Lava")
+    assert await search_all(stores, user.id, "volcanoes") == []
+    assert [(h.conversation_id, h.title) for h in await search_all(stores, user.id, "lava")] == [(kept.id, "Lava")]
+    assert [h.title for h in await search_all(stores, user.id, "basalt")] == ["Lava"]
+    await stores.users.delete_user(user.id)
+    assert await search_all(stores, user.id, "basalt") == []
+
+
+async def test_search_pages_follow_the_ranking_with_a_cursor(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    parent, expected = None, []
+    for i in range(7):
+        # Equal length, the word i+1 times: the ranking is the reverse of the writing order.
+        text = " ".join(["comet"] * (i + 1) + ["dust"] * (7 - i))
+        parent = (await say(stores, user.id, conversation.id, text, parent_id=parent)).id
+        expected.insert(0, parent)
+    pages, cursor = [], None
+    while True:
+        page = await stores.search.search(user.id, "comet", 3, cursor)
+        pages.append([h.message_id for h in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == [expected[:3], expected[3:6], expected[6:]]
+    for bad in ("not-a-cursor", "e30", "eyJvZmZzZXQiOiAtMX0"):  # junk, {}, {"offset": -1}
+        with pytest.raises(InvalidInput):
+            await stores.search.search(user.id, "comet", 3, bad)
+
+
+async def test_a_word_in_very_many_messages_ranks_the_newest_but_finds_all_with_a_rarer_word(stores, user, monkeypatch):
+    # Both stores bound the ranking work for a word found in very many messages; made small here.
+    monkeypatch.setattr("parley.core.store.sqlite.search.RANK_WINDOW", 3)
+    monkeypatch.setattr("parley.aws.dynamodb.search.MAX_POSTINGS_READ", 3)
+    conversation = await stores.conversations.create_conversation(user.id, "t", "m")
+    parent, written = None, []
+    for i in range(8):
+        text = "common words here and the rare one" if i == 0 else f"common words here, number {i}"
+        parent = (await say(stores, user.id, conversation.id, text, parent_id=parent)).id
+        written.append(parent)
+    assert {h.message_id for h in await search_all(stores, user.id, "common")} == set(written[-3:])
+    assert [h.message_id for h in await search_all(stores, user.id, "common rare")] == [written[0]]
+    assert [h.message_id for h in await search_all(stores, user.id, "rare common words")] == [written[0]]
+
+
+NASTY_QUERIES = [
+    "",
+    "   ",
+    '"',
+    '"unbalanced',
+    "NEAR(",
+    "NEAR(lisbon trams, 2)",
+    "lisbon OR",
+    "AND",
+    "NOT lisbon",
+    "-lisbon",
+    "lis*",
+    "*",
+    "title:lisbon",
+    "{title body}: lisbon",
+    "^lisbon",
+    "(((",
+    "lisbon)",
+    "'; DROP TABLE messages; --",
+    "\x00\u0000",
+    "\x02lisbon\x03",
+    "%_",
+    "💥🔥",
+    "a" * 70,
+    "lisbon " * 40,
+    "x" * 5000,
+]
+
+
+async def test_no_query_is_an_error(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "Lisbon", "m")
+    await say(stores, user.id, conversation.id, "Which trams go up to Lisbon's castle?")
+    for query in NASTY_QUERIES:
+        page = await stores.search.search(user.id, query, 10, None)
+        assert all(h.conversation_id == conversation.id for h in page.items), query
+    # Punctuation is never syntax: the words in it are still searched for.
+    for query in ('"lisbon', '"trams lisbon', "(lisbon)", "castle?*", "^lisbon", "\x02lisbon\x03"):
+        assert len((await stores.search.search(user.id, query, 10, None)).items) >= 1, query
+    for query in ("lisbon OR", "NOT lisbon", "title:lisbon"):  # OR, NOT, title are words like any other
+        assert (await stores.search.search(user.id, query, 10, None)).items == [], query
+
+
 async def test_tickets_revocations_and_throttle(stores, user):
     now = time.time()
     session = SessionRef(user.id, "j1", 3)

@@ -266,6 +266,28 @@ async def test_a_sqlite_database_of_the_last_release_keeps_every_message(tmp_pat
     copy.close()
 
 
+async def test_an_upgraded_sqlite_database_finds_what_was_said_before(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    writer, _, _ = release_sqlite(settings.database_path)
+
+    async with open_stores("sqlite", settings) as stores:
+        for owner in writer.owners.values():
+
+            async def found(query: str, owner: str = owner) -> list[tuple[str | None, str]]:
+                page = await stores.search.search(owner, query, 50, None)
+                return sorted((hit.role, hit.snippet) for hit in page.items)
+
+            assert await found("everything") == [("user", "tell me everything")]
+            assert await found("he") == [("assistant", "stopped he")]  # a stopped answer is final
+            assert await found("interrupted ans") == []
+            assert await found("half ans") == [("assistant", "half an ans")]
+            assert await found("far") == []  # still streaming when the release stopped: not final
+            assert await found("talk") == [(None, "Long talk")]
+            assert len(await found("ünïcödé")) == 1  # the 300 KB answer
+            hits = (await stores.search.search(owner, "question", 50, None)).items
+            assert {writer.owner_of[hit.conversation_id] for hit in hits} == {owner}
+
+
 async def test_an_upgraded_sqlite_conversation_goes_on_as_a_tree(tmp_path, provider):
     from parley.core.providers.registry import ModelRegistry
 

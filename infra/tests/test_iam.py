@@ -23,6 +23,7 @@ KEYED_ACTIONS = {
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchGetItem",
 }
 # What each function may do to the table's items, by partition key (src/parley/aws/functions/table_access.py, read
 # with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
@@ -37,6 +38,7 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
+        "dynamodb:BatchGetItem": {USER, MESSAGES},
     },
     "authorizer": {"dynamodb:GetItem": {REVOKED, USER}},
     "ws_connect": {
@@ -66,6 +68,7 @@ EXPECTED_TABLE_ACCESS = {
     },
     "worker": {
         "dynamodb:GetItem": {ANSWER},
+        "dynamodb:Query": {MESSAGES},
         "dynamodb:PutItem": {MESSAGES},
         "dynamodb:UpdateItem": {MESSAGES, ANSWER},
         "dynamodb:DeleteItem": {SLOTS},
@@ -73,9 +76,10 @@ EXPECTED_TABLE_ACCESS = {
     },
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
 }
-# Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections.
+# Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
+# a user's search postings of a word.
 EXPECTED_INDEX_QUERIES = {
-    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*"}},
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*"}},
     "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
     "session_end": {"dynamodb:Query": {"CONNS#*"}},
 }

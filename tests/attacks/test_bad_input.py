@@ -220,3 +220,60 @@ async def test_an_oversized_websocket_message_closes_the_socket_with_1009(target
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     ledger.attempt(target.path, "oversized WebSocket messages", 1)
     await assert_healthy(target)
+
+
+# Search queries that would be syntax to a full-text engine (FTS5's quotes, NEAR, column filters, operators,
+# prefixes), to SQL, or that are just odd text. Each is a 200 with hits or none, never an error.
+NASTY_QUERIES = [
+    '"',
+    '"unbalanced beavers',
+    "NEAR(",
+    "NEAR(beavers dams, 2)",
+    "beavers OR",
+    "OR AND NOT",
+    "-beavers",
+    "beav*",
+    "*",
+    "title:beavers",
+    "{title body}: beavers",
+    "^beavers",
+    "(((",
+    "beavers)",
+    "'; DROP TABLE messages; --",
+    "%_%",
+    "\x00",
+    "\x02beavers\x03",
+    "💥" * 50,
+    "beavers " * 25,
+    "",
+    "   ",
+]
+
+
+async def test_nasty_search_queries_never_fail(target, ledger):
+    player = await target.player()
+    await player.ask("Where do beavers build dams?", "search-1")
+    attempts = 0
+    for q in NASTY_QUERIES:
+        response = await player.http.get("/api/search", params={"q": q})
+        assert response.status_code == 200, (q, response.status_code, response.text[:300])
+        assert all(hit["message_id"] or hit["title"] for hit in response.json()["items"])
+        attempts += 1
+    # Punctuation is not syntax: the words around it are still searched for.
+    for q in ('"beavers', "beavers)", "^beavers", "\x02beavers\x03", "(beavers"):
+        hits = (await player.http.get("/api/search", params={"q": q})).json()["items"]
+        assert [hit["role"] for hit in hits if hit["message_id"]] == ["user"], q
+    for params in (
+        {"q": "x" * 201},
+        {"q": "beavers", "limit": 0},
+        {"q": "beavers", "limit": "lots"},
+        {"q": "beavers", "cursor": "junk"},
+        {"q": "beavers", "cursor": "eyJvZmZzZXQiOiAxZTk5fQ"},  # {"offset": 1e99}
+        {"q": "beavers", "cursor": "x" * 600},
+        {},
+    ):
+        response = await player.http.get("/api/search", params=params)
+        assert_refused(response, params)
+        attempts += 1
+    ledger.attempt(target.path, "search queries", attempts)
+    await assert_healthy(target)

@@ -72,3 +72,19 @@ async def test_another_users_ids_are_not_found_on_every_route_and_action(target,
     assert listing == []
     found = (await bob.http.get("/api/conversations", params={"q": "secret"})).json()["items"]
     assert found == []
+
+
+async def test_another_users_words_are_never_found(target, ledger):
+    alice, bob = await target.player("alice"), await target.player("bob")
+    await alice.ask("my platypus recipe is secret", "a1")
+    await bob.ask("bob also writes platypus", "b1")
+    searches = ["platypus", "recipe", "secret", "platypus recipe", "Hello", "my"]
+    mine = (await alice.http.get("/api/search", params={"q": "recipe"})).json()["items"]
+    assert [hit["role"] for hit in mine if hit["message_id"]] == ["user"]  # the search works: alice finds it
+    for q in searches:
+        found = (await bob.http.get("/api/search", params={"q": q})).json()["items"]
+        assert all(hit["conversation_id"] not in {h["conversation_id"] for h in mine} for hit in found), q
+        assert not any("recipe" in hit["snippet"] or "recipe" in hit["title"] for hit in found), q
+    bobs = (await bob.http.get("/api/search", params={"q": "platypus"})).json()["items"]
+    assert {hit["snippet"] for hit in bobs} == {"bob also writes platypus"}  # his own message and title only
+    ledger.attempt(target.path, "foreign words", len(searches))

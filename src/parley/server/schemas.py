@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import MAX_MESSAGE_ID_CHARS, Conversation, Message, MessageStatus
+from parley.core.store.base import MAX_MESSAGE_ID_CHARS, Conversation, Message, MessageStatus, SearchHit
 from parley.core.store.tree import Branch
 from parley.errors import message_for_code
 
@@ -184,6 +184,41 @@ class SwitchBranchRequest(Strict):
 
 class RenameRequest(Strict):
     title: str = Field(min_length=1, max_length=200)
+
+
+class HighlightOut(BaseModel):
+    start: int = Field(description="Where a matched word starts in `snippet`, in code points (not UTF-16 units).")
+    end: int = Field(description="Where it ends (exclusive).")
+
+
+class SearchHitOut(BaseModel):
+    conversation_id: str
+    title: str = Field(description="The conversation's title.")
+    message_id: str | None = Field(
+        description="The message the words were found in; null when they were found in the conversation's title. "
+        "The message may be on another branch than the one shown: PUT /api/conversations/{id}/leaf shows it."
+    )
+    role: str | None = Field(description="Who wrote that message (`user` or `assistant`); null for a title.")
+    snippet: str = Field(
+        description="Plain text around the match (never HTML: show it as text), `…` where the message goes on."
+    )
+    highlights: list[HighlightOut] = Field(description="The words of `snippet` that matched, in order.")
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> SearchHitOut:
+        return cls(
+            conversation_id=hit.conversation_id,
+            title=hit.title,
+            message_id=hit.message_id,
+            role=hit.role,
+            snippet=hit.snippet,
+            highlights=[HighlightOut(start=start, end=end) for start, end in hit.highlights],
+        )
+
+
+class SearchPageOut(BaseModel):
+    items: list[SearchHitOut] = Field(description="Best first.")
+    next_cursor: str | None = Field(description="Pass it as `cursor` with the same `q` for the next page.")
 
 
 class ChatParamsIn(Strict):

@@ -10,6 +10,7 @@ import type {
   LoginResponse,
   ModelsResponse,
   Preferences,
+  SearchPage,
   TicketResponse,
 } from "./types";
 
@@ -123,6 +124,10 @@ export class ApiClient {
       body: { message_id: messageId },
       signal,
     });
+  }
+
+  search(params: { q: string; limit?: number; cursor?: string | null }, signal?: AbortSignal): Promise<SearchPage> {
+    return this.request("GET", "/api/search", { query: params, signal });
   }
 
   renameConversation(id: string, title: string): Promise<ConversationOut> {

@@ -62,6 +62,8 @@ export interface ChatState {
   switching: boolean;
   /** Bumped at most once per animation frame while an answer streams in. */
   tick: number;
+  /** A message to bring into view (a search hit opened); ``nonce`` changes each time it is asked for. */
+  focus: { messageId: string; nonce: number } | null;
 }
 
 export interface ChatDeps {
@@ -89,6 +91,8 @@ export class ChatStore extends Store<ChatState> {
   private loadAbort: AbortController | null = null;
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private lastGrowth = 0;
+  private pendingFocus: string | null = null;
+  private focusCount = 0;
 
   constructor(private readonly deps: ChatDeps) {
     super({
@@ -99,6 +103,7 @@ export class ChatStore extends Store<ChatState> {
       generation: null,
       switching: false,
       tick: 0,
+      focus: null,
     });
     this.frame = (deps.frame ?? frameThrottle)(() => this.setState({ tick: this.state.tick + 1 }));
   }
@@ -115,8 +120,21 @@ export class ChatStore extends Store<ChatState> {
   /** Show a conversation (null: a new, empty chat). Opening the one already shown does nothing. */
   open(conversationId: string | null): void {
     if (conversationId === this.state.conversationId && !this.state.loadError) return;
+    this.pendingFocus = null;
     this.reset({ conversationId, loading: conversationId !== null });
     if (conversationId !== null) void this.load(conversationId);
+  }
+
+  /** Show a conversation at one of its messages (a search hit): on the branch that holds it, in view. */
+  openAt(conversationId: string, messageId: string): void {
+    if (conversationId !== this.state.conversationId || this.state.loadError) {
+      this.open(conversationId);
+      this.pendingFocus = messageId; // the load just started brings it into view
+    } else if (this.state.loading) {
+      this.pendingFocus = messageId;
+    } else {
+      void this.focusOn(conversationId, messageId);
+    }
   }
 
   /** Reload the open conversation from the server. */
@@ -318,6 +336,7 @@ export class ChatStore extends Store<ChatState> {
       loadError: null,
       generation: null,
       switching: false,
+      focus: null,
       ...patch,
     });
   }
@@ -329,6 +348,7 @@ export class ChatStore extends Store<ChatState> {
       const detail = await this.deps.api.getConversation(conversationId, abort.signal);
       if (abort.signal.aborted) return;
       this.show(detail);
+      if (this.pendingFocus !== null) await this.focusOn(conversationId, this.pendingFocus);
     } catch (error) {
       if (abort.signal.aborted) return;
       const message =
@@ -339,6 +359,20 @@ export class ChatStore extends Store<ChatState> {
             : String(error);
       this.setState({ loading: false, loadError: message });
     }
+  }
+
+  /** Bring a message into view, switching to the branch that holds it if it is not on the one shown. */
+  private async focusOn(conversationId: string, messageId: string): Promise<void> {
+    this.pendingFocus = null;
+    if (!this.state.messages.some((m) => m.id === messageId)) {
+      try {
+        // Refused while an answer is written: the branch being answered stays in view.
+        if (!(await this.switchBranch(messageId)) || this.state.conversationId !== conversationId) return;
+      } catch {
+        return; // gone since it was found: the conversation is shown as it is
+      }
+    }
+    this.setState({ focus: { messageId, nonce: ++this.focusCount } });
   }
 
   /** Show the branch the server sent. Messages already shown keep their key and text, so the part of the branch

@@ -7,6 +7,7 @@ import { ConversationsStore } from "../chat/conversationsStore";
 import type { AppConfig } from "../config";
 import { useStore, ValueStore } from "../lib/store";
 import { navigate, useConversationRoute } from "../router";
+import { SearchStore } from "../search/searchStore";
 import { SettingsStore } from "../settings/settingsStore";
 import { applyTheme } from "../theme";
 import { ChatSocket, type SocketState } from "../ws/socket";
@@ -32,6 +33,7 @@ const SIDEBAR_KEY = "parley.sidebar";
 function createServices(config: AppConfig, api: ApiClient) {
   const settings = new SettingsStore(api, { onTheme: applyTheme });
   const conversations = new ConversationsStore(api);
+  const search = new SearchStore(api);
   const connection = new ValueStore<SocketState>({ status: "connecting", retryAt: null, everOpened: false });
   const chat: ChatStore = new ChatStore({
     api,
@@ -51,12 +53,12 @@ function createServices(config: AppConfig, api: ApiClient) {
     onState: (state) => connection.set(state),
     onLost: () => chat.socketLost(),
   });
-  return { settings, conversations, connection, chat, socket };
+  return { settings, conversations, search, connection, chat, socket };
 }
 
 export function ChatApp({ config, api, username, onLogout }: Props) {
   const services = useMemo(() => createServices(config, api), [config, api]);
-  const { settings, conversations, connection, chat, socket } = services;
+  const { settings, conversations, search, connection, chat, socket } = services;
   const routeId = useConversationRoute();
   const composer = useRef<ComposerHandle>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
@@ -124,6 +126,15 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
     if (id === null) composer.current?.focus();
   }, []);
 
+  const openMessage = useCallback(
+    (conversationId: string, messageId: string) => {
+      chat.openAt(conversationId, messageId);
+      navigate(conversationId);
+      setDrawerOpen(false);
+    },
+    [chat],
+  );
+
   const toggleSidebar = () => {
     if (window.matchMedia(PHONE).matches) {
       setDrawerOpen((open) => !open);
@@ -176,10 +187,12 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
       <div className="sidebar-shell" id="sidebar">
         <Sidebar
           store={conversations}
+          searchStore={search}
           appName={config.appName}
           activeId={conversationId}
           username={username}
           onSelect={select}
+          onOpenMessage={openMessage}
           onDeleted={(id) => {
             if (id === chat.getState().conversationId) navigate(null, { replace: true });
           }}

@@ -18,6 +18,7 @@ interface Props {
 }
 
 const NEAR_BOTTOM_PX = 80;
+const FOUND_MS = 2000;
 
 /** Where a switch was asked for: the switcher at that place in the new branch gets the focus back. */
 interface Landing {
@@ -66,6 +67,27 @@ export function MessageList({ store, appName, onEdit, onRegenerate, onSwitch }: 
       scroller.current?.scrollTo({ top: scroller.current.scrollHeight });
     }
   }, [tick, messages, scrollToBottom]);
+
+  // A search hit opened: bring its message into view and mark it for a moment. After the layout effects
+  // above, so the scroll to the bottom on load comes first.
+  const focus = useStore(store, (s) => s.focus);
+  useEffect(() => {
+    const el = scroller.current;
+    if (!focus || !el) return;
+    const target = [...el.querySelectorAll<HTMLElement>("[data-message-id]")].find(
+      (node) => node.dataset.messageId === focus.messageId,
+    );
+    if (!target) return;
+    follow.current = false;
+    setAtBottom(false);
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("found");
+    const timer = setTimeout(() => target.classList.remove("found"), FOUND_MS);
+    return () => {
+      clearTimeout(timer);
+      target.classList.remove("found");
+    };
+  }, [focus]);
 
   const lastAnswerKey = [...messages].reverse().find((m) => m.role === "assistant")?.key;
   const lastAnswer = messages.find((m) => m.key === lastAnswerKey);

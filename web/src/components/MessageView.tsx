@@ -52,7 +52,7 @@ function UserMessage(props: Props) {
     );
   }
   return (
-    <article className="message user" aria-label="You said" data-turn={turn}>
+    <article className="message user" aria-label="You said" data-turn={turn} data-message-id={message.id ?? undefined}>
       <div className="bubble">{text}</div>
       <div className="message-footer">
         <div className="message-actions">
@@ -123,6 +123,7 @@ function Answer(props: Props) {
       aria-label={`${appName} said`}
       aria-busy={streaming}
       data-turn={turn}
+      data-message-id={message.id ?? undefined}
     >
       <div className="assistant-avatar" aria-hidden="true">
         <LogoIcon size={26} />

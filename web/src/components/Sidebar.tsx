@@ -1,33 +1,40 @@
-// The conversation list: new chat, search over titles, newest first grouped by day, loaded a page at a
-// time as it scrolls; rename in place, delete after confirming.
+// The conversation list: new chat, search (titles in the list, then the hits in messages), newest first
+// grouped by day, loaded a page at a time as it scrolls; rename in place, delete after confirming.
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { ConversationOut } from "../api/types";
 import type { ConversationsStore } from "../chat/conversationsStore";
 import { groupByDate } from "../lib/dates";
 import { useStore } from "../lib/store";
 import { pathFor } from "../router";
+import { MessageHits } from "../search/MessageHits";
+import type { SearchStore } from "../search/searchStore";
 import { ConfirmDialog } from "./Dialog";
 import { LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
 import { toasts } from "./toasts";
 
 interface Props {
   store: ConversationsStore;
+  searchStore: SearchStore;
   appName: string;
   activeId: string | null;
   username: string;
   onSelect: (id: string | null) => void;
+  onOpenMessage: (conversationId: string, messageId: string) => void;
   onDeleted: (id: string) => void;
   onHide: () => void;
   onLogout: () => void;
 }
 
-export function Sidebar({ store, appName, activeId, username, onSelect, onDeleted, onHide, onLogout }: Props) {
+export function Sidebar(props: Props) {
+  const { store, searchStore, appName, activeId, username, onSelect, onOpenMessage, onDeleted, onHide, onLogout } = props;
   const items = useStore(store, (s) => s.items);
   const loaded = useStore(store, (s) => s.loaded);
   const loading = useStore(store, (s) => s.loading);
   const error = useStore(store, (s) => s.error);
   const query = useStore(store, (s) => s.query);
   const nextCursor = useStore(store, (s) => s.nextCursor);
+  const messageHits = useStore(searchStore, (s) => s.hits.length);
+  const searchingMessages = useStore(searchStore, (s) => s.loading);
   const [search, setSearch] = useState(query);
   const [renaming, setRenaming] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<ConversationOut | null>(null);
@@ -36,9 +43,12 @@ export function Sidebar({ store, appName, activeId, username, onSelect, onDelete
 
   useEffect(() => {
     if (search === store.getState().query) return;
-    const timer = setTimeout(() => void store.search(search), 250);
+    const timer = setTimeout(() => {
+      void store.search(search);
+      void searchStore.search(search);
+    }, 250);
     return () => clearTimeout(timer);
-  }, [search, store]);
+  }, [search, store, searchStore]);
 
   // Load the next page when the end of the list scrolls into view.
   useEffect(() => {
@@ -60,6 +70,7 @@ export function Sidebar({ store, appName, activeId, username, onSelect, onDelete
     if (!conversation) return;
     try {
       await store.remove(conversation.id);
+      searchStore.forget(conversation.id);
       onDeleted(conversation.id);
     } catch (caught) {
       toasts.show(`Could not delete the chat: ${caught instanceof Error ? caught.message : String(caught)}`);
@@ -124,7 +135,8 @@ export function Sidebar({ store, appName, activeId, username, onSelect, onDelete
             </ul>
           </section>
         ))}
-        {loaded && items.length === 0 && !error && (
+        <MessageHits store={searchStore} onOpen={onOpenMessage} />
+        {loaded && items.length === 0 && !error && messageHits === 0 && !searchingMessages && (
           <p className="list-note">{query.trim() ? "No chats match your search." : "No chats yet."}</p>
         )}
         {error && (

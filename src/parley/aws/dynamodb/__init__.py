@@ -18,6 +18,7 @@ from parley.aws.dynamodb.auth_state import (
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
+from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
@@ -29,11 +30,13 @@ from parley.errors import ConfigError
 def dynamo_stores(client: Any, table_name: str) -> Stores:
     """Every store over one table, with an injected low-level DynamoDB client."""
     table = Table(client, table_name)
-    conversations = DynamoConversationStore(table)
+    search = DynamoSearchIndex(table)
+    conversations = DynamoConversationStore(table, search)
     return Stores(
         users=DynamoUserStore(table, conversations),
         conversations=conversations,
-        messages=DynamoMessageLog(table),
+        messages=DynamoMessageLog(table, search),
+        search=search,
         revoked_tokens=DynamoTokenRevocationStore(table),
         tickets=DynamoTicketStore(table),
         throttle=DynamoThrottleStore(table),

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import Conversation, ConversationPage
 from parley.errors import InvalidInput
@@ -38,8 +39,9 @@ def _conversation(item: dict[str, Any]) -> Conversation:
 
 
 class DynamoConversationStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, search: DynamoSearchIndex) -> None:
         self._table = table
+        self._search = search
 
     async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation:
         now = time.time()
@@ -64,6 +66,7 @@ class DynamoConversationStore:
             },
             condition="attribute_not_exists(pk)",
         )
+        await self._search.index_title(user_id, conversation.id, title, now, new=True)
         return conversation
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None:
@@ -107,6 +110,7 @@ class DynamoConversationStore:
             if is_condition_failure(error):
                 return None
             raise
+        await self._search.index_title(user_id, conversation_id, title, time.time(), new=False)
         return _conversation(item)
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
@@ -117,6 +121,7 @@ class DynamoConversationStore:
                 return False
             raise
         await self._delete_messages(conversation_id)
+        await self._search.drop_conversation(conversation_id)
         return True
 
     async def delete_all_for_user(self, user_id: str) -> None:

@@ -13,6 +13,10 @@ CONV#<conversation_id>     MSG#<message_id>#<rev>#<n>
 CONV#<conversation_id>     MSG#<seq>[#<part>]       a message written before messages had parents (10-digit seq);
                                                     read in place as id ``<conversation_id>.<seq>``, its parent the
                                                     message before it, its text split in parts past 100 KB
+CONV#<conversation_id>     IDX#M#<message_id>#<word>
+                                                    a word of a final message (gsi1: WORD#<user_id>#<word> /
+                                                    <recency>#<conversation_id>#<message_id>): how often, a snippet
+CONV#<conversation_id>     IDX#T#<word>             a word of the conversation's title (gsi1 as above, no message id)
 JTI#<jti>                  JTI                      a revoked token, with its user id (ttl)
 TICKET#<sha256>            TICKET                   a WebSocket ticket and the session that asked for it (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
@@ -74,6 +78,24 @@ def chunk(message_sk: str, rev: str, number: int) -> str:
 def legacy_part(seq: int, part: int) -> str:
     """Part ``part`` (1, 2, ...) of a message written before messages had parents."""
     return f"{legacy_message(seq)}#{part:04d}"
+
+
+SEARCH_PREFIX = "IDX#"
+
+
+def message_words(message_id: str) -> str:
+    """The prefix of a message's search postings (one item per word, in its conversation's partition)."""
+    return f"{SEARCH_PREFIX}M#{message_id}#"
+
+
+def title_words() -> str:
+    """The prefix of the search postings of a conversation's title."""
+    return f"{SEARCH_PREFIX}T#"
+
+
+def word_index(user_id: str, word: str) -> str:
+    """The gsi1 partition of one user's postings of one word: a search reads only its owner's."""
+    return f"WORD#{user_id}#{word}"
 
 
 def revoked(jti: str) -> tuple[str, str]:

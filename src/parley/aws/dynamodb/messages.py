@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.search import DynamoSearchIndex, is_final
 from parley.aws.dynamodb.table import Table, is_condition_failure
 from parley.core.store.base import ROLES, Message, MessageStatus, check_new_message
 from parley.core.store.parts import ContentPart, TextPart, parts_from_json, parts_to_json, text_of, text_parts
@@ -193,8 +194,9 @@ def _outcome_fields(
 
 
 class DynamoMessageLog:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, search: DynamoSearchIndex) -> None:
         self._table = table
+        self._search = search  # told of every message written final, and of an answer when it becomes final
 
     async def _conversation(self, user_id: str, conversation_id: str) -> dict[str, Any] | None:
         return await self._table.get(*keys.conversation(user_id, conversation_id))
@@ -279,6 +281,9 @@ class DynamoMessageLog:
             if is_condition_failure(error):  # no such parent, or the conversation was deleted meanwhile
                 return None
             raise
+        await self._search.index_message(
+            user_id, conversation_id, message.id, role=role, text=text_of(parts), status=status, at=now, was_final=False
+        )
         return message
 
     async def update(
@@ -305,6 +310,7 @@ class DynamoMessageLog:
         for chunk in chunks:
             await self._table.put(chunk)
         outcome, outcome_values = _outcome_fields(finish_reason, prompt_tokens, completion_tokens)
+        now = time.time()
         try:
             old = await self._table.update(
                 pk,
@@ -315,7 +321,7 @@ class DynamoMessageLog:
                     ":n": len(body),
                     ":rev": rev,
                     ":s": status.value,
-                    ":now": time.time(),
+                    ":now": now,
                     ":u": user_id,
                     **outcome_values,
                 },
@@ -331,6 +337,16 @@ class DynamoMessageLog:
         if "rev" in old:
             stale = [(pk, keys.chunk(sk, old["rev"], n)) for n in range(1, int(old.get("chunks", 1)))]
             await self._table.delete_keys(stale)
+        await self._search.index_message(
+            user_id,
+            conversation_id,
+            message_id,
+            role=old["role"],
+            text=text_of(parts),
+            status=status,
+            at=now,
+            was_final=is_final(MessageStatus(old["status"])),
+        )
         return True
 
     async def _update_legacy(
@@ -351,15 +367,16 @@ class DynamoMessageLog:
         pk = keys.messages(conversation_id)
         pieces = split_content(text_of(parts))
         outcome, outcome_values = _outcome_fields(finish_reason, prompt_tokens, completion_tokens)
+        now = time.time()
         try:
             old = await self._table.update(
                 pk,
                 keys.legacy_message(seq),
                 "SET content = :c, parts = :n, #status = :s, updated_at = :now" + outcome,
-                values={":c": pieces[0], ":n": len(pieces), ":s": status.value, ":now": time.time(), **outcome_values},
+                values={":c": pieces[0], ":n": len(pieces), ":s": status.value, ":now": now, **outcome_values},
                 names={"#status": "status", **_ROLE},
                 condition=_IS_MESSAGE,
-                returns="UPDATED_OLD",
+                returns="ALL_OLD",
             )
         except ClientError as error:
             if is_condition_failure(error):
@@ -370,6 +387,17 @@ class DynamoMessageLog:
             await self._table.put(part)
         stale = range(len(pieces), int(old.get("parts", 1)))
         await self._table.delete_keys((pk, keys.legacy_part(seq, n)) for n in stale)
+        message_id = f"{conversation_id}.{seq}"
+        await self._search.index_message(
+            user_id,
+            conversation_id,
+            message_id,
+            role=old["role"],
+            text=text_of(parts),
+            status=status,
+            at=now,
+            was_final=is_final(MessageStatus(old["status"])),
+        )
         return True
 
     async def path(self, user_id: str, conversation_id: str, leaf_id: str | None = None) -> list[Message] | None:
@@ -454,4 +482,15 @@ class DynamoMessageLog:
             if isinstance(error, ClientError) and is_condition_failure(error):
                 raise Conflict("A message with this id is already in the conversation.") from None
             raise
+        for message in messages:
+            await self._search.index_message(
+                user_id,
+                conversation_id,
+                message.id,
+                role=message.role,
+                text=message.content,
+                status=message.status,
+                at=message.updated_at,
+                was_final=False,
+            )
         return True

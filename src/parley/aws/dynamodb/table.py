@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 GSI1 = "gsi1"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-# DynamoDB's BatchWriteItem takes at most 25 requests.
+# DynamoDB's BatchWriteItem takes at most 25 requests, BatchGetItem 100 keys.
 _BATCH = 25
+_BATCH_GET = 100
 
 
 def encode(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,7 +192,9 @@ class Table:
         await self._call("transact_write_items", TransactItems=operations)
 
     async def delete_keys(self, keys: Iterable[tuple[str, str]]) -> None:
-        pending = [{"DeleteRequest": {"Key": encode({"pk": pk, "sk": sk})}} for pk, sk in keys]
+        await self._batch_write([{"DeleteRequest": {"Key": encode({"pk": pk, "sk": sk})}} for pk, sk in keys])
+
+    async def _batch_write(self, pending: list[dict[str, Any]]) -> None:
         for start in range(0, len(pending), _BATCH):
             batch: dict[str, Any] = {self.name: pending[start : start + _BATCH]}
             # Unprocessed items are retried (throttling); bounded so a broken table cannot spin forever.
@@ -201,6 +204,26 @@ class Table:
                 if not batch:
                     break
                 await asyncio.sleep(0.05)
+
+    async def put_many(self, items: Iterable[Mapping[str, Any]]) -> None:
+        """Put items in batches (not atomically: each item lands or not on its own)."""
+        pending = [{"PutRequest": {"Item": encode(item)}} for item in items]
+        await self._batch_write(pending)
+
+    async def get_many(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The items with these keys that exist, in no particular order (eventually consistent reads)."""
+        wanted = [encode({"pk": pk, "sk": sk}) for pk, sk in dict.fromkeys(keys)]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), _BATCH_GET):
+            request: dict[str, Any] = {self.name: {"Keys": wanted[start : start + _BATCH_GET]}}
+            for _ in range(8):
+                result = await self._call("batch_get_item", RequestItems=request)
+                found.extend(decode(item) for item in result.get("Responses", {}).get(self.name, []))
+                request = result.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                await asyncio.sleep(0.05)
+        return found
 
     def put_action(self, item: Mapping[str, Any], *, condition: str | None = None) -> dict[str, Any]:
         """A Put for :meth:`transact`."""

@@ -31,6 +31,7 @@ REQUEST_RATES = "RATE#*"
 USER_LIST = "USERS"
 CONVERSATION_LISTS = "CONVS#*"
 CONNECTION_LISTS = "CONNS#*"
+WORD_LISTS = "WORD#*"  # a user's search postings of one word
 
 # Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -44,6 +45,8 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "BatchWriteItem": (MESSAGES,),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
         "ConditionCheckItem": (MESSAGES,),
+        # Search: the titles of the conversations found, and the postings of a common word it did not read.
+        "BatchGetItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
     },
     "authorizer": {
         "GetItem": (REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
@@ -80,8 +83,11 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "BatchWriteItem": (MESSAGES,),
     },
     "worker": {
-        # Fills in the answer, watches its stop flag, then marks it finished and frees its slot.
+        # Fills in the answer, watches its stop flag, then marks it finished and frees its slot. Indexes the answer's
+        # words for search once it is final (postings are items of the conversation's partition); an answer saved
+        # final a second time has its earlier postings read, to remove the words no longer in it.
         "GetItem": (ANSWERS,),
+        "Query": (MESSAGES,),
         "PutItem": (MESSAGES,),
         "UpdateItem": (MESSAGES, ANSWERS),
         "DeleteItem": (ANSWER_SLOTS,),
@@ -94,7 +100,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Function -> partition keys of the index it may query (the only action granted on the index).
 INDEX_QUERIES: dict[str, tuple[str, ...]] = {
-    "http_api": (USER_LIST, CONVERSATION_LISTS),
+    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS),
     "ws_connect": (CONNECTION_LISTS,),
     "session_end": (CONNECTION_LISTS,),
 }

@@ -92,12 +92,16 @@ def _requests(operation: str, params: Mapping[str, Any]) -> Iterator[tuple[str, 
             for request in requests:
                 item = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
                 yield operation, name, None, _partition_key(item)
+    elif operation == "BatchGetItem":
+        for name, request in params.get("RequestItems", {}).items():
+            for key in request.get("Keys", []):
+                yield operation, name, None, _partition_key(key)
     elif operation == "TransactWriteItems":
         for entry in params.get("TransactItems", []):
             ((kind, request),) = entry.items()
             key = request.get("Key") or request.get("Item")
             yield _TRANSACTION_ACTIONS[kind], request.get("TableName", ""), None, _partition_key(key)
-    else:  # Scan, DescribeTable, BatchGetItem, PartiQL...: nothing else is granted
+    else:  # Scan, DescribeTable, PartiQL...: nothing else is granted
         yield operation, table, None, None
 
 

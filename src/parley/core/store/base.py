@@ -198,6 +198,40 @@ class MessageLog(Protocol):
         InvalidInput for a parent that is missing, Conflict for an id already taken."""
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """Where a query's words were found: a message (``message_id`` and ``role`` set) or a conversation's title
+    (both None). ``snippet`` is plain text around the match; ``highlights`` are the ``[start, end)`` ranges of the
+    matched words in it, counted in code points."""
+
+    conversation_id: str
+    title: str
+    message_id: str | None
+    role: str | None
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: Sequence[SearchHit]
+    next_cursor: str | None
+
+
+class SearchIndex(Protocol):
+    """Words in the titles and messages of a user's conversations (``search_text.py`` says what a word is).
+
+    The stores keep it up to date themselves as they write: a message is indexed once it is final (a user's
+    message when written, an answer when it is complete, stopped, interrupted or an error; never while it
+    streams), a title when it is set, and a deleted conversation leaves nothing behind. Only the owner's
+    conversations are ever searched.
+    """
+
+    async def search(self, user_id: str, query: str, limit: int, cursor: str | None) -> SearchPage:
+        """The hits with every word of ``query``, best first; ``cursor`` comes from the previous page of the
+        same query. A query without words finds nothing; no query is ever an error."""
+
+
 class PreferencesStore(Protocol):
     """A user's saved settings (model parameters, presets, theme), kept as one JSON document."""
 
@@ -295,6 +329,7 @@ class Stores:
     users: UserStore
     conversations: ConversationStore
     messages: MessageLog
+    search: SearchIndex
     revoked_tokens: TokenRevocationStore
     tickets: TicketStore
     throttle: ThrottleStore

@@ -14,6 +14,7 @@ from parley.core.store.sqlite.database import Database
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
+from parley.core.store.sqlite.search import SqliteSearchIndex
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
     SqliteTicketStore,
@@ -32,6 +33,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             users=SqliteUserStore(db),
             conversations=SqliteConversationStore(db),
             messages=SqliteMessageLog(db),
+            search=SqliteSearchIndex(db),
             revoked_tokens=SqliteTokenRevocationStore(db),
             tickets=SqliteTicketStore(db),
             throttle=SqliteThrottleStore(db),

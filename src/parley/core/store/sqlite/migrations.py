@@ -178,6 +178,86 @@ MIGRATIONS: list[tuple[str, str]] = [
             (SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id ORDER BY m.seq DESC LIMIT 1);
         """,
     ),
+    (
+        # Full-text search over titles and what was said. ``search_docs`` holds the text of each title and of each
+        # final message (a user's message when written; an answer once it is no longer streaming, so the index is
+        # not rewritten on every save of an answer under way); ``search_index`` is the FTS5 index over it, kept
+        # in step by triggers, in the same transaction as the write, so it never drifts from the messages. The
+        # owner's id is indexed too, so a search matches only the owner's documents inside FTS5 itself.
+        # char(2) and char(3) are kept out of the text: search uses them to mark matches in snippets.
+        "0008_search_index",
+        """
+        CREATE TABLE search_docs (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            message_id TEXT,
+            role TEXT,
+            title TEXT,
+            body TEXT
+        );
+        CREATE INDEX search_docs_by_message ON search_docs (conversation_id, message_id);
+        CREATE VIRTUAL TABLE search_index USING fts5(
+            user_id, title, body,
+            content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
+            INSERT INTO search_index (rowid, user_id, title, body) VALUES (new.id, new.user_id, new.title, new.body);
+        END;
+        CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
+            INSERT INTO search_index (search_index, rowid, user_id, title, body)
+            VALUES ('delete', old.id, old.user_id, old.title, old.body);
+        END;
+
+        CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations BEGIN
+            INSERT INTO search_docs (user_id, conversation_id, title)
+            VALUES (new.user_id, new.id, replace(replace(new.title, char(2), ''), char(3), ''));
+        END;
+        CREATE TRIGGER conversations_search_rename AFTER UPDATE OF title ON conversations BEGIN
+            DELETE FROM search_docs WHERE conversation_id = old.id AND message_id IS NULL;
+            INSERT INTO search_docs (user_id, conversation_id, title)
+            VALUES (new.user_id, new.id, replace(replace(new.title, char(2), ''), char(3), ''));
+        END;
+        CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations BEGIN
+            DELETE FROM search_docs WHERE conversation_id = old.id;
+        END;
+
+        CREATE TRIGGER messages_search_insert AFTER INSERT ON messages
+        WHEN new.status != 'streaming' AND new.role IN ('user', 'assistant') BEGIN
+            INSERT INTO search_docs (user_id, conversation_id, message_id, role, body)
+            SELECT c.user_id, new.conversation_id, new.id, new.role, replace(replace(
+                (SELECT group_concat(json_extract(p.value, '$.text'), '') FROM json_each(new.parts) p
+                 WHERE json_extract(p.value, '$.type') = 'text'),
+                char(2), ''), char(3), '')
+            FROM conversations c WHERE c.id = new.conversation_id;
+        END;
+        CREATE TRIGGER messages_search_update AFTER UPDATE OF parts, status ON messages
+        WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
+            DELETE FROM search_docs WHERE conversation_id = old.conversation_id AND message_id = old.id;
+            INSERT INTO search_docs (user_id, conversation_id, message_id, role, body)
+            SELECT c.user_id, new.conversation_id, new.id, new.role, replace(replace(
+                (SELECT group_concat(json_extract(p.value, '$.text'), '') FROM json_each(new.parts) p
+                 WHERE json_extract(p.value, '$.type') = 'text'),
+                char(2), ''), char(3), '')
+            FROM conversations c
+            WHERE c.id = new.conversation_id AND new.status != 'streaming' AND new.role IN ('user', 'assistant');
+        END;
+        CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+            DELETE FROM search_docs WHERE conversation_id = old.conversation_id AND message_id = old.id;
+        END;
+
+        INSERT INTO search_docs (user_id, conversation_id, title)
+        SELECT user_id, id, replace(replace(title, char(2), ''), char(3), '') FROM conversations;
+        INSERT INTO search_docs (user_id, conversation_id, message_id, role, body)
+        SELECT c.user_id, m.conversation_id, m.id, m.role, replace(replace(
+            (SELECT group_concat(json_extract(p.value, '$.text'), '') FROM json_each(m.parts) p
+             WHERE json_extract(p.value, '$.type') = 'text'),
+            char(2), ''), char(3), '')
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        WHERE m.status != 'streaming' AND m.role IN ('user', 'assistant')
+        ORDER BY m.created_at;
+        """,
+    ),
 ]
 
 
