@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from parley.core.chat.events import DeltaEvent, StreamEvent
-from parley.core.chat.service import Generation
+from parley.core.chat.live import Generation
 from parley.ws_protocol import encode_event
 
 Post = Callable[[str], Awaitable[bool]]

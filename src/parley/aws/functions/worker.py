@@ -10,7 +10,7 @@ from typing import Any
 
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.relay import StreamRelay
-from parley.core.chat.service import PreparedChat
+from parley.core.chat.request import PreparedChat
 from parley.errors import ParleyError
 from parley.runtime import build_chat, build_models
 from parley.ws_protocol import encode_error

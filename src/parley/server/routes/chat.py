@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from parley.core.chat.events import DeltaEvent, DoneEvent, ErrorEvent, StartEvent, StreamEvent
-from parley.core.chat.service import ChatRequest, Generation
+from parley.core.chat.live import Generation
+from parley.core.chat.request import ChatRequest
 from parley.server.deps import PrincipalDep, RuntimeDep
 from parley.server.errors import error_response, status_for_code
 from parley.server.schemas import ChatRequestIn, ChatResponse, ErrorBody

@@ -176,6 +176,20 @@ MIGRATIONS: list[tuple[str, str]] = [
             (SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id ORDER BY m.seq DESC LIMIT 1);
         """,
     ),
+    (
+        # Connections that rejoined a running answer (resume), each from the seq it had.
+        "0008_generation_followers",
+        """
+        CREATE TABLE generation_followers (
+            user_id TEXT NOT NULL,
+            msgid TEXT NOT NULL,
+            connection_id TEXT NOT NULL,
+            after_seq INTEGER NOT NULL,
+            PRIMARY KEY (user_id, msgid, connection_id),
+            FOREIGN KEY (user_id, msgid) REFERENCES generations(user_id, msgid) ON DELETE CASCADE
+        );
+        """,
+    ),
 ]
 
 
