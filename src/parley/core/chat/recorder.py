@@ -32,7 +32,7 @@ class Answer:
     conversation_id: str
     message_id: str
     text: list[str] = field(default_factory=list)
-    seq: int = 0
+    length: int = 0  # characters (code points): the seq of the last delta
     usage: Usage | None = None
     finish_reason: str | None = None
     saved_at: float = 0.0
@@ -90,8 +90,8 @@ class AnswerRecorder:
             async for chunk in chunks:
                 if isinstance(chunk, TextChunk):
                     answer.text.append(chunk.text)
-                    answer.seq += 1
-                    generation.emit(DeltaEvent(msgid=generation.msgid, seq=answer.seq, text=chunk.text))
+                    answer.length += len(chunk.text)
+                    generation.emit(DeltaEvent(msgid=generation.msgid, seq=answer.length, text=chunk.text))
                     await self._save_periodically(answer)
                 elif isinstance(chunk, UsageChunk):
                     answer.usage = chunk.usage
