@@ -50,6 +50,7 @@ function createServices(config: AppConfig, api: ApiClient) {
     },
     onState: (state) => connection.set(state),
     onLost: () => chat.socketLost(),
+    onOpen: () => chat.socketOpened(),
   });
   return { settings, conversations, connection, chat, socket };
 }
