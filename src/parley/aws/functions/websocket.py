@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,7 @@ class ApiGatewaySocket:
     api: ManagementApi
     connection_id: str
     callback_url: str
-    forget: Any  # the connection store's delete_connection
+    forget: Callable[[str], Awaitable[None]]  # the connection store's delete_connection
 
     async def send(self, frame: str) -> None:
         await self.api.post(self.connection_id, frame)
