@@ -113,13 +113,13 @@ def test_regenerate_and_edit(page: Page, user: User, fake: FakeOpenAI) -> None:
     page.get_by_role("button", name="Send", exact=True).click()
     expect(answers(page).first).to_contain_text("Edited answer.")
     expect(answers(page)).to_have_count(1)
-    expect(page.locator("article.message.user")).to_have_text(["Question one, edited"])
+    expect(page.locator("article.message.user .bubble")).to_have_text(["Question one, edited"])
     wait_idle(page)
     assert fake.chat_requests[-1].body["messages"][-1]["content"] == "Question one, edited"
 
     page.reload()
     wait_connected(page)
-    expect(page.locator("article.message.user")).to_have_text(["Question one, edited"])
+    expect(page.locator("article.message.user .bubble")).to_have_text(["Question one, edited"])
     expect(answers(page)).to_have_count(1)
 
 

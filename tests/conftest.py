@@ -183,6 +183,8 @@ def open_deployment(fake, tmp_path, monkeypatch):
             monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
             assert await asyncio.to_thread(parley_cli, ["users", "add", "alice", "--password-stdin"]) == 0
             yield running
+        # What a function's deployed role would refuse fails the test, even where the code catches and logs it.
+        assert running.refused_table_calls == []
 
     return open_it
 

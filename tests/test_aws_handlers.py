@@ -28,12 +28,25 @@ from parley.aws.functions.websocket import (
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction
+from parley.aws.local.iam import restricted_stores
 from parley.cli.main import main as parley_cli
 from parley.config import Settings, ThrottleRule
 from parley.testing.fake_openai import FakeOpenAI, Script
 from tests.conftest import FAST_ARGON2, PASSWORD
 
 EVENTS = Path(__file__).parent / "events"
+# Each function class and the deployed function (handler module) whose role it runs with.
+ROLES = {
+    HttpApiFunction: "http_api",
+    AuthorizerFunction: "authorizer",
+    ConnectFunction: "ws_connect",
+    DisconnectFunction: "ws_disconnect",
+    SendPromptFunction: "ws_sendprompt",
+    StopFunction: "ws_stop",
+    DefaultFunction: "ws_default",
+    WorkerFunction: "worker",
+    SessionEndFunction: "session_end",
+}
 CALLBACK = "https://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
 
 
@@ -81,9 +94,13 @@ class AwsWorld:
     queue_url: str
     sqs: object
     fake: FakeOpenAI
+    refused: list[str] = field(default_factory=list)
 
     def build(self, function_class, management=None):
-        function = function_class(settings=self.settings, env=self.env)
+        # Through a table client that refuses what the function's deployed role would (parley.aws.local.iam).
+        client = boto3.client("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        stores = restricted_stores(ROLES[function_class], client, self.settings.dynamodb_table, self.refused)
+        function = function_class(settings=self.settings, env=self.env, stores=stores)
         if management is not None:
             function._management_apis[CALLBACK] = management
         return function
@@ -198,6 +215,7 @@ def functions(world):
     yield build
     for function in built:
         function.close()
+    assert world.refused == []
 
 
 def test_login_authorizer_and_http_routes(world, functions, monkeypatch):

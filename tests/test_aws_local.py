@@ -88,6 +88,28 @@ async def test_a_client_that_leaves_still_gets_its_answer_saved(deployment, http
     assert detail["messages"][-1]["status"] == "complete"
 
 
+async def test_an_edit_a_long_answer_and_a_deletion_need_nothing_their_roles_do_not_grant(deployment, http, fake):
+    # The paths the scenarios above leave out, each granted on its own in parley/aws/functions/table_access.py: the
+    # worker saves an answer past 100 KB in parts, sendprompt removes what followed an edited message, and the HTTP
+    # API deletes a conversation's messages. (The fixture fails the test on any call a role would refuse.)
+    long_answer = ["a" * 60_000, "b" * 60_000]
+    fake.enqueue(Script(tokens=long_answer))
+    async with await open_socket(deployment, http) as ws:
+        await ws.send(json.dumps({"action": "sendprompt", "payload": {"msgid": "e1", "prompt": "first"}}))
+        conversation = (await until_end(ws, "e1"))[0]["conversation_id"]
+        detail = (await http.get(f"/api/conversations/{conversation}")).json()
+        assert detail["messages"][-1]["content"] == "".join(long_answer)
+        fake.enqueue(Script(tokens=["edited"]))
+        edit = {"msgid": "e2", "prompt": "second", "conversation_id": conversation}
+        edit["edit_message_id"] = detail["messages"][0]["id"]
+        await ws.send(json.dumps({"action": "sendprompt", "payload": edit}))
+        assert (await until_end(ws, "e2"))[-1]["type"] == "done"
+    detail = (await http.get(f"/api/conversations/{conversation}")).json()
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [("user", "second"), ("assistant", "edited")]
+    assert (await http.delete(f"/api/conversations/{conversation}")).status_code == 204
+    assert (await http.get(f"/api/conversations/{conversation}")).status_code == 404
+
+
 async def test_the_gateway_refuses_what_api_gateway_refuses(deployment, http):
     async with httpx.AsyncClient(base_url=deployment.url) as anonymous:
         assert (await anonymous.get("/api/conversations")).status_code == 401

@@ -5,8 +5,9 @@ Every handler is `parley.aws.handlers.<name>.handler`; the table below is the wh
 
 from __future__ import annotations
 
-import enum
 import json
+import runpy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +26,30 @@ HANDLER_PACKAGE = "parley.aws.handlers"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
+WORKER_QUEUE_AGE = Duration.minutes(15)
 BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 # Which stream records the session-end function is given: a file beside its code, which the local emulation
 # applies too.
 SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"
-# The partition keys of connection records (parley.aws.dynamodb.keys.connection).
-CONNECTION_KEYS = "CONN#*"
+# What each function may do to the table, by kind of item: a file beside the code, which the local emulation
+# enforces too (it imports nothing, so it is loaded by path: infra/.venv does not install parley).
+TABLE_ACCESS_FILE = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "table_access.py"
 
 
-class TableAccess(enum.Enum):
-    READ = "read"
-    READ_WRITE = "read_write"
-    READ_AND_DELETE_CONNECTIONS = "read_and_delete_connections"
-    """Reads the table; of its items, deletes connection records only."""
+@dataclass(frozen=True)
+class TableAccess:
+    actions: Mapping[str, Sequence[str]]
+    """DynamoDB action on the table -> the partition-key patterns it may be called on."""
+    index_queries: Sequence[str]
+    """The partition-key patterns of the index it may query."""
+    index_name: str
+
+    @classmethod
+    def load(cls, function: str) -> TableAccess:
+        names = runpy.run_path(str(TABLE_ACCESS_FILE))
+        if function not in names["TABLE_ACCESS"]:
+            raise KeyError(f"{function} has no entry in {TABLE_ACCESS_FILE}")
+        return cls(names["TABLE_ACCESS"][function], names["INDEX_QUERIES"].get(function, ()), names["INDEX"])
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,6 @@ class Handler:
     description: str
     timeout_seconds: int
     memory_mb: int = 256
-    table: TableAccess = TableAccess.READ_WRITE
     checks_tokens: bool = True
     """Reads the JWT secret (signs or verifies session tokens and tickets)."""
     runs_models: bool = False
@@ -59,13 +70,15 @@ class Handler:
     """Posts to, reads or closes WebSocket connections."""
     closes_connections: bool = False
     """Closes WebSocket connections, and does nothing else with them."""
+    reserves_concurrency: bool = False
+    """Gets the concurrency reserved by the `workerConcurrency` context, if any."""
 
 
 HANDLERS: dict[str, Handler] = {
     "http_api": Handler(
         "HttpApiFunction", "Parley HTTP API (FastAPI through Mangum)", 30, memory_mb=512, runs_models=True
     ),
-    "authorizer": Handler("AuthorizerFunction", "Parley HTTP API authorizer", 10, table=TableAccess.READ),
+    "authorizer": Handler("AuthorizerFunction", "Parley HTTP API authorizer", 10),
     "ws_connect": Handler("WsConnectFunction", "Parley WebSocket $connect: redeems the ticket", 10),
     "ws_disconnect": Handler("WsDisconnectFunction", "Parley WebSocket $disconnect", 10, checks_tokens=False),
     "ws_sendprompt": Handler(
@@ -89,12 +102,12 @@ HANDLERS: dict[str, Handler] = {
         checks_tokens=False,
         runs_models=True,
         manages_connections=True,
+        reserves_concurrency=True,
     ),
     "session_end": Handler(
         "SessionEndFunction",
         "Parley session end: closes the WebSockets of sessions that ended (from the table's stream)",
         30,
-        table=TableAccess.READ_AND_DELETE_CONNECTIONS,
         checks_tokens=False,
         closes_connections=True,
     ),
@@ -146,6 +159,7 @@ class Functions(Construct):
                 description=spec.description,
                 timeout=Duration.seconds(spec.timeout_seconds),
                 memory_size=spec.memory_mb,
+                reserved_concurrent_executions=settings.worker_concurrency if spec.reserves_concurrency else None,
                 environment=environment,
                 log_group=logs.LogGroup(
                     self,
@@ -154,12 +168,7 @@ class Functions(Construct):
                     removal_policy=RemovalPolicy.DESTROY,
                 ),
             )
-            if spec.table is TableAccess.READ_WRITE:
-                storage.table.grant_read_write_data(function)
-            else:
-                storage.table.grant_read_data(function)
-            if spec.table is TableAccess.READ_AND_DELETE_CONNECTIONS:
-                _grant_delete_connection_records(function, storage)
+            _grant_table(function, storage, TableAccess.load(name))
             # A function is told about a secret only where it may read it: the code reads every secret it is told of.
             if spec.checks_tokens:
                 function.add_environment("PARLEY_JWT_SECRET_ARN", storage.jwt_secret.secret_arn)
@@ -177,8 +186,10 @@ class Functions(Construct):
                 openai_key.grant_read(function)
             self._functions[name] = function
 
-        # An answer runs once: a failed worker is not invoked again with the same prompt.
-        self["worker"].configure_async_invoke(retry_attempts=0)
+        # An answer runs once: a failed worker is not invoked again with the same prompt. One that could not start
+        # (throttled: the worker's reserved or the account's concurrency all in use) waits in Lambda's queue for 15
+        # minutes at most, not Lambda's default of 6 hours: by then its user's answer slot is about to be freed.
+        self["worker"].configure_async_invoke(retry_attempts=0, max_event_age=WORKER_QUEUE_AGE)
 
     def __getitem__(self, name: str) -> lambda_.Function:
         return self._functions[name]
@@ -193,15 +204,31 @@ def session_end_filter() -> list[dict[str, Any]]:
     return patterns
 
 
-def _grant_delete_connection_records(function: lambda_.Function, storage: Storage) -> None:
-    """DeleteItem on the table, for items whose partition key is a connection's, and no other."""
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["dynamodb:DeleteItem"],
-            resources=[storage.table.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [CONNECTION_KEYS]}},
+def _grant_table(function: lambda_.Function, storage: Storage, access: TableAccess) -> None:
+    """Each action on the table for the items whose partition key it needs, and queries of the index for the
+    partition keys it needs: ``dynamodb:LeadingKeys`` is the key of every item a call names (on the index, the
+    index's key). No action that names no key (Scan) is granted: ``ForAllValues`` would let it through."""
+    actions_by_keys: dict[tuple[str, ...], list[str]] = {}
+    for action, keys in access.actions.items():
+        actions_by_keys.setdefault(tuple(sorted(keys)), []).append(f"dynamodb:{action}")
+    for keys, actions in sorted(actions_by_keys.items()):
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=sorted(actions), resources=[storage.table.table_arn], conditions=_leading_keys(keys)
+            )
         )
-    )
+    if access.index_queries:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{storage.table.table_arn}/index/{access.index_name}"],
+                conditions=_leading_keys(sorted(access.index_queries)),
+            )
+        )
+
+
+def _leading_keys(patterns: Sequence[str]) -> dict[str, Any]:
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
 
 
 def _grant_bedrock(function: lambda_.Function) -> None:

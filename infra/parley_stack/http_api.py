@@ -30,10 +30,20 @@ class HttpApi(Construct):
         *,
         app_function: lambda_.IFunction,
         authorizer_function: lambda_.IFunction,
+        throttle: apigwv2.ThrottleSettings,
     ) -> None:
         super().__init__(scope, construct_id)
         # The $default stage serves paths as they are (no stage prefix), so CloudFront can pass /api/* through.
         self.api = apigwv2.HttpApi(self, "Api", api_name=f"{Stack.of(self).stack_name}-http")
+        # Its throttling, on the stage the API creates (HttpApi takes no throttle): a stage of our own would replace
+        # it, and a deployed stack cannot create a second $default stage before deleting the first.
+        stage = self.api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.default_route_settings = apigwv2.CfnStage.RouteSettingsProperty(
+            throttling_rate_limit=throttle.rate_limit, throttling_burst_limit=throttle.burst_limit
+        )
         app = HttpLambdaIntegration(
             "App", app_function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
         )

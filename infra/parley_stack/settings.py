@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,23 @@ BEDROCK_MODELS = "bedrockModels"
 OPENAI_KEY_SECRET_ARN = "openaiKeySecretArn"  # noqa: S105 - a context key, not a secret
 OPENAI_BASE_URL = "openaiBaseUrl"
 APP_NAME = "appName"
+API_RATE_LIMIT = "apiRateLimit"
+API_BURST_LIMIT = "apiBurstLimit"
+WORKER_CONCURRENCY = "workerConcurrency"
+WEB_ACL_ARN = "webAclArn"
 
 DEFAULT_LAMBDA_ASSET = "build/lambda"
 DEFAULT_WEB_DIST = "web/dist"
 DEFAULT_BEDROCK_MODELS = "anthropic.claude-3-haiku-20240307-v1:0,amazon.nova-lite-v1:0"
 DEFAULT_APP_NAME = "Parley"
 MAX_APP_NAME_CHARS = 40  # as PARLEY_APP_NAME locally: it has to fit the sidebar
+# What each API's stage takes, per route, from everyone together: far above a team's use (each user may send 600
+# requests a minute, bursts of 300), far below API Gateway's account limit of 10,000 a second: a flood is refused
+# at the edge (429) instead of running a function per request.
+DEFAULT_API_RATE_LIMIT = 50.0  # requests (HTTP) or messages and connections (WebSocket) a second, sustained
+DEFAULT_API_BURST_LIMIT = 100
+# A web ACL for CloudFront lives in us-east-1, with the global scope, whatever the stack's region.
+WEB_ACL_ARN_PATTERN = re.compile(r"arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+")
 
 
 class SettingsError(Exception):
@@ -40,6 +52,14 @@ class DeploySettings:
     openai_base_url: str | None = None
     app_name: str = DEFAULT_APP_NAME
     """What the web app calls itself; written into config.json (`PARLEY_APP_NAME` for `parley serve`)."""
+    api_rate_limit: float = DEFAULT_API_RATE_LIMIT
+    """Requests a second each route of the HTTP API, and each route of the WebSocket API, takes (stage throttling)."""
+    api_burst_limit: int = DEFAULT_API_BURST_LIMIT
+    worker_concurrency: int | None = None
+    """Concurrency reserved for the worker: answers that may run at once, kept free for them whatever else runs in
+    the account. None: none reserved (the account's quota must leave 100 unreserved, so a new account cannot)."""
+    web_acl_arn: str | None = None
+    """A WAF web ACL (CloudFront scope) to put in front of the site and /api/*; see infra/README.md."""
 
     @classmethod
     def from_context(cls, get: Any) -> DeploySettings:
@@ -58,6 +78,10 @@ class DeploySettings:
             openai_key_secret_arn=text(OPENAI_KEY_SECRET_ARN),
             openai_base_url=text(OPENAI_BASE_URL),
             app_name=" ".join((text(APP_NAME) or DEFAULT_APP_NAME).split()),
+            api_rate_limit=_number(text(API_RATE_LIMIT), API_RATE_LIMIT, DEFAULT_API_RATE_LIMIT, float),
+            api_burst_limit=_number(text(API_BURST_LIMIT), API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT, int),
+            worker_concurrency=_number(text(WORKER_CONCURRENCY), WORKER_CONCURRENCY, None, int),
+            web_acl_arn=text(WEB_ACL_ARN),
         )
         settings.check()
         return settings
@@ -76,6 +100,24 @@ class DeploySettings:
             raise SettingsError(f"{APP_NAME} must be one line of at most {MAX_APP_NAME_CHARS} characters.")
         if self.openai_key_secret_arn and not self.openai_key_secret_arn.startswith("arn:"):
             raise SettingsError(f"{OPENAI_KEY_SECRET_ARN} must be the complete ARN of a Secrets Manager secret.")
+        if not self.api_rate_limit > 0 or self.api_burst_limit < 1:
+            raise SettingsError(f"{API_RATE_LIMIT} and {API_BURST_LIMIT} must be above zero.")
+        if self.worker_concurrency is not None and self.worker_concurrency < 1:
+            raise SettingsError(f"{WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
+        if self.web_acl_arn and not WEB_ACL_ARN_PATTERN.fullmatch(self.web_acl_arn):
+            raise SettingsError(
+                f"{WEB_ACL_ARN} must be the ARN of a web ACL for CloudFront: created in us-east-1 with the CLOUDFRONT"
+                " scope (arn:aws:wafv2:us-east-1:ACCOUNT:global/webacl/NAME/ID)."
+            )
+
+
+def _number(value: str | None, key: str, default: Any, kind: type) -> Any:
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, not {value!r}.") from None
 
 
 def _directory(value: str) -> Path:

@@ -64,6 +64,7 @@ class Site(Construct):
         api_domain_name: str,
         websocket_url: str,
         app_name: str,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Only CloudFront reads it (origin access control); it holds nothing but the build, so it goes with the stack.
@@ -112,6 +113,8 @@ class Site(Construct):
             self,
             "Distribution",
             comment="Parley",
+            # An optional WAF web ACL (e.g. a rate rule per address); it also covers /api/*. See infra/README.md.
+            web_acl_id=web_acl_arn,
             default_root_object="index.html",
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             default_behavior=cloudfront.BehaviorOptions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from constructs import Construct
 
 from parley_stack.functions import Functions, session_end_filter
@@ -21,9 +22,16 @@ class ParleyStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage")
-        websocket = WebSocket(self, "WebSocket")
+        throttle = apigwv2.ThrottleSettings(rate_limit=settings.api_rate_limit, burst_limit=settings.api_burst_limit)
+        websocket = WebSocket(self, "WebSocket", throttle=throttle)
         functions = Functions(self, "Functions", settings=settings, storage=storage, websocket=websocket)
-        http = HttpApi(self, "Http", app_function=functions["http_api"], authorizer_function=functions["authorizer"])
+        http = HttpApi(
+            self,
+            "Http",
+            app_function=functions["http_api"],
+            authorizer_function=functions["authorizer"],
+            throttle=throttle,
+        )
         websocket.add_routes(
             {
                 "$connect": functions["ws_connect"],
@@ -42,6 +50,7 @@ class ParleyStack(Stack):
             api_domain_name=http.domain_name(),
             websocket_url=websocket.url,
             app_name=settings.app_name,
+            web_acl_arn=settings.web_acl_arn,
         )
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.

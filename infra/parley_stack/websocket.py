@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -19,10 +20,11 @@ ROUTE_SELECTION_EXPRESSION = "$request.body.action"
 # The methods of the @connections management API: post to, look at and close a connection.
 CONNECTION_METHODS = ("POST", "GET", "DELETE")
 CLOSE_METHOD = "DELETE"
+SNS_MANAGED_KEY = "alias/aws/sns"
 
 
 class WebSocket(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, throttle: apigwv2.ThrottleSettings) -> None:
         super().__init__(scope, construct_id)
         # No API Gateway authorizer on $connect: the connect handler redeems the single-use ticket itself.
         self.api = apigwv2.WebSocketApi(
@@ -32,9 +34,19 @@ class WebSocket(Construct):
             route_selection_expression=ROUTE_SELECTION_EXPRESSION,
         )
         self.stage = apigwv2.WebSocketStage(
-            self, "Stage", web_socket_api=self.api, stage_name=STAGE_NAME, auto_deploy=True
+            self, "Stage", web_socket_api=self.api, stage_name=STAGE_NAME, auto_deploy=True, throttle=throttle
         )
-        self.prompts = sns.Topic(self, "Prompts", display_name="Parley prompts to answer", enforce_ssl=True)
+        # Encrypted at rest with the AWS managed key for SNS: no monthly charge (a customer managed key is $1 a month),
+        # and its key policy lets any principal of the account use it through SNS, so there is no key policy to keep
+        # in step with the publisher (an AWS service publishing, e.g. an alarm, would need a customer managed key).
+        # grant_publish also grants the publisher the key, through this alias only.
+        self.prompts = sns.Topic(
+            self,
+            "Prompts",
+            display_name="Parley prompts to answer",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "PromptsKey", SNS_MANAGED_KEY),
+        )
 
     @property
     def url(self) -> str:

@@ -92,6 +92,22 @@ class Function:
         ]
 
 
+def table_grants(function: Function, table: str) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """What a function may do to the table's items and to its index: action -> the dynamodb:LeadingKeys patterns it
+    is allowed for (the union over its statements). Stream reads aside."""
+    arns = {"${" + table + ".Arn}": 0, "${" + table + ".Arn}/index/gsi1": 1}
+    grants: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+    for statement in function.statements:
+        for resource in as_list(statement["Resource"]):
+            if flatten(resource) not in arns:
+                continue
+            condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+            patterns = set(as_list(condition.get("dynamodb:LeadingKeys", ["*"])))
+            for action in as_list(statement["Action"]):
+                grants[arns[flatten(resource)]].setdefault(action, set()).update(patterns)
+    return grants
+
+
 def parley_functions(template: Json) -> dict[str, Function]:
     """Parley's own functions (not the CDK's custom-resource helpers), by handler module."""
     functions = {}

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cfn import http_api, integration_function, only, parley_functions, references, routes, websocket_api
+from tests.cfn import (
+    http_api,
+    integration_function,
+    only,
+    parley_functions,
+    references,
+    resources,
+    routes,
+    websocket_api,
+)
 
 PUBLIC_ROUTES = {"POST /api/login", "GET /api/health", "GET /openapi.json"}
 PROTECTED_ROUTE = "ANY /api/{proxy+}"
@@ -54,6 +63,18 @@ def test_the_http_api_serves_paths_as_they_are(template_json: dict[str, Any]) ->
         if body["Type"] == "AWS::ApiGatewayV2::Stage" and references(body["Properties"]["ApiId"]) == {api}
     ]
     assert [(stage["StageName"], stage["AutoDeploy"]) for stage in stages] == [("$default", True)]
+
+
+def test_both_stages_refuse_floods_at_the_edge(template_json: dict[str, Any]) -> None:
+    # Each route takes 50 requests (or WebSocket messages and connections) a second, bursts of 100, from everyone
+    # together; beyond that API Gateway answers 429 without invoking a function (CloudFront adds the headers).
+    stages = resources(template_json, "AWS::ApiGatewayV2::Stage")
+    assert {references(stage["Properties"]["ApiId"]).pop() for stage in stages.values()} == {
+        *http_api(template_json),
+        *websocket_api(template_json),
+    }
+    for stage in stages.values():
+        assert stage["Properties"]["DefaultRouteSettings"] == {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
 
 
 def test_websocket_routes_and_their_handlers(template_json: dict[str, Any]) -> None:

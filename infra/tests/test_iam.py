@@ -1,15 +1,88 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from tests.cfn import all_policy_statements, as_list, flatten, parley_functions, resources, websocket_api
+from tests.cfn import (
+    all_policy_statements,
+    as_list,
+    flatten,
+    parley_functions,
+    resources,
+    table_grants,
+    websocket_api,
+)
 
 DATA_SERVICES = ("dynamodb", "sns", "s3", "secretsmanager", "execute-api")
-TABLE_WRITES = re.compile(r"dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems|PartiQL\w+)")
-READ_WRITE = {"ws_connect", "ws_disconnect", "ws_sendprompt", "ws_stop", "ws_default", "worker", "http_api"}
+KEYED_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+}
+# What each function may do to the table's items, by partition key (src/parley/aws/functions/table_access.py, read
+# with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
+USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
+THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
+EXPECTED_TABLE_ACCESS = {
+    "http_api": {
+        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER},
+        "dynamodb:Query": {MESSAGES, SLOTS},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS},
+        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+        "dynamodb:ConditionCheckItem": {MESSAGES},
+    },
+    "authorizer": {"dynamodb:GetItem": {REVOKED, USER}},
+    "ws_connect": {
+        "dynamodb:GetItem": {REVOKED, USER},
+        "dynamodb:PutItem": {CONNECTION},
+        "dynamodb:DeleteItem": {TICKET, CONNECTION},
+    },
+    "ws_disconnect": {"dynamodb:DeleteItem": {CONNECTION}},
+    # $default serves resume: follows a running answer, or reads (and may settle) the saved one.
+    "ws_default": {
+        "dynamodb:GetItem": {CONNECTION, REVOKED, USER},
+        "dynamodb:Query": {MESSAGES},
+        "dynamodb:PutItem": {MESSAGES},
+        "dynamodb:UpdateItem": {RATE, ANSWER, MESSAGES},
+        "dynamodb:DeleteItem": {CONNECTION},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+    },
+    "ws_stop": {
+        "dynamodb:GetItem": {CONNECTION, REVOKED, USER},
+        "dynamodb:UpdateItem": {RATE, ANSWER},
+        "dynamodb:DeleteItem": {CONNECTION},
+    },
+    "ws_sendprompt": {
+        "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER},
+        "dynamodb:ConditionCheckItem": {MESSAGES},
+        "dynamodb:Query": {MESSAGES, SLOTS},
+        "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS},
+        "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER},
+        "dynamodb:DeleteItem": {SLOTS, CONNECTION},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+    },
+    "worker": {
+        "dynamodb:GetItem": {ANSWER},
+        "dynamodb:PutItem": {MESSAGES},
+        "dynamodb:UpdateItem": {MESSAGES, ANSWER},
+        "dynamodb:DeleteItem": {SLOTS},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+    },
+    "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
+}
+# Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections.
+EXPECTED_INDEX_QUERIES = {
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*"}},
+    "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
+    "session_end": {"dynamodb:Query": {"CONNS#*"}},
+}
 STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
 
@@ -32,32 +105,70 @@ def test_no_policy_allows_every_action_of_a_data_service(template_json: dict[str
 
 def test_no_parley_function_has_a_wildcard_action(template_json: dict[str, Any]) -> None:
     for function in parley_functions(template_json).values():
-        assert not [action for action in function.actions() if action.endswith("*")], function.name
+        wildcards = [action for action in function.actions() if action.endswith("*")]
+        # How SNS asks KMS for a data key when the publisher sends to the encrypted topic (see the next test).
+        assert wildcards == (["kms:GenerateDataKey*"] if function.name == "ws_sendprompt" else []), function.name
 
 
-def test_only_the_authorizer_and_session_end_read_the_table_without_writing(template_json: dict[str, Any]) -> None:
-    (table,) = resources(template_json, "AWS::DynamoDB::Table")
-    table_arn = "${" + table + ".Arn}"
+def test_only_the_publisher_may_use_the_topics_key_and_only_through_its_alias(template_json: dict[str, Any]) -> None:
+    (topic,) = resources(template_json, "AWS::SNS::Topic").values()
+    # The AWS managed key: no monthly charge, and a key policy that lets the account use it through SNS.
+    assert flatten(topic["Properties"]["KmsMasterKeyId"]) == "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"
+    users = {}
     for name, function in parley_functions(template_json).items():
-        assert table_arn in function.resources_for("dynamodb:GetItem"), name
-        assert table_arn + "/index/*" in function.resources_for("dynamodb:Query"), name
-        writes = {action for action in function.actions() if TABLE_WRITES.fullmatch(action)}
-        if name in READ_WRITE:
-            assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= writes, name
-        elif name == "session_end":
-            assert writes == {"dynamodb:DeleteItem"}
-        else:
-            assert name == "authorizer"
-            assert writes == set()
+        for statement in function.statements:
+            if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+                users[name] = statement
+    assert set(users) == {"ws_sendprompt"}
+    statement = users["ws_sendprompt"]
+    assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/sns"}}
 
 
-def test_the_session_end_function_deletes_connection_records_and_nothing_else(template_json: dict[str, Any]) -> None:
+def test_each_function_may_touch_only_the_items_it_needs(template_json: dict[str, Any]) -> None:
     (table,) = resources(template_json, "AWS::DynamoDB::Table")
-    session_end = parley_functions(template_json)["session_end"]
-    (statement,) = [s for s in session_end.statements if "dynamodb:DeleteItem" in as_list(s["Action"])]
-    assert as_list(statement["Action"]) == ["dynamodb:DeleteItem"]
-    assert flatten(statement["Resource"]) == "${" + table + ".Arn}"
-    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]}}
+    for name, function in parley_functions(template_json).items():
+        on_table, on_index = table_grants(function, table)
+        assert on_table == EXPECTED_TABLE_ACCESS[name], name
+        assert on_index == EXPECTED_INDEX_QUERIES.get(name, {}), name
+
+
+def test_every_table_grant_names_the_keys_it_is_for(template_json: dict[str, Any]) -> None:
+    # Only actions that name an item's key, each under a LeadingKeys condition: with ForAllValues, an action that
+    # names no key (Scan) would pass any pattern.
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    arns = {"${" + table + ".Arn}", "${" + table + ".Arn}/index/gsi1"}
+    for name, function in parley_functions(template_json).items():
+        for statement in function.statements:
+            actions = {a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")}
+            if not actions or set(as_list(statement["Action"])) <= {*STREAM_READS, "dynamodb:ListStreams"}:
+                continue
+            assert actions <= KEYED_ACTIONS, name
+            assert {flatten(resource) for resource in as_list(statement["Resource"])} <= arns, name
+            ((operator, condition),) = statement["Condition"].items()
+            assert operator == "ForAllValues:StringLike", name
+            assert set(condition) == {"dynamodb:LeadingKeys"}, name
+            assert all(pattern.endswith(("#*", "USERS")) for pattern in condition["dynamodb:LeadingKeys"]), name
+
+
+def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]) -> None:
+    (table,) = resources(template_json, "AWS::DynamoDB::Table")
+    writers: dict[str, set[str]] = {}
+    for name, function in parley_functions(template_json).items():
+        on_table, _ = table_grants(function, table)
+        for action, patterns in on_table.items():
+            if action not in ("dynamodb:GetItem", "dynamodb:Query"):
+                for pattern in patterns:
+                    writers.setdefault(pattern, set()).add(name)
+    # Users (and an account's admin flag) and their conversations: the app and the function that starts answers.
+    assert writers["USER#*"] == {"http_api", "ws_sendprompt"}
+    assert "USERNAME#*" not in writers  # usernames are claimed by `parley users add` only
+    assert writers["JTI#*"] == writers["THROTTLE#*"] == {"http_api"}
+    assert writers["TICKET#*"] == {"http_api", "ws_connect"}
+    # Connections: opened and closed, and dropped by any WebSocket route that finds its session ended.
+    assert writers["CONN#*"] == {"ws_connect", "ws_disconnect", "session_end", "ws_sendprompt", "ws_stop", "ws_default"}
+    authorizer = parley_functions(template_json)["authorizer"].actions()
+    assert {action for action in authorizer if action.startswith("dynamodb:")} == {"dynamodb:GetItem"}
 
 
 def test_only_the_session_end_function_reads_the_tables_stream(template_json: dict[str, Any]) -> None:

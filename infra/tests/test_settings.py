@@ -14,9 +14,10 @@ from aws_cdk.assertions import Template
 from deployed import summary
 from parley_stack import DeploySettings, ParleyStack, SettingsError
 from parley_stack.settings import DEFAULT_BEDROCK_MODELS, REPO_ROOT
-from tests.cfn import deployed_config, parley_functions
+from tests.cfn import deployed_config, distribution_config, parley_functions, resources
 
 OPENAI_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:parley/openai-AbCdEf"
+WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/parley-rate/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
 
 
 def context(**values: str) -> Any:
@@ -93,6 +94,65 @@ def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(wi
         if variables.get("PARLEY_OPENAI_API_KEY_SECRET_ARN") == OPENAI_SECRET:
             told.add(name)
     assert readers == told == {"http_api", "ws_sendprompt", "worker"}
+
+
+@pytest.fixture(scope="module")
+def tuned(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
+    """A deployment with concurrency reserved for the worker, its own throttling, and a WAF web ACL."""
+    code, web = placeholder_assets
+    settings = DeploySettings.from_context(
+        context(
+            lambdaAsset=str(code),
+            webDist=str(web),
+            workerConcurrency="20",
+            apiRateLimit="12.5",
+            apiBurstLimit="25",
+            webAclArn=WEB_ACL,
+        )
+    )
+    app = cdk.App()
+    stack = ParleyStack(
+        app, "Parley", settings=settings, env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_concurrency_is_reserved_for_the_worker_when_asked(tuned: dict[str, Any]) -> None:
+    reserved = {
+        name: function.properties.get("ReservedConcurrentExecutions")
+        for name, function in parley_functions(tuned).items()
+    }
+    assert reserved.pop("worker") == 20
+    assert set(reserved.values()) == {None}
+
+
+def test_the_stages_throttle_as_asked(tuned: dict[str, Any]) -> None:
+    stages = resources(tuned, "AWS::ApiGatewayV2::Stage").values()
+    assert [stage["Properties"]["DefaultRouteSettings"] for stage in stages] == [
+        {"ThrottlingRateLimit": 12.5, "ThrottlingBurstLimit": 25}
+    ] * 2
+
+
+def test_the_web_acl_fronts_the_distribution(tuned: dict[str, Any]) -> None:
+    assert distribution_config(tuned)["WebACLId"] == WEB_ACL
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("workerConcurrency", "0", "at least 1"),
+        ("workerConcurrency", "many", "a number"),
+        ("apiRateLimit", "0", "above zero"),
+        ("apiBurstLimit", "1.5", "a number"),
+        ("webAclArn", "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/y", "us-east-1"),
+    ],
+)
+def test_limits_and_the_web_acl_are_checked(
+    placeholder_assets: tuple[Path, Path], key: str, value: str, message: str
+) -> None:
+    code, web = placeholder_assets
+    with pytest.raises(SettingsError, match=message):
+        DeploySettings.from_context(context(lambdaAsset=str(code), webDist=str(web), **{key: value}))
 
 
 def test_the_deploy_summary_says_how_to_add_a_user() -> None:

@@ -130,6 +130,12 @@ def test_only_the_http_api_function_is_told_the_origin_secret_and_may_read_it(te
     assert told == allowed == {"http_api"}
 
 
+def test_no_web_acl_unless_one_is_given(template_json: dict[str, Any]) -> None:
+    # WAF costs $5 a month and more while idle: optional (webAclArn, infra/README.md; test_settings.py).
+    assert "WebACLId" not in distribution_config(template_json)
+    assert not [body for body in template_json["Resources"].values() if body["Type"].startswith("AWS::WAFv2::")]
+
+
 def test_the_site_is_cached_and_app_routes_serve_index_html(template_json: dict[str, Any]) -> None:
     config = distribution_config(template_json)
     default = config["DefaultCacheBehavior"]

@@ -60,6 +60,11 @@ def test_the_table_outlives_the_stack(template: Template) -> None:
     )
 
 
+def test_the_table_can_be_restored_to_any_second_of_the_last_35_days(template_json: dict[str, Any]) -> None:
+    _, table = only(template_json, "AWS::DynamoDB::Table")
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
 def test_the_jwt_secret_is_generated_by_secrets_manager(template: Template) -> None:
     template.resource_count_is("AWS::SecretsManager::Secret", 2)  # and CloudFront's origin secret (test_site.py)
     template.has_resource_properties(

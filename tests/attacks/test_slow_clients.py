@@ -14,9 +14,9 @@ import pytest
 DEADLINE = 2.0  # seconds (PARLEY_REQUEST_READ_TIMEOUT, 10 by default)
 SLACK = 1.5  # the deadline is a timer on a busy 2-core machine
 DRIP = 0.5  # seconds between the bytes a slow client sends
-HEAD = b"GET /api/health HTTP/1.1\r\nHost: parley\r\n"
+HEAD = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n"
 BODY_HEAD = (
-    b"POST /api/login HTTP/1.1\r\nHost: parley\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n"
+    b"POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n"
 )
 
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../src/api/client";
 import type { ConversationDetail, MessageOut } from "../src/api/types";
-import { ChatStore } from "../src/chat/chatStore";
+import { ChatStore, versionsOf, type Versions } from "../src/chat/chatStore";
 import type { FrameThrottle } from "../src/chat/frame";
 import type { ClientMessage, SendPrompt } from "../src/ws/protocol";
 
@@ -30,16 +30,28 @@ function detail(messages: MessageOut[]): ConversationDetail {
   return { id: "c1", title: "T", model: "m", created_at: 0, updated_at: 0, current_leaf_id: leaf, messages };
 }
 
-function setup(options: { connected?: boolean; conversation?: ConversationDetail } = {}) {
+function setup(
+  options: {
+    connected?: boolean;
+    conversation?: ConversationDetail;
+    /** What PUT .../leaf answers, by the message id asked for. */
+    branches?: Record<string, ConversationDetail>;
+  } = {},
+) {
   const sent: ClientMessage[] = [];
   const frames: (() => void)[] = [];
   const getConversation = vi.fn(async () => {
     if (!options.conversation) throw new ApiError(404, "not_found", "Conversation not found.");
     return structuredClone(options.conversation);
   });
+  const switchBranch = vi.fn(async (_conversationId: string, messageId: string, _signal?: AbortSignal) => {
+    const branch = options.branches?.[messageId];
+    if (!branch) throw new ApiError(404, "not_found", "Message not found.");
+    return structuredClone(branch);
+  });
   const onCreated = vi.fn();
   const store = new ChatStore({
-    api: { getConversation },
+    api: { getConversation, switchBranch },
     send: (m) => {
       if (options.connected === false) return false;
       sent.push(m);
@@ -73,7 +85,7 @@ function setup(options: { connected?: boolean; conversation?: ConversationDetail
     },
   });
   const runFrames = () => frames.splice(0).forEach((f) => f());
-  return { store, sent, getConversation, onCreated, runFrames };
+  return { store, sent, getConversation, switchBranch, onCreated, runFrames };
 }
 
 const prompt = (m: ClientMessage | undefined) => (m as SendPrompt).payload;
@@ -323,5 +335,141 @@ describe("ChatStore", () => {
     store.open("c1");
     expect(store.getState().generation).not.toBeNull();
     expect(store.getState().messages).toHaveLength(2);
+  });
+});
+
+describe("ChatStore versions (branches)", () => {
+  // One question answered twice: the first answer's branch and the second's.
+  const question = () => message("u1", "user", "Question", { sibling_ids: ["u1"] });
+  const firstBranch = () =>
+    detail([question(), message("a1", "assistant", "First answer", { parent_id: "u1", sibling_ids: ["a1", "a2"] })]);
+  const secondBranch = () =>
+    detail([question(), message("a2", "assistant", "Second answer", { parent_id: "u1", sibling_ids: ["a1", "a2"] })]);
+  const versions = (store: ChatStore) => store.getState().messages.map((m) => [m.text.text, versionsOf(m)]);
+
+  it("reads where each message stands among its turn's versions", async () => {
+    const { store } = setup({ conversation: secondBranch() });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(versions(store)).toEqual([
+      ["Question", { position: 1, total: 1, previous: null, next: null }],
+      ["Second answer", { position: 2, total: 2, previous: "a1", next: null }],
+    ]);
+  });
+
+  it("regenerating adds a version of the answer beside the old one: 2 / 2 once the server names it", async () => {
+    const answeredOnce = detail([question(), message("a1", "assistant", "First answer", { parent_id: "u1" })]);
+    const { store, sent } = setup({ conversation: answeredOnce });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    const questionKey = store.getState().messages[0]!.key;
+    expect(store.regenerate()).toBe(true);
+    const payload = prompt(sent[0]);
+    expect(payload).toMatchObject({ conversation_id: "c1", edit_message_id: "u1", prompt: "Question" });
+    // The question stays as it is (same message, same key); the new answer is the second version.
+    expect(store.getState().messages[0]!.key).toBe(questionKey);
+    expect(versions(store)[1]![1]).toMatchObject({ position: 2, total: 2, previous: "a1" });
+
+    store.handleEvent({ type: "start", msgid: payload.msgid, conversation_id: "c1", message_id: "a2", user_message_id: "u1", model: "m", title: "T" });
+    store.handleEvent({ type: "done", msgid: payload.msgid, finish_reason: "stop", usage: null });
+    expect(store.getState().messages.map((m) => m.id)).toEqual(["u1", "a2"]);
+    expect(store.getState().messages[1]!.siblingIds).toEqual(["a1", "a2"]);
+  });
+
+  it("editing adds a version of the question: the edited one shows 2 / 2, its new answer 1 / 1", async () => {
+    const conversation = detail([
+      message("u1", "user", "First", { sibling_ids: ["u1"] }),
+      message("a1", "assistant", "One", { parent_id: "u1" }),
+      message("u2", "user", "Second", { parent_id: "a1", sibling_ids: ["u2"] }),
+      message("a2", "assistant", "Two", { parent_id: "u2" }),
+    ]);
+    const { store, sent } = setup({ conversation });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.editAndResend("u2", "Second, edited")).toBe(true);
+    const payload = prompt(sent[0]);
+    expect(payload).toMatchObject({ edit_message_id: "u2", prompt: "Second, edited" });
+    store.handleEvent({ type: "start", msgid: payload.msgid, conversation_id: "c1", message_id: "a3", user_message_id: "u3", model: "m", title: "T" });
+    store.handleEvent({ type: "done", msgid: payload.msgid, finish_reason: "stop", usage: null });
+    expect(versions(store).map(([text, v]) => [text, (v as Versions).position, (v as Versions).total])).toEqual([
+      ["First", 1, 1],
+      ["One", 1, 1],
+      ["Second, edited", 2, 2],
+      ["", 1, 1],
+    ]);
+    expect(versionsOf(store.getState().messages[2]!).previous).toBe("u2");
+  });
+
+  it("an edit that keeps the text answers the same question again, as the server does", async () => {
+    const { store, sent } = setup({ conversation: firstBranch() });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.editAndResend("u1", "Question")).toBe(true);
+    expect(prompt(sent[0]).edit_message_id).toBe("u1");
+    expect(store.getState().messages.map((m) => [m.id, m.siblingIds.length])).toEqual([
+      ["u1", 1],
+      [null, 3], // a1, a2 and this one
+    ]);
+  });
+
+  it("switches to another version: the server's branch is shown, and what did not change keeps its place", async () => {
+    const { store, switchBranch } = setup({ conversation: secondBranch(), branches: { a1: firstBranch() } });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    const before = store.getState().messages[0]!;
+
+    const switched = store.switchBranch("a1");
+    expect(store.getState().switching).toBe(true);
+    expect(store.isBusy).toBe(true);
+    expect(store.send("Not now")).toBe(false); // it would continue whichever branch the server has
+    expect(await switched).toBe(true);
+
+    expect(switchBranch).toHaveBeenCalledWith("c1", "a1", expect.any(AbortSignal));
+    expect(store.getState().switching).toBe(false);
+    expect(store.getState().messages.map((m) => m.text.text)).toEqual(["Question", "First answer"]);
+    expect(versionsOf(store.getState().messages[1]!)).toEqual({ position: 1, total: 2, previous: null, next: "a2" });
+    expect(store.getState().messages[0]).toBe(before); // not drawn again
+  });
+
+  it("does not switch while an answer is being written", async () => {
+    const { store, switchBranch } = setup({ conversation: secondBranch(), branches: { a1: firstBranch() } });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    store.send("Next question");
+    expect(await store.switchBranch("a1")).toBe(false);
+    expect(switchBranch).not.toHaveBeenCalled();
+  });
+
+  it("a refused switch leaves the branch as it was and says why", async () => {
+    const { store } = setup({ conversation: secondBranch(), branches: {} });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(store.switchBranch("a1")).rejects.toMatchObject({ status: 404, message: "Message not found." });
+    expect(store.getState().switching).toBe(false);
+    expect(store.getState().messages.map((m) => m.text.text)).toEqual(["Question", "Second answer"]);
+    expect(store.send("Go on")).toBe(true);
+  });
+
+  it("a switch overtaken by opening another chat changes nothing", async () => {
+    const { store } = setup({ conversation: secondBranch(), branches: { a1: firstBranch() } });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    const switched = store.switchBranch("a1");
+    store.open(null);
+    expect(await switched).toBe(false);
+    expect(store.getState()).toMatchObject({ conversationId: null, messages: [], switching: false });
+  });
+
+  it("follows the answer of a branch switched to while it is still being written (in another tab)", async () => {
+    const live = detail([
+      question(),
+      message("a2", "assistant", "Still go", { parent_id: "u1", sibling_ids: ["a1", "a2"], status: "streaming", msgid: "other-tab" }),
+    ]);
+    const { store, sent } = setup({ conversation: firstBranch(), branches: { a2: live } });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    await store.switchBranch("a2");
+    expect(store.getState().generation).toMatchObject({ msgid: "other-tab", following: "socket", lastSeq: 8 });
+    expect(sent.at(-1)).toEqual({ action: "resume", payload: { msgid: "other-tab", conversation_id: "c1", after_seq: 8 } });
   });
 });

@@ -68,6 +68,17 @@ describe("ApiClient", () => {
     expect(onUnauthorized).toHaveBeenCalledOnce();
   });
 
+  it("switches a conversation's branch with a PUT of the message to show", async () => {
+    const fetch = respond(200, { id: "c/1", messages: [] });
+    const api = new ApiClient({ baseUrl: "http://h", fetch });
+    await api.switchBranch("c/1", "m1");
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe("http://h/api/conversations/c%2F1/leaf");
+    expect(init.method).toBe("PUT");
+    expect(JSON.parse(init.body as string)).toEqual({ message_id: "m1" });
+    expect((init.headers as Record<string, string>)["X-Parley-CSRF"]).toBe("1");
+  });
+
   it("returns nothing for 204", async () => {
     const api = new ApiClient({ baseUrl: "http://h", fetch: respond(204, null) });
     await expect(api.deleteConversation("x/y")).resolves.toBeUndefined();

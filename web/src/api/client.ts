@@ -117,6 +117,14 @@ export class ApiClient {
     return this.request("GET", `/api/conversations/${encodeURIComponent(id)}`, { signal });
   }
 
+  /** Show and continue the branch through ``messageId`` (one of a turn's versions); the server keeps the choice. */
+  switchBranch(id: string, messageId: string, signal?: AbortSignal): Promise<ConversationDetail> {
+    return this.request("PUT", `/api/conversations/${encodeURIComponent(id)}/leaf`, {
+      body: { message_id: messageId },
+      signal,
+    });
+  }
+
   renameConversation(id: string, title: string): Promise<ConversationOut> {
     return this.request("PATCH", `/api/conversations/${encodeURIComponent(id)}`, { body: { title } });
   }

@@ -1,9 +1,11 @@
-// The open conversation: its messages, the answer being generated, and what the user can do to it
-// (send, stop, regenerate, edit and resend). Socket events arrive through handleEvent. An answer still being
-// generated when the page is reloaded, the chat is opened again or the socket comes back is rejoined with a
-// `resume` from the last seq the page has: the server sends what was missed, then the rest.
+// The open conversation: the branch shown (its messages, each with the versions of its turn), the answer
+// being generated, and what the user can do to it (send, stop, regenerate, edit and resend, switch to another
+// version). Editing and regenerating add a version beside the old one; nothing is deleted. Socket events
+// arrive through handleEvent. An answer still being generated when the page is reloaded, the chat is opened
+// again or the socket comes back is rejoined with a `resume` from the last seq the page has: the server sends
+// what was missed, then the rest.
 import { ApiError, type ApiClient } from "../api/client";
-import type { ChatParams, MessageOut, MessageStatus } from "../api/types";
+import type { ChatParams, ConversationDetail, MessageOut, MessageStatus } from "../api/types";
 import { Store } from "../lib/store";
 import { codePoints, newMsgid, textAfter, type ClientMessage, type ServerEvent, type StartEvent } from "../ws/protocol";
 import { frameThrottle, type FrameThrottle } from "./frame";
@@ -18,6 +20,28 @@ export interface ChatMessage {
   text: StreamText;
   msgid: string | null;
   error: string | null;
+  /** The versions of this turn (messages sharing its parent), oldest first, itself included. A message the
+   * server has not named yet stands in with its key until the start event gives its id. */
+  siblingIds: readonly string[];
+}
+
+/** Where a message stands among its turn's versions, and the ids of its neighbours (null at either end). */
+export interface Versions {
+  position: number;
+  total: number;
+  previous: string | null;
+  next: string | null;
+}
+
+export function versionsOf(message: ChatMessage): Versions {
+  const ids = message.siblingIds;
+  const index = Math.max(0, ids.indexOf(message.id ?? message.key));
+  return {
+    position: index + 1,
+    total: Math.max(1, ids.length),
+    previous: ids[index - 1] ?? null,
+    next: ids[index + 1] ?? null,
+  };
 }
 
 interface Generation {
@@ -36,12 +60,14 @@ export interface ChatState {
   loading: boolean;
   loadError: string | null;
   generation: Generation | null;
+  /** Another version's branch is being fetched (PUT .../leaf): nothing else may change the conversation. */
+  switching: boolean;
   /** Bumped at most once per animation frame while an answer streams in. */
   tick: number;
 }
 
 export interface ChatDeps {
-  api: Pick<ApiClient, "getConversation">;
+  api: Pick<ApiClient, "getConversation" | "switchBranch">;
   send: (message: ClientMessage) => boolean;
   params: () => ChatParams;
   /** A new chat got its id from the server (the page's address should now name it). */
@@ -57,15 +83,29 @@ const STATUS_TEXT: Partial<Record<MessageStatus, string>> = {
 
 export class ChatStore extends Store<ChatState> {
   private readonly frame: FrameThrottle;
+  /** The fetch of the branch to show (opening a conversation, or switching versions); aborted by a reset. */
   private loadAbort: AbortController | null = null;
 
   constructor(private readonly deps: ChatDeps) {
-    super({ conversationId: null, messages: [], loading: false, loadError: null, generation: null, tick: 0 });
+    super({
+      conversationId: null,
+      messages: [],
+      loading: false,
+      loadError: null,
+      generation: null,
+      switching: false,
+      tick: 0,
+    });
     this.frame = (deps.frame ?? frameThrottle)(() => this.setState({ tick: this.state.tick + 1 }));
   }
 
   get isGenerating(): boolean {
     return this.state.generation !== null;
+  }
+
+  /** An answer is being written or a branch switched: nothing may be sent, edited or switched meanwhile. */
+  get isBusy(): boolean {
+    return this.state.generation !== null || this.state.switching;
   }
 
   /** Show a conversation (null: a new, empty chat). Opening the one already shown does nothing. */
@@ -78,26 +118,41 @@ export class ChatStore extends Store<ChatState> {
   /** Reload the open conversation from the server. */
   refresh(): void {
     const id = this.state.conversationId;
-    if (id !== null && !this.isGenerating) {
+    if (id !== null && !this.isBusy) {
       this.reset({ conversationId: id, loading: true });
       void this.load(id);
     }
   }
 
   send(prompt: string): boolean {
-    if (this.isGenerating || !prompt.trim()) return false;
-    return this.start(prompt, this.state.messages, null);
+    if (this.isBusy || !prompt.trim()) return false;
+    return this.start(prompt, this.state.messages, { kind: "new" });
   }
 
-  /** Replace a user message (and everything after it) with ``prompt``, and answer again. */
+  /** Ask ``prompt`` in place of a user message: a new version of that turn, answered, becomes the branch shown
+   * (the old one is kept). With the message's own text, as on the server, this answers it again instead. */
   editAndResend(userKey: string, prompt: string): boolean {
-    if (this.isGenerating || !prompt.trim()) return false;
-    const index = this.state.messages.findIndex((m) => m.key === userKey && m.role === "user");
-    const message = this.state.messages[index];
+    if (this.isBusy || !prompt.trim()) return false;
+    const messages = this.state.messages;
+    const index = messages.findIndex((m) => m.key === userKey && m.role === "user");
+    const message = messages[index];
     if (!message) return false;
-    const before = this.state.messages.slice(0, index);
-    if (message.id === null || this.state.conversationId === null) return this.start(prompt, before, null);
-    return this.start(prompt, before, message.id);
+    if (message.id === null || this.state.conversationId === null) {
+      return this.start(prompt, messages.slice(0, index), { kind: "new" }); // never saved: ask it afresh
+    }
+    if (prompt === message.text.text) {
+      const answer = messages[index + 1];
+      return this.start(prompt, messages.slice(0, index + 1), {
+        kind: "answer-again",
+        asked: message.id,
+        answers: answer?.role === "assistant" ? savedVersions(answer) : [],
+      });
+    }
+    return this.start(prompt, messages.slice(0, index), {
+      kind: "edit",
+      edited: message.id,
+      versions: savedVersions(message),
+    });
   }
 
   /** Answer the last prompt again (also the retry of a failed or cut-off answer). */
@@ -115,6 +170,31 @@ export class ChatStore extends Store<ChatState> {
     }
   }
 
+  /** Show another version of a turn: the server moves the conversation to the branch through ``messageId``
+   * (to the newest answer below it) and keeps that choice; the branch it returns is shown. Resolves true once
+   * shown, false when it could not start or the user moved on; rejects with the server's ApiError. */
+  async switchBranch(messageId: string): Promise<boolean> {
+    const conversationId = this.state.conversationId;
+    if (this.isBusy || this.state.loading || conversationId === null) return false;
+    this.loadAbort?.abort();
+    const abort = new AbortController();
+    this.loadAbort = abort;
+    this.setState({ switching: true });
+    try {
+      const detail = await this.deps.api.switchBranch(conversationId, messageId, abort.signal);
+      if (abort.signal.aborted) return false;
+      this.loadAbort = null;
+      // One update: the new branch is drawn with its buttons already enabled (focus can land on them).
+      this.show(detail, { switching: false });
+      return true;
+    } catch (error) {
+      if (abort.signal.aborted) return false;
+      this.loadAbort = null;
+      this.setState({ switching: false });
+      throw error;
+    }
+  }
+
   handleEvent(event: ServerEvent): void {
     const generation = this.state.generation;
     if (!generation || event.msgid !== generation.msgid) return;
@@ -123,8 +203,8 @@ export class ChatStore extends Store<ChatState> {
         this.setState({
           conversationId: event.conversation_id,
           messages: this.state.messages.map((m) => {
-            if (m.key === generation.assistantKey) return { ...m, id: event.message_id };
-            if (m.role === "user" && m.msgid === event.msgid) return { ...m, id: event.user_message_id };
+            if (m.key === generation.assistantKey) return named(m, event.message_id);
+            if (m.role === "user" && m.msgid === event.msgid) return named(m, event.user_message_id);
             return m;
           }),
         });
@@ -171,32 +251,41 @@ export class ChatStore extends Store<ChatState> {
     this.loadAbort?.abort();
   }
 
-  private start(prompt: string, before: readonly ChatMessage[], editMessageId: string | null): boolean {
+  /** Send a prompt and show its turn at once: ``before`` is the branch kept above the new messages. */
+  private start(prompt: string, before: readonly ChatMessage[], turn: Turn): boolean {
     const msgid = newMsgid();
     const payload: ClientMessage = { action: "sendprompt", payload: { msgid, prompt, params: this.deps.params() } };
     if (this.state.conversationId !== null) payload.payload.conversation_id = this.state.conversationId;
-    if (editMessageId !== null) payload.payload.edit_message_id = editMessageId;
+    if (turn.kind === "edit") payload.payload.edit_message_id = turn.edited;
+    if (turn.kind === "answer-again") payload.payload.edit_message_id = turn.asked;
     if (!this.deps.send(payload)) return false;
-    const user: ChatMessage = {
-      key: `local-${msgid}-user`,
-      id: null,
-      role: "user",
-      status: "complete",
-      text: StreamText.from(prompt),
-      msgid,
-      error: null,
-    };
+    const added: ChatMessage[] = [];
+    if (turn.kind !== "answer-again") {
+      const key = `local-${msgid}-user`;
+      added.push({
+        key,
+        id: null,
+        role: "user",
+        status: "complete",
+        text: StreamText.from(prompt),
+        msgid,
+        error: null,
+        siblingIds: [...(turn.kind === "edit" ? turn.versions : []), key],
+      });
+    }
+    const assistantKey = `local-${msgid}-answer`;
     const assistant: ChatMessage = {
-      key: `local-${msgid}-answer`,
+      key: assistantKey,
       id: null,
       role: "assistant",
       status: "streaming",
       text: new StreamText(),
       msgid,
       error: null,
+      siblingIds: [...(turn.kind === "answer-again" ? turn.answers : []), assistantKey],
     };
     this.setState({
-      messages: [...before, user, assistant],
+      messages: [...before, ...added, assistant],
       generation: { msgid, assistantKey: assistant.key, following: "socket", stopRequested: false, lastSeq: 0 },
     });
     return true;
@@ -230,7 +319,15 @@ export class ChatStore extends Store<ChatState> {
     this.frame.cancel();
     this.loadAbort?.abort();
     this.loadAbort = null;
-    this.setState({ conversationId: null, messages: [], loading: false, loadError: null, generation: null, ...patch });
+    this.setState({
+      conversationId: null,
+      messages: [],
+      loading: false,
+      loadError: null,
+      generation: null,
+      switching: false,
+      ...patch,
+    });
   }
 
   private async load(conversationId: string): Promise<void> {
@@ -239,24 +336,7 @@ export class ChatStore extends Store<ChatState> {
     try {
       const detail = await this.deps.api.getConversation(conversationId, abort.signal);
       if (abort.signal.aborted) return;
-      const messages = detail.messages.map(fromServer);
-      const last = messages[messages.length - 1];
-      let generation: Generation | null = null;
-      if (last?.role === "assistant" && last.status === "streaming") {
-        // Still being written (the page was reloaded mid-answer, the chat opened again, or another tab asked):
-        // rejoin it from the saved text. The answer carries its request's msgid (a regenerated answer's question
-        // was asked by an earlier request).
-        const asker = [...messages].reverse().find((m) => m.role === "user");
-        generation = {
-          msgid: last.msgid ?? asker?.msgid ?? last.key,
-          assistantKey: last.key,
-          following: "waiting",
-          stopRequested: false,
-          lastSeq: codePoints(last.text.text),
-        };
-      }
-      this.setState({ messages, loading: false, generation });
-      if (generation) this.resume(generation);
+      this.show(detail);
     } catch (error) {
       if (abort.signal.aborted) return;
       const message =
@@ -268,6 +348,56 @@ export class ChatStore extends Store<ChatState> {
       this.setState({ loading: false, loadError: message });
     }
   }
+
+  /** Show the branch the server sent. Messages already shown keep their key and text, so the part of the branch
+   * that did not change is not drawn again. */
+  private show(detail: ConversationDetail, patch: Partial<ChatState> = {}): void {
+    const shown = new Map(this.state.messages.filter((m) => m.id !== null).map((m) => [m.id, m]));
+    const messages = detail.messages.map((saved) => {
+      const known = shown.get(saved.id);
+      const fresh = fromServer(saved);
+      if (!known || known.status !== fresh.status || known.text.text !== saved.content) return fresh;
+      const same = known.error === fresh.error && sameIds(known.siblingIds, fresh.siblingIds);
+      return same ? known : { ...known, siblingIds: fresh.siblingIds, error: fresh.error };
+    });
+    const last = messages[messages.length - 1];
+    let generation: Generation | null = null;
+    if (last?.role === "assistant" && last.status === "streaming") {
+      // Still being written (the page was reloaded mid-answer, the chat opened again, or another tab asked):
+      // rejoin it from the saved text. The answer carries its request's msgid (a regenerated answer's question
+      // was asked by an earlier request).
+      const asker = [...messages].reverse().find((m) => m.role === "user");
+      generation = {
+        msgid: last.msgid ?? asker?.msgid ?? last.key,
+        assistantKey: last.key,
+        following: "waiting",
+        stopRequested: false,
+        lastSeq: codePoints(last.text.text),
+      };
+    }
+    this.setState({ messages, loading: false, generation, ...patch });
+    if (generation) this.resume(generation);
+  }
+}
+
+/** What a new prompt does to the branch shown. */
+type Turn =
+  | { kind: "new" } // a question after the last message
+  | { kind: "edit"; edited: string; versions: readonly string[] } // a new version of a question
+  | { kind: "answer-again"; asked: string; answers: readonly string[] }; // a new version of its answer
+
+/** A message's versions the server knows of (a message never saved stands in for none). */
+function savedVersions(message: ChatMessage): readonly string[] {
+  return message.id === null ? message.siblingIds.filter((id) => id !== message.key) : message.siblingIds;
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+/** The message with the id the server gave it, which also replaces its key among its turn's versions. */
+function named(message: ChatMessage, id: string): ChatMessage {
+  return { ...message, id, siblingIds: message.siblingIds.map((s) => (s === message.key ? id : s)) };
 }
 
 function fromServer(message: MessageOut): ChatMessage {
@@ -280,6 +410,7 @@ function fromServer(message: MessageOut): ChatMessage {
     text: StreamText.from(message.content),
     msgid: message.msgid,
     error: endedText(message),
+    siblingIds: message.sibling_ids.length > 0 ? message.sibling_ids : [message.id],
   };
 }
 

@@ -84,6 +84,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
   const generation = useStore(chat, (s) => s.generation);
   const messages = useStore(chat, (s) => s.messages);
   const loading = useStore(chat, (s) => s.loading);
+  const switching = useStore(chat, (s) => s.switching);
   const loadError = useStore(chat, (s) => s.loadError);
   const conversationId = useStore(chat, (s) => s.conversationId);
   const models = useStore(settings, (s) => s.models);
@@ -150,6 +151,17 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
   const onRegenerate = useCallback(() => {
     if (!chat.regenerate()) toasts.show("Could not regenerate: wait for the answer to finish or reconnect.");
   }, [chat]);
+  const onSwitch = useCallback(
+    async (messageId: string) => {
+      try {
+        return await chat.switchBranch(messageId);
+      } catch (error) {
+        toasts.show(`Could not show that version. ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      }
+    },
+    [chat],
+  );
 
   const connected = connectionState.status === "open";
   const showSidebar = !sidebarHidden;
@@ -242,14 +254,20 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           ) : messages.length === 0 ? (
             <EmptyState onPick={(text) => composer.current?.setText(text)} />
           ) : (
-            <MessageList store={chat} appName={config.appName} onEdit={onEdit} onRegenerate={onRegenerate} />
+            <MessageList
+              store={chat}
+              appName={config.appName}
+              onEdit={onEdit}
+              onRegenerate={onRegenerate}
+              onSwitch={onSwitch}
+            />
           )}
         </main>
         <Composer
           ref={composer}
           appName={config.appName}
           generating={generation !== null}
-          canSend={connected && !loading && !loadError}
+          canSend={connected && !loading && !loadError && !switching}
           offlineReason={connected ? null : "Not connected: messages can be sent once the connection is back."}
           onSend={send}
           onStop={() => chat.stop()}

@@ -1,8 +1,10 @@
 // The conversation's messages. Follows the answer down while you are at the bottom; scroll up to read
-// and it stays put, with a button to jump back down.
+// and it stays put, with a button to jump back down. Switching a message to another version leaves the
+// page where it is and keeps the keyboard on the switcher.
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import type { ChatStore } from "../chat/chatStore";
+import { versionsOf, type ChatMessage, type ChatStore } from "../chat/chatStore";
 import { useStore } from "../lib/store";
+import type { Direction } from "./BranchSwitcher";
 import { ArrowDownIcon } from "./icons";
 import { MessageView } from "./MessageView";
 
@@ -11,17 +13,28 @@ interface Props {
   appName: string;
   onEdit: (key: string, text: string) => void;
   onRegenerate: () => void;
+  /** Show the branch through this message; resolves true once shown (false: not switched, and said why). */
+  onSwitch: (messageId: string) => Promise<boolean>;
 }
 
 const NEAR_BOTTOM_PX = 80;
 
-export function MessageList({ store, appName, onEdit, onRegenerate }: Props) {
+/** Where a switch was asked for: the switcher at that place in the new branch gets the focus back. */
+interface Landing {
+  turn: number;
+  to: Direction;
+}
+
+export function MessageList({ store, appName, onEdit, onRegenerate, onSwitch }: Props) {
   const messages = useStore(store, (s) => s.messages);
   const generation = useStore(store, (s) => s.generation);
+  const switching = useStore(store, (s) => s.switching);
   const tick = useStore(store, (s) => s.tick);
   const scroller = useRef<HTMLDivElement>(null);
   const [atBottom, setAtBottom] = useState(true);
   const follow = useRef(true);
+  const landing = useRef<Landing | null>(null);
+  const shownCount = useRef(-1);
 
   const onScroll = useCallback(() => {
     const el = scroller.current;
@@ -39,36 +52,61 @@ export function MessageList({ store, appName, onEdit, onRegenerate }: Props) {
     setAtBottom(true);
   }, []);
 
-  // A new message (sent or loaded) always scrolls to it.
-  const count = messages.length;
   useLayoutEffect(() => {
-    scrollToBottom(false);
-  }, [count, scrollToBottom]);
-
-  useLayoutEffect(() => {
-    if (follow.current) scroller.current?.scrollTo({ top: scroller.current.scrollHeight });
-  }, [tick, messages]);
+    const landed = landing.current;
+    landing.current = null;
+    if (landed) {
+      // Another version replaced this part of the branch: what is above it did not move, so stay put.
+      shownCount.current = messages.length;
+      if (scroller.current) focusSwitcher(scroller.current, landed);
+    } else if (messages.length !== shownCount.current) {
+      shownCount.current = messages.length;
+      scrollToBottom(false); // a new message (sent or loaded) always scrolls to it
+    } else if (follow.current) {
+      scroller.current?.scrollTo({ top: scroller.current.scrollHeight });
+    }
+  }, [tick, messages, scrollToBottom]);
 
   const lastAnswerKey = [...messages].reverse().find((m) => m.role === "assistant")?.key;
   const lastAnswer = messages.find((m) => m.key === lastAnswerKey);
-  const announcement = useAnnouncement(generation !== null, lastAnswer?.status);
+  const [announcement, announce] = useAnnouncement(generation !== null, lastAnswer?.status);
+
+  const switchVersion = useCallback(
+    (message: ChatMessage, turn: number, to: Direction) => {
+      const versions = versionsOf(message);
+      const target = to === "previous" ? versions.previous : versions.next;
+      if (target === null) return;
+      landing.current = { turn, to };
+      void onSwitch(target).then((shown) => {
+        if (!shown) {
+          landing.current = null;
+          return;
+        }
+        const now = store.getState().messages[turn];
+        if (now) announce(`Showing version ${versionsOf(now).position} of ${versionsOf(now).total}.`);
+      });
+    },
+    [onSwitch, store, announce],
+  );
 
   return (
     <div className="message-scroller" ref={scroller} onScroll={onScroll}>
       <div className="messages" role="log" aria-label="Messages" aria-live="off">
-        {messages.map((message) => {
+        {messages.map((message, turn) => {
           const streaming = generation?.assistantKey === message.key;
           return (
             <MessageView
               key={message.key}
               message={message}
+              turn={turn}
               tick={streaming ? tick : 0}
               streaming={streaming}
               isLastAnswer={message.key === lastAnswerKey}
-              busy={generation !== null}
+              busy={generation !== null || switching}
               appName={appName}
               onEdit={onEdit}
               onRegenerate={onRegenerate}
+              onSwitch={switchVersion}
             />
           );
         })}
@@ -85,7 +123,19 @@ export function MessageList({ store, appName, onEdit, onRegenerate }: Props) {
   );
 }
 
-function useAnnouncement(generating: boolean, status: string | undefined): string {
+/** After a switch, the same button in the new version's switcher (or its other one, at either end) takes the
+ * focus the old one lost with its message, unless the focus has gone somewhere else meanwhile. */
+function focusSwitcher(list: HTMLElement, { turn, to }: Landing): void {
+  if (document.activeElement !== null && document.activeElement !== document.body) return;
+  const group = list.querySelector(`[data-turn="${turn}"] .branch-switcher`);
+  const button =
+    group?.querySelector<HTMLButtonElement>(`button[data-to="${to}"]:not(:disabled)`) ??
+    group?.querySelector<HTMLButtonElement>("button:not(:disabled)");
+  button?.focus();
+}
+
+/** What the polite status region says: an answer's start and end, or what a switch showed. */
+function useAnnouncement(generating: boolean, status: string | undefined): [string, (text: string) => void] {
   const [text, setText] = useState("");
   const was = useRef(generating);
   useEffect(() => {
@@ -101,5 +151,5 @@ function useAnnouncement(generating: boolean, status: string | undefined): strin
     }
     was.current = generating;
   }, [generating, status]);
-  return text;
+  return [text, setText];
 }

@@ -1,28 +1,42 @@
-// One message. User messages are shown as typed; answers as markdown, block by block.
+// One message. User messages are shown as typed; answers as markdown, block by block. A message with other
+// versions (edits, regenerated answers) carries the switcher between them.
 import { memo, useState, type KeyboardEvent } from "react";
-import type { ChatMessage } from "../chat/chatStore";
+import { versionsOf, type ChatMessage } from "../chat/chatStore";
 import type { StreamText } from "../chat/streamText";
 import { MarkdownBlock } from "../markdown/Markdown";
+import { BranchSwitcher, type Direction } from "./BranchSwitcher";
 import { CopyButton } from "./CopyButton";
 import { AlertIcon, EditIcon, LogoIcon, RegenerateIcon } from "./icons";
 
 interface Props {
   message: ChatMessage;
+  /** Its place in the branch shown (its depth in the tree: every version of it stands at the same place). */
+  turn: number;
   /** Changes every frame while this message streams, so it re-renders; 0 otherwise. */
   tick: number;
   streaming: boolean;
   isLastAnswer: boolean;
+  /** An answer is being written or a branch switched: edit, regenerate and switch wait. */
   busy: boolean;
   appName: string;
   onEdit: (key: string, text: string) => void;
   onRegenerate: () => void;
+  onSwitch: (message: ChatMessage, turn: number, to: Direction) => void;
 }
 
 export const MessageView = memo(function MessageView(props: Props) {
   return props.message.role === "user" ? <UserMessage {...props} /> : <Answer {...props} />;
 });
 
-function UserMessage({ message, busy, onEdit }: Props) {
+/** The switcher, when the message has other versions. */
+function MessageVersions({ message, turn, busy, onSwitch }: Props) {
+  const versions = versionsOf(message);
+  if (versions.total < 2) return null;
+  return <BranchSwitcher versions={versions} disabled={busy} onSwitch={(to) => onSwitch(message, turn, to)} />;
+}
+
+function UserMessage(props: Props) {
+  const { message, turn, busy, onEdit } = props;
   const [editing, setEditing] = useState(false);
   const text = message.text.text;
   if (editing) {
@@ -38,20 +52,23 @@ function UserMessage({ message, busy, onEdit }: Props) {
     );
   }
   return (
-    <article className="message user" aria-label="You said">
+    <article className="message user" aria-label="You said" data-turn={turn}>
       <div className="bubble">{text}</div>
-      <div className="message-actions">
-        <CopyButton text={text} label="Copy message" />
-        <button
-          type="button"
-          className="icon-button small"
-          onClick={() => setEditing(true)}
-          disabled={busy}
-          aria-label="Edit message"
-          title="Edit"
-        >
-          <EditIcon />
-        </button>
+      <div className="message-footer">
+        <div className="message-actions">
+          <CopyButton text={text} label="Copy message" />
+          <button
+            type="button"
+            className="icon-button small"
+            onClick={() => setEditing(true)}
+            disabled={busy}
+            aria-label="Edit message"
+            title="Edit"
+          >
+            <EditIcon />
+          </button>
+        </div>
+        <MessageVersions {...props} />
       </div>
     </article>
   );
@@ -94,11 +111,19 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (v: s
   );
 }
 
-function Answer({ message, streaming, isLastAnswer, busy, appName, onRegenerate }: Props) {
+function Answer(props: Props) {
+  const { message, turn, streaming, isLastAnswer, busy, appName, onRegenerate } = props;
   const empty = message.text.length === 0;
   const failed = message.status === "error" || message.status === "interrupted";
+  const actions = !streaming && !empty;
+  const versions = versionsOf(message).total > 1;
   return (
-    <article className={`message assistant${streaming ? " streaming" : ""}`} aria-label={`${appName} said`} aria-busy={streaming}>
+    <article
+      className={`message assistant${streaming ? " streaming" : ""}`}
+      aria-label={`${appName} said`}
+      aria-busy={streaming}
+      data-turn={turn}
+    >
       <div className="assistant-avatar" aria-hidden="true">
         <LogoIcon size={26} />
       </div>
@@ -124,20 +149,25 @@ function Answer({ message, streaming, isLastAnswer, busy, appName, onRegenerate 
             )}
           </div>
         )}
-        {!streaming && !empty && (
-          <div className="message-actions">
-            <CopyButton text={message.text.text} label="Copy answer" />
-            {isLastAnswer && (
-              <button
-                type="button"
-                className="icon-button small"
-                onClick={onRegenerate}
-                disabled={busy}
-                aria-label="Regenerate answer"
-                title="Regenerate"
-              >
-                <RegenerateIcon />
-              </button>
+        {(actions || versions) && (
+          <div className="message-footer">
+            <MessageVersions {...props} />
+            {actions && (
+              <div className="message-actions">
+                <CopyButton text={message.text.text} label="Copy answer" />
+                {isLastAnswer && (
+                  <button
+                    type="button"
+                    className="icon-button small"
+                    onClick={onRegenerate}
+                    disabled={busy}
+                    aria-label="Regenerate answer"
+                    title="Regenerate"
+                  >
+                    <RegenerateIcon />
+                  </button>
+                )}
+              </div>
             )}
           </div>
         )}

@@ -116,6 +116,16 @@ export const ArrowDownIcon = () => (
     <path d="M12 5v14M5 12l7 7 7-7" />
   </Icon>
 );
+export const ChevronLeftIcon = () => (
+  <Icon size={16}>
+    <path d="m15 18-6-6 6-6" />
+  </Icon>
+);
+export const ChevronRightIcon = () => (
+  <Icon size={16}>
+    <path d="m9 18 6-6-6-6" />
+  </Icon>
+);
 export const LogoIcon = ({ size = 28 }: { size?: number }) => (
   <svg className="logo" width={size} height={size} viewBox="0 0 64 64" aria-hidden="true" focusable="false">
     <rect width="64" height="64" rx="14" fill="currentColor" />

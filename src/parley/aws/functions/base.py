@@ -30,7 +30,15 @@ class LambdaFunction:
     # Functions that sign or check tokens need the JWT secret; the others skip the Secrets Manager call.
     needs_secrets: ClassVar[bool] = True
 
-    def __init__(self, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        stores: Stores | None = None,
+    ) -> None:
+        """``stores``, when given, are used instead of opening them from the settings: the local emulation gives each
+        function a table client limited to what its deployed role may do."""
         self.env = os.environ if env is None else env
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
@@ -40,10 +48,12 @@ class LambdaFunction:
         self.settings = settings
         self._stack = AsyncExitStack()
         self._management_apis: dict[str, ManagementApi] = {}
-        self.loop.run_until_complete(self._open())
+        self.loop.run_until_complete(self._open(stores))
 
-    async def _open(self) -> None:
-        self.stores: Stores = await self._stack.enter_async_context(open_stores(self.settings.store, self.settings))
+    async def _open(self, stores: Stores | None) -> None:
+        if stores is None:
+            stores = await self._stack.enter_async_context(open_stores(self.settings.store, self.settings))
+        self.stores: Stores = stores
         await self.open(self._stack)
 
     async def open(self, stack: AsyncExitStack) -> None:

@@ -28,6 +28,7 @@ from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront
 from parley.aws.local.gateway import Functions, Gateway
+from parley.aws.local.iam import restricted_stores
 from parley.aws.local.streams import StreamMapping
 from parley.background import in_background
 from parley.config import Settings
@@ -57,6 +58,8 @@ class LocalDeployment:
     gateway: Gateway
     sessions_stream: StreamMapping
     """The table's stream feeding the session-end function."""
+    refused_table_calls: list[str]
+    """The table calls refused because the function's deployed role would not allow them (see ``iam``)."""
 
     def cli_env(self) -> dict[str, str]:
         """The environment for ``parley users add NAME --store dynamodb`` against this deployment."""
@@ -106,10 +109,16 @@ async def run_local_deployment(
         )["ARN"]
 
         holder: dict[str, Settings] = {}
+        refused: list[str] = []
 
         def pool(function_class: type, name: str, size: int, **told: str) -> FunctionPool:
+            # Each function reaches the table through a client that IAM-checks its calls, as its deployed role does.
+            client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+            stores = restricted_stores(name, client, table, refused)
             return FunctionPool(
-                name, lambda: function_class(settings=holder["settings"].with_overrides(**told), env=env), size
+                name,
+                lambda: function_class(settings=holder["settings"].with_overrides(**told), env=env, stores=stores),
+                size,
             )
 
         functions = Functions(
@@ -171,6 +180,7 @@ async def run_local_deployment(
                             settings=holder["settings"],
                             gateway=gateway,
                             sessions_stream=sessions_stream,
+                            refused_table_calls=refused,
                         )
                     finally:
                         await gateway.drain()

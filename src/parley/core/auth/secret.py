@@ -7,6 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
+from parley.core.private_files import FILE_MODE, make_private, private_directory
 from parley.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,16 @@ def load_or_create_secret(explicit: str | None, path: Path) -> str:
     if explicit is not None:
         return check_secret(explicit, "PARLEY_JWT_SECRET")
     try:
-        return check_secret(path.read_text(encoding="utf-8").strip(), str(path))
+        secret = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        make_private(path)
+        return check_secret(secret, str(path))
+    private_directory(path.parent)
     secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # exactly, whatever the umask
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
     log.info("generated a new signing secret in %s", path)

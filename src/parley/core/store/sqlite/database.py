@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from parley.core.private_files import make_private, private_directory, private_file
 from parley.core.store.sqlite.migrations import apply_migrations
 
 T = TypeVar("T")
@@ -32,7 +33,11 @@ class Database:
         return await self._submit(lambda: apply_migrations(self.connection, self.path))
 
     def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.path.parent)
+        # SQLite gives the -wal and -shm files it creates the database file's mode: create that one private first.
+        private_file(self.path)
+        for companion in ("-wal", "-shm"):
+            make_private(self.path.with_name(self.path.name + companion))
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")

@@ -10,6 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from parley.core.private_files import private_file
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -220,6 +222,7 @@ def apply_migrations(conn: sqlite3.Connection, db_path: Path) -> list[str]:
 def _backup(conn: sqlite3.Connection, db_path: Path, before: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = db_path.with_name(f"{db_path.name}.{stamp}.before-{before}.bak")
+    private_file(target)  # the whole database: as private as the file it copies
     with sqlite3.connect(target) as copy:
         conn.backup(copy)
     copy.close()

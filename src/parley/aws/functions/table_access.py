@@ -1,0 +1,105 @@
+"""What each Lambda function may do to the table: the DynamoDB actions its code calls and, for each, the kinds of
+item it calls them on, as patterns of their partition key (IAM's ``dynamodb:LeadingKeys``).
+
+``infra/`` turns this into each function's IAM policy, and the local emulation (``parley.aws.local.iam``) refuses
+every other call the way IAM would, so a handler that starts touching another kind of item fails the tests instead
+of a deployment. Read it with ``parley.aws.dynamodb.keys``, where every key is built.
+
+A query on the index is allowed by the index's partition key (``gsi1pk``), not the table's. Only calls that name a
+key are granted: with ``ForAllValues``, a call without one (Scan) would pass any pattern.
+
+This module imports nothing: the CDK app loads it by path (infra/.venv does not install ``parley``).
+"""
+
+from __future__ import annotations
+
+INDEX = "gsi1"
+
+# The table's partition keys, one pattern per kind of item.
+USERS_AND_THEIR_ITEMS = "USER#*"  # a user, its preferences and its conversations (not their messages)
+USERNAMES = "USERNAME#*"
+MESSAGES = "CONV#*"
+REVOKED_TOKENS = "JTI#*"
+TICKETS = "TICKET#*"
+LOGIN_FAILURES = "THROTTLE#*"
+CONNECTIONS = "CONN#*"
+ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
+ANSWER_SLOTS = "SLOTS#*"
+REQUEST_RATES = "RATE#*"
+
+# The index's partition keys.
+USER_LIST = "USERS"
+CONVERSATION_LISTS = "CONVS#*"
+CONNECTION_LISTS = "CONNS#*"
+
+# Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
+TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
+    "http_api": {
+        # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat.
+        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS),
+        "Query": (MESSAGES, ANSWER_SLOTS),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REVOKED_TOKENS, TICKETS, LOGIN_FAILURES, ANSWERS, ANSWER_SLOTS),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS),
+        "BatchWriteItem": (MESSAGES,),
+        # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
+        "ConditionCheckItem": (MESSAGES,),
+    },
+    "authorizer": {
+        "GetItem": (REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
+    },
+    "ws_connect": {
+        # Redeems the ticket (deleted as it is read), checks its session, records the connection.
+        "GetItem": (REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
+        "PutItem": (CONNECTIONS,),
+        "DeleteItem": (TICKETS, CONNECTIONS),
+    },
+    "ws_disconnect": {
+        "DeleteItem": (CONNECTIONS,),
+    },
+    # Every message checks the session that opened its connection (a revoked token, the user's token version)
+    # and removes the connection of an ended session. $default also serves resume: it adds the connection to a
+    # running answer's followers, or reads the saved answer from its conversation (settling one whose worker
+    # died, which rewrites it as the worker would).
+    "ws_default": {
+        "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
+        "Query": (MESSAGES,),
+        "PutItem": (MESSAGES,),
+        "UpdateItem": (REQUEST_RATES, ANSWERS, MESSAGES),
+        "DeleteItem": (CONNECTIONS,),
+        "BatchWriteItem": (MESSAGES,),
+    },
+    "ws_stop": {
+        "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
+        "UpdateItem": (REQUEST_RATES, ANSWERS),
+        "DeleteItem": (CONNECTIONS,),
+    },
+    "ws_sendprompt": {
+        # Saves the user's message and an empty answer (a transaction that checks the parent exists), takes a slot.
+        "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS, ANSWERS),
+        "ConditionCheckItem": (MESSAGES,),
+        "Query": (MESSAGES, ANSWER_SLOTS),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, ANSWERS, ANSWER_SLOTS),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, ANSWERS),
+        "DeleteItem": (ANSWER_SLOTS, CONNECTIONS),
+        "BatchWriteItem": (MESSAGES,),
+    },
+    "worker": {
+        # Fills in the answer, watches its stop flag and followers, then marks it finished and frees its slot.
+        "GetItem": (ANSWERS,),
+        "PutItem": (MESSAGES,),
+        "UpdateItem": (MESSAGES, ANSWERS),
+        "DeleteItem": (ANSWER_SLOTS,),
+        "BatchWriteItem": (MESSAGES,),
+    },
+    "session_end": {
+        "DeleteItem": (CONNECTIONS,),
+    },
+}
+
+# Function -> partition keys of the index it may query (the only action granted on the index).
+INDEX_QUERIES: dict[str, tuple[str, ...]] = {
+    "http_api": (USER_LIST, CONVERSATION_LISTS),
+    "ws_connect": (CONNECTION_LISTS,),
+    "session_end": (CONNECTION_LISTS,),
+}
