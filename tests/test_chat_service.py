@@ -43,7 +43,7 @@ async def test_events_arrive_in_order_and_the_answer_is_saved(runtime, provider,
     provider.enqueue(Reply(tokens=["Hel", "lo", "!"]))
     events = await collect(await runtime.chat.start(user, ChatRequest(prompt="Hi there", msgid="m1")))
     assert [e.type for e in events] == ["start", "delta", "delta", "delta", "done"]
-    assert [e.seq for e in events[1:4]] == [1, 2, 3]
+    assert [e.seq for e in events[1:4]] == [3, 5, 6]  # the answer's length in characters after each delta
     assert events[-1].usage == {"prompt_tokens": len("Hi there"), "completion_tokens": 3}
     saved = await messages_of(runtime, user, events[0].conversation_id)
     assert [(m.role, m.content, m.status) for m in saved] == [
@@ -522,3 +522,40 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
     await asyncio.sleep(0.2)  # longer than a heartbeat
     answer = (await chat.history(user.id, start.conversation_id)).messages[-1]
     assert (answer.content, answer.status) == ("worth the wait", MessageStatus.COMPLETE)
+
+
+async def test_a_reader_rejoins_a_running_answer_from_where_it_was(runtime, provider, user):
+    tokens = [f"t{i}é " for i in range(40)]
+    provider.enqueue(Reply(tokens=tokens, delay=0.005))
+    generation = await runtime.chat.start(user, ChatRequest(prompt="long", msgid="rj"))
+    first = generation.events()
+    start = await anext(first)
+    have = ""
+    while len(have) < 20:
+        have += (await anext(first)).text
+    generation.detach()  # the first reader goes (a reload)
+    joined = await runtime.chat.resume(user.id, start.conversation_id, "rj", len(have))
+    events = [event async for event in joined.events()]
+    assert events[-1].type == "done"
+    deltas = [e for e in events if e.type == "delta"]
+    assert deltas[0].seq - len(deltas[0].text) == len(have)
+    assert have + "".join(d.text for d in deltas) == "".join(tokens)
+
+
+async def test_a_resume_after_the_end_is_the_saved_answer_and_how_it_ended(runtime, provider, user):
+    from parley.core.chat.resume import SavedAnswer
+
+    provider.enqueue(Reply(tokens=["ab", "cd"]))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="q", msgid="ended")))
+    conversation_id = events[0].conversation_id
+    saved = await runtime.chat.resume(user.id, conversation_id, "ended", 1)
+    assert isinstance(saved, SavedAnswer) and saved.ended
+    assert [e.to_dict() for e in saved.events] == [
+        {"type": "delta", "msgid": "ended", "seq": 4, "text": "bcd"},
+        events[-1].to_dict(),
+    ]
+    other = await runtime.auth.create_user("bob", PASSWORD)
+    with pytest.raises(NotFound):
+        await runtime.chat.resume(other.id, conversation_id, "ended", 0)
+    with pytest.raises(NotFound):
+        await runtime.chat.resume(user.id, conversation_id, "never-sent", 0)

@@ -6,11 +6,14 @@ from parley.errors import ProviderUnavailable
 from parley.testing.mock_provider import Reply
 
 
-def parse_sse(text: str) -> list[tuple[str, dict]]:
+def parse_sse(text: str, *, with_ids: bool = False) -> list:
     events = []
     for block in text.strip().split("\n\n"):
         lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
+        if "event" not in lines:
+            continue  # a retry hint
+        event = (lines["event"], json.loads(lines["data"]))
+        events.append((*event, lines.get("id")) if with_ids else event)
     return events
 
 
@@ -44,7 +47,7 @@ async def test_sse_streams_typed_events(client, alice, provider):
         text = "".join([chunk async for chunk in response.aiter_text()])
     events = parse_sse(text)
     assert [name for name, _ in events] == ["start", "delta", "delta", "delta", "done"]
-    assert [data["seq"] for name, data in events if name == "delta"] == [1, 2, 3]
+    assert [data["seq"] for name, data in events if name == "delta"] == [1, 2, 3]  # one character each
     assert events[0][1]["conversation_id"]
 
 
@@ -58,3 +61,56 @@ async def test_provider_failure_is_a_clean_error_and_keeps_the_prompt(client, al
     detail = (await client.get(f"/api/conversations/{listing[0]['id']}", headers=alice.headers)).json()
     assert detail["messages"][0]["content"] == "keep me"
     assert detail["messages"][1]["status"] == "error"
+
+
+async def test_sse_delta_ids_are_their_seq(client, alice, provider):
+    provider.enqueue(Reply(tokens=["ab", "cdé"]))
+    response = await client.post(
+        "/api/chat", json={"prompt": "hi"}, headers={**alice.headers, "Accept": "text/event-stream"}
+    )
+    events = parse_sse(response.text, with_ids=True)
+    assert [(name, event_id) for name, _, event_id in events] == [
+        ("start", None),
+        ("delta", "2"),
+        ("delta", "5"),
+        ("done", None),
+    ]
+
+
+async def test_answer_events_resume_after_last_event_id(client, alice, provider, runtime):
+    tokens = [f"t{i} " for i in range(30)]
+    provider.enqueue(Reply(tokens=tokens, delay=0.005))
+    user = await runtime.stores.users.get_user_by_name("alice")
+    from parley.core.chat.request import ChatRequest
+
+    generation = await runtime.chat.start(user, ChatRequest(prompt="long", msgid="sse1"))
+    first = generation.events()
+    start = await anext(first)
+    have = ""
+    while len(have) < 12:
+        have += (await anext(first)).text
+    generation.detach()
+    url = f"/api/chat/sse1/events?conversation_id={start.conversation_id}"
+    response = await client.get(url, headers={**alice.headers, "Last-Event-ID": str(len(have))})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.text, with_ids=True)
+    assert events[-1][0] == "done"
+    deltas = [(data, event_id) for name, data, event_id in events if name == "delta"]
+    assert have + "".join(data["text"] for data, _ in deltas) == "".join(tokens)
+    assert all(event_id == str(data["seq"]) for data, event_id in deltas)
+
+    # Once ended: at once, what was missed after the given id, and how it ended.
+    again = await client.get(url + "&after_seq=4", headers=alice.headers)
+    events = parse_sse(again.text)
+    assert [name for name, _ in events] == ["delta", "done"]
+    assert events[0][1]["text"] == "".join(tokens)[4:]
+
+
+async def test_answer_events_of_another_users_answer_are_not_found(client, alice, bob, provider):
+    provider.enqueue(Reply(tokens=["secret"]))
+    response = await client.post("/api/chat", json={"id": "mine", "prompt": "hi"}, headers=alice.headers)
+    conversation_id = response.json()["conversation_id"]
+    stolen = await client.get(f"/api/chat/mine/events?conversation_id={conversation_id}", headers=bob.headers)
+    missing = await client.get("/api/chat/nope/events?conversation_id=nope", headers=bob.headers)
+    assert stolen.status_code == missing.status_code == 404
+    assert stolen.json() == missing.json()

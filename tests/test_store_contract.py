@@ -8,7 +8,7 @@ import time
 import pytest
 
 from parley.config import Settings
-from parley.core.store.base import Message, MessageStatus, Registration, SessionRef
+from parley.core.store.base import MAX_FOLLOWERS, LiveSignals, Message, MessageStatus, Registration, SessionRef
 from parley.core.store.parts import OpaquePart, TextPart, text_parts
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
@@ -640,6 +640,28 @@ async def register(stores, user_id, msgid, *, max_running=4, lease_seconds=900.0
     return await stores.stop_signals.register_generation(
         user_id, msgid, now + 1200, max_running=max_running, lease_until=now + lease_seconds
     )
+
+
+async def test_connections_follow_a_running_answer_until_it_finishes(stores, user):
+    signals = stores.stop_signals
+    assert await signals.follow(user.id, "f1", "conn-a", 0) is False  # no such answer
+    assert await signals.signals(user.id, "f1") == LiveSignals()
+    assert await register(stores, user.id, "f1") is Registration.STARTED
+    assert await signals.signals(user.id, "f1") == LiveSignals(stop_requested=False, followers={})
+    assert await signals.follow(user.id, "f1", "conn-a", 12) is True
+    assert await signals.follow(user.id, "f1", "conn-b", 0) is True
+    assert await signals.follow(user.id, "f1", "conn-a", 40) is True  # asked again, from where it is now
+    assert await signals.follow("someone-else", "f1", "conn-c", 0) is False  # only the user's own answer
+    await signals.request_stop(user.id, "f1")
+    read = await signals.signals(user.id, "f1")
+    assert read.stop_requested is True
+    assert dict(read.followers) == {"conn-a": 40, "conn-b": 0}
+    for i in range(MAX_FOLLOWERS - 2):
+        assert await signals.follow(user.id, "f1", f"more-{i}", 0) is True
+    assert await signals.follow(user.id, "f1", "one-too-many", 0) is False
+    await signals.finish_generation(user.id, "f1")
+    assert await signals.follow(user.id, "f1", "conn-late", 0) is False  # finished: nothing to follow
+    assert "conn-late" not in (await signals.signals(user.id, "f1")).followers
 
 
 async def test_answer_slots_cap_a_user_until_an_answer_finishes(stores, user):

@@ -60,7 +60,7 @@ async def test_streams_start_deltas_in_order_then_done(live_server, http, token,
     assert events[0]["type"] == "start"
     assert events[0]["conversation_id"] and events[0]["message_id"]
     deltas = [e for e in events if e["type"] == "delta"]
-    assert [d["seq"] for d in deltas] == list(range(1, 21))
+    assert [d["seq"] for d in deltas] == [sum(len(f"w{j} ") for j in range(i + 1)) for i in range(20)]
     assert events[-1]["type"] == "done" and events[-1]["finish_reason"] == "stop"
     conversations = await http.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
     assert conversations.json()["items"][0]["id"] == events[0]["conversation_id"]

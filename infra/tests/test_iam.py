@@ -47,10 +47,14 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:DeleteItem": {TICKET, CONNECTION},
     },
     "ws_disconnect": {"dynamodb:DeleteItem": {CONNECTION}},
+    # $default serves resume: follows a running answer, or reads (and may settle) the saved one.
     "ws_default": {
         "dynamodb:GetItem": {CONNECTION, REVOKED, USER},
-        "dynamodb:UpdateItem": {RATE},
+        "dynamodb:Query": {MESSAGES},
+        "dynamodb:PutItem": {MESSAGES},
+        "dynamodb:UpdateItem": {RATE, ANSWER, MESSAGES},
         "dynamodb:DeleteItem": {CONNECTION},
+        "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "ws_stop": {
         "dynamodb:GetItem": {CONNECTION, REVOKED, USER},

@@ -15,15 +15,18 @@ from parley.config import Settings
 from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.secret import load_or_create_secret
 from parley.core.auth.service import AuthService
+from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
-from parley.core.chat.service import ChatLimits, ChatService
+from parley.core.chat.request import ChatLimits
+from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
+from parley.ws_dispatch import WebSocketPolicy
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,7 @@ def build_chat(
         stores.messages,
         stores.stop_signals,
         models,
-        limits=ChatLimits(
-            max_prompt_chars=settings.max_prompt_chars,
-            context_budget_tokens=settings.context_budget_tokens,
-            save_interval_seconds=settings.save_interval_seconds,
-            title_max_chars=settings.title_max_chars,
-            max_generations_per_user=settings.max_generations_per_user,
-        ),
+        limits=build_limits(settings),
         policy=UpstreamPolicy(
             retries=settings.provider_retries,
             base_delay=settings.retry_base_delay,
@@ -101,6 +98,26 @@ async def open_runtime(
         chat = build_chat(settings, stores, models)
         stack.push_async_callback(chat.aclose)
         yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+
+
+def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:
+    """Both edges admit WebSocket connections and serve their messages under this one policy."""
+    return WebSocketPolicy(
+        sessions=SessionCheck(stores),
+        rate_limit=rate_limit or build_rate_limit(settings, stores),
+        allowed_origins=settings.allowed_origins,
+        max_sockets_per_user=settings.max_sockets_per_user,
+    )
+
+
+def build_limits(settings: Settings) -> ChatLimits:
+    return ChatLimits(
+        max_prompt_chars=settings.max_prompt_chars,
+        context_budget_tokens=settings.context_budget_tokens,
+        save_interval_seconds=settings.save_interval_seconds,
+        title_max_chars=settings.title_max_chars,
+        max_generations_per_user=settings.max_generations_per_user,
+    )
 
 
 async def build_models(settings: Settings, env: Mapping[str, str]) -> ModelRegistry:

@@ -3,6 +3,7 @@
 Client → server:
     {"action": "sendprompt", "payload": {"msgid", "conversation_id"?, "prompt", "params"?, "edit_message_id"?}}
     {"action": "stop", "payload": {"msgid"}}
+    {"action": "resume", "payload": {"msgid", "conversation_id", "after_seq"?}}
 Server → client: the chat events (``parley.core.chat.events``) as JSON objects, plus
     {"type": "error", "msgid", "code", "message"} for a message that could not be acted on, plus
     "retry_after" (seconds) when it was refused for now (``rate_limited``).
@@ -18,7 +19,7 @@ from typing import Any
 
 from parley.core.chat.events import StreamEvent
 from parley.core.chat.params import ChatParams
-from parley.core.chat.service import ChatRequest
+from parley.core.chat.request import ChatRequest
 from parley.errors import InvalidInput
 
 MAX_ID_CHARS = 64
@@ -58,7 +59,17 @@ class Stop:
     msgid: str
 
 
-ClientMessage = SendPrompt | Stop
+@dataclass(frozen=True)
+class Resume:
+    """Rejoin a running answer (or hear how it ended), having its text up to ``after_seq`` (a delta's ``seq``)."""
+
+    msgid: str
+    conversation_id: str
+    after_seq: int = 0
+
+
+ClientMessage = SendPrompt | Stop | Resume
+ACTIONS = ("sendprompt", "stop", "resume")
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -79,6 +90,16 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     if action == "stop":
         _only(payload, {"msgid"}, msgid)
         return Stop(msgid=_required_id(payload, "msgid", msgid))
+    if action == "resume":
+        _only(payload, {"msgid", "conversation_id", "after_seq"}, msgid)
+        after_seq = payload.get("after_seq", 0)
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise ProtocolError("payload.after_seq: a whole number, 0 or more, is required.", msgid)
+        return Resume(
+            msgid=_required_id(payload, "msgid", msgid),
+            conversation_id=_required_id(payload, "conversation_id", msgid),
+            after_seq=after_seq,
+        )
     if action == "sendprompt":
         _only(payload, {"msgid", "conversation_id", "prompt", "params", "edit_message_id"}, msgid)
         prompt, params = payload.get("prompt"), payload.get("params")
@@ -94,7 +115,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
                 params=parse_params({} if params is None else params, msgid),
             )
         )
-    raise ProtocolError("action: must be 'sendprompt' or 'stop'.", msgid)
+    raise ProtocolError("action: must be 'sendprompt', 'stop' or 'resume'.", msgid)
 
 
 def parse_params(raw: Any, msgid: str | None = None) -> ChatParams:

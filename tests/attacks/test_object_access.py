@@ -1,4 +1,5 @@
-"""User B holding user A's ids (conversation, message, running answer) gets exactly what a made-up id
+"""User B holding user A's ids (conversation, message, running answer, which B can neither stop nor
+resume) gets exactly what a made-up id
 gets: 404 / not_found, with nothing that says the object exists. A's data is untouched."""
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ async def ws_attempts(ws, conversation_id, message_id, running_msgid):
     await send_prompt(ws, "hi", "b2", conversation_id=conversation_id, edit_message_id=message_id)
     errors.append(await next_error(ws))
     await ws.send(json.dumps({"action": "stop", "payload": {"msgid": running_msgid}}))
+    errors.append(await next_error(ws))
+    resume = {"msgid": running_msgid, "conversation_id": conversation_id, "after_seq": 0}
+    await ws.send(json.dumps({"action": "resume", "payload": resume}))
     errors.append(await next_error(ws))
     return [(error["code"], error["message"]) for error in errors]
 

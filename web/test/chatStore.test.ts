@@ -83,8 +83,6 @@ function setup(
       };
       return throttle;
     },
-    pollMs: 1000,
-    stallMs: 5000,
   });
   const runFrames = () => frames.splice(0).forEach((f) => f());
   return { store, sent, getConversation, switchBranch, onCreated, runFrames };
@@ -157,7 +155,7 @@ describe("ChatStore", () => {
     const { store, sent } = setup();
     store.send("Hello");
     const { msgid } = prompt(sent[0]);
-    store.handleEvent({ type: "delta", msgid, seq: 1, text: "part" });
+    store.handleEvent({ type: "delta", msgid, seq: 4, text: "part" });
     store.stop();
     store.stop();
     expect(sent.filter((m) => m.action === "stop")).toEqual([{ action: "stop", payload: { msgid } }]);
@@ -179,7 +177,7 @@ describe("ChatStore", () => {
     expect(second.prompt).toBe("Hello");
     expect(store.getState().messages).toHaveLength(2);
     start(store, second.msgid);
-    store.handleEvent({ type: "delta", msgid: second.msgid, seq: 1, text: "half" });
+    store.handleEvent({ type: "delta", msgid: second.msgid, seq: 4, text: "half" });
     store.handleEvent({ type: "error", msgid: second.msgid, code: "stream_interrupted", message: "cut" });
     expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "cut" });
   });
@@ -213,35 +211,49 @@ describe("ChatStore", () => {
     const { store, sent } = setup({ conversation });
     store.open("c1");
     await vi.advanceTimersByTimeAsync(0);
-    expect(store.getState().generation).toMatchObject({ msgid: "regen", following: "poll" });
+    expect(store.getState().generation).toMatchObject({ msgid: "regen", following: "socket", lastSeq: 5 });
     store.stop();
-    expect(sent).toEqual([{ action: "stop", payload: { msgid: "regen" } }]);
+    expect(sent).toEqual([
+      { action: "resume", payload: { msgid: "regen", conversation_id: "c1", after_seq: 5 } },
+      { action: "stop", payload: { msgid: "regen" } },
+    ]);
   });
 
-  it("follows an answer that is still being written when the chat is opened", async () => {
-    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
-    const { store, sent, getConversation } = setup({ conversation });
+  it("rejoins an answer that is still being written when the chat is opened, from the saved text", async () => {
+    // "Pär 🙂": the seq counts characters as the server does (an emoji is one, not two UTF-16 units).
+    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Pär 🙂", { status: "streaming" })]);
+    const { store, sent, getConversation, runFrames } = setup({ conversation });
     store.open("c1");
     await vi.advanceTimersByTimeAsync(0);
-    expect(store.getState().generation).toMatchObject({ msgid: "msgid-u1", following: "poll" });
-    expect(store.getState().messages[1]!.text.text).toBe("Par");
+    expect(sent).toEqual([{ action: "resume", payload: { msgid: "msgid-u1", conversation_id: "c1", after_seq: 5 } }]);
+    expect(store.getState().generation).toMatchObject({ msgid: "msgid-u1", following: "socket", lastSeq: 5 });
 
-    conversation.messages[1]!.content = "Partial answer";
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(store.getState().messages[1]!.text.text).toBe("Partial answer");
+    // A live delta from further on (this socket followed the answer before) comes first: it would leave a gap.
+    store.handleEvent({ type: "delta", msgid: "msgid-u1", seq: 12, text: " an" });
+    // What was missed (it may repeat a little of what the page has), then live deltas, a duplicate among them.
+    store.handleEvent({ type: "delta", msgid: "msgid-u1", seq: 9, text: "🙂 ial" });
+    store.handleEvent({ type: "delta", msgid: "msgid-u1", seq: 12, text: " an" });
+    store.handleEvent({ type: "delta", msgid: "msgid-u1", seq: 12, text: " an" });
+    store.handleEvent({ type: "delta", msgid: "msgid-u1", seq: 19, text: "swer..." });
+    runFrames();
+    expect(store.getState().messages[1]!.text.text).toBe("Pär 🙂 ial answer...");
 
     store.stop(); // a reloaded page can still stop it: the msgid is the user message's
-    expect(sent).toEqual([{ action: "stop", payload: { msgid: "msgid-u1" } }]);
-
-    conversation.messages[1]!.content = "Partial answer, done.";
-    conversation.messages[1]!.status = "stopped";
-    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent[1]).toEqual({ action: "stop", payload: { msgid: "msgid-u1" } });
+    store.handleEvent({ type: "done", msgid: "msgid-u1", finish_reason: "stopped", usage: null });
     expect(store.getState().generation).toBeNull();
     expect(store.getState().messages[1]).toMatchObject({ status: "stopped" });
-    expect(store.getState().messages[1]!.text.text).toBe("Partial answer, done.");
-    const calls = getConversation.mock.calls.length;
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(getConversation.mock.calls.length).toBe(calls);
+    expect(getConversation).toHaveBeenCalledTimes(1); // nothing is polled
+  });
+
+  it("waits for the socket to rejoin an answer found streaming while it is closed", async () => {
+    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
+    const { store, sent } = setup({ conversation, connected: false });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().generation).toMatchObject({ following: "waiting", lastSeq: 3 });
+    expect(sent).toEqual([]);
   });
 
   it("shows why a saved answer ended early, in the server's words when it has them", async () => {
@@ -263,40 +275,38 @@ describe("ChatStore", () => {
     ]);
   });
 
-  it("says why a followed answer ended once the server settles it", async () => {
+  it("says why a rejoined answer ended", async () => {
     const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
     const { store } = setup({ conversation });
     store.open("c1");
     await vi.advanceTimersByTimeAsync(0);
-    conversation.messages[1] = { ...conversation.messages[1]!, status: "interrupted", finish_reason: "abandoned", error: "The server stopped before the answer finished." };
-    await vi.advanceTimersByTimeAsync(1000);
+    store.handleEvent({ type: "error", msgid: "msgid-u1", code: "abandoned", message: "The server stopped before the answer finished." });
     expect(store.getState().generation).toBeNull();
     expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "The server stopped before the answer finished." });
   });
 
-  it("gives up on a saved answer that stops growing", async () => {
-    const conversation = detail([message("u1", "user", "Q"), message("a1", "assistant", "Par", { status: "streaming" })]);
-    const { store } = setup({ conversation });
-    store.open("c1");
-    await vi.advanceTimersByTimeAsync(7000);
-    expect(store.getState().generation).toBeNull();
-    expect(store.getState().messages[1]).toMatchObject({ status: "interrupted", error: "The answer stopped arriving." });
-  });
-
-  it("polls for the answer when the socket is lost mid-answer", async () => {
-    const conversation = detail([message("u-new", "user", "Hello"), message("a-new", "assistant", "Hello wor", { status: "streaming" })]);
-    const { store, sent } = setup({ conversation });
+  it("rejoins the answer when the socket comes back after it was lost mid-answer", () => {
+    let connected = true;
+    const sent: ClientMessage[] = [];
+    const { store, runFrames } = setup();
+    (store as unknown as { deps: { send: (m: ClientMessage) => boolean } }).deps.send = (m) => {
+      if (!connected) return false;
+      sent.push(m);
+      return true;
+    };
     store.send("Hello");
     const { msgid } = prompt(sent[0]);
     start(store, msgid);
-    store.handleEvent({ type: "delta", msgid, seq: 1, text: "Hello" });
+    store.handleEvent({ type: "delta", msgid, seq: 5, text: "Hello" });
+    connected = false;
     store.socketLost();
-    expect(store.getState().generation?.following).toBe("poll");
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(store.getState().messages[1]!.text.text).toBe("Hello wor");
-    conversation.messages[1]!.content = "Hello world";
-    conversation.messages[1]!.status = "complete";
-    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.getState().generation?.following).toBe("waiting");
+    connected = true;
+    store.socketOpened();
+    expect(sent[1]).toEqual({ action: "resume", payload: { msgid, conversation_id: "c1", after_seq: 5 } });
+    store.handleEvent({ type: "delta", msgid, seq: 11, text: " world" });
+    store.handleEvent({ type: "done", msgid, finish_reason: "stop", usage: null });
+    runFrames();
     expect(store.getState().messages[1]).toMatchObject({ status: "complete" });
     expect(store.getState().messages[1]!.text.text).toBe("Hello world");
   });
@@ -455,10 +465,11 @@ describe("ChatStore versions (branches)", () => {
       question(),
       message("a2", "assistant", "Still go", { parent_id: "u1", sibling_ids: ["a1", "a2"], status: "streaming", msgid: "other-tab" }),
     ]);
-    const { store } = setup({ conversation: firstBranch(), branches: { a2: live } });
+    const { store, sent } = setup({ conversation: firstBranch(), branches: { a2: live } });
     store.open("c1");
     await vi.advanceTimersByTimeAsync(0);
     await store.switchBranch("a2");
-    expect(store.getState().generation).toMatchObject({ msgid: "other-tab", following: "poll" });
+    expect(store.getState().generation).toMatchObject({ msgid: "other-tab", following: "socket", lastSeq: 8 });
+    expect(sent.at(-1)).toEqual({ action: "resume", payload: { msgid: "other-tab", conversation_id: "c1", after_seq: 8 } });
   });
 });

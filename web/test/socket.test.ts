@@ -90,11 +90,13 @@ describe("ChatSocket", () => {
   });
 
   it("reconnects with backoff and a new ticket after the socket drops", async () => {
-    const { socket, states, lost } = setup();
+    const opened = vi.fn();
+    const { socket, states, lost } = setup({ onOpen: opened });
     socket.start();
     await Promise.resolve();
     await Promise.resolve();
     last().open();
+    expect(opened).toHaveBeenCalledOnce(); // the chat store rejoins an answer in flight then
     last().drop();
     expect(lost).toHaveBeenCalledOnce();
     expect(states.at(-1)).toMatchObject({ status: "reconnecting" });

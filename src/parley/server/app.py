@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
-from parley.runtime import Runtime, build_rate_limit, open_runtime
+from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
@@ -80,6 +80,7 @@ def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.runtime = runtime
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
+    app.state.ws_policy = build_ws_policy(settings, runtime.stores, app.state.rate_limit)
 
 
 async def _announce(runtime: Runtime, settings: Settings) -> None:

@@ -1,12 +1,13 @@
 // The open conversation: the branch shown (its messages, each with the versions of its turn), the answer
 // being generated, and what the user can do to it (send, stop, regenerate, edit and resend, switch to another
 // version). Editing and regenerating add a version beside the old one; nothing is deleted. Socket events
-// arrive through handleEvent; when the socket is lost mid-answer (or the page is reloaded), the saved answer
-// is polled until it is finished.
+// arrive through handleEvent. An answer still being generated when the page is reloaded, the chat is opened
+// again or the socket comes back is rejoined with a `resume` from the last seq the page has: the server sends
+// what was missed, then the rest.
 import { ApiError, type ApiClient } from "../api/client";
 import type { ChatParams, ConversationDetail, MessageOut, MessageStatus } from "../api/types";
 import { Store } from "../lib/store";
-import { newMsgid, type ClientMessage, type ServerEvent, type StartEvent } from "../ws/protocol";
+import { codePoints, newMsgid, textAfter, type ClientMessage, type ServerEvent, type StartEvent } from "../ws/protocol";
 import { frameThrottle, type FrameThrottle } from "./frame";
 import { StreamText } from "./streamText";
 
@@ -46,9 +47,10 @@ export function versionsOf(message: ChatMessage): Versions {
 interface Generation {
   msgid: string;
   assistantKey: string;
-  /** "socket": events arrive on the WebSocket; "poll": the saved answer is fetched until it is done. */
-  following: "socket" | "poll";
+  /** "socket": events arrive on the WebSocket; "waiting": the socket is gone, resume once it is back. */
+  following: "socket" | "waiting";
   stopRequested: boolean;
+  /** The answer's length in characters (code points) so far: the seq of the last delta shown. */
   lastSeq: number;
 }
 
@@ -73,10 +75,6 @@ export interface ChatDeps {
   /** A new chat got its id from the server (the page's address should now name it). */
   onCreated?: (event: StartEvent) => void;
   frame?: (callback: () => void) => FrameThrottle;
-  pollMs?: number;
-  /** Give up on a saved answer that has not grown for this long (its server may have restarted). */
-  stallMs?: number;
-  now?: () => number;
 }
 
 // When the server has no words of its own for how an answer ended (see endedText).
@@ -89,8 +87,6 @@ export class ChatStore extends Store<ChatState> {
   private readonly frame: FrameThrottle;
   /** The fetch of the branch to show (opening a conversation, or switching versions); aborted by a reset. */
   private loadAbort: AbortController | null = null;
-  private pollTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastGrowth = 0;
   private pendingFocus: string | null = null;
   private focusCount = 0;
 
@@ -233,9 +229,12 @@ export class ChatStore extends Store<ChatState> {
         if (generation.following === "socket") this.deps.onCreated?.(event);
         break;
       case "delta": {
-        if (event.seq <= generation.lastSeq) return;
+        // Keep only what comes after the text shown: a delta may repeat some of it (a catch-up, or the same
+        // answer followed twice on one socket after switching chats away and back).
+        const text = textAfter(event, generation.lastSeq);
+        if (text === null) return;
         generation.lastSeq = event.seq;
-        this.assistant(generation)?.text.append(event.text);
+        this.assistant(generation)?.text.append(text);
         this.frame.schedule();
         break;
       }
@@ -243,32 +242,31 @@ export class ChatStore extends Store<ChatState> {
         this.finish(generation, event.finish_reason === "stopped" ? "stopped" : "complete", null);
         break;
       case "error":
-        if (generation.following === "poll") {
-          void this.poll(true); // e.g. stop refused: it is not running any more
-          return;
-        }
         this.finish(generation, this.assistant(generation)?.text.length ? "interrupted" : "error", event.message);
         break;
     }
   }
 
-  /** The socket closed: an answer in flight keeps going on the server, so follow it by polling. */
+  /** The socket closed: an answer in flight keeps going on the server; rejoin it when the socket is back. */
   socketLost(): void {
     const generation = this.state.generation;
-    if (!generation || generation.following === "poll") return;
+    if (!generation || generation.following === "waiting") return;
     if (this.assistant(generation)?.id == null || this.state.conversationId === null) {
       this.finish(generation, "error", "The connection was lost before the answer started.");
       return;
     }
-    this.setState({ generation: { ...generation, following: "poll" } });
-    this.lastGrowth = this.now();
-    this.schedulePoll();
+    this.setState({ generation: { ...generation, following: "waiting" } });
+  }
+
+  /** The socket is open (again): rejoin the answer being generated, from what is shown. */
+  socketOpened(): void {
+    const generation = this.state.generation;
+    if (generation?.following === "waiting") this.resume(generation);
   }
 
   dispose(): void {
     this.frame.cancel();
     this.loadAbort?.abort();
-    this.clearPoll();
   }
 
   /** Send a prompt and show its turn at once: ``before`` is the branch kept above the new messages. */
@@ -315,9 +313,20 @@ export class ChatStore extends Store<ChatState> {
     return this.state.messages.find((m) => m.key === generation.assistantKey);
   }
 
+  /** Ask the server for the answer after what is shown; without a socket, wait for it. */
+  private resume(generation: Generation): void {
+    const conversationId = this.state.conversationId;
+    if (conversationId === null) return;
+    const sent = this.deps.send({
+      action: "resume",
+      payload: { msgid: generation.msgid, conversation_id: conversationId, after_seq: generation.lastSeq },
+    });
+    const following = sent ? "socket" : "waiting";
+    if (generation.following !== following) this.setState({ generation: { ...generation, following } });
+  }
+
   private finish(generation: Generation, status: MessageStatus, error: string | null): void {
     this.frame.flush();
-    this.clearPoll();
     this.setState({
       generation: null,
       messages: this.state.messages.map((m) => (m.key === generation.assistantKey ? { ...m, status, error } : m)),
@@ -328,7 +337,6 @@ export class ChatStore extends Store<ChatState> {
     this.frame.cancel();
     this.loadAbort?.abort();
     this.loadAbort = null;
-    this.clearPoll();
     this.setState({
       conversationId: null,
       messages: [],
@@ -389,79 +397,20 @@ export class ChatStore extends Store<ChatState> {
     const last = messages[messages.length - 1];
     let generation: Generation | null = null;
     if (last?.role === "assistant" && last.status === "streaming") {
-      // Still being written (the page was reloaded mid-answer, or another tab asked): follow it. The answer
-      // carries its request's msgid (a regenerated answer's question was asked by an earlier request).
+      // Still being written (the page was reloaded mid-answer, the chat opened again, or another tab asked):
+      // rejoin it from the saved text. The answer carries its request's msgid (a regenerated answer's question
+      // was asked by an earlier request).
       const asker = [...messages].reverse().find((m) => m.role === "user");
       generation = {
         msgid: last.msgid ?? asker?.msgid ?? last.key,
         assistantKey: last.key,
-        following: "poll",
+        following: "waiting",
         stopRequested: false,
-        lastSeq: 0,
+        lastSeq: codePoints(last.text.text),
       };
     }
     this.setState({ messages, loading: false, generation, ...patch });
-    if (generation) {
-      this.lastGrowth = this.now();
-      this.schedulePoll();
-    }
-  }
-
-  private schedulePoll(): void {
-    this.clearPoll();
-    this.pollTimer = setTimeout(() => void this.poll(false), this.deps.pollMs ?? 1000);
-  }
-
-  private clearPoll(): void {
-    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
-  }
-
-  private async poll(notRunning: boolean): Promise<void> {
-    this.pollTimer = null;
-    const generation = this.state.generation;
-    const conversationId = this.state.conversationId;
-    if (!generation || generation.following !== "poll" || conversationId === null) return;
-    let saved: MessageOut | undefined;
-    try {
-      const detail = await this.deps.api.getConversation(conversationId);
-      const current = this.assistant(generation);
-      saved = detail.messages.find((m) => m.id === current?.id);
-    } catch {
-      // Offline for a moment: try again on the next tick.
-    }
-    if (this.state.generation?.msgid !== generation.msgid) return; // the user moved on
-    const current = this.assistant(generation);
-    if (saved && current) {
-      if (saved.content.length > current.text.length && saved.content.startsWith(current.text.text)) {
-        current.text.append(saved.content.slice(current.text.length));
-        this.lastGrowth = this.now();
-        this.frame.schedule();
-      } else if (saved.content !== current.text.text) {
-        this.replaceAssistant(generation, { text: StreamText.from(saved.content) });
-        this.lastGrowth = this.now();
-      }
-      if (saved.status !== "streaming") {
-        this.finish(generation, saved.status as MessageStatus, endedText(saved));
-        return;
-      }
-    }
-    const stalled = this.now() - this.lastGrowth > (this.deps.stallMs ?? 90_000);
-    if (notRunning || stalled) {
-      this.finish(generation, current?.text.length ? "interrupted" : "error", "The answer stopped arriving.");
-      return;
-    }
-    this.schedulePoll();
-  }
-
-  private replaceAssistant(generation: Generation, patch: Partial<ChatMessage>): void {
-    this.setState({
-      messages: this.state.messages.map((m) => (m.key === generation.assistantKey ? { ...m, ...patch } : m)),
-    });
-  }
-
-  private now(): number {
-    return (this.deps.now ?? Date.now)();
+    if (generation) this.resume(generation);
   }
 }
 

@@ -52,6 +52,7 @@ function createServices(config: AppConfig, api: ApiClient) {
     },
     onState: (state) => connection.set(state),
     onLost: () => chat.socketLost(),
+    onOpen: () => chat.socketOpened(),
   });
   return { settings, conversations, search, connection, chat, socket };
 }

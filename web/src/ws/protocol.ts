@@ -17,7 +17,13 @@ export interface StopAction {
   payload: { msgid: string };
 }
 
-export type ClientMessage = SendPrompt | StopAction;
+/** Rejoin an answer having its text up to after_seq: what was missed comes as one delta, then the rest. */
+export interface ResumeAction {
+  action: "resume";
+  payload: { msgid: string; conversation_id: string; after_seq: number };
+}
+
+export type ClientMessage = SendPrompt | StopAction | ResumeAction;
 
 export interface StartEvent {
   type: "start";
@@ -32,6 +38,7 @@ export interface StartEvent {
 export interface DeltaEvent {
   type: "delta";
   msgid: string;
+  /** The answer's length in characters (Unicode code points, not UTF-16 units) once text is added. */
   seq: number;
   text: string;
 }
@@ -88,4 +95,32 @@ export function parseServerEvent(data: unknown): ServerEvent | null {
 export function newMsgid(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A text's length as the server counts it (Unicode code points). */
+export function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++; // a surrogate pair is one character
+    }
+    count++;
+  }
+  return count;
+}
+
+/** What a delta adds to an answer shown up to ``have`` characters: null when it adds nothing. A delta starting
+ * before ``have`` (a catch-up, or one seen twice) gives only its new part; one starting after it would leave a gap
+ * and gives nothing (on a socket that followed the answer before, live deltas can come before the catch-up that
+ * a resume asked for, and the catch-up fills the gap). */
+export function textAfter(delta: DeltaEvent, have: number): string | null {
+  if (delta.seq <= have) return null;
+  const start = delta.seq - codePoints(delta.text);
+  if (start > have) return null;
+  if (start === have) return delta.text;
+  return Array.from(delta.text)
+    .slice(have - start)
+    .join("");
 }

@@ -1,6 +1,6 @@
 // One WebSocket for the chat, opened with a fresh single-use ticket each time, reconnecting with
 // backoff when it drops. The server keeps generating an answer whose socket went away, so nothing is
-// resent here: the chat store reloads what was saved instead.
+// resent here: the chat store rejoins it (resume) once the socket is open again.
 import { backoffDelay } from "./backoff";
 import { parseServerEvent, type ClientMessage, type ServerEvent } from "./protocol";
 
@@ -21,6 +21,8 @@ export interface ChatSocketOptions {
   onState?: (state: SocketState) => void;
   /** Called when an open socket closes (answers in flight will not get more events on it). */
   onLost?: () => void;
+  /** Called each time a socket opens, the first time and after every reconnect. */
+  onOpen?: () => void;
   /** A ticket request refused for good (the session ended): stop trying. */
   isFatal?: (error: unknown) => boolean;
   createSocket?: (url: string) => WebSocket;
@@ -112,6 +114,7 @@ export class ChatSocket {
       if (socket !== this.socket) return;
       this.attempt = 0;
       this.setState({ status: "open", retryAt: null, everOpened: true });
+      this.options.onOpen?.();
     };
     socket.onmessage = (message: MessageEvent) => {
       const event = parseServerEvent(message.data);

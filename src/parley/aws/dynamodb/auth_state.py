@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import GSI1, Table, failed_item, is_condition_failure
 from parley.core.rate_limit import take_from_bucket
-from parley.core.store.base import Registration, SessionRef
+from parley.core.store.base import MAX_FOLLOWERS, LiveSignals, Registration, SessionRef
 
 
 def _ttl(expires_at: float) -> int:
@@ -190,7 +190,15 @@ class DynamoStopSignalStore:
         pk, sk = keys.generation(user_id, msgid)
         try:
             await self._table.put(
-                {"pk": pk, "sk": sk, "stop_requested": False, "finished": False, "slot": slot, "ttl": _ttl(expires_at)},
+                {
+                    "pk": pk,
+                    "sk": sk,
+                    "stop_requested": False,
+                    "finished": False,
+                    "followers": {},
+                    "slot": slot,
+                    "ttl": _ttl(expires_at),
+                },
                 condition="attribute_not_exists(pk) OR #ttl < :now",
                 values={":now": int(now)},
                 names={"#ttl": "ttl"},
@@ -261,6 +269,33 @@ class DynamoStopSignalStore:
     async def stop_requested(self, user_id: str, msgid: str) -> bool:
         item = await self._table.get(*keys.generation(user_id, msgid))
         return bool(item and item.get("stop_requested"))
+
+    async def follow(self, user_id: str, msgid: str, connection_id: str, after_seq: int) -> bool:
+        # On the answer's own item, so the worker reads them with the stop flag, and a follower added before the
+        # answer is marked finished is seen by the worker's last read after it.
+        try:
+            await self._table.update(
+                *keys.generation(user_id, msgid),
+                "SET followers.#connection = :seq",
+                names={"#connection": connection_id, "#ttl": "ttl"},
+                values={":seq": after_seq, ":no": False, ":now": int(time.time()), ":max": MAX_FOLLOWERS},
+                condition="attribute_exists(pk) AND finished = :no AND #ttl >= :now AND size(followers) < :max",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    async def signals(self, user_id: str, msgid: str) -> LiveSignals:
+        item = await self._table.get(*keys.generation(user_id, msgid))
+        if item is None:
+            return LiveSignals()
+        followers = item.get("followers") or {}
+        return LiveSignals(
+            stop_requested=bool(item.get("stop_requested")),
+            followers={str(connection): int(seq) for connection, seq in followers.items()},
+        )
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
         generation = await self._table.update(

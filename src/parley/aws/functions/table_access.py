@@ -23,7 +23,7 @@ REVOKED_TOKENS = "JTI#*"
 TICKETS = "TICKET#*"
 LOGIN_FAILURES = "THROTTLE#*"
 CONNECTIONS = "CONN#*"
-ANSWERS = "GEN#*"  # a running answer and its stop flag
+ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
 
@@ -61,11 +61,16 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "DeleteItem": (CONNECTIONS,),
     },
     # Every message checks the session that opened its connection (a revoked token, the user's token version)
-    # and removes the connection of an ended session.
+    # and removes the connection of an ended session. $default also serves resume: it adds the connection to a
+    # running answer's followers, or reads the saved answer from its conversation (settling one whose worker
+    # died, which rewrites it as the worker would).
     "ws_default": {
         "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
-        "UpdateItem": (REQUEST_RATES,),
+        "Query": (MESSAGES,),
+        "PutItem": (MESSAGES,),
+        "UpdateItem": (REQUEST_RATES, ANSWERS, MESSAGES),
         "DeleteItem": (CONNECTIONS,),
+        "BatchWriteItem": (MESSAGES,),
     },
     "ws_stop": {
         "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
@@ -83,9 +88,10 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "BatchWriteItem": (MESSAGES,),
     },
     "worker": {
-        # Fills in the answer, watches its stop flag, then marks it finished and frees its slot. Indexes the answer's
-        # words for search once it is final (postings are items of the conversation's partition); an answer saved
-        # final a second time has its earlier postings read, to remove the words no longer in it.
+        # Fills in the answer, watches its stop flag and followers, then marks it finished and frees its slot.
+        # Indexes the answer's words for search once it is final (postings are items of the conversation's
+        # partition); an answer saved final a second time has its earlier postings read, to remove the words no
+        # longer in it.
         "GetItem": (ANSWERS,),
         "Query": (MESSAGES,),
         "PutItem": (MESSAGES,),

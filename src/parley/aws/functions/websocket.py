@@ -1,4 +1,8 @@
-"""The WebSocket API's routes: $connect, $disconnect, sendprompt, stop and $default.
+"""The WebSocket API's routes: $connect, $disconnect, sendprompt, stop and $default (which serves ``resume``).
+
+Every message route serves its message through the one WebSocket policy (``parley.ws_dispatch``) that the local
+server uses too; here are the serverless ways to carry out each action. ``resume`` has no route of its own: it is
+as light as ``stop``, and API Gateway routes what matches no route to ``$default``.
 
 These import neither FastAPI nor a model SDK unless they need one, so their cold starts stay small.
 """
@@ -8,22 +12,29 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
-from parley.core.auth.sessions import SessionCheck
+from parley.aws.management_api import ManagementApi
+from parley.core.chat.abandoned import AbandonedAnswers
+from parley.core.chat.resume import SavedAnswers
+from parley.core.chat.service import ChatService
 from parley.core.store.base import User
-from parley.errors import InvalidToken, ParleyError, RateLimited
-from parley.runtime import build_auth, build_chat, build_models, build_rate_limit
-from parley.ws_protocol import NotRunning, ProtocolError, SendPrompt, Stop, encode_error, parse_client_message
+from parley.errors import AnswerAbandoned, ParleyError
+from parley.runtime import build_auth, build_chat, build_limits, build_models, build_ws_policy
+from parley.ws_dispatch import ClientSocket, ConnectionRefused, Refusal
+from parley.ws_protocol import NotRunning, ProtocolError, Resume, SendPrompt, Stop, encode_error, encode_event
 
 log = logging.getLogger(__name__)
 
 OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
 TOO_MANY_CONNECTIONS = {"statusCode": 429}  # $connect's answer is the handshake's status
+_REFUSED = {Refusal.ORIGIN: FORBIDDEN, Refusal.TICKET: FORBIDDEN, Refusal.TOO_MANY: TOO_MANY_CONNECTIONS}
 # API Gateway closes a WebSocket after 2 hours at most; the record may go then.
 CONNECTION_TTL_SECONDS = 2 * 3600
 # SNS takes messages up to 256 KB.
@@ -36,24 +47,26 @@ class ConnectFunction(LambdaFunction):
 
     async def open(self, stack: AsyncExitStack) -> None:
         self.auth = build_auth(self.settings, self.stores)
+        self.policy = build_ws_policy(self.settings, self.stores)
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-        origin = headers.get("origin")
-        # Browsers always send Origin. The deployment lists the web app's origin; with none listed, no
-        # browser page may connect (fail closed). Clients that send no Origin are not browsers.
-        if origin and origin not in self.settings.allowed_origins:
-            return FORBIDDEN
-        ticket = (event.get("queryStringParameters") or {}).get("ticket", "")
-        try:
-            holder = await self.auth.redeem_ticket(ticket)
-        except InvalidToken:
-            return FORBIDDEN
+
         # Counted from the store (its user index is eventually consistent: handshakes within the same instant
         # may pass together), so the cap holds whichever container runs each $connect.
-        open_connections = await self.stores.connections.user_connections(holder.session.user_id)
-        if len(open_connections) >= self.settings.max_sockets_per_user:
-            return TOO_MANY_CONNECTIONS
+        async def open_sockets(user_id: str) -> int:
+            return len(await self.stores.connections.user_connections(user_id))
+
+        try:
+            holder = await self.policy.admit(
+                origin=headers.get("origin"),
+                host=headers.get("host", ""),
+                ticket=(event.get("queryStringParameters") or {}).get("ticket", ""),
+                redeem=self.auth.redeem_ticket,
+                open_sockets=open_sockets,
+            )
+        except ConnectionRefused as refused:
+            return _REFUSED[refused.refusal]
         connection_id = event["requestContext"]["connectionId"]
         await self.stores.connections.put_connection(
             connection_id, holder.session, time.time() + CONNECTION_TTL_SECONDS
@@ -73,54 +86,73 @@ class DisconnectFunction(LambdaFunction):
         return OK
 
 
-class _MessageFunction(LambdaFunction):
-    """A route that receives a client message on a connection opened by $connect.
+@dataclass
+class ApiGatewaySocket:
+    """A client's connection, as a Lambda function reaches it: through the @connections API."""
 
-    Every message is served only while the session that opened its connection stands. The session-end
-    function closes the sockets of an ended session, but after the stream's delay, through an index that
-    can lag, and not at all once its retries run out; until then the socket is open, and this check is
-    what refuses it.
-    """
+    api: ManagementApi
+    connection_id: str
+    callback_url: str
+    forget: Callable[[str], Awaitable[None]]  # the connection store's delete_connection
+
+    async def send(self, frame: str) -> None:
+        await self.api.post(self.connection_id, frame)
+
+    async def close_ended_session(self) -> None:
+        # Unknown, or its session ended (logout, new password, account disabled or removed): close it, as the
+        # local server does, and forget it.
+        await self.api.disconnect(self.connection_id)
+        await self.forget(self.connection_id)
+
+
+class _MessageFunction(LambdaFunction):
+    """A route that receives a client message on a connection opened by $connect, and serves it through the
+    WebSocket policy: every message only while the session that opened its connection stands (the session-end
+    function closes the sockets of an ended session, but after the stream's delay, through an index that can lag,
+    and not at all once its retries run out), and within the user's request budget."""
 
     needs_secrets = False
 
     async def open(self, stack: AsyncExitStack) -> None:
-        self.rate_limit = build_rate_limit(self.settings, self.stores)
-        self.sessions = SessionCheck(self.stores)
+        self.policy = build_ws_policy(self.settings, self.stores)
+        abandoned_after = build_limits(self.settings).abandoned_after
+        self.saved_answers = SavedAnswers(AbandonedAnswers(self.stores.messages, abandoned_after))
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_context = event["requestContext"]
         connection_id = request_context["connectionId"]
-        api = self.management_api(request_context)
+        socket = ApiGatewaySocket(
+            self.management_api(request_context),
+            connection_id,
+            self.settings.ws_callback_url or f"https://{request_context['domainName']}/{request_context['stage']}",
+            self.stores.connections.delete_connection,
+        )
         session = await self.stores.connections.get_connection(connection_id)
-        user = await self.sessions.live_user(session) if session is not None else None
-        if user is None:
-            # Unknown, or its session ended (logout, new password, account disabled or removed): close it,
-            # as the local server does, and forget it.
-            await api.disconnect(connection_id)
-            await self.stores.connections.delete_connection(connection_id)
-            return FORBIDDEN
-        try:
-            # The same budget as the user's HTTP requests; every message counts, even a malformed one.
-            await self.rate_limit.check(user.id)
-        except RateLimited as limited:
-            await api.post(
-                connection_id, encode_error(None, limited.code, limited.message, retry_after=limited.retry_after)
-            )
-            return OK
-        try:
-            message = parse_client_message(event.get("body") or "")
-        except ProtocolError as error:
-            await api.post(connection_id, encode_error(error.msgid, error.code, error.message))
-            return OK
-        try:
-            await self.act(message, user, event)
-        except ParleyError as error:
-            await api.post(connection_id, encode_error(message.msgid, error.code, error.message))
-        return OK
+        served = await self.policy.dispatch(socket, session, event.get("body") or "", self)
+        return OK if served else FORBIDDEN
 
-    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
-        raise NotImplementedError
+    # ChatActions, as a function without the models or the queue carries them out
+
+    async def send_prompt(self, socket: ClientSocket, user: User, message: SendPrompt) -> None:
+        raise ProtocolError("This route takes stop and resume messages.", message.msgid)
+
+    async def stop(self, socket: ClientSocket, user: User, message: Stop) -> None:
+        # The worker, in another function, reads the flag between its posts.
+        if not await self.stores.stop_signals.request_stop(user.id, message.msgid):
+            raise NotRunning(message.msgid)
+
+    async def resume(self, socket: ClientSocket, user: User, message: Resume) -> None:
+        assert isinstance(socket, ApiGatewaySocket)
+        # While the answer runs, its worker reads its followers between posts, and sends this connection what it
+        # missed and the rest. Only the user's own answer can be followed (the record is keyed by user and msgid).
+        if await self.stores.stop_signals.follow(user.id, message.msgid, socket.connection_id, message.after_seq):
+            return
+        saved = await self.saved_answers.get(user.id, message.conversation_id, message.msgid, message.after_seq)
+        for event in saved.events:
+            await socket.send(encode_event(event))
+        if not saved.ended:  # saved as streaming, yet no worker runs it: it is not coming back
+            gone = AnswerAbandoned()
+            await socket.send(encode_error(message.msgid, gone.code, gone.message))
 
 
 class SendPromptFunction(_MessageFunction):
@@ -132,21 +164,14 @@ class SendPromptFunction(_MessageFunction):
         await super().open(stack)
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
-        self.chat = build_chat(self.settings, self.stores, models)
+        self.chat: ChatService = build_chat(self.settings, self.stores, models)
         self.sns = aws_client("sns", self.settings)
 
-    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
-        if not isinstance(message, SendPrompt):
-            raise ProtocolError("This route takes sendprompt messages.")
+    async def send_prompt(self, socket: ClientSocket, user: User, message: SendPrompt) -> None:
+        assert isinstance(socket, ApiGatewaySocket)
         prepared = await self.chat.prepare(user, message.request)
-        request_context = event["requestContext"]
         job = json.dumps(
-            {
-                "chat": prepared.to_dict(),
-                "connection_id": request_context["connectionId"],
-                "callback_url": self.settings.ws_callback_url
-                or f"https://{request_context['domainName']}/{request_context['stage']}",
-            }
+            {"chat": prepared.to_dict(), "connection_id": socket.connection_id, "callback_url": socket.callback_url}
         )
         if len(job.encode()) > MAX_JOB_BYTES:
             await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
@@ -163,15 +188,9 @@ class SendPromptFunction(_MessageFunction):
 
 
 class StopFunction(_MessageFunction):
-    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
-        if not isinstance(message, Stop):
-            raise ProtocolError("This route takes stop messages.")
-        if not await self.stores.stop_signals.request_stop(user.id, message.msgid):
-            raise NotRunning(message.msgid)
+    """The ``stop`` route."""
 
 
 class DefaultFunction(_MessageFunction):
-    """Messages whose action matches no route (API Gateway's $default)."""
-
-    async def act(self, message: SendPrompt | Stop, user: User, event: dict[str, Any]) -> None:
-        raise ProtocolError("action: must be 'sendprompt' or 'stop'.", message.msgid)
+    """Messages whose action matches no route (API Gateway's $default): ``resume``, and anything unknown (which
+    the policy answers with an error frame)."""

@@ -5,17 +5,45 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
 from parley.aws.functions.base import LambdaFunction
+from parley.aws.management_api import ManagementApi
 from parley.aws.relay import StreamRelay
-from parley.core.chat.service import PreparedChat
+from parley.core.chat.request import PreparedChat
+from parley.core.store.base import LiveSignals, StopSignalStore
 from parley.errors import ParleyError
 from parley.runtime import build_chat, build_models
 from parley.ws_protocol import encode_error
 
 log = logging.getLogger(__name__)
+
+
+class AnswerWatch:
+    """The answer's record in the store, read once per flush: whether the user pressed Stop, and which connections
+    follow the answer (``resume`` from another connection). Those are posted to like the one that asked."""
+
+    def __init__(self, store: StopSignalStore, user_id: str, msgid: str, api: ManagementApi) -> None:
+        self._store = store
+        self._user_id = user_id
+        self._msgid = msgid
+        self._api = api
+        self._read: LiveSignals | None = None
+
+    async def stop_requested(self) -> bool:
+        self._read = await self._store.signals(self._user_id, self._msgid)
+        return self._read.stop_requested
+
+    async def current(self) -> Mapping[str, int]:
+        read, self._read = self._read, None  # the stop check's read, or a fresh one
+        if read is None:
+            read = await self._store.signals(self._user_id, self._msgid)
+        return read.followers
+
+    async def post(self, connection_id: str, frame: str) -> bool:
+        return await self._api.post(connection_id, frame)
 
 
 class WorkerFunction(LambdaFunction):
@@ -41,11 +69,13 @@ class WorkerFunction(LambdaFunction):
             await self.chat.fail(prepared, error)
             await api.post(connection_id, encode_error(prepared.msgid, error.code, error.message))
             return
+        watch = AnswerWatch(self.stores.stop_signals, prepared.user_id, prepared.msgid, api)
         relay = StreamRelay(
             lambda frame: api.post(connection_id, frame),
-            lambda: self.stores.stop_signals.stop_requested(prepared.user_id, prepared.msgid),
+            watch.stop_requested,
             interval=self.settings.ws_post_interval,
             max_frame_bytes=self.settings.ws_max_frame_bytes,
+            followers=watch,
         )
         stats = await relay.run(generation)
         await generation.wait()

@@ -28,6 +28,10 @@ class StartEvent(StreamEvent):
 
 @dataclass(frozen=True)
 class DeltaEvent(StreamEvent):
+    """Text of the answer. ``seq`` is the answer's length in characters (Unicode code points) once ``text`` is
+    added: a reader that has the answer up to some ``seq`` keeps only what comes after it, however the text was
+    cut into deltas (coalesced by the AWS relay, or a catch-up after a resume)."""
+
     type: ClassVar[str] = "delta"
     seq: int
     text: str

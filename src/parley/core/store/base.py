@@ -6,8 +6,8 @@ object as missing: authorization is part of the query, not a check that can be f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -291,6 +291,19 @@ class Registration(StrEnum):
     AT_CAPACITY = "at_capacity"  # every one of the user's slots is held by a running answer
 
 
+# How many connections may follow one answer besides the one that asked (each reload or second tab is one).
+MAX_FOLLOWERS = 32
+
+
+@dataclass(frozen=True)
+class LiveSignals:
+    """What other processes asked of a running answer: to stop it, and which connections follow it, each from
+    the ``seq`` it had when it asked (``resume`` on another connection than the one that sent the prompt)."""
+
+    stop_requested: bool = False
+    followers: Mapping[str, int] = field(default_factory=dict)
+
+
 class StopSignalStore(Protocol):
     """Every answer by (user, msgid) until it expires: a msgid sent twice is answered once, a user runs
     at most ``max_running`` answers at once, and a stop request reaches an answer running in another
@@ -309,9 +322,16 @@ class StopSignalStore(Protocol):
 
     async def stop_requested(self, user_id: str, msgid: str) -> bool: ...
 
+    async def follow(self, user_id: str, msgid: str, connection_id: str, after_seq: int) -> bool:
+        """Have ``connection_id`` follow a running answer of this user from ``after_seq`` (a connection already
+        following it starts again from there). False when there is none running, or it has ``MAX_FOLLOWERS``."""
+
+    async def signals(self, user_id: str, msgid: str) -> LiveSignals:
+        """The stop flag and the followers of an answer, in one read (the worker asks between its posts)."""
+
     async def finish_generation(self, user_id: str, msgid: str) -> None:
-        """The answer ended: it can no longer be stopped, its slot is free, and its msgid stays taken until
-        it expires."""
+        """The answer ended: it can no longer be stopped or followed, its slot is free, and its msgid stays taken
+        until it expires."""
 
 
 class RequestRateStore(Protocol):

@@ -1,15 +1,19 @@
-"""POST /api/chat: the original sample's v1 contract, as one JSON answer or as Server-Sent Events."""
+"""POST /api/chat: the original sample's v1 contract, as one JSON answer or as Server-Sent Events; and
+GET /api/chat/{msgid}/events: an answer's events again, from where a reader left off (``Last-Event-ID``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from parley.core.chat.events import DeltaEvent, DoneEvent, ErrorEvent, StartEvent, StreamEvent
-from parley.core.chat.service import ChatRequest, Generation
+from parley.core.chat.live import Generation, Subscription
+from parley.core.chat.request import ChatRequest
+from parley.core.chat.resume import SavedAnswer
 from parley.server.deps import PrincipalDep, RuntimeDep
 from parley.server.errors import error_response, status_for_code
 from parley.server.schemas import ChatRequestIn, ChatResponse, ErrorBody
@@ -43,16 +47,64 @@ async def chat(body: ChatRequestIn, request: Request, principal: PrincipalDep, r
         ),
     )
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(
-            _sse(generation),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return StreamingResponse(_sse(generation), media_type="text/event-stream", headers=_SSE_HEADERS)
     return await _collect(generation)
 
 
+# How long an SSE client waits before it asks again for an answer that is still running elsewhere.
+RETRY_MS = 1000
+_SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+@router.get(
+    "/chat/{msgid}/events",
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "The answer's events after Last-Event-ID (a delta's seq): what was missed as one delta, "
+            "then the rest as it comes and done / error. Where the answer runs in another process (AWS), what "
+            "is saved so far, then the stream ends with a retry hint until the answer has ended.",
+        },
+        401: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+    },
+)
+async def answer_events(
+    msgid: str,
+    conversation_id: Annotated[str, Query(min_length=1, max_length=64)],
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """Rejoin an answer: ``Last-Event-ID`` (sent by an EventSource that reconnects) wins over ``after_seq``."""
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        after_seq = int(last_event_id.strip())
+    joined = await runtime.chat.resume(principal.user.id, conversation_id, msgid, after_seq)
+    if isinstance(joined, SavedAnswer):
+        return StreamingResponse(_saved_sse(joined), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return StreamingResponse(_followed_sse(joined), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
 def sse_frame(event: StreamEvent) -> str:
-    return f"event: {event.type}\ndata: {json.dumps(event.to_dict(), separators=(',', ':'))}\n\n"
+    # A delta's id is its seq, so a client that reconnects says where it left off (Last-Event-ID).
+    head = f"id: {event.seq}\n" if isinstance(event, DeltaEvent) else ""
+    return f"{head}event: {event.type}\ndata: {json.dumps(event.to_dict(), separators=(',', ':'))}\n\n"
+
+
+async def _saved_sse(saved: SavedAnswer) -> AsyncIterator[str]:
+    for event in saved.events:
+        yield sse_frame(event)
+    if not saved.ended:  # still being written by another process: the client asks again, from its last id
+        yield f"retry: {RETRY_MS}\n\n"
+
+
+async def _followed_sse(subscription: Subscription) -> AsyncIterator[str]:
+    try:
+        async for event in subscription.events():
+            yield sse_frame(event)
+    finally:
+        subscription.close()
 
 
 async def _sse(generation: Generation) -> AsyncIterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from parley.core.store.base import Registration, SessionRef
+from parley.core.store.base import MAX_FOLLOWERS, LiveSignals, Registration, SessionRef
 from parley.core.store.sqlite.database import Database
 
 
@@ -98,6 +98,48 @@ class SqliteStopSignalStore:
             ).fetchone()
         )
         return bool(row and row["stop_requested"])
+
+    async def follow(self, user_id: str, msgid: str, connection_id: str, after_seq: int) -> bool:
+        # One transaction on the one database thread: the answer cannot finish between the check and the insert.
+        def put(conn: sqlite3.Connection) -> bool:
+            running = conn.execute(
+                "SELECT 1 FROM generations WHERE user_id = ? AND msgid = ? AND finished = 0 AND expires_at >= ?",
+                (user_id, msgid, time.time()),
+            ).fetchone()
+            if not running:
+                return False
+            (followers,) = conn.execute(
+                "SELECT COUNT(*) FROM generation_followers WHERE user_id = ? AND msgid = ? AND connection_id != ?",
+                (user_id, msgid, connection_id),
+            ).fetchone()
+            if followers >= MAX_FOLLOWERS:
+                return False
+            conn.execute(
+                "INSERT INTO generation_followers (user_id, msgid, connection_id, after_seq) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (user_id, msgid, connection_id) DO UPDATE SET after_seq = excluded.after_seq",
+                (user_id, msgid, connection_id, after_seq),
+            )
+            return True
+
+        return await self._db.run(put)
+
+    async def signals(self, user_id: str, msgid: str) -> LiveSignals:
+        def read(conn: sqlite3.Connection) -> LiveSignals:
+            row = conn.execute(
+                "SELECT stop_requested FROM generations WHERE user_id = ? AND msgid = ?", (user_id, msgid)
+            ).fetchone()
+            if row is None:
+                return LiveSignals()
+            followers = conn.execute(
+                "SELECT connection_id, after_seq FROM generation_followers WHERE user_id = ? AND msgid = ?",
+                (user_id, msgid),
+            ).fetchall()
+            return LiveSignals(
+                stop_requested=bool(row["stop_requested"]),
+                followers={str(f["connection_id"]): int(f["after_seq"]) for f in followers},
+            )
+
+        return await self._db.run(read)
 
     async def finish_generation(self, user_id: str, msgid: str) -> None:
         await self._db.run(

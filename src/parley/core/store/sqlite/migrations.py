@@ -258,6 +258,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ORDER BY m.created_at;
         """,
     ),
+    (
+        # Connections that rejoined a running answer (resume), each from the seq it had.
+        "0009_generation_followers",
+        """
+        CREATE TABLE generation_followers (
+            user_id TEXT NOT NULL,
+            msgid TEXT NOT NULL,
+            connection_id TEXT NOT NULL,
+            after_seq INTEGER NOT NULL,
+            PRIMARY KEY (user_id, msgid, connection_id),
+            FOREIGN KEY (user_id, msgid) REFERENCES generations(user_id, msgid) ON DELETE CASCADE
+        );
+        """,
+    ),
 ]
 
 

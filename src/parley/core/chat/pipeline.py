@@ -1,0 +1,91 @@
+"""The generation pipeline: one call of a model through the upstream policy, as typed chunks. It saves nothing
+and knows no conversation, so whatever needs an answer generated (a chat turn, an OpenAI-compatible request,
+a tool loop) can run one and decide itself what to keep."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+
+from parley.core.chat.upstream import UpstreamPolicy, stream_with_policy
+from parley.core.providers.base import ChatMessage, Chunk, GenerationParams, TextChunk
+from parley.core.providers.registry import RegisteredModel
+from parley.errors import ProviderError, StreamInterrupted
+
+_END = object()
+
+
+class ModelRun:
+    """Read ``chunks()`` once; ``stop()`` ends it early (the provider's stream is closed at once, even while it
+    waits for a token), after which ``stopped`` is True and ``chunks()`` ends without an error.
+
+    The provider is read by one task that hands chunks over through a queue: no task or timer per token.
+    """
+
+    def __init__(
+        self,
+        model: RegisteredModel,
+        context: Sequence[ChatMessage],
+        params: GenerationParams,
+        policy: UpstreamPolicy,
+    ) -> None:
+        self._model = model
+        self._context = list(context)
+        self._params = params
+        self._policy = policy
+        self._queue: asyncio.Queue[Chunk | BaseException | object] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self.stopped = False
+        self._ended = False
+
+    def stop(self) -> None:
+        if self.stopped or self._ended:  # Stop after the last chunk changes nothing: the answer is complete
+            return
+        self.stopped = True
+        if self._reader is not None:
+            self._reader.cancel()
+        self._queue.put_nowait(_END)
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        """The model's chunks (empty text left out). Raises a ProviderError when the model fails; anything
+        else a provider raises is a broken stream to the user (StreamInterrupted)."""
+        if self.stopped:
+            return
+        self._reader = asyncio.create_task(self._read(), name=f"model-{self._model.info.id}")
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _END or self.stopped:  # chunks read before Stop was pressed are not shown either
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, Chunk)
+                yield item
+        finally:
+            self._ended = True
+            if not self._reader.done():
+                self._reader.cancel()
+            # The reader closes the provider's stream as it ends; wait for that, unless this task is cancelled.
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def _read(self) -> None:
+        model, policy = self._model, self._policy
+        stream = stream_with_policy(model.provider, model.info.id, self._context, self._params, policy)
+        try:
+            async with aclosing(stream):
+                async for chunk in stream:
+                    if isinstance(chunk, TextChunk) and not chunk.text:
+                        continue
+                    self._queue.put_nowait(chunk)
+        except asyncio.CancelledError:
+            raise
+        except ProviderError as error:
+            self._queue.put_nowait(error)
+            return
+        except Exception as exc:  # a provider that broke its contract: still a broken stream to the user
+            broken = StreamInterrupted()
+            broken.__cause__ = exc
+            self._queue.put_nowait(broken)
+            return
+        self._queue.put_nowait(_END)

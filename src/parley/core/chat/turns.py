@@ -1,0 +1,202 @@
+"""Preparing a turn: check the request, take one of the user's answer slots, and write the user's message and the
+empty answer to fill, through the message log. Nothing is written when the request is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from typing import Any
+
+from parley.core.chat.abandoned import AbandonedAnswers
+from parley.core.chat.context import build_context, title_from_prompt
+from parley.core.chat.params import resolve_generation_params
+from parley.core.chat.request import MAX_MSGID_CHARS, ChatLimits, ChatRequest, PreparedChat
+from parley.core.providers.registry import ModelRegistry
+from parley.core.store.base import (
+    Conversation,
+    ConversationStore,
+    Message,
+    MessageLog,
+    MessageStatus,
+    Registration,
+    StopSignalStore,
+    User,
+)
+from parley.core.store.parts import text_parts
+from parley.core.store.tree import path_to, subtree
+from parley.errors import DuplicateRequest, InvalidInput, NotFound, ParleyError, TooManyGenerations
+
+log = logging.getLogger(__name__)
+
+
+class Turns:
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        messages: MessageLog,
+        generations: StopSignalStore,
+        models: ModelRegistry,
+        abandoned: AbandonedAnswers,
+        limits: ChatLimits,
+    ) -> None:
+        self._conversations = conversations
+        self._messages = messages
+        self._generations = generations
+        self._models = models
+        self._abandoned = abandoned
+        self._limits = limits
+
+    async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
+        """Check the request, then save the user's message and an empty answer to fill."""
+        prompt = request.prompt
+        if not prompt.strip():
+            raise InvalidInput("The message is empty.")
+        if len(prompt) > self._limits.max_prompt_chars:
+            raise InvalidInput(f"The message is longer than {self._limits.max_prompt_chars} characters.")
+        msgid = request.msgid or uuid.uuid4().hex
+        if len(msgid) > MAX_MSGID_CHARS:
+            raise InvalidInput(f"msgid is longer than {MAX_MSGID_CHARS} characters.")
+
+        model_id = request.params.model or self._models.default_model
+        if model_id is None:
+            raise InvalidInput("No model is configured on this server.")
+        model = self._models.get(model_id)
+        params = resolve_generation_params(request.params, model.info)
+
+        if request.edit_message_id is not None and request.conversation_id is None:
+            raise InvalidInput("edit_message_id needs the conversation_id it belongs to.")
+        conversation: Conversation | None = None
+        history: list[Message] = []  # the branch the new turn continues, oldest first
+        asked: Message | None = None  # regenerating: the user message answered again
+        if request.conversation_id is not None:
+            conversation = await self._conversations.get_conversation(user.id, request.conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            if request.edit_message_id is not None:
+                edited, history = await self._message_to_edit(user.id, conversation.id, request.edit_message_id)
+                if edited.content == prompt:
+                    asked = edited
+            else:
+                history = await self._messages.path(user.id, conversation.id) or []
+        parent_id = history[-1].id if history else None
+
+        # Everything that can refuse the request is checked before anything is written; the last check,
+        # a free slot among the user's answers (counted in the store, shared by every process), also
+        # records the msgid, or writes nothing.
+        budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
+        context = build_context(request.params.system_prompt, history, prompt, budget)
+        await self._register(user.id, msgid)
+        try:
+            if conversation is None:
+                title = title_from_prompt(prompt, self._limits.title_max_chars)
+                conversation = await self._conversations.create_conversation(user.id, title, model_id)
+            user_message = asked or await self._append(
+                user.id, conversation.id, parent_id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid
+            )
+            used = {**dataclasses.asdict(params), "model": model_id}
+            if request.params.system_prompt is not None:
+                used["system_prompt"] = request.params.system_prompt
+            placeholder = await self._append(
+                user.id,
+                conversation.id,
+                user_message.id,
+                "assistant",
+                "",
+                MessageStatus.STREAMING,
+                model=model_id,
+                params=used,
+                msgid=msgid,
+            )
+        except BaseException:
+            await self.release(user.id, msgid)  # nothing will run: free the slot now, not when its lease ends
+            raise
+
+        return PreparedChat(
+            user_id=user.id,
+            msgid=msgid,
+            conversation_id=conversation.id,
+            title=conversation.title,
+            user_message_id=user_message.id,
+            message_id=placeholder.id,
+            model=model_id,
+            params=params,
+            context=tuple(context),
+        )
+
+    async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
+        """Record that a prepared turn could not be answered at all (its user message is kept)."""
+        await self._messages.update(
+            prepared.user_id,
+            prepared.conversation_id,
+            prepared.message_id,
+            parts=(),
+            status=MessageStatus.ERROR,
+            finish_reason=error.code,
+        )
+        await self._generations.finish_generation(prepared.user_id, prepared.msgid)
+
+    async def release(self, user_id: str, msgid: str) -> None:
+        """The answer ended: free its slot (it can no longer be stopped or followed)."""
+        try:
+            await asyncio.shield(self._generations.finish_generation(user_id, msgid))
+        except Exception:
+            log.exception("could not mark answer %s finished", msgid)
+
+    async def _register(self, user_id: str, msgid: str) -> None:
+        now = time.time()
+        registration = await self._generations.register_generation(
+            user_id,
+            msgid,
+            now + self._limits.msgid_ttl_seconds,
+            max_running=self._limits.max_generations_per_user,
+            lease_until=now + self._limits.slot_lease_seconds,
+        )
+        if registration is Registration.DUPLICATE:
+            raise DuplicateRequest()
+        if registration is Registration.AT_CAPACITY:
+            raise TooManyGenerations()
+
+    async def _message_to_edit(
+        self, user_id: str, conversation_id: str, message_id: str
+    ) -> tuple[Message, list[Message]]:
+        """The user message to edit, and the branch before it."""
+        messages = await self._abandoned.settled_messages(user_id, conversation_id) or []
+        target = next((m for m in messages if m.id == message_id), None)
+        if target is None or target.role != "user":
+            raise NotFound("Message not found.")
+        # An answer still being written below it would go on into a branch the user just left.
+        if any(m.status == MessageStatus.STREAMING for m in subtree(messages, target.id)):
+            raise InvalidInput("Wait for the answer to finish (or stop it) before editing.")
+        before = path_to(messages, target.parent_id) if target.parent_id is not None else []
+        return target, before or []
+
+    async def _append(
+        self,
+        user_id: str,
+        conversation_id: str,
+        parent_id: str | None,
+        role: str,
+        text: str,
+        status: MessageStatus,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        msgid: str | None = None,
+    ) -> Message:
+        message = await self._messages.append(
+            user_id,
+            conversation_id,
+            parent_id=parent_id,
+            role=role,
+            parts=text_parts(text),
+            status=status,
+            model=model,
+            params=params,
+            client_msgid=msgid,
+        )
+        if message is None:  # deleted between the check and the write
+            raise NotFound("Conversation not found.")
+        return message
