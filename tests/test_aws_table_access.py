@@ -37,6 +37,7 @@ INDEX_KEYS = {
     "users": keys.USERS_INDEX,
     "conversations": keys.conversations_index("u1"),
     "connections": keys.connections_index("u1"),
+    "search postings": keys.word_index("u1", "glacier"),
 }
 HANDLERS = Path(table_access.__file__).parents[1] / "handlers"
 
@@ -84,7 +85,7 @@ def test_a_call_passes_when_every_key_it_names_is_granted_for_its_action():
     assert "not for 'USER#u1'" in worker.refusal("GetItem", {"TableName": TABLE, "Key": key("USER#u1")})
     assert worker.refusal("PutItem", {"TableName": TABLE, "Item": key("CONV#c1")}) is None
     query = {"TableName": TABLE, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "C"}}}
-    assert "Query on the table is not granted" in worker.refusal("Query", query)
+    assert "Query on the table is not granted" in TableAccess("authorizer", TABLE).refusal("Query", query)
     batch = {TABLE: [{"DeleteRequest": {"Key": key("CONV#c1")}}, {"DeleteRequest": {"Key": key("CONV#c2")}}]}
     assert worker.refusal("BatchWriteItem", {"RequestItems": batch}) is None
     batch[TABLE].append({"PutRequest": {"Item": key("USER#u1")}})

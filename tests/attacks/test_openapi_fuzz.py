@@ -120,6 +120,9 @@ def fresh_session(base_url: str, username: str) -> Headers:
     return headers
 
 
+# About 1,600 generated requests a path; on the serverless path each goes through the emulated gateway, the
+# authorizer and a Lambda container, and the spec grew with search, branches and resume: 120 s is too tight.
+@pytest.mark.timeout(360)
 @pytest.mark.target_settings(**FUZZ_SETTINGS)
 async def test_generated_requests_with_a_token_never_get_a_5xx_and_invalid_ones_are_refused(target, ledger):
     player = await target.player()
