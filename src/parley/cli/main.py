@@ -1,27 +1,25 @@
-"""``parley``: run the server, manage users, list models."""
+"""``parley``: run the server and list models; the other command groups are modules of their own."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import getpass
 import logging
 import logging.config
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from parley import __version__
+from parley.cli import users
+from parley.cli.support import CommandGroup, run_async
 from parley.config import Settings
 from parley.errors import ParleyError
 
-if TYPE_CHECKING:
-    from parley.core.auth.service import AuthService
-    from parley.core.store.base import Stores
-
 log = logging.getLogger("parley.cli")
+
+# Each group of commands lives in its own module and adds its own parsers.
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (users,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,29 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", parents=[common], help="list the models this server offers")
     models.add_argument("--models", type=Path, help="a models file, TOML (PARLEY_MODELS_FILE)")
-    models.set_defaults(run=_run_async(_models))
+    models.set_defaults(run=run_async(_models))
 
-    users = commands.add_parser("users", help="manage accounts").add_subparsers(title="users commands")
-    add = users.add_parser("add", parents=[common], help="create an account")
-    add.add_argument("name")
-    add.add_argument("--admin", action="store_true", help="make the account an administrator")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.set_defaults(run=_run_async(_users_add))
-    users.add_parser("list", parents=[common], help="list accounts").set_defaults(run=_run_async(_users_list))
-    passwd = users.add_parser("passwd", parents=[common], help="set a new password (signs the user out everywhere)")
-    passwd.add_argument("name")
-    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    passwd.set_defaults(run=_run_async(_users_passwd))
-    for name, disabled, text in (
-        ("disable", True, "block an account"),
-        ("enable", False, "unblock an account"),
-    ):
-        sub = users.add_parser(name, parents=[common], help=text)
-        sub.add_argument("name")
-        sub.set_defaults(run=_run_async(_users_set_disabled(disabled)))
-    remove = users.add_parser("remove", parents=[common], help="delete an account and its conversations")
-    remove.add_argument("name")
-    remove.set_defaults(run=_run_async(_users_remove))
+    for group in COMMAND_GROUPS:
+        group.add_commands(commands, common)
     return parser
 
 
@@ -119,89 +98,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else 1  # it could not start (the port is taken...): uvicorn has said why
-
-
-def _run_async(
-    command: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]],
-) -> Callable[[argparse.Namespace, Settings], int]:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        return asyncio.run(command(args, settings))
-
-    return run
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != first:
-        raise ParleyError("The passwords do not match.")
-    return first
-
-
-async def _with_auth(settings: Settings, action: Callable[[AuthService, Stores], Awaitable[int]]) -> int:
-    from parley.core.store.registry import open_stores
-    from parley.runtime import build_auth
-
-    async with open_stores(settings.store, settings) as stores:
-        return await action(build_auth(settings, stores), stores)
-
-
-async def _users_add(args: argparse.Namespace, settings: Settings) -> int:
-    password = _read_password(args.password_stdin)
-
-    async def add(auth: AuthService, _stores: Stores) -> int:
-        user = await auth.create_user(args.name, password, is_admin=args.admin)
-        print(f"Created user {user.username}{' (admin)' if user.is_admin else ''}.")
-        return 0
-
-    return await _with_auth(settings, add)
-
-
-async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def show(_auth: AuthService, stores: Stores) -> int:
-        users = await stores.users.list_users()
-        if not users:
-            print("No users yet. Create one with: parley users add NAME --admin")
-        for user in users:
-            flags = [flag for flag, on in (("admin", user.is_admin), ("disabled", user.disabled)) if on]
-            print(user.username + (f"  ({', '.join(flags)})" if flags else ""))
-        return 0
-
-    return await _with_auth(settings, show)
-
-
-async def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    password = _read_password(args.password_stdin)
-
-    async def change(auth: AuthService, _stores: Stores) -> int:
-        await auth.change_password(args.name, password)
-        print(f"Password changed for {args.name}; their sessions are signed out.")
-        return 0
-
-    return await _with_auth(settings, change)
-
-
-def _users_set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]:
-    async def command(args: argparse.Namespace, settings: Settings) -> int:
-        async def apply(auth: AuthService, _stores: Stores) -> int:
-            await auth.set_disabled(args.name, disabled)
-            print(f"{args.name} is {'disabled and signed out' if disabled else 'enabled'}.")
-            return 0
-
-        return await _with_auth(settings, apply)
-
-    return command
-
-
-async def _users_remove(args: argparse.Namespace, settings: Settings) -> int:
-    async def remove(auth: AuthService, _stores: Stores) -> int:
-        await auth.remove_user(args.name)
-        print(f"Removed {args.name} and their conversations.")
-        return 0
-
-    return await _with_auth(settings, remove)
 
 
 async def _models(args: argparse.Namespace, settings: Settings) -> int:

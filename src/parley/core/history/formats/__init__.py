@@ -1,0 +1,1 @@
+"""The built-in import formats; importing this package registers each of them."""
