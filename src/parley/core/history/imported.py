@@ -13,7 +13,7 @@ by its content, never by its name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,7 +68,6 @@ class ImportLimits:
     max_zip_entries: int = 100_000
     max_json_depth: int = 64
     max_messages_per_conversation: int = 100_000
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ImportFormat(Protocol):
