@@ -101,3 +101,29 @@ def test_serve_holds_clients_to_the_same_limits_as_every_parley_server(monkeypat
     assert config.forwarded_allow_ips == ["127.0.0.1", "::1"]
     assert behind_proxies.forwarded_allow_ips == ["10.0.0.2", "10.0.0.3"]
     assert from_env.forwarded_allow_ips == ["10.0.0.4"]
+
+
+def test_api_key_lifecycle(monkeypatch, capsys, data_dir):
+    from parley.core.auth.api_keys import key_hash, well_formed
+
+    run(monkeypatch, capsys, "users", "add", "alice", "--password-stdin", stdin="hunter2hunter2\n")
+    code, out, _ = run(monkeypatch, capsys, "keys", "create", "laptop", "--user", "alice", "--expires-in-days", "30")
+    key = out.strip()
+    assert code == 0 and out == key + "\n" and well_formed(key)  # the key alone on stdout
+    conn = sqlite3.connect(data_dir / "parley.db")
+    (stored,) = conn.execute("SELECT key_hash FROM api_keys").fetchone()
+    conn.close()
+    assert stored == key_hash(key)
+    raw = b"".join(path.read_bytes() for path in data_dir.glob("parley.db*"))
+    assert key.encode() not in raw
+
+    code, _, err = run(monkeypatch, capsys, "keys", "create", "LAPTOP", "--user", "alice")
+    assert code == 1 and "already have a key" in err
+    code, out, _ = run(monkeypatch, capsys, "keys", "list", "--user", "alice")
+    assert code == 0 and "laptop" in out and key[:11] in out and key not in out and "last used never" in out
+    assert run(monkeypatch, capsys, "keys", "revoke", "laptop", "--user", "alice")[0] == 0
+    assert "revoked" in run(monkeypatch, capsys, "keys", "list", "--user", "alice")[1]
+    code, _, err = run(monkeypatch, capsys, "keys", "revoke", "laptop", "--user", "alice")
+    assert code == 1 and "No key named" in err
+    code, _, err = run(monkeypatch, capsys, "keys", "list", "--user", "nobody")
+    assert code == 1 and "No user named" in err

@@ -7,6 +7,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ParleyError
     ├── ConfigError               settings that must not be run with
     ├── InvalidInput              bad or oversized input from a client
+    │   ├── InvalidParameter      one named request field (OpenAI's ``param``)
     │   ├── UnknownModel
     │   └── UntrustedHost         a Host header this server does not answer to (DNS rebinding)
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
@@ -20,7 +21,8 @@ Lambda) map classes to status codes; the core never knows about them.
     │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
-    │   └── InvalidToken          missing, forged, expired or revoked token or ticket
+    │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
+    │   └── InvalidApiKey         missing, garbled, unknown, revoked or expired API key, or its user disabled
     └── ProviderError             the model provider failed
         ├── ProviderAuthError     the provider refused our key
         ├── ProviderRateLimited   429 from the provider (retryable)
@@ -51,6 +53,16 @@ class ConfigError(ParleyError):
 class InvalidInput(ParleyError):
     code = "invalid_input"
     default_message = "The request is not valid."
+
+
+class InvalidParameter(InvalidInput):
+    """A request field that is wrong or not served; ``param`` names it (OpenAI's error shape says which)."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, param: str, message: str | None = None) -> None:
+        self.param = param
+        super().__init__(message)
 
 
 class UnknownModel(InvalidInput):
@@ -119,6 +131,11 @@ class InvalidCredentials(AuthError):
 class InvalidToken(AuthError):
     code = "invalid_token"
     default_message = "Your session is not valid. Please log in again."
+
+
+class InvalidApiKey(AuthError):
+    code = "invalid_api_key"
+    default_message = "Invalid API key. Create one in Parley's settings and send it as 'Authorization: Bearer KEY'."
 
 
 class LoginThrottled(RetryLater, AuthError):

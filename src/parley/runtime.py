@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from parley.config import Settings
+from parley.core.auth.api_keys import ApiKeys
 from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.secret import load_or_create_secret
 from parley.core.auth.service import AuthService
@@ -21,6 +22,7 @@ from parley.core.auth.tokens import TokenCodec
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.openai_api.completions import Completions
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
@@ -36,6 +38,8 @@ class Runtime:
     auth: AuthService
     models: ModelRegistry
     chat: ChatService
+    api_keys: ApiKeys
+    completions: Completions
 
 
 def build_auth(settings: Settings, stores: Stores) -> AuthService:
@@ -65,13 +69,28 @@ def build_chat(
         stores.stop_signals,
         models,
         limits=build_limits(settings),
-        policy=UpstreamPolicy(
-            retries=settings.provider_retries,
-            base_delay=settings.retry_base_delay,
-            first_chunk_timeout=settings.first_token_timeout,
-            idle_timeout=settings.token_idle_timeout,
-        ),
+        policy=build_upstream_policy(settings),
         wall_clock=wall_clock,
+    )
+
+
+def build_upstream_policy(settings: Settings) -> UpstreamPolicy:
+    return UpstreamPolicy(
+        retries=settings.provider_retries,
+        base_delay=settings.retry_base_delay,
+        first_chunk_timeout=settings.first_token_timeout,
+        idle_timeout=settings.token_idle_timeout,
+    )
+
+
+def build_completions(settings: Settings, stores: Stores, models: ModelRegistry) -> Completions:
+    """The OpenAI-compatible endpoint's answers, on both edges."""
+    return Completions(
+        models,
+        build_upstream_policy(settings),
+        stores.conversations,
+        stores.messages,
+        title_max_chars=settings.title_max_chars,
     )
 
 
@@ -97,7 +116,19 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         chat = build_chat(settings, stores, models)
         stack.push_async_callback(chat.aclose)
-        yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+        completions = build_completions(settings, stores, models)
+        stack.push_async_callback(completions.aclose)
+        api_keys = ApiKeys(stores.api_keys, stores.users)
+        stack.push_async_callback(api_keys.aclose)
+        yield Runtime(
+            settings=settings,
+            stores=stores,
+            auth=build_auth(settings, stores),
+            models=models,
+            chat=chat,
+            api_keys=api_keys,
+            completions=completions,
+        )
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

@@ -47,6 +47,14 @@ def read_password(from_stdin: bool) -> str:
     return first
 
 
+async def with_stores(settings: Settings, action: Callable[[Stores], Awaitable[int]]) -> int:
+    """Open the configured stores for one command."""
+    from parley.core.store.registry import open_stores
+
+    async with open_stores(settings.store, settings) as stores:
+        return await action(stores)
+
+
 async def with_auth(settings: Settings, action: Callable[[AuthService, Stores], Awaitable[int]]) -> int:
     """Open the configured stores for one command and hand it the auth service over them."""
     from parley.core.store.registry import open_stores

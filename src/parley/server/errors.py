@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import errors
+from parley.server.openai_errors import is_openai_path, openai_error_response, openai_status_and_code
 from parley.server.schemas import error_body
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
-async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
+async def _parley_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.ParleyError)
     status = status_for(type(exc))
     headers: dict[str, str] = {}
@@ -64,29 +65,44 @@ async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
+    if is_openai_path(request.url.path):
+        status, code = openai_status_and_code(exc, status)
+        param = exc.param if isinstance(exc, errors.InvalidParameter) else None
+        return openai_error_response(status, exc.message, code, param=param, headers=headers)
     return error_response(status, exc.code, exc.message, headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
+    first_field: str | None = None
     for problem in exc.errors()[:5]:
         where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
+        first_field = first_field or where
         problems.append(f"{where}: {problem.get('msg', 'invalid')}")
-    return error_response(422, "invalid_input", "; ".join(problems) or "The request is not valid.")
+    message = "; ".join(problems) or "The request is not valid."
+    if is_openai_path(request.url.path):  # OpenAI answers a malformed request with 400, not FastAPI's 422
+        return openai_error_response(400, message, "invalid_request", param=first_field)
+    return error_response(422, "invalid_input", message)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     headers = dict(exc.headers) if exc.headers else None
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, headers)
+    code = codes.get(exc.status_code, "http_error")
+    if is_openai_path(request.url.path):
+        return openai_error_response(exc.status_code, message, code, headers=headers)
+    return error_response(exc.status_code, code, message, headers)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on the server.")
+    message = "Something went wrong on the server."
+    if is_openai_path(request.url.path):
+        return openai_error_response(500, message, "internal_error")
+    return error_response(500, "internal_error", message)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,11 +6,14 @@ import logging
 import re
 from typing import Any
 
-_SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password)=[^&\s\"']*")
+_SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password|key|api_key)=[^&\s\"']*")
+# An API key wherever it appears (a client that put it in a URL, a message that quotes it).
+_API_KEY = re.compile(r"parley_[0-9A-Za-z]{8,}")
 
 
 def redact(text: str) -> str:
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    return _API_KEY.sub("parley_[redacted]", text)
 
 
 class RedactSecretsFilter(logging.Filter):

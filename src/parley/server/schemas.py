@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import MAX_MESSAGE_ID_CHARS, Conversation, Message, MessageStatus, SearchHit
+from parley.core.store.base import MAX_MESSAGE_ID_CHARS, ApiKey, Conversation, Message, MessageStatus, SearchHit
 from parley.core.store.tree import Branch
 from parley.errors import message_for_code
 
@@ -283,3 +283,43 @@ class Preferences(ChatParamsIn):
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=64, description="Unique among your keys not revoked.")
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Never expires when null.")
+    save_conversations: bool = Field(
+        default=False, description="Save each request made with this key as a new conversation."
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell it apart in a list.")
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+    revoked: bool
+    save_conversations: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            revoked=key.revoked,
+            save_conversations=key.save_conversations,
+        )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown this once, never again (only its hash is kept).")
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyOut]

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from parley.aws.clients import aws_client
+from parley.aws.dynamodb.api_keys import DynamoApiKeyStore
 from parley.aws.dynamodb.auth_state import (
     DynamoConnectionStore,
     DynamoPreferencesStore,
@@ -44,6 +45,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
+        api_keys=DynamoApiKeyStore(table),
     )
 
 

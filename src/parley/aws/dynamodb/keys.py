@@ -24,6 +24,10 @@ CONN#<connection_id>       CONN                     a socket and its session (gs
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
 RATE#<key>                 RATE                     a request-rate bucket: when it is full again (ttl)
+APIKEY#<sha256>            APIKEY                   an API key found by its hash: owner, key id, expiry, revoked
+USER#<user_id>             APIKEY#<key_id>          the owner's record of a key (listed by a query): name, prefix,
+                                                    last used, revoked
+USER#<user_id>             APIKEYNAME#<name>        claims a key name (case-insensitive) among the user's live keys
 """
 
 from __future__ import annotations
@@ -142,6 +146,21 @@ def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
 
 def request_rate(key: str) -> tuple[str, str]:
     return f"RATE#{key}", "RATE"
+
+
+def api_key(key_hash: str) -> tuple[str, str]:
+    return f"APIKEY#{key_hash}", "APIKEY"
+
+
+API_KEY_RECORD_PREFIX = "APIKEY#"
+
+
+def api_key_record(user_id: str, key_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"{API_KEY_RECORD_PREFIX}{key_id}"
+
+
+def api_key_name(user_id: str, name: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"APIKEYNAME#{name.casefold()}"
 
 
 USERS_INDEX = "USERS"

@@ -251,6 +251,10 @@ class Table:
         _expression_parts(update, values, names, condition)
         return {"Update": update}
 
+    def delete_action(self, pk: str, sk: str) -> dict[str, Any]:
+        """A Delete for :meth:`transact`."""
+        return {"Delete": {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk})}}
+
     def check_action(
         self,
         pk: str,

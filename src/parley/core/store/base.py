@@ -334,6 +334,40 @@ class StopSignalStore(Protocol):
         until it expires."""
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """A user's API key as stored: never the key itself, only its SHA-256 (``key_hash``) and a short ``prefix``
+    that lets its owner recognise it in a list. ``name`` is unique among the user's keys not revoked."""
+
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    key_hash: str
+    created_at: float
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    revoked: bool = False
+    save_conversations: bool = False
+
+
+class ApiKeyStore(Protocol):
+    async def create_key(self, key: ApiKey) -> None:
+        """Store a new key; Conflict when the user has a key of that name (case-insensitive) not revoked."""
+
+    async def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not (one read: the only store call a request with a key makes)."""
+
+    async def list_keys(self, user_id: str) -> list[ApiKey]:
+        """The user's keys, revoked ones included, oldest first."""
+
+    async def revoke_key(self, user_id: str, key_id: str) -> ApiKey | None:
+        """Revoke the user's key (its name is free again); None when the user has no such key not revoked."""
+
+    async def touch_key(self, key: ApiKey, used_at: float, *, unless_since: float) -> None:
+        """Record a use, unless one was recorded at ``unless_since`` or later (a busy key writes once a minute)."""
+
+
 class RequestRateStore(Protocol):
     """A token bucket per key, shared by every process that uses the store."""
 
@@ -357,3 +391,4 @@ class Stores:
     connections: ConnectionStore
     stop_signals: StopSignalStore
     request_rate: RequestRateStore
+    api_keys: ApiKeyStore

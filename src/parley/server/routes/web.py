@@ -20,7 +20,7 @@ from parley.server.browser_headers import ASSET_CACHE_CONTROL, PAGE_CACHE_CONTRO
 from parley.server.deps import RuntimeDep
 from parley.server.errors import error_response
 
-NOT_FOR_THE_APP = ("api", "ws", "docs", "redoc", "openapi.json")
+NOT_FOR_THE_APP = ("api", "v1", "ws", "docs", "redoc", "openapi.json")
 
 router = APIRouter(tags=["web"])
 

@@ -9,6 +9,7 @@ from parley.config import Settings
 from parley.core.rate_limit import MemoryRequestRateStore
 from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
+from parley.core.store.sqlite.api_keys import SqliteApiKeyStore
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
@@ -42,6 +43,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             stop_signals=SqliteStopSignalStore(db),
             # One server process owns the file, so its request budgets can live in its memory.
             request_rate=MemoryRequestRateStore(),
+            api_keys=SqliteApiKeyStore(db),
         )
     finally:
         await db.close()

@@ -272,6 +272,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # API keys, kept only as their SHA-256; a name is unique among a user's keys not revoked.
+        "0012_api_keys",
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL COLLATE NOCASE,
+            prefix TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            last_used_at REAL,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            save_conversations INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX api_keys_active_name ON api_keys (user_id, name) WHERE revoked = 0;
+        CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at);
+        """,
+    ),
 ]
 
 

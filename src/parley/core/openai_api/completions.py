@@ -1,0 +1,235 @@
+"""Running an OpenAI chat completions request: the one place where a ``/v1`` answer is generated and settled.
+
+``Completions.start`` checks the request against the model and returns a ``CompletionRun``; reading its ``deltas``
+runs the model (through the same ``ModelRun`` as the app's chat turns) and applies the stop sequences. When the run
+ends, however it ends (complete, stop sequence, client gone, provider error), ``Completions._settle`` receives the
+key holder, the request and the outcome with its token usage in hand (the provider's figures, or an estimate when it
+gave none): that is where what follows an answer happens (saving it as a conversation when the key says so, and
+recording its usage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from parley.core.auth.api_keys import KeyHolder
+from parley.core.chat.context import estimate_tokens, title_from_prompt
+from parley.core.chat.params import ChatParams, resolve_generation_params
+from parley.core.chat.pipeline import ModelRun
+from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.openai_api.request import CompletionRequest
+from parley.core.openai_api.stop_sequences import StopScanner
+from parley.core.providers.base import FinishChunk, GenerationParams, ModelInfo, TextChunk, Usage, UsageChunk
+from parley.core.providers.registry import ModelRegistry, RegisteredModel
+from parley.core.store.base import ConversationStore, MessageLog, MessageStatus
+from parley.core.store.parts import text_parts
+from parley.errors import InvalidInput, ParleyError
+
+log = logging.getLogger(__name__)
+
+# The finish reason of an answer whose client went away before it ended (nobody reads it; it is what is saved).
+CLIENT_GONE = "stopped"
+
+
+@dataclass(frozen=True)
+class CompletionOutcome:
+    text: str
+    finish_reason: str  # "stop", "length", or CLIENT_GONE; with ``error``, the error's code
+    usage: Usage
+    usage_estimated: bool  # the provider gave no figures (or the answer was cut short before it could)
+    error: ParleyError | None = None
+
+
+def estimate_usage(request: CompletionRequest, text: str) -> Usage:
+    prompt = sum(estimate_tokens(message.content) for message in request.messages)
+    return Usage(prompt_tokens=prompt, completion_tokens=(len(text) + 2) // 3)
+
+
+class CompletionRun:
+    """One answer. Read ``deltas()`` once; ``outcome`` is set when it ends. Closing the reader early (the client
+    went away) stops the model, as Stop does in the app."""
+
+    def __init__(
+        self,
+        holder: KeyHolder,
+        request: CompletionRequest,
+        model: RegisteredModel,
+        params: GenerationParams,
+        policy: UpstreamPolicy,
+        on_end: Callable[[CompletionRun], None],
+    ) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.holder = holder
+        self.request = request
+        self.model = model.info.id
+        self._run = ModelRun(model, request.messages, params, policy)
+        self._on_end = on_end
+        self.outcome: CompletionOutcome | None = None
+
+    async def deltas(self) -> AsyncGenerator[str, None]:
+        scanner = StopScanner(self.request.stop)
+        text: list[str] = []
+        usage: Usage | None = None
+        finish: str | None = None
+        error: ParleyError | None = None
+        try:
+            async with aclosing(self._run.chunks()) as chunks:
+                async for chunk in chunks:
+                    if isinstance(chunk, TextChunk):
+                        out = scanner.feed(chunk.text)
+                        if out:
+                            text.append(out)
+                            yield out
+                        if scanner.matched:
+                            finish = "stop"
+                            break
+                    elif isinstance(chunk, UsageChunk):
+                        usage = chunk.usage
+                    elif isinstance(chunk, FinishChunk):
+                        finish = chunk.reason
+            tail = scanner.flush()
+            if tail:
+                text.append(tail)
+                yield tail
+            finish = finish or "stop"
+        except ParleyError as exc:
+            error, finish = exc, exc.code
+            raise
+        finally:
+            answer = "".join(text)
+            whole = finish is not None and error is None and not scanner.matched
+            self.outcome = CompletionOutcome(
+                text=answer,
+                finish_reason=finish or CLIENT_GONE,
+                usage=usage if usage is not None and whole else estimate_usage(self.request, answer),
+                usage_estimated=usage is None or not whole,
+                error=error,
+            )
+            self._on_end(self)
+
+    async def collect(self) -> CompletionOutcome:
+        """Run to the end (a request without ``stream``)."""
+        async with aclosing(self.deltas()) as deltas:
+            async for _ in deltas:
+                pass
+        assert self.outcome is not None
+        return self.outcome
+
+
+class Completions:
+    def __init__(
+        self,
+        models: ModelRegistry,
+        policy: UpstreamPolicy,
+        conversations: ConversationStore,
+        messages: MessageLog,
+        *,
+        title_max_chars: int,
+    ) -> None:
+        self._models = models
+        self._policy = policy
+        self._conversations = conversations
+        self._messages = messages
+        self._title_max_chars = title_max_chars
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def list_models(self) -> list[ModelInfo]:
+        return self._models.list_models()
+
+    def start(self, holder: KeyHolder, request: CompletionRequest) -> CompletionRun:
+        """Check the request against its model (UnknownModel, InvalidInput); nothing runs until ``deltas`` is read."""
+        model = self._models.get(request.model)
+        params = resolve_generation_params(
+            ChatParams(temperature=request.temperature, top_p=request.top_p, max_tokens=request.max_tokens),
+            model.info,
+        )
+        if not any(message.role == "user" for message in request.messages):
+            raise InvalidInput("The messages must include at least one user message.")
+        prompt_tokens = sum(estimate_tokens(message.content) for message in request.messages)
+        if prompt_tokens > model.info.context_window:
+            raise InvalidInput(
+                f"The messages are too long for this model's context window ({model.info.context_window} tokens)."
+            )
+        return CompletionRun(holder, request, model, params, self._policy, self._ended)
+
+    def _ended(self, run: CompletionRun) -> None:
+        # Settled in a task of its own: the client is not kept waiting, and a client that left (the reader is
+        # being cancelled) does not cancel it.
+        task = asyncio.create_task(self._settle(run), name=f"settle-{run.id}")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, run: CompletionRun) -> None:
+        """What follows every ``/v1`` answer, with who asked (user and key), the model and the token usage."""
+        outcome = run.outcome
+        assert outcome is not None
+        log.info(
+            "v1 completion %s: key %s, model %s, %s, %d+%d tokens%s",
+            run.id,
+            run.holder.key.id,
+            run.model,
+            outcome.finish_reason,
+            outcome.usage.prompt_tokens,
+            outcome.usage.completion_tokens,
+            " (estimated)" if outcome.usage_estimated else "",
+        )
+        if run.holder.key.save_conversations:
+            try:
+                await self._save(run, outcome)
+            except Exception:
+                log.exception("could not save v1 completion %s as a conversation", run.id)
+
+    async def _save(self, run: CompletionRun, outcome: CompletionOutcome) -> None:
+        """One new conversation per request: the messages it sent, then the answer."""
+        user_id = run.holder.user.id
+        title = title_from_prompt(run.request.last_user_text, self._title_max_chars)
+        conversation = await self._conversations.create_conversation(user_id, title, run.model)
+        parent: str | None = None
+        for message in run.request.messages:
+            saved = await self._messages.append(
+                user_id,
+                conversation.id,
+                parent_id=parent,
+                role=message.role,
+                parts=text_parts(message.content),
+                status=MessageStatus.COMPLETE,
+            )
+            if saved is None:
+                return  # the conversation was deleted meanwhile
+            parent = saved.id
+        status = MessageStatus.COMPLETE
+        if outcome.error is not None:
+            status = MessageStatus.INTERRUPTED if outcome.text else MessageStatus.ERROR
+        elif outcome.finish_reason == CLIENT_GONE:
+            status = MessageStatus.STOPPED
+        answer = await self._messages.append(
+            user_id,
+            conversation.id,
+            parent_id=parent,
+            role="assistant",
+            parts=(),
+            status=MessageStatus.STREAMING,
+            model=run.model,
+        )
+        if answer is not None:
+            await self._messages.update(
+                user_id,
+                conversation.id,
+                answer.id,
+                parts=text_parts(outcome.text),
+                status=status,
+                finish_reason=outcome.finish_reason,
+                prompt_tokens=outcome.usage.prompt_tokens,
+                completion_tokens=outcome.usage.completion_tokens,
+            )
+
+    async def aclose(self) -> None:
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)

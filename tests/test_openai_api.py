@@ -1,0 +1,252 @@
+"""The OpenAI-compatible endpoint, driven by the official ``openai`` SDK against a real server on loopback.
+
+The local half runs the app over the scripted mock provider; ``test_*_on_aws_local`` drive the serverless path's
+emulation (its streaming function URL, the emulated DynamoDB) over the fake OpenAI upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import openai
+import pytest
+
+from parley.core.rate_limit import MemoryRequestRateStore, RateLimiter
+from parley.server.app import create_app
+from parley.server.embedded import serving
+from parley.testing.mock_provider import Reply
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+async def key(client, alice):
+    """A key of alice's, made through the web app's route."""
+    response = await client.post("/api/keys", json={"name": "script"}, headers=alice.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+async def sdk(live_server):
+    clients = []
+
+    def make(api_key: str) -> openai.AsyncOpenAI:
+        made = openai.AsyncOpenAI(base_url=f"{live_server.base_url}/v1", api_key=api_key, max_retries=0, timeout=10)
+        clients.append(made)
+        return made
+
+    yield make
+    for made in clients:
+        await made.close()
+
+
+async def test_a_completion_with_usage(sdk, key, provider):
+    provider.enqueue(Reply(tokens=("Hi", " Alice", ".")))
+    completion = await sdk(key["key"]).chat.completions.create(
+        model="mock-model",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Hello "}, {"type": "text", "text": "there"}]},
+        ],
+        temperature=0.2,
+        max_completion_tokens=50,
+        user="ignored-as-openai-does",
+    )
+    assert completion.object == "chat.completion" and completion.model == "mock-model"
+    assert completion.choices[0].message.content == "Hi Alice."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.completion_tokens == 3 and completion.usage.total_tokens > 3
+    call = provider.history[-1]
+    assert [(m.role, m.content) for m in call.messages] == [("system", "Be brief."), ("user", "Hello there")]
+    assert (call.params.temperature, call.params.max_tokens) == (0.2, 50)
+
+
+async def test_streaming_chunks_and_usage(sdk, key, provider):
+    provider.enqueue(Reply(tokens=("One", " two", " three")))
+    stream = await sdk(key["key"]).chat.completions.create(
+        model="mock-model",
+        messages=[{"role": "user", "content": "count"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "One two three"
+    with_choices = [c for c in chunks if c.choices]
+    assert with_choices[-1].choices[0].finish_reason == "stop"
+    assert all(c.choices[0].finish_reason is None for c in with_choices[:-1])
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 3
+    assert len({chunk.id for chunk in chunks}) == 1
+
+
+async def test_streaming_without_usage_ends_with_done(live_server, key, provider):
+    provider.enqueue(Reply(tokens=("a", "b")))
+    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key['key']}"},
+            json={"model": "mock-model", "messages": [{"role": "user", "content": "x"}], "stream": True},
+        )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [line.removeprefix("data: ") for line in response.text.split("\n\n") if line]
+    assert events[-1] == "[DONE]"
+    assert '"usage"' not in response.text
+
+
+async def test_stop_sequences_cut_the_answer(sdk, key, provider):
+    provider.enqueue(Reply(tokens=("one, tw", "o, thr", "ee")))
+    completion = await sdk(key["key"]).chat.completions.create(
+        model="mock-model", messages=[{"role": "user", "content": "count"}], stop=[", three", "o, t"]
+    )
+    assert completion.choices[0].message.content == "one, tw"
+    assert completion.choices[0].finish_reason == "stop"
+
+
+async def test_models(sdk, key):
+    models = await sdk(key["key"]).models.list()
+    assert [model.id for model in models.data] == ["mock-model"]
+    assert (await sdk(key["key"]).models.retrieve("mock-model")).id == "mock-model"
+
+
+async def test_errors_in_openai_shape(sdk, key, live_server):
+    client = sdk(key["key"])
+    with pytest.raises(openai.NotFoundError) as unknown:
+        await client.chat.completions.create(model="gpt-nope", messages=[{"role": "user", "content": "x"}])
+    assert unknown.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as many:
+        await client.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}], n=2)
+    assert many.value.body["param"] == "n"
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "x"}], temperature=9
+        )
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(
+            model="mock-model",
+            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}],
+        )
+    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        response = await http.post(
+            "/v1/chat/completions", headers={"Authorization": f"Bearer {key['key']}"}, json={"model": "mock-model"}
+        )
+        assert response.status_code == 400  # not FastAPI's 422
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and error["param"] == "messages"
+        missing = await http.get("/v1/nothing-here", headers={"Authorization": f"Bearer {key['key']}"})
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_bad_keys_are_refused(sdk, key):
+    body = {"model": "mock-model", "messages": [{"role": "user", "content": "x"}]}
+    typo = key["key"][:-1] + ("A" if key["key"][-1] != "A" else "B")
+    for wrong in ("", "sk-openai-style", typo, "parley_" + "0" * 49):
+        with pytest.raises(openai.AuthenticationError) as refused:
+            await sdk(wrong or "x").chat.completions.create(**body)
+        assert refused.value.code == "invalid_api_key"
+
+
+async def test_a_revoked_key_is_refused_within_a_second(sdk, key, client, alice):
+    client_sdk = sdk(key["key"])
+    await client_sdk.models.list()
+    assert (await client.delete(f"/api/keys/{key['id']}", headers=alice.headers)).status_code == 204
+    revoked_at = time.monotonic()
+    with pytest.raises(openai.AuthenticationError) as refused:
+        await client_sdk.models.list()
+    assert time.monotonic() - revoked_at < 1.0
+    assert "revoked" in refused.value.message
+
+
+async def test_a_disabled_users_key_is_refused(sdk, key, runtime):
+    await runtime.auth.set_disabled("alice", True)
+    with pytest.raises(openai.AuthenticationError):
+        await sdk(key["key"]).models.list()
+    await runtime.auth.set_disabled("alice", False)
+    assert (await sdk(key["key"]).models.list()).data
+
+
+async def test_an_expired_key_is_refused(sdk, runtime, alice):
+    user = await runtime.stores.users.get_user_by_name("alice")
+    made = await runtime.api_keys.create(user, "soon", expires_in_days=1)
+    runtime.api_keys._clock = lambda: time.time() + 86400 + 1
+    with pytest.raises(openai.AuthenticationError) as refused:
+        await sdk(made.text).models.list()
+    assert "expired" in refused.value.message
+
+
+async def test_a_session_does_not_open_v1_and_a_key_does_not_open_the_app_api(live_server, key, alice):
+    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        assert (await http.get("/v1/models", headers=alice.headers)).status_code == 401
+        proof = {"X-Parley-CSRF": "1", "Origin": live_server.base_url}
+        body = {"username": "alice", "password": PASSWORD, "cookie": True}
+        login = await http.post("/api/login", json=body, headers=proof)
+        assert login.status_code == 200 and http.cookies
+        assert (await http.get("/api/keys", headers=proof)).status_code == 200  # the cookie works where it should
+        assert (await http.get("/v1/models", headers=proof)).status_code == 401
+        http.cookies.clear()
+        as_key = {"Authorization": f"Bearer {key['key']}"}
+        assert (await http.get("/api/conversations", headers=as_key)).status_code == 401
+        assert (await http.get("/api/keys", headers=as_key)).status_code == 401
+
+
+async def test_a_client_that_leaves_mid_stream_stops_the_model(sdk, key, provider):
+    provider.enqueue(Reply(tokens=tuple(f"t{i} " for i in range(1000)), delay=0.02))
+    closed_before = provider.closed_streams
+    stream = await sdk(key["key"]).chat.completions.create(
+        model="mock-model", messages=[{"role": "user", "content": "go on"}], stream=True
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            break
+    await stream.close()
+    deadline = time.monotonic() + 3
+    while provider.closed_streams == closed_before:
+        assert time.monotonic() < deadline, "the model kept generating for a client that left"
+        await asyncio.sleep(0.02)
+
+
+async def test_requests_are_saved_only_when_the_key_says_so(sdk, key, client, alice, runtime):
+    await sdk(key["key"]).chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "hi"}])
+    await runtime.completions.aclose()
+    assert (await client.get("/api/conversations", headers=alice.headers)).json()["items"] == []
+
+    response = await client.post(
+        "/api/keys", json={"name": "saving", "save_conversations": True}, headers=alice.headers
+    )
+    saving = response.json()
+    assert saving["save_conversations"] is True
+    await sdk(saving["key"]).chat.completions.create(
+        model="mock-model",
+        messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": "Remember this"}],
+    )
+    await runtime.completions.aclose()
+    items = (await client.get("/api/conversations", headers=alice.headers)).json()["items"]
+    assert [item["title"] for item in items] == ["Remember this"]
+    detail = (await client.get(f"/api/conversations/{items[0]['id']}", headers=alice.headers)).json()
+    roles = [(m["role"], m["status"]) for m in detail["messages"]]
+    assert roles[-2:] == [("user", "complete"), ("assistant", "complete")]
+
+
+async def test_last_use_is_recorded(sdk, key, client, alice, runtime):
+    listed = (await client.get("/api/keys", headers=alice.headers)).json()["keys"]
+    assert listed[0]["last_used_at"] is None and "key" not in listed[0]
+    await sdk(key["key"]).models.list()
+    await runtime.api_keys.aclose()
+    listed = (await client.get("/api/keys", headers=alice.headers)).json()["keys"]
+    assert listed[0]["last_used_at"] is not None and listed[0]["prefix"] == key["key"][:11]
+
+
+async def test_the_request_rate_limit_applies(settings, runtime, key):
+    app = create_app(settings, runtime)
+    async with serving(app) as port:
+        app.state.rate_limit = RateLimiter(MemoryRequestRateStore(), per_minute=1, burst=1)
+        async with openai.AsyncOpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key=key["key"], max_retries=0
+        ) as client:
+            await client.models.list()
+            with pytest.raises(openai.RateLimitError) as limited:
+                await client.models.list()
+        assert int(limited.value.response.headers["retry-after"]) >= 1
