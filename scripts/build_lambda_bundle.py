@@ -25,6 +25,10 @@ EXTRAS = ("aws",)
 # What building the package's wheel reads.
 SOURCE_FILES = ("pyproject.toml", "README.md", "src")
 HANDLERS_PACKAGE = Path("parley/aws/handlers")
+# The OpenAI-compatible function's handler: the Lambda Web Adapter's wrapper (/opt/bootstrap) runs it to start the
+# function's web server (see parley/aws/functions/openai_api.py).
+OPENAI_API_STARTUP = "openai_api.sh"
+OPENAI_API_STARTUP_SCRIPT = "#!/bin/sh\nexec python3 -m parley.aws.handlers.openai_api\n"
 PIP_INSTALL = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
 
 
@@ -44,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(generated, ignore_errors=True)
     if not (staging / HANDLERS_PACKAGE).is_dir():
         sys.exit(f"build_lambda_bundle: {HANDLERS_PACKAGE} is missing from the bundle; nothing to deploy.")
+    startup = staging / OPENAI_API_STARTUP
+    startup.write_text(OPENAI_API_STARTUP_SCRIPT)
+    startup.chmod(0o755)
     precompile(staging)
 
     shutil.rmtree(output, ignore_errors=True)

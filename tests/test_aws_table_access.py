@@ -32,6 +32,9 @@ TABLE_KEYS = {
     "generation": keys.generation("u1", "m1")[0],
     "slot": keys.generation_slot("u1", 0)[0],
     "rate": keys.request_rate("u1")[0],
+    "api key": keys.api_key("0f" * 32)[0],
+    "api key record": keys.api_key_record("u1", "k1")[0],
+    "api key name": keys.api_key_name("u1", "laptop")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,
@@ -134,3 +137,14 @@ async def test_the_restricted_client_answers_access_denied_as_aws_does(moto_serv
         await stores.connections.put_connection("k1", SessionRef(user_id="u1", jti="j1", token_version=0), 0.0)
     assert error.value.response["Error"]["Code"] == "AccessDeniedException"
     assert len(refused) == 1 and refused[0].startswith("ws_disconnect may not PutItem")
+
+
+def test_only_the_openai_function_and_the_app_api_touch_api_keys():
+    for function, actions in table_access.TABLE_ACCESS.items():
+        touches = any(table_access.API_KEYS in patterns for patterns in actions.values())
+        assert touches == (function in ("http_api", "openai_api")), function
+    # The /v1 function reads a key and writes only its last use: it cannot make or revoke one.
+    openai_api = TableAccess("openai_api", TABLE)
+    assert openai_api.refusal("GetItem", {"TableName": TABLE, "Key": key("APIKEY#ab")}) is None
+    assert openai_api.refusal("PutItem", {"TableName": TABLE, "Item": key("APIKEY#ab")}) is not None
+    assert openai_api.refusal("DeleteItem", {"TableName": TABLE, "Key": key("USER#u1")}) is not None

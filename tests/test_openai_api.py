@@ -250,3 +250,92 @@ async def test_the_request_rate_limit_applies(settings, runtime, key):
             with pytest.raises(openai.RateLimitError) as limited:
                 await client.models.list()
         assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
+# The serverless path: the emulated CloudFront's /v1/* behaviour, to the streaming function URL.
+
+
+async def cli(*args: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from parley.cli.main import main as parley_cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = await asyncio.to_thread(parley_cli, list(args))
+    return code, out.getvalue()
+
+
+async def test_the_sdk_streams_through_the_aws_path(open_deployment, fake):
+    async with open_deployment() as running:
+        code, out = await cli("keys", "create", "laptop", "--user", "alice")
+        assert code == 0
+        key = out.strip()
+        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0) as client:
+            model = (await client.models.list()).data[0].id
+            stream = await client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": "hello"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            chunks = [chunk async for chunk in stream]
+            assert chunks[0].choices[0].delta.role == "assistant"
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            assert text == "Hello from the fake model."
+            assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+            completion = await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+            assert completion.choices[0].message.content == "Hello from the fake model."
+            assert completion.usage.completion_tokens > 0
+
+            with pytest.raises(openai.NotFoundError):
+                await client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+            with pytest.raises(openai.BadRequestError):
+                await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}], n=3)
+
+            assert (await cli("users", "disable", "alice"))[0] == 0
+            with pytest.raises(openai.AuthenticationError):
+                await client.models.list()
+            assert (await cli("users", "enable", "alice"))[0] == 0
+            await client.models.list()
+            assert (await cli("keys", "revoke", "laptop", "--user", "alice"))[0] == 0
+            revoked_at = time.monotonic()
+            with pytest.raises(openai.AuthenticationError) as refused:
+                await client.models.list()
+            assert time.monotonic() - revoked_at < 1.0 and "revoked" in refused.value.message
+        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="parley_x", max_retries=0) as bad:
+            with pytest.raises(openai.AuthenticationError):
+                await bad.models.list()
+
+
+async def test_the_function_url_answers_only_through_cloudfront(open_deployment):
+    async with open_deployment() as running:
+        _, out = await cli("keys", "create", "laptop", "--user", "alice")
+        async with httpx.AsyncClient() as http:
+            direct = await http.get(
+                f"{running.function_url}/v1/models", headers={"Authorization": f"Bearer {out.strip()}"}
+            )
+            assert direct.status_code == 403 and direct.json()["error"]["type"] == "invalid_request_error"
+            through = await http.get(f"{running.url}/v1/models", headers={"Authorization": f"Bearer {out.strip()}"})
+            assert through.status_code == 200
+
+
+async def test_keys_from_the_web_app_and_saved_requests_on_the_aws_path(open_deployment):
+    async with open_deployment() as running, httpx.AsyncClient(base_url=running.url) as http:
+        login = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        session = {"Authorization": f"Bearer {login.json()['token']}"}
+        made = await http.post("/api/keys", json={"name": "saver", "save_conversations": True}, headers=session)
+        assert made.status_code == 201, made.text
+        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key=made.json()["key"], max_retries=0) as sdk:
+            model = (await sdk.models.list()).data[0].id
+            await sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": "Keep me"}])
+        deadline = time.monotonic() + 5
+        while not (items := (await http.get("/api/conversations", headers=session)).json()["items"]):
+            assert time.monotonic() < deadline, "the request was not saved"
+            await asyncio.sleep(0.05)
+        assert items[0]["title"] == "Keep me"
+        listed = (await http.get("/api/keys", headers=session)).json()["keys"]
+        assert listed[0]["last_used_at"] is not None
+        assert (await http.delete(f"/api/keys/{listed[0]['id']}", headers=session)).status_code == 204
+        assert (await http.delete(f"/api/keys/{listed[0]['id']}", headers=session)).status_code == 404

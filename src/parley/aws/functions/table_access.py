@@ -26,6 +26,7 @@ CONNECTIONS = "CONN#*"
 ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
+API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and name claim are USER# items)
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -37,10 +38,21 @@ WORD_LISTS = "WORD#*"  # a user's search postings of one word
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "http_api": {
         # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat.
+        # /api/keys: a key is three items written in one transaction (the lookup by its hash, the owner's record
+        # and the claim of its name), listed by a query of the owner's partition, revoked in one transaction.
         "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS),
-        "Query": (MESSAGES, ANSWER_SLOTS),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REVOKED_TOKENS, TICKETS, LOGIN_FAILURES, ANSWERS, ANSWER_SLOTS),
-        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS),
+        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS),
+        "PutItem": (
+            USERS_AND_THEIR_ITEMS,
+            MESSAGES,
+            REVOKED_TOKENS,
+            TICKETS,
+            LOGIN_FAILURES,
+            ANSWERS,
+            ANSWER_SLOTS,
+            API_KEYS,
+        ),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS),
         "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS),
         "BatchWriteItem": (MESSAGES,),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
@@ -101,6 +113,17 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "session_end": {
         "DeleteItem": (CONNECTIONS,),
+    },
+    # /v1 behind a streaming function URL: the key (by its hash) and its user on every request, the request rate,
+    # the key's last use (once a minute, on both of its items), and, for a key that saves its requests, a new
+    # conversation and its messages.
+    "openai_api": {
+        "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS),
+        "Query": (MESSAGES,),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
+        "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES),
+        "ConditionCheckItem": (MESSAGES,),
+        "BatchWriteItem": (MESSAGES,),
     },
 }
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from parley.aws.dynamodb.schema import create_table
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.http_api import HttpApiFunction
@@ -27,6 +29,7 @@ from parley.aws.functions.websocket import (
 from parley.aws.functions.worker import WorkerFunction
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront
+from parley.aws.local.function_url import serve_function_url
 from parley.aws.local.gateway import Functions, Gateway
 from parley.aws.local.iam import restricted_stores
 from parley.aws.local.streams import StreamMapping
@@ -51,6 +54,8 @@ class LocalDeployment:
     """The site: CloudFront, with the HTTP API under /api."""
     api_url: str
     """The HTTP API at its own URL, without CloudFront."""
+    function_url: str
+    """The OpenAI-compatible function's URL, without CloudFront (which sends /v1/* there)."""
     ws_url: str
     aws_endpoint: str
     table: str
@@ -169,11 +174,23 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
-                async with in_background(sessions_stream.run()):
+                openai_client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+                async with (
+                    serve_function_url(
+                        holder["settings"].with_overrides(cloudfront_secret_arn=origin_secret_arn),
+                        restricted_stores("openai_api", openai_client, table, refused),
+                        env,
+                        host,
+                    ) as function_url,
+                    httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5)) as origin_client,
+                    in_background(sessions_stream.run()),
+                ):
+                    gateway.function_url, gateway.origin_client = function_url, origin_client
                     try:
                         yield LocalDeployment(
                             url=url,
                             api_url=f"http://{host}:{api_port}",
+                            function_url=function_url,
                             ws_url=f"ws://{host}:{bound_port}/ws",
                             aws_endpoint=aws_endpoint,
                             table=table,

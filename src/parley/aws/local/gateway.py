@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -63,6 +64,9 @@ class Gateway:
     web_dir: Path | None = None
     # CloudFront and API Gateway answer only to their own names; here, the names `parley serve` would trust.
     trusted_hosts: tuple[str, ...] = LOOPBACK_NAMES
+    # The OpenAI-compatible function's URL (``function_url.py``) and CloudFront's client to it, once started.
+    function_url: str | None = None
+    origin_client: httpx.AsyncClient | None = None
     connections: dict[str, WebSocket] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -75,6 +79,7 @@ class Gateway:
                 Route("/config.json", self.config_json),
                 Route("/openapi.json", self.http_api, methods=["GET"]),
                 Route("/api/{path:path}", self.http_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+                Route("/v1/{path:path}", self.openai_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
                 WebSocketRoute("/ws", self.websocket),
                 Route("/@connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
                 Route("/%40connections/{connection_id}", self.management, methods=["POST", "GET", "DELETE"]),
@@ -136,6 +141,34 @@ class Gateway:
         # protected request is the authorizer's to judge.
         answer = await self.functions.authorizer.invoke(authorizer_event(request, PROXY_ROUTE, cloudfront))
         return answer.get("context", {}) if answer.get("isAuthorized") else None
+
+    # CloudFront's /v1/* behaviour: the OpenAI-compatible function's URL, streamed through
+
+    async def openai_api(self, request: Request) -> Response:
+        if self.function_url is None or self.origin_client is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=400)
+        headers = {name: value for name, value in request.headers.items() if name.lower() not in _NOT_FORWARDED}
+        headers.update(self.cloudfront.origin_headers(request))
+        url = f"{self.function_url}{request.url.path}"
+        if request.url.query:
+            url += f"?{request.url.query}"
+        sent = self.origin_client.build_request(request.method, url, headers=headers, content=body)
+        origin = await self.origin_client.send(sent, stream=True)
+
+        async def relay() -> Any:
+            # A viewer that leaves cancels this; closing the origin's response then tells the function.
+            try:
+                async for piece in origin.aiter_raw():
+                    yield piece
+            finally:
+                await origin.aclose()
+
+        kept = {name: value for name, value in origin.headers.items() if name.lower() not in _NOT_RELAYED}
+        return StreamingResponse(relay(), status_code=origin.status_code, headers=kept)
 
     # WebSocket API
 
@@ -212,6 +245,11 @@ class Gateway:
         """Wait for invocations still running (answers being generated)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+# Hop-by-hop headers, and those the proxy sets itself.
+_NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"}
+_NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
 
 
 def _route_of(body: str) -> str:
