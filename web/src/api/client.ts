@@ -2,6 +2,9 @@
 // cookie set by login: the browser sends it, and every request carries the header the server requires of a
 // cookie request that changes anything (a cross-site form cannot send it).
 import type {
+  ApiKeyCreate,
+  ApiKeyCreated,
+  ApiKeyList,
   ConversationDetail,
   ConversationOut,
   ConversationPage,
@@ -144,6 +147,18 @@ export class ApiClient {
 
   putPreferences(preferences: Preferences): Promise<Preferences> {
     return this.request("PUT", "/api/preferences", { body: preferences });
+  }
+
+  listApiKeys(): Promise<ApiKeyList> {
+    return this.request("GET", "/api/keys");
+  }
+
+  createApiKey(body: ApiKeyCreate): Promise<ApiKeyCreated> {
+    return this.request("POST", "/api/keys", { body });
+  }
+
+  revokeApiKey(id: string): Promise<void> {
+    return this.request("DELETE", `/api/keys/${encodeURIComponent(id)}`);
   }
 
   wsTicket(): Promise<TicketResponse> {

@@ -21,6 +21,10 @@ export type ChatParams = Schemas["ChatParamsIn"];
 export type TicketResponse = Schemas["TicketResponse"];
 export type WebConfig = Schemas["WebConfig"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type ApiKeyCreate = Schemas["ApiKeyCreate"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type ApiKeyOut = Schemas["ApiKeyOut"];
+export type ApiKeyList = Schemas["ApiKeyList"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

@@ -288,6 +288,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
       </div>
       <SettingsDrawer
         store={settings}
+        api={api}
         open={settingsOpen}
         onClose={() => {
           setSettingsOpen(false);

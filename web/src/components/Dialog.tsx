@@ -22,8 +22,13 @@ export function Dialog({ open, onClose, className, labelledBy, children }: Dialo
       ref={ref}
       className={className}
       aria-labelledby={labelledBy}
-      onClose={onClose}
+      // React passes a nested dialog's close and cancel on to this one (a confirmation inside the settings
+      // drawer): only this dialog's own close this dialog.
+      onClose={(e) => {
+        if (e.target === ref.current) onClose();
+      }}
       onCancel={(e) => {
+        if (e.target !== ref.current) return;
         e.preventDefault();
         onClose();
       }}

@@ -1,16 +1,19 @@
 // Settings: model, sampling parameters as sliders limited to the model's ranges, a system prompt with
 // named presets, and the theme. Saved to the server as they change.
 import { useId, useState } from "react";
+import type { ApiClient } from "../api/client";
 import type { ParamName, Theme } from "../api/types";
 import { PARAM_NAMES } from "../api/types";
 import { PARAM_HINTS, PARAM_LABELS, clamp, formatParam, rangeOf, stepFor } from "../settings/params";
 import type { SettingsStore } from "../settings/settingsStore";
 import { useStore } from "../lib/store";
+import { ApiKeysSection } from "./ApiKeysSection";
 import { Dialog } from "./Dialog";
 import { CloseIcon } from "./icons";
 
 interface Props {
   store: SettingsStore;
+  api: ApiClient;
   open: boolean;
   onClose: () => void;
 }
@@ -21,15 +24,15 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "system", label: "System" },
 ];
 
-export function SettingsDrawer({ store, open, onClose }: Props) {
+export function SettingsDrawer({ store, api, open, onClose }: Props) {
   return (
     <Dialog open={open} onClose={onClose} className="drawer" labelledBy="settings-title">
-      <SettingsBody store={store} onClose={onClose} />
+      <SettingsBody store={store} api={api} onClose={onClose} />
     </Dialog>
   );
 }
 
-function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () => void }) {
+function SettingsBody({ store, api, onClose }: { store: SettingsStore; api: ApiClient; onClose: () => void }) {
   const prefs = useStore(store, (s) => s.prefs);
   const models = useStore(store, (s) => s.models);
   const saveState = useStore(store, (s) => s.saveState);
@@ -164,6 +167,8 @@ function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () =>
           ))}
         </div>
       </section>
+
+      <ApiKeysSection api={api} />
     </div>
   );
 }
