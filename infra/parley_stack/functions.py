@@ -27,6 +27,13 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
 WORKER_QUEUE_AGE = Duration.minutes(15)
+# The OpenAI-compatible function streams its answers: a function URL with InvokeMode RESPONSE_STREAM, and the Lambda
+# Web Adapter (a layer published by AWS Labs) between Lambda and the function's own web server. Its handler is the
+# startup script that scripts/build_lambda_bundle.py writes at the code's root.
+WEB_ADAPTER_LAYER = "arn:aws:lambda:{region}:753240598075:layer:LambdaAdapterLayerArm64:26"
+WEB_ADAPTER_STARTUP = "openai_api.sh"
+WEB_ADAPTER_PORT = "8080"
+OPENAI_API_READY_PATH = "/v1/ready"
 BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 # Which stream records the session-end function is given: a file beside its code, which the local emulation
 # applies too.
@@ -72,6 +79,8 @@ class Handler:
     """Closes WebSocket connections, and does nothing else with them."""
     reserves_concurrency: bool = False
     """Gets the concurrency reserved by the `workerConcurrency` context, if any."""
+    streams_from_url: bool = False
+    """A web server behind the Lambda Web Adapter, reached through a function URL that streams responses."""
 
 
 HANDLERS: dict[str, Handler] = {
@@ -103,6 +112,15 @@ HANDLERS: dict[str, Handler] = {
         runs_models=True,
         manages_connections=True,
         reserves_concurrency=True,
+    ),
+    "openai_api": Handler(
+        "OpenAiApiFunction",
+        "Parley OpenAI-compatible API (/v1), streamed through a function URL",
+        900,
+        memory_mb=512,
+        checks_tokens=False,
+        runs_models=True,
+        streams_from_url=True,
     ),
     "session_end": Handler(
         "SessionEndFunction",
@@ -148,12 +166,13 @@ class Functions(Construct):
         )
 
         self._functions: dict[str, lambda_.Function] = {}
+        self.urls: dict[str, lambda_.FunctionUrl] = {}
         for name, spec in HANDLERS.items():
             function = lambda_.Function(
                 self,
                 spec.construct_id,
                 code=code,
-                handler=handler_path(name),
+                handler=WEB_ADAPTER_STARTUP if spec.streams_from_url else handler_path(name),
                 runtime=RUNTIME,
                 architecture=ARCHITECTURE,
                 description=spec.description,
@@ -184,6 +203,8 @@ class Functions(Construct):
             if (spec.runs_models or spec.lists_models) and openai_key is not None:
                 function.add_environment("PARLEY_OPENAI_API_KEY_SECRET_ARN", openai_key.secret_arn)
                 openai_key.grant_read(function)
+            if spec.streams_from_url:
+                self.urls[name] = _streaming_url(self, spec, function)
             self._functions[name] = function
 
         # An answer runs once: a failed worker is not invoked again with the same prompt. One that could not start
@@ -194,9 +215,30 @@ class Functions(Construct):
     def __getitem__(self, name: str) -> lambda_.Function:
         return self._functions[name]
 
-    def add_environment(self, key: str, value: str) -> None:
-        for function in self._functions.values():
-            function.add_environment(key, value)
+    def add_environment(self, key: str, value: str, *, skip: Sequence[str] = ()) -> None:
+        for name, function in self._functions.items():
+            if name not in skip:
+                function.add_environment(key, value)
+
+
+def _streaming_url(scope: Construct, spec: Handler, function: lambda_.Function) -> lambda_.FunctionUrl:
+    """The Lambda Web Adapter in front of the function's web server, and a function URL that streams.
+
+    The URL takes no IAM auth: CloudFront's origin access control would sign requests, but Lambda then wants every
+    POST body's SHA-256 from the viewer (x-amz-content-sha256), which OpenAI clients do not send. The function
+    refuses instead any request without CloudFront's origin secret header."""
+    layer = WEB_ADAPTER_LAYER.format(region=Stack.of(scope).region)
+    function.add_layers(lambda_.LayerVersion.from_layer_version_arn(scope, f"{spec.construct_id}WebAdapter", layer))
+    for key, value in {
+        "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+        "AWS_LWA_INVOKE_MODE": "response_stream",
+        "AWS_LWA_PORT": WEB_ADAPTER_PORT,
+        "AWS_LWA_READINESS_CHECK_PATH": OPENAI_API_READY_PATH,
+    }.items():
+        function.add_environment(key, value)
+    return function.add_function_url(
+        auth_type=lambda_.FunctionUrlAuthType.NONE, invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM
+    )
 
 
 def session_end_filter() -> list[dict[str, Any]]:

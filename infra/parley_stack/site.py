@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_logs as logs
@@ -19,6 +19,10 @@ from parley_stack.headers import BrowserHeaders, ResponseHeaders
 from parley_stack.settings import REPO_ROOT
 
 API_PATH_PATTERN = "/api/*"
+OPENAI_PATH_PATTERN = "/v1/*"
+# How long CloudFront waits for the streaming function's first byte, and then between bytes: 60 s is the most
+# CloudFront allows without a quota increase; a model that is silent longer than that has its answer cut.
+OPENAI_READ_TIMEOUT_SECONDS = 60
 RUNTIME_CONFIG = "config.json"
 ASSETS = "assets"  # Vite's output for hashed files: a name changes when the content does
 
@@ -65,6 +69,7 @@ class Site(Construct):
         websocket_url: str,
         app_name: str,
         web_acl_arn: str | None = None,
+        openai_function_url: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Only CloudFront reads it (origin access control); it holds nothing but the build, so it goes with the stack.
@@ -153,6 +158,8 @@ class Site(Construct):
                 ),
             },
         )
+        if openai_function_url is not None:
+            self._add_openai_behaviour(openai_function_url, cloudfront_headers["SECRET_HEADER"], headers)
         # Each file's Cache-Control is set on the object, as `parley serve` sends it. Hashed assets go first and
         # stay after a new build (no prune): a page still open from the old build can load its lazy chunks.
         deployment_logs = logs.LogGroup(
@@ -189,6 +196,26 @@ class Site(Construct):
             log_group=deployment_logs,
         )
         pages.node.add_dependency(assets)  # a new page never points at assets not uploaded yet
+
+    def _add_openai_behaviour(self, function_url: str, secret_header: str, headers: ResponseHeaders) -> None:
+        """/v1/* to the OpenAI-compatible function's URL, which streams: never cached, every method, header (the
+        key in Authorization included) and query string passed on except Host (the function URL's own), with the
+        origin secret the function requires. The viewer-address function is not needed: /v1 counts per user."""
+        domain = Fn.select(2, Fn.split("/", function_url))  # https://<id>.lambda-url.<region>.on.aws/
+        self.distribution.add_behavior(
+            OPENAI_PATH_PATTERN,
+            origins.HttpOrigin(
+                domain,
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                read_timeout=Duration.seconds(OPENAI_READ_TIMEOUT_SECONDS),
+                custom_headers={secret_header: self.origin_secret.secret_value.unsafe_unwrap()},
+            ),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            response_headers_policy=headers.api,
+        )
 
     @property
     def url(self) -> str:

@@ -51,17 +51,24 @@ class ParleyStack(Stack):
             websocket_url=websocket.url,
             app_name=settings.app_name,
             web_acl_arn=settings.web_acl_arn,
+            openai_function_url=functions.urls["openai_api"].url,
         )
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.
-        functions.add_environment("PARLEY_ALLOWED_ORIGINS", site.url)
+        # The /v1 function serves no page and checks no Origin; told the site's URL, it would depend on the
+        # distribution, which depends on its URL.
+        functions.add_environment("PARLEY_ALLOWED_ORIGINS", site.url, skip=("openai_api",))
         # Only the HTTP API's function reads the client's address (the per-address login limit): it believes the
         # viewer's address CloudFront sends when the request carries CloudFront's origin secret.
         functions["http_api"].add_environment("PARLEY_CLOUDFRONT_SECRET_ARN", site.origin_secret.secret_arn)
         site.origin_secret.grant_read(functions["http_api"])
+        # The OpenAI-compatible function answers only requests that carry the same secret (its URL is public).
+        functions["openai_api"].add_environment("PARLEY_CLOUDFRONT_SECRET_ARN", site.origin_secret.secret_arn)
+        site.origin_secret.grant_read(functions["openai_api"])
 
         CfnOutput(self, "SiteUrl", value=site.url, description="Open this in a browser")
         CfnOutput(self, "HttpApiUrl", value=http.url, description="The HTTP API without CloudFront")
+        CfnOutput(self, "OpenAiApiUrl", value=f"{site.url}/v1", description="base_url for OpenAI clients (with a key)")
         CfnOutput(self, "WebSocketUrl", value=websocket.url, description="What the page connects to")
         CfnOutput(
             self, "TableName", value=storage.table.table_name, description="PARLEY_DYNAMODB_TABLE for parley users"

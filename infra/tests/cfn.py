@@ -10,6 +10,8 @@ from typing import Any
 
 Json = dict[str, Any]
 HANDLER_PREFIX = "parley.aws.handlers."
+# The functions behind the Lambda Web Adapter: their handler is a startup script, named for the handler module.
+STARTUP_SCRIPTS = {"openai_api.sh": "openai_api"}
 
 
 def resources(template: Json, resource_type: str) -> dict[str, Json]:
@@ -77,8 +79,11 @@ class Function:
 
     @property
     def name(self) -> str:
-        """The handler module: `http_api` for parley.aws.handlers.http_api.handler."""
-        return self.properties["Handler"].removeprefix(HANDLER_PREFIX).rsplit(".", 1)[0]
+        """The handler module: `http_api` for parley.aws.handlers.http_api.handler (`openai_api` for its script)."""
+        handler = self.properties["Handler"]
+        if handler in STARTUP_SCRIPTS:
+            return STARTUP_SCRIPTS[handler]
+        return handler.removeprefix(HANDLER_PREFIX).rsplit(".", 1)[0]
 
     def actions(self) -> set[str]:
         return {action for statement in self.statements for action in as_list(statement["Action"])}
@@ -113,7 +118,8 @@ def parley_functions(template: Json) -> dict[str, Function]:
     functions = {}
     for logical_id, body in resources(template, "AWS::Lambda::Function").items():
         properties = body["Properties"]
-        if not str(properties.get("Handler", "")).startswith(HANDLER_PREFIX):
+        handler = str(properties.get("Handler", ""))
+        if not handler.startswith(HANDLER_PREFIX) and handler not in STARTUP_SCRIPTS:
             continue
         (role,) = references(properties["Role"])
         function = Function(logical_id, properties, role, statements=list(_allow_statements_of_role(template, role)))

@@ -23,6 +23,7 @@ CONTRACT = {
     "ws_default": (10, None),
     "worker": (900, 1024),
     "session_end": (30, None),
+    "openai_api": (900, 512),
 }
 # The session-end function's stream filter, beside its code (the local emulation applies the same file).
 SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"
@@ -38,6 +39,9 @@ def test_every_handler_in_the_contract_and_no_other(template_json: dict[str, Any
     functions = parley_functions(template_json)
     assert sorted(functions) == sorted(CONTRACT)
     for name, function in functions.items():
+        if name == "openai_api":  # the Lambda Web Adapter runs the startup script, which runs the module
+            assert function.properties["Handler"] == "openai_api.sh"
+            continue
         assert function.properties["Handler"] == f"parley.aws.handlers.{name}.handler"
 
 
@@ -66,7 +70,8 @@ def test_every_function_is_told_where_everything_is(template_json: dict[str, Any
         assert ENVIRONMENT.items() <= variables.items(), function.name
         assert references(variables["PARLEY_DYNAMODB_TABLE"]) == {table}
         assert references(variables["PARLEY_SNS_TOPIC_ARN"]) == {topic}
-        assert flatten(variables["PARLEY_ALLOWED_ORIGINS"]) == "https://${" + distribution + ".DomainName}"
+        if function.name != "openai_api":  # no page, no Origin to check (and no cycle through the distribution)
+            assert flatten(variables["PARLEY_ALLOWED_ORIGINS"]) == "https://${" + distribution + ".DomainName}"
         # No key is configured without context: nothing to read.
         assert "PARLEY_OPENAI_API_KEY_SECRET_ARN" not in variables
         assert "OPENAI_BASE_URL" not in variables
@@ -170,4 +175,25 @@ def test_the_handler_exists_in_the_source(name: str) -> None:
             defined.add(node.name)
         elif isinstance(node, ast.Assign):
             defined |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.ImportFrom):
+            defined |= {alias.asname or alias.name for alias in node.names}
+    if name == "openai_api":  # run as a program by its startup script (the Lambda Web Adapter), not called
+        assert "main" in defined and 'if __name__ == "__main__":' in module.read_text()
+        return
     assert "handler" in defined, f"{module} defines no top-level `handler`"
+
+
+def test_the_openai_api_streams_from_a_function_url_through_the_web_adapter(template_json: dict[str, Any]) -> None:
+    function = parley_functions(template_json)["openai_api"]
+    variables = function.properties["Environment"]["Variables"]
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert variables["AWS_LWA_READINESS_CHECK_PATH"] == "/v1/ready"
+    (layer,) = function.properties["Layers"]
+    assert flatten(layer) == "arn:aws:lambda:us-east-1:753240598075:layer:LambdaAdapterLayerArm64:26"
+    _, url = only(template_json, "AWS::Lambda::Url")
+    assert references(url["Properties"]["TargetFunctionArn"]) == {function.logical_id}
+    assert url["Properties"]["InvokeMode"] == "RESPONSE_STREAM"
+    # No IAM auth (CloudFront's OAC would need every POST body's hash from the client): the origin secret instead.
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert "PARLEY_CLOUDFRONT_SECRET_ARN" in variables

@@ -29,12 +29,14 @@ KEYED_ACTIONS = {
 # with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
 USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
+API_KEY = "APIKEY#*"
 EXPECTED_TABLE_ACCESS = {
+    # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#).
     "http_api": {
         "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER},
-        "dynamodb:Query": {MESSAGES, SLOTS},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS},
-        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER},
+        "dynamodb:Query": {MESSAGES, SLOTS, USER},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY},
+        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY},
         "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
@@ -79,6 +81,15 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
+    # /v1: reads a key and its user, records a key's use and, for a key that says so, saves the request.
+    "openai_api": {
+        "dynamodb:GetItem": {API_KEY, USER},
+        "dynamodb:Query": {MESSAGES},
+        "dynamodb:PutItem": {USER, MESSAGES},
+        "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE},
+        "dynamodb:ConditionCheckItem": {MESSAGES},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+    },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
@@ -164,8 +175,11 @@ def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]
             if action not in ("dynamodb:GetItem", "dynamodb:Query"):
                 for pattern in patterns:
                     writers.setdefault(pattern, set()).add(name)
-    # Users (and an account's admin flag) and their conversations: the app and the function that starts answers.
-    assert writers["USER#*"] == {"http_api", "ws_sendprompt"}
+    # Users (and an account's admin flag) and their conversations: the app and the function that starts answers;
+    # the /v1 function writes a conversation a key saves, and a key's last use (the user item's policy is the
+    # partition's: LeadingKeys cannot tell a user item from its conversations).
+    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api"}
+    assert writers["APIKEY#*"] == {"http_api", "openai_api"}
     assert "USERNAME#*" not in writers  # usernames are claimed by `parley users add` only
     assert writers["JTI#*"] == writers["THROTTLE#*"] == {"http_api"}
     assert writers["TICKET#*"] == {"http_api", "ws_connect"}
@@ -221,7 +235,7 @@ def test_manage_connections_is_scoped_to_the_websocket_stage(template_json: dict
         assert {a for a in function.actions() if a.startswith("execute-api:")} <= {"execute-api:ManageConnections"}
 
 
-@pytest.mark.parametrize("name", ["http_api", "worker"])
+@pytest.mark.parametrize("name", ["http_api", "worker", "openai_api"])
 def test_model_runners_invoke_bedrock_models_of_this_region(template_json: dict[str, Any], name: str) -> None:
     function = parley_functions(template_json)[name]
     expected = [
@@ -238,7 +252,7 @@ def test_only_model_runners_reach_bedrock(template_json: dict[str, Any]) -> None
         for name, function in parley_functions(template_json).items()
         if any(action.startswith("bedrock:") for action in function.actions())
     }
-    assert users == {"http_api", "worker"}
+    assert users == {"http_api", "worker", "openai_api"}
 
 
 def test_each_function_has_its_own_role(template_json: dict[str, Any]) -> None:

@@ -93,7 +93,7 @@ def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(wi
             readers.add(name)
         if variables.get("PARLEY_OPENAI_API_KEY_SECRET_ARN") == OPENAI_SECRET:
             told.add(name)
-    assert readers == told == {"http_api", "ws_sendprompt", "worker"}
+    assert readers == told == {"http_api", "ws_sendprompt", "worker", "openai_api"}
 
 
 @pytest.fixture(scope="module")

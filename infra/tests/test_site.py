@@ -117,7 +117,7 @@ def test_the_api_is_told_the_viewers_address_and_that_cloudfront_sent_it(templat
     assert generated == {"PasswordLength": 64, "ExcludePunctuation": True}
 
 
-def test_only_the_http_api_function_is_told_the_origin_secret_and_may_read_it(template_json: dict[str, Any]) -> None:
+def test_only_the_functions_behind_cloudfront_are_told_the_origin_secret(template_json: dict[str, Any]) -> None:
     (secret,) = [name for name in resources(template_json, "AWS::SecretsManager::Secret") if "OriginSecret" in name]
     told, allowed = set(), set()
     for name, function in parley_functions(template_json).items():
@@ -127,7 +127,24 @@ def test_only_the_http_api_function_is_told_the_origin_secret_and_may_read_it(te
             told.add(name)
         if "${" + secret + "}" in function.resources_for("secretsmanager:GetSecretValue"):
             allowed.add(name)
-    assert told == allowed == {"http_api"}
+    assert told == allowed == {"http_api", "openai_api"}
+
+
+def test_v1_paths_go_uncached_to_the_streaming_function_url_with_the_origin_secret(template_json: dict[str, Any]) -> None:
+    config = distribution_config(template_json)
+    (behavior,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/v1/*"]
+    target = origin(config, behavior["TargetOriginId"])
+    (url,) = resources(template_json, "AWS::Lambda::Url")
+    assert url in flatten(target["DomainName"])  # the host of the function URL
+    assert target["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert target["CustomOriginConfig"]["OriginReadTimeout"] == 60
+    assert behavior["CachePolicyId"] == CACHING_DISABLED
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert sorted(behavior["AllowedMethods"]) == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+    (secret,) = [name for name in resources(template_json, "AWS::SecretsManager::Secret") if "OriginSecret" in name]
+    (custom,) = target["OriginCustomHeaders"]
+    assert custom["HeaderName"] == CLOUDFRONT["SECRET_HEADER"]
+    assert flatten(custom["HeaderValue"]) == "{{resolve:secretsmanager:${" + secret + "}:SecretString:::}}"
 
 
 def test_no_web_acl_unless_one_is_given(template_json: dict[str, Any]) -> None:
@@ -215,7 +232,7 @@ def test_hashed_assets_are_cached_for_good_and_everything_else_is_revalidated(te
 
 def test_outputs(template: Template, template_json: dict[str, Any]) -> None:
     outputs = template_json["Outputs"]
-    assert {"SiteUrl", "HttpApiUrl", "WebSocketUrl", "TableName", "Region"} <= set(outputs)
+    assert {"SiteUrl", "HttpApiUrl", "WebSocketUrl", "TableName", "Region", "OpenAiApiUrl"} <= set(outputs)
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
     (table,) = resources(template_json, "AWS::DynamoDB::Table")
     (api,) = http_api(template_json)

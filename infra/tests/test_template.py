@@ -21,6 +21,7 @@ FREE_WHEN_IDLE = {
     "AWS::CloudFront::Function",
     "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::ResponseHeadersPolicy",  # no charge of its own
+    "AWS::Lambda::Url",  # a function URL costs only its function's invocations
     "AWS::DynamoDB::Table",  # on demand; storage beyond the free 25 GB is $0.25/GB-month
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
