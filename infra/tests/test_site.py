@@ -130,7 +130,7 @@ def test_only_the_functions_behind_cloudfront_are_told_the_origin_secret(templat
     assert told == allowed == {"http_api", "openai_api"}
 
 
-def test_v1_paths_go_uncached_to_the_streaming_function_url_with_the_origin_secret(template_json: dict[str, Any]) -> None:
+def test_v1_paths_go_uncached_to_the_streaming_function_url(template_json: dict[str, Any]) -> None:
     config = distribution_config(template_json)
     (behavior,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/v1/*"]
     target = origin(config, behavior["TargetOriginId"])
