@@ -160,6 +160,28 @@ async def _scenario(ws_url: str, base: str) -> dict[str, str]:
                 await ws.wait_closed()
         assert (await http.get(f"/api/conversations?token={token}")).status_code == 401
         assert (await http.get("/api/conversations", headers={"Authorization": f"Bearer {token}x"})).status_code == 401
+        api_key = await _use_an_api_key(http, headers)
         assert (await http.post("/api/logout", headers=headers)).status_code == 204
         assert (await http.get("/api/conversations", headers=headers)).status_code == 401
-    return {"session token": token, "ticket": ticket, "token signature": token.rsplit(".", 1)[1]}
+    return {
+        "session token": token,
+        "ticket": ticket,
+        "token signature": token.rsplit(".", 1)[1],
+        "api key": api_key,
+        "api key's secret part": api_key.removeprefix("parley_")[:40],
+    }
+
+
+async def _use_an_api_key(http: httpx.AsyncClient, session: dict[str, str]) -> str:
+    """An API key made, used on /v1 (and where it does not belong, in a URL among them), then revoked."""
+    made = (await http.post("/api/keys", json={"name": "logs"}, headers=session)).json()
+    key = {"Authorization": f"Bearer {made['key']}"}
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    assert (await http.post("/v1/chat/completions", json=body, headers=key)).status_code == 200
+    assert (await http.get(f"/v1/models?api_key={made['key']}")).status_code == 401
+    assert (await http.get(f"/api/conversations?key={made['key']}")).status_code == 401
+    assert (await http.get("/api/conversations", headers=key)).status_code == 401
+    assert (await http.delete(f"/api/keys/{made['id']}", headers=session)).status_code == 204
+    assert (await http.get("/v1/models", headers=key)).status_code == 401
+    key_text: str = made["key"]
+    return key_text
