@@ -13,6 +13,8 @@ from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 # no data; the web app's types are generated from it).
 PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
 PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
+# The OpenAI-compatible routes open with an API key, never with a session (its token or its cookie).
+KEY_ROUTES = "/v1/"
 
 
 async def operations(target):
@@ -42,12 +44,15 @@ def misplaced(token: str) -> list[dict]:
 
 async def test_only_the_public_routes_answer_without_a_bearer_token(target, ledger):
     player = await target.player()
+    made = await player.http.post("/api/keys", json={"name": "route walk"})
+    api_key = made.json()["key"]
     walk = await operations(target)
     assert len(walk) >= 12
     walked = 0
     async with target.client() as http:
         for method, path in walk:
-            for attempt in misplaced(player.token):
+            credentials = [player.token, api_key] if path.startswith(KEY_ROUTES) else [player.token]
+            for attempt in [attempt for token in credentials for attempt in misplaced(token)]:
                 response = await http.request(
                     method, path, params=attempt["params"], headers=attempt["headers"], json={"prompt": "x"}
                 )
@@ -68,13 +73,16 @@ async def test_only_the_public_routes_answer_without_a_bearer_token(target, ledg
                 response = await http.request(method, path, headers=cookie, json={"prompt": "x", "title": "x"})
                 if (method, path) in PUBLIC_API:
                     assert response.status_code < 500, (method, path, response.text)
+                elif path.startswith(KEY_ROUTES):
+                    assert response.status_code == 401, (method, path, response.text)
                 elif method in SAFE_METHODS:
                     assert response.status_code not in (401, 403), (method, path, response.text)
                 else:
                     assert response.status_code in (401, 403), (method, path, headers, response.text)
-    # The control: the same token in its place opens every route.
+    # The control: the same token (the key on the OpenAI-compatible routes) in its place opens every route.
     for method, path in walk:
-        response = await player.http.request(method, path, json={"prompt": "x", "title": "x"})
+        headers = {"Authorization": f"Bearer {api_key}"} if path.startswith(KEY_ROUTES) else {}
+        response = await player.http.request(method, path, json={"prompt": "x", "title": "x"}, headers=headers)
         assert response.status_code != 401, (method, path)
         assert response.status_code < 500, (method, path, response.text)
 
