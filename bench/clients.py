@@ -204,12 +204,20 @@ async def upstream_prompt(
     http: httpx.AsyncClient, base_url: str, prompt: str, *, max_tokens: int | None = None
 ) -> StreamTrace:
     """What the model costs on its own: the same question straight to the upstream's chat completions."""
+    return await chat_completions_prompt(http, base_url, API_KEY, prompt, max_tokens=max_tokens)
+
+
+async def chat_completions_prompt(
+    http: httpx.AsyncClient, base_url: str, api_key: str, prompt: str, *, max_tokens: int | None = None
+) -> StreamTrace:
+    """One streamed OpenAI chat completion from any server that speaks the protocol (``base_url`` ends in /v1):
+    the upstream itself, Parley's /v1, or another proxy."""
     body: dict[str, Any] = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt}]}
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     trace = StreamTrace(sent=time.perf_counter())
     try:
-        headers = {"Authorization": f"Bearer {API_KEY}"}
+        headers = {"Authorization": f"Bearer {api_key}"}
         async with http.stream("POST", f"{base_url}/chat/completions", json=body, headers=headers) as response:
             response.raise_for_status()
             async for line in response.aiter_lines():

@@ -22,14 +22,14 @@ from typing import Any
 
 import uvloop
 
-from bench import coldstart, history, local_model, logins, memory, streams, ttft
+from bench import coldstart, history, local_model, logins, memory, openai_api, streams, ttft
 from bench.harness import Benchmark, Context
 from bench.procs import ROOT, CpuWatch, raise_open_files_limit
 from bench.results import Figure, Report, Status, write
 from bench.services import PARLEY_LIMITS
 
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
-    module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart)
+    module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api)
 )
 RESULTS_DIR = ROOT / "bench" / "results"
 

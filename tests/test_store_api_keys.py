@@ -70,3 +70,15 @@ async def test_a_use_is_recorded_at_most_once_an_interval(stores, other_stores, 
     await stores.api_keys.touch_key(key, 2061.0, unless_since=2001.0)
     assert (await other_stores.api_keys.key_by_hash(key.key_hash)).last_used_at == 2061.0
     assert (await stores.api_keys.list_keys(user.id))[0].last_used_at == 2061.0
+
+
+async def test_removing_a_user_removes_their_keys(stores, user):  # noqa: F811
+    key = a_key(user.id)
+    await stores.api_keys.create_key(key)
+    bob = await stores.users.create_user("bob", "h")
+    kept = a_key(bob.id, key_hash="9" * 64)
+    await stores.api_keys.create_key(kept)
+    assert await stores.users.delete_user(user.id)
+    assert await stores.api_keys.key_by_hash(key.key_hash) is None
+    assert await stores.api_keys.list_keys(user.id) == []
+    assert await stores.api_keys.key_by_hash(kept.key_hash) == kept

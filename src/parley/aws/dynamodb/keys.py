@@ -153,6 +153,7 @@ def api_key(key_hash: str) -> tuple[str, str]:
 
 
 API_KEY_RECORD_PREFIX = "APIKEY#"
+API_KEY_ITEMS_PREFIX = "APIKEY"  # a user's key records and name claims both begin with it
 
 
 def api_key_record(user_id: str, key_id: str) -> tuple[str, str]:

@@ -115,10 +115,27 @@ class DynamoUserStore:
             if not is_condition_failure(error):
                 raise
 
+    async def _api_key_items(self, user_id: str) -> list[tuple[str, str]]:
+        """Every item of the user's API keys: the owner's records and name claims, and each key's lookup item."""
+        pk, _ = keys.user(user_id)
+        items = await self._table.query_all(
+            "pk = :p AND begins_with(sk, :k)", {":p": pk, ":k": keys.API_KEY_ITEMS_PREFIX}
+        )
+        found = [(item["pk"], item["sk"]) for item in items]
+        found += [keys.api_key(item["key_hash"]) for item in items if "key_hash" in item]
+        return found
+
     async def delete_user(self, user_id: str) -> bool:
         user = await self.get_user(user_id)
         if user is None:
             return False
         await self._conversations.delete_all_for_user(user_id)
-        await self._table.delete_keys([keys.preferences(user_id), keys.username(user.username), keys.user(user_id)])
+        await self._table.delete_keys(
+            [
+                *await self._api_key_items(user_id),
+                keys.preferences(user_id),
+                keys.username(user.username),
+                keys.user(user_id),
+            ]
+        )
         return True
