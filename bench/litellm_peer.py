@@ -25,6 +25,7 @@ HOME = Path.home() / ".cache" / "parley" / "bench-peers" / "litellm"
 MASTER_KEY = "sk-litellm-bench"  # a throwaway proxy's key, on loopback
 INSTALL_SECONDS = 900
 _REQUIREMENT = f"litellm[proxy]=={VERSION}"
+_READY = r"Uvicorn running on (http://127\.0\.0\.1:\d+)"
 
 
 class PeerUnavailable(RuntimeError):
@@ -97,15 +98,13 @@ async def litellm_proxy(log_dir: Path, workdir: Path, upstream: Upstream) -> Asy
         "HOME": str(workdir),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
-        "LITELLM_LOG": "ERROR",
+        "PYTHONUNBUFFERED": "1",
         "NO_PROXY": "127.0.0.1,localhost",
     }
     argv = [str(command), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
     started = False
     try:
-        async with service(
-            "litellm", argv, log_dir=log_dir, env=env, ready=r"running on (http://127\.0\.0\.1:\d+)", ready_seconds=120
-        ) as (proc, _):
+        async with service("litellm", argv, log_dir=log_dir, env=env, ready=_READY, ready_seconds=120) as (proc, _):
             base = f"http://127.0.0.1:{port}"
             await _wait_ready(base)
             started = True
