@@ -80,19 +80,20 @@ def _comma_list(raw: str) -> tuple[str, ...]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from parley.server.app import create_app
+    from parley.server.graceful import GracefulServer
     from parley.server.log_setup import log_config
     from parley.server.uvicorn_config import uvicorn_config
 
     logs = log_config(settings.log_level)
     logging.config.dictConfig(logs)
     app = create_app(settings)
-    server = uvicorn.Server(
+    server = GracefulServer(
         uvicorn_config(
             app, settings, host=settings.host, port=settings.port, log_config=logs, timeout_graceful_shutdown=10
-        )
+        ),
+        app,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
     # uvicorn re-raises the Ctrl-C it handled once it has shut down; that is a clean stop (as in uvicorn.run).
     with contextlib.suppress(KeyboardInterrupt):
