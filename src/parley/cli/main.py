@@ -85,7 +85,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from parley.server.log_setup import log_config
     from parley.server.uvicorn_config import uvicorn_config
 
-    logs = log_config(settings.log_level)
+    logs = log_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(logs)
     app = create_app(settings)
     server = GracefulServer(

@@ -17,6 +17,8 @@ from parley.background import in_background
 from parley.config import Settings
 from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
+from parley.server.metrics import ServerMetrics
+from parley.server.metrics import install as install_metrics
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
@@ -35,8 +37,15 @@ def first_user_hint() -> str:
     return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host: bool = True) -> FastAPI:
-    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs).
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    check_host: bool = True,
+    metrics: ServerMetrics | None = None,
+) -> FastAPI:
+    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs, built with
+    ``metrics`` as its observer when they want ``/metrics``).
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
     function sees is API Gateway's, never one a page could have rebound."""
@@ -47,12 +56,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
             async with in_background(app.state.sessions.run()):
                 yield
             return
-        async with open_runtime(settings) as opened:
+        async with open_runtime(settings, observer=metrics) as opened:
             _attach(app, settings, opened)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
 
+    if metrics is None and settings.metrics_token:
+        metrics = ServerMetrics()
     app = FastAPI(
         title="Parley",
         version=__version__,
@@ -73,6 +84,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
         app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if metrics is not None and settings.metrics_token:
+        install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
     return app
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.live import Generation, Subscription
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.recorder import Answer, AnswerRecorder
 from parley.core.chat.request import ChatLimits, ChatRequest, PreparedChat
@@ -47,6 +48,7 @@ class ChatService:
         policy: UpstreamPolicy,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        observer: RunObserver | None = None,
     ) -> None:
         self._conversations = conversations
         self._messages = messages
@@ -59,6 +61,7 @@ class ChatService:
         self._recorder = AnswerRecorder(messages, limits, clock=clock)
         self._active: dict[tuple[str, str], Generation] = {}
         self._clock = clock
+        self._observer = observer
         self._drain_deadline: float | None = None  # set once shutdown begins: when running answers are cut
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
@@ -82,7 +85,7 @@ class ChatService:
         generation = Generation(prepared.user_id, prepared.msgid, prepared.conversation_id)
         generation.emit(prepared.start_event())
         self._active[(prepared.user_id, prepared.msgid)] = generation
-        run = ModelRun(model, prepared.context, prepared.params, self._policy)
+        run = ModelRun(model, prepared.context, prepared.params, self._policy, self._observer)
         answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id)
         generation.task = asyncio.create_task(self._run(generation, run, answer), name=f"generation-{prepared.msgid}")
         return generation
