@@ -64,34 +64,34 @@ class ServerMetrics:
         self.provider_errors = Counter(
             "parley_provider_errors", "Runs that ended with a provider error", ("model", "code"), registry=registry
         )
-        self._provider_codes = _provider_error_codes()
+        self.provider_codes = _provider_error_codes()
 
-    def run_started(self, model: str) -> None:
+    def run_started(self, model: str) -> _RunMetrics:
         self.active_runs.labels(model).inc()
-
-    def first_token(self, model: str, seconds: float) -> None:
-        self.first_token_seconds.labels(model).observe(seconds)
-
-    def run_ended(
-        self,
-        model: str,
-        *,
-        seconds: float,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-        outcome: str,
-    ) -> None:
-        self.active_runs.labels(model).dec()
-        self.runs.labels(model, outcome).inc()
-        if prompt_tokens:
-            self.tokens.labels(model, "prompt").inc(prompt_tokens)
-        if completion_tokens:
-            self.tokens.labels(model, "completion").inc(completion_tokens)
-        if outcome in self._provider_codes:
-            self.provider_errors.labels(model, outcome).inc()
+        return _RunMetrics(self, model)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _RunMetrics:
+    def __init__(self, metrics: ServerMetrics, model: str) -> None:
+        self._metrics = metrics
+        self._model = model
+
+    def first_token(self, seconds: float) -> None:
+        self._metrics.first_token_seconds.labels(self._model).observe(seconds)
+
+    def ended(self, *, seconds: float, prompt_tokens: int | None, completion_tokens: int | None, outcome: str) -> None:
+        metrics, model = self._metrics, self._model
+        metrics.active_runs.labels(model).dec()
+        metrics.runs.labels(model, outcome).inc()
+        if prompt_tokens:
+            metrics.tokens.labels(model, "prompt").inc(prompt_tokens)
+        if completion_tokens:
+            metrics.tokens.labels(model, "completion").inc(completion_tokens)
+        if outcome in metrics.provider_codes:
+            metrics.provider_errors.labels(model, outcome).inc()
 
 
 class RequestMetricsMiddleware:

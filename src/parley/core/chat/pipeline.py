@@ -56,12 +56,12 @@ class ModelRun:
         else a provider raises is a broken stream to the user (StreamInterrupted)."""
         if self.stopped:
             return
-        model_id, observer = self._model.info.id, self._observer
+        model_id = self._model.info.id
         started = time.monotonic()
         first_token_seen = False
         usage: Usage | None = None
         outcome = "complete"
-        observer.run_started(model_id)
+        watch = self._observer.run_started(model_id)
         self._reader = asyncio.create_task(self._read(), name=f"model-{model_id}")
         try:
             while True:
@@ -73,7 +73,7 @@ class ModelRun:
                 assert isinstance(item, Chunk)
                 if isinstance(item, TextChunk) and not first_token_seen:
                     first_token_seen = True
-                    observer.first_token(model_id, time.monotonic() - started)
+                    watch.first_token(time.monotonic() - started)
                 elif isinstance(item, UsageChunk):
                     usage = item.usage
                 yield item
@@ -86,8 +86,7 @@ class ModelRun:
                 self._reader.cancel()
             # The reader closes the provider's stream as it ends; wait for that, unless this task is cancelled.
             await asyncio.gather(self._reader, return_exceptions=True)
-            observer.run_ended(
-                model_id,
+            watch.ended(
                 seconds=time.monotonic() - started,
                 prompt_tokens=usage.prompt_tokens if usage else None,
                 completion_tokens=usage.completion_tokens if usage else None,
