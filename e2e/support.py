@@ -107,6 +107,8 @@ def _app_env(upstream: FakeOpenAI) -> dict[str, str]:
         "OPENAI_BASE_URL": upstream.base_url,
         "OPENAI_API_KEY": UPSTREAM_KEY,
         "PARLEY_LOG_LEVEL": "WARNING",
+        # A test's server is stopped with SIGTERM: an answer a test left running need not hold that up.
+        "PARLEY_SHUTDOWN_GRACE_SECONDS": "2",
     }
 
 
