@@ -20,12 +20,12 @@ from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runt
 from parley.server.errors import install_error_handlers
 from parley.server.metrics import ServerMetrics
 from parley.server.metrics import install as install_metrics
-from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
 from parley.server.routes import auth, chat, conversations, health, models, preferences, search, web, ws
 from parley.server.sessions import SessionWatcher
+from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
 
 log = logging.getLogger(__name__)
 
