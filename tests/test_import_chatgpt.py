@@ -334,6 +334,7 @@ def test_a_zip_bomb_is_refused_while_reading(tmp_path):
     padding = " " * (8 * 1024 * 1024)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("conversations.json", json.dumps([chatgpt_conversation()]) + padding)
+    assert FORMAT.sniff(path)  # it is laid out as ChatGPT's zip: reading it says what is wrong
     with pytest.raises(InvalidInput, match="zip bomb"):
         read_all(path, ImportLimits(max_compression_ratio=50))
 

@@ -77,9 +77,11 @@ class ChatGPTExport:
 
     def sniff(self, path: Path) -> bool:
         try:
-            with _open_conversations(path, ImportLimits()) as stream:
-                return _looks_like_chatgpt_head(stream)
-        except (InvalidInput, OSError):
+            if looks_like_zip(path):
+                return _zip_looks_like_chatgpt(path)
+            with path.open("rb") as file:
+                return _looks_like_chatgpt_head(file)
+        except OSError:
             return False
 
     def read(self, path: Path, limits: ImportLimits) -> Iterator[ImportItem]:
@@ -114,6 +116,21 @@ def _conversations_member(names: list[str]) -> str | None:
         if re.fullmatch(r"(?:[^/]+/)?conversations\.json", name) and not name.startswith("__MACOSX/")
     ]
     return min(candidates, key=lambda name: (name.count("/"), name), default=None)
+
+
+def _zip_looks_like_chatgpt(path: Path) -> bool:
+    limits = ImportLimits()
+    try:
+        member = _conversations_member(member_names(path, limits))
+    except InvalidInput:
+        return False
+    if member is None:
+        return False
+    try:
+        with open_member(path, member, limits) as stream:
+            return _looks_like_chatgpt_head(stream)
+    except InvalidInput:
+        return True  # ChatGPT's layout, with a conversations.json that cannot be read: ``read`` says why (a bomb...)
 
 
 def _looks_like_chatgpt_head(stream: IO[bytes]) -> bool:
