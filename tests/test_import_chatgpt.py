@@ -20,8 +20,11 @@ from parley.testing.sample_exports import (
     chatgpt_mapping,
     chatgpt_message,
     chatgpt_zip,
+    message_tree,
+    read_measuring_memory,
     text,
     write_json,
+    write_json_array,
 )
 
 FORMAT = ChatGPTExport()
@@ -29,14 +32,6 @@ FORMAT = ChatGPTExport()
 
 def read_all(path, limits=None):
     return list(FORMAT.read(path, limits or ImportLimits()))
-
-
-def shape(conversation: ImportedConversation):
-    """(id, parent, role, text) for each message, in the order read."""
-    return [
-        (message.source_id, message.parent_source_id, message.role, text_of(message.parts))
-        for message in conversation.messages
-    ]
 
 
 def test_the_format_is_registered_by_name():
@@ -48,7 +43,7 @@ def test_every_branch_is_kept_and_skipped_nodes_hand_their_children_up(tmp_path)
 
     [conversation] = read_all(path)
 
-    assert shape(conversation) == [
+    assert message_tree(conversation) == [
         # the null root and the hidden system prompt are gone; the first prompt is a first message
         ("u1", None, "user", "Plan a weekend in Lisbon."),
         ("a1", "u1", "assistant", "Day 1: Alfama. Day 2: Belém."),
@@ -376,28 +371,21 @@ def test_a_file_that_is_not_what_it_claims_is_refused_clearly(tmp_path, content,
 
 
 def test_reading_does_not_hold_the_whole_file_in_memory(tmp_path):
-    import tracemalloc
+    filler = text("Lorem ipsum dolor sit amet. " * 1800)  # ~50 KB of answer text per message
 
-    path = tmp_path / "big.json"
-    filler = "Lorem ipsum dolor sit amet. " * 1800  # ~50 KB of answer text per message
-    with path.open("w", encoding="utf-8") as file:
-        file.write("[")
+    def conversations():
         for index in range(210):
             record = chatgpt_conversation(f"c-{index}", f"Conversation {index}")
             for node in record["mapping"].values():
                 if node["message"] and node["message"]["author"]["role"] == "assistant":
-                    node["message"]["content"] = text(filler)
-            file.write(("," if index else "") + json.dumps(record))
-        file.write("]")
+                    node["message"]["content"] = filler
+            yield record
+
+    path = write_json_array(tmp_path / "big.json", conversations())
     size = path.stat().st_size
     assert size > 50 * 1024 * 1024
 
-    tracemalloc.start()
-    try:
-        count = sum(1 for item in FORMAT.read(path, ImportLimits()) if isinstance(item, ImportedConversation))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    count, peak = read_measuring_memory(FORMAT, path)
 
     assert count == 210
     assert peak < size / 20  # one conversation at a time, not the file

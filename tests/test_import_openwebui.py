@@ -5,16 +5,23 @@ chat exported alone."""
 from __future__ import annotations
 
 import json
-import tracemalloc
 
 import pytest
 
 from parley.core.history.formats.openwebui import OpenWebUIExport
-from parley.core.history.imported import ImportedConversation, ImportLimits, MalformedConversation, import_formats
+from parley.core.history.imported import ImportLimits, MalformedConversation, import_formats
 from parley.core.store.base import MessageStatus
 from parley.core.store.parts import OpaquePart, text_of
 from parley.errors import InvalidInput
-from parley.testing.sample_exports import T0, chatgpt_conversation, openwebui_chat, write_json
+from parley.testing.sample_exports import (
+    T0,
+    chatgpt_conversation,
+    message_tree,
+    openwebui_chat,
+    read_measuring_memory,
+    write_json,
+    write_json_array,
+)
 
 FORMAT = OpenWebUIExport()
 START = int(T0)
@@ -22,13 +29,6 @@ START = int(T0)
 
 def read_all(path, limits=None):
     return list(FORMAT.read(path, limits or ImportLimits()))
-
-
-def shape(conversation: ImportedConversation):
-    return [
-        (message.source_id, message.parent_source_id, message.role, text_of(message.parts))
-        for message in conversation.messages
-    ]
 
 
 def test_the_format_is_registered_by_name():
@@ -40,7 +40,7 @@ def test_every_branch_of_the_history_is_kept(tmp_path):
 
     [conversation] = read_all(path)
 
-    assert shape(conversation) == [
+    assert message_tree(conversation) == [
         ("u1", None, "user", "How do I feed a sourdough starter?"),
         ("a1", "u1", "assistant", "Equal weights of flour and water."),
         ("a1b", "u1", "assistant", "Discard half, then add flour and water 1:1."),
@@ -101,7 +101,7 @@ def test_the_oldest_export_with_only_a_flat_list_is_chained_in_order(tmp_path):
 
     [conversation] = read_all(path)
 
-    assert shape(conversation) == [
+    assert message_tree(conversation) == [
         ("message-1", None, "user", "Hello"),
         ("message-2", "message-1", "assistant", "Hi there"),
         ("message-3", "message-2", "user", "Bye"),
@@ -195,27 +195,22 @@ def test_sniff_knows_open_webui_by_content(tmp_path):
 
 
 def test_reading_does_not_hold_the_whole_file_in_memory(tmp_path):
-    path = tmp_path / "big.json"
     filler = "Knead, fold, rest. " * 2800  # ~50 KB per answer
-    with path.open("w", encoding="utf-8") as file:
-        file.write("[")
+
+    def chats():
         for index in range(260):
             chat = openwebui_chat(f"chat-{index}", f"Chat {index}")
             for message in chat["chat"]["history"]["messages"].values():
                 if message["role"] == "assistant":
                     message["content"] = filler
             chat["chat"]["messages"] = []  # the flat copy of the path would only double the size
-            file.write(("," if index else "") + json.dumps(chat))
-        file.write("]")
+            yield chat
+
+    path = write_json_array(tmp_path / "big.json", chats())
     size = path.stat().st_size
     assert size > 50 * 1024 * 1024
 
-    tracemalloc.start()
-    try:
-        count = sum(1 for item in FORMAT.read(path, ImportLimits()) if isinstance(item, ImportedConversation))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    count, peak = read_measuring_memory(FORMAT, path)
 
     assert count == 260
     assert peak < size / 20

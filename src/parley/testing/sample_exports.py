@@ -8,10 +8,14 @@ history tree beside its flat list of the current path. The smaller builders make
 from __future__ import annotations
 
 import json
+import tracemalloc
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from parley.core.history.imported import ImportedConversation, ImportFormat, ImportLimits
+from parley.core.store.parts import text_of
 
 T0 = 1_714_550_400.0  # 2024-05-01 08:00 UTC, when the sample conversations start
 
@@ -157,6 +161,35 @@ def chatgpt_conversation(conversation_id: str = "67a1c0de-trip", title: str = "W
 def write_json(path: Path, value: Any) -> Path:
     path.write_text(json.dumps(value), encoding="utf-8")
     return path
+
+
+def write_json_array(path: Path, items: Iterable[Any]) -> Path:
+    """A JSON array written item by item, so that a test can make a file far bigger than it would hold."""
+    with path.open("w", encoding="utf-8") as file:
+        file.write("[")
+        for index, item in enumerate(items):
+            file.write(("," if index else "") + json.dumps(item))
+        file.write("]")
+    return path
+
+
+def message_tree(conversation: ImportedConversation) -> list[tuple[str, str | None, str, str]]:
+    """``(id, parent id, role, text)`` of each message, in the order read: the tree a test asserts."""
+    return [
+        (message.source_id, message.parent_source_id, message.role, text_of(message.parts))
+        for message in conversation.messages
+    ]
+
+
+def read_measuring_memory(reader: ImportFormat, path: Path) -> tuple[int, int]:
+    """How many conversations ``reader`` reads from ``path``, and the peak of Python memory while it does."""
+    tracemalloc.start()
+    try:
+        count = sum(1 for item in reader.read(path, ImportLimits()) if isinstance(item, ImportedConversation))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return count, peak
 
 
 def chatgpt_zip(path: Path, conversations: list[dict[str, Any]], *, folder: str = "") -> Path:
