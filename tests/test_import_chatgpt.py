@@ -429,3 +429,11 @@ def test_text_parts_are_one_text_part_then_kept_objects():
     )
     assert isinstance(parts[0], TextPart) and parts[0].text == "Look\n\n[image: f1]\n\nhere"
     assert [part.type for part in parts[1:]] == ["chatgpt_asset"]
+
+
+def test_a_conversation_without_an_id_gets_one_that_is_stable_across_imports(tmp_path):
+    record = chatgpt_conversation()
+    del record["id"], record["conversation_id"]
+    path = write_json(tmp_path / "c.json", [record])
+    [first], [again] = read_all(path), read_all(path)
+    assert first.source_id.startswith("sha256:") and first.source_id == again.source_id

@@ -94,3 +94,16 @@ def test_times_in_any_unit_become_seconds(value, seconds):
 def test_code_fences_outgrow_the_backticks_inside():
     assert fenced("print(1)\n", "python") == "```python\nprint(1)\n```"
     assert fenced("a ```` b") == "`````\na ```` b\n`````"
+
+
+def test_messages_are_counted_while_read_and_a_conversation_with_too_many_stops_there():
+    budget = ItemBudget(
+        max_depth=8, max_values=1000, message_containers=frozenset({("chat", "messages")}), max_messages=3
+    )
+    few = b'{"title": "Few", "chat": {"messages": [{"a": 1}, {"b": 2}, {"c": 3}], "other": [1, 2, 3, 4, 5]}}'
+    many = b'{"title": "Many", "chat": {"messages": [{}, {}, {}, {}, {}]}}'
+    elsewhere = b'{"title": "Elsewhere", "messages": [1, 2, 3, 4, 5], "chat": {"x": {"messages": [1, 2, 3, 4]}}}'
+    read = items(b"[" + b",".join([few, many, elsewhere]) + b"]", budget)
+    assert read[0][1]["chat"]["messages"] == [{"a": 1}, {"b": 2}, {"c": 3}]
+    assert read[1] == (2, UnreadableItem("it has more than 3 messages", "Many"))
+    assert read[2][1]["title"] == "Elsewhere"  # only the container at that path is counted

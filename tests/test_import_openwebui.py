@@ -223,3 +223,15 @@ def test_an_item_that_is_no_open_webui_message_is_named(tmp_path):
     assert read_all(path) == [
         MalformedConversation("Sourdough starter", "It could not be read: message 'a2' is not an object.")
     ]
+
+
+def test_a_chat_exported_without_an_id_gets_one_that_is_stable_across_imports(tmp_path):
+    first, second = openwebui_chat()["chat"], openwebui_chat(title="Rye starter")["chat"]
+    first.update(id="", timestamp=START * 1000)
+    second.update(id="", title="Rye starter", timestamp=START * 1000)
+    path = write_json(tmp_path / "export.json", [first, second])
+
+    ids = [conversation.source_id for conversation in read_all(path)]
+
+    assert ids == [conversation.source_id for conversation in read_all(path)]
+    assert len(set(ids)) == 2 and all(source_id.startswith("sha256:") for source_id in ids)

@@ -39,7 +39,6 @@ Per message: ``metadata.model_slug`` is the model; ``status`` ``in_progress`` is
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +48,7 @@ from typing import IO, Any
 from parley.core.history.formats.json_stream import head_shape
 from parley.core.history.formats.reading import UnreadableConversation, check_message_count, read_conversations
 from parley.core.history.formats.tree import SourceNode, build_tree
-from parley.core.history.formats.values import epoch_seconds, fenced, object_at, string_or_none
+from parley.core.history.formats.values import epoch_seconds, fenced, object_at, stand_in_id, string_or_none
 from parley.core.history.imported import (
     ImportedConversation,
     ImportedMessage,
@@ -92,6 +91,7 @@ class ChatGPTExport:
                 convert=_conversation,
                 looks_right=_looks_like_conversation,
                 not_this_format=NOT_THIS_FORMAT,
+                message_containers=frozenset({("mapping",)}),
             )
 
 
@@ -159,7 +159,9 @@ def _conversation(raw: dict[str, Any], limits: ImportLimits) -> ImportedConversa
     title = string_or_none(raw.get("title")) or "Untitled"
     return ImportedConversation(
         source=NAME,
-        source_id=string_or_none(raw.get("conversation_id")) or string_or_none(raw.get("id")) or _stand_in_id(raw),
+        source_id=string_or_none(raw.get("conversation_id"))
+        or string_or_none(raw.get("id"))
+        or stand_in_id(raw.get("title"), raw.get("create_time"), sorted(mapping)[:3]),
         title=title,
         created_at=created_at,
         updated_at=max(updated_at or created_at, created_at),
@@ -319,9 +321,3 @@ def _headed(parts: tuple[ContentPart, ...], heading: str) -> tuple[ContentPart, 
 
 def _last_model(messages: tuple[ImportedMessage, ...]) -> str | None:
     return next((message.model for message in reversed(messages) if message.model), None)
-
-
-def _stand_in_id(raw: dict[str, Any]) -> str:
-    """An id for a conversation that has none, stable across imports of the same file so it is not imported twice."""
-    seed = f"{raw.get('title')}|{raw.get('create_time')}|{sorted(raw.get('mapping') or {})[:3]}"
-    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()[:32]

@@ -36,6 +36,10 @@ class UnreadableItem:
 class ItemBudget:
     max_depth: int  # counted from the file's root: the top-level array is depth 1
     max_values: int  # objects, arrays and scalars in one item
+    # Where an item keeps its messages (paths of keys from the item's root), and how many it may hold: counted as
+    # they are read, so that a conversation with too many stops growing at its bound.
+    message_containers: frozenset[tuple[str, ...]] = frozenset()
+    max_messages: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,11 @@ def _build(first: tuple[str, Any], events: Iterator[tuple[str, Any]], budget: It
     if event in _SCALARS:
         return value
     root: Any = {} if event == "start_map" else []
+    watched = {path[:length] for path in budget.message_containers for length in range(len(path) + 1)}
     stack: list[Any] = [root]
     keys: list[str | None] = [None]
+    paths: list[tuple[str, ...] | None] = [()]  # a container's path while it may lead to a message container
+    counts: list[int] = [-1]  # entries so far of each open message container (-1: not one)
     title: str | None = None
     values = 1
     for event, value in events:
@@ -137,31 +144,42 @@ def _build(first: tuple[str, Any], events: Iterator[tuple[str, Any]], budget: It
         if event in ("end_map", "end_array"):
             stack.pop()
             keys.pop()
+            paths.pop()
+            counts.pop()
             if not stack:
                 return root
             continue
         values += 1
-        if event in _SCALARS:
-            node: Any = value
-        else:
-            if base_depth + len(stack) > budget.max_depth:
-                _skip(events, depth=len(stack) + 1)
-                return UnreadableItem(f"it is nested more than {budget.max_depth} levels deep", title)
-            node = {} if event == "start_map" else []
-        if values > budget.max_values:
-            _skip(events, depth=len(stack) + (0 if event in _SCALARS else 1))
-            return UnreadableItem("it is too large to import", title)
+        opened = event in ("start_map", "start_array")
+        problem = None
+        if opened and base_depth + len(stack) > budget.max_depth:
+            problem = f"it is nested more than {budget.max_depth} levels deep"
+        elif values > budget.max_values:
+            problem = "it is too large to import"
+        elif counts[-1] >= 0:
+            counts[-1] += 1
+            if counts[-1] > budget.max_messages:
+                problem = f"it has more than {budget.max_messages:,} messages"
+        if problem is not None:
+            _skip(events, depth=len(stack) + opened)
+            return UnreadableItem(problem, title)
+        node: Any = ({} if event == "start_map" else []) if opened else value
         parent = stack[-1]
+        key = keys[-1]
         if isinstance(parent, dict):
-            key = keys[-1]
             parent[key] = node
             if len(stack) == 1 and key == "title" and isinstance(node, str):
                 title = node
         else:
             parent.append(node)
-        if event in ("start_map", "start_array"):
+        if opened:
+            above = paths[-1]
+            path = (*above, key) if above is not None and key is not None and isinstance(parent, dict) else None
+            path = path if path in watched else None
             stack.append(node)
             keys.append(None)
+            paths.append(path)
+            counts.append(0 if path in budget.message_containers else -1)
     raise InvalidInput("The file is not valid JSON (it is cut short).")  # pragma: no cover  (the parser says so first)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from parley.core.history.formats.json_stream import head_shape
 from parley.core.history.formats.reading import UnreadableConversation, check_message_count, read_conversations
 from parley.core.history.formats.tree import SourceNode, build_tree
-from parley.core.history.formats.values import epoch_seconds, int_or_none, object_at, string_or_none
+from parley.core.history.formats.values import epoch_seconds, int_or_none, object_at, stand_in_id, string_or_none
 from parley.core.history.imported import (
     ImportedConversation,
     ImportedMessage,
@@ -42,6 +42,9 @@ NOT_THIS_FORMAT = "The file is not an Open WebUI chat export (its items are not 
 
 _ROLES = frozenset({"user", "assistant", "system"})
 _CHAT_KEYS = frozenset({"history", "messages"})  # what an Open WebUI chat object holds (the older item shape)
+_MESSAGE_CONTAINERS = frozenset(
+    {("chat", "history", "messages"), ("chat", "messages"), ("history", "messages"), ("messages",)}
+)
 
 
 @import_format(NAME)
@@ -64,7 +67,12 @@ class OpenWebUIExport:
     def read(self, path: Path, limits: ImportLimits) -> Iterator[ImportItem]:
         with path.open("rb") as file:
             yield from read_conversations(
-                file, limits, convert=_conversation, looks_right=_looks_like_chat, not_this_format=NOT_THIS_FORMAT
+                file,
+                limits,
+                convert=_conversation,
+                looks_right=_looks_like_chat,
+                not_this_format=NOT_THIS_FORMAT,
+                message_containers=_MESSAGE_CONTAINERS,
             )
 
 
@@ -92,9 +100,12 @@ def _conversation(raw: dict[str, Any], limits: ImportLimits) -> ImportedConversa
     tree = build_tree(nodes, current)
     if not tree.messages:
         raise UnreadableConversation("it has no messages")
-    source_id = string_or_none(raw.get("id")) or string_or_none(chat.get("id"))
-    if source_id is None:
-        raise UnreadableConversation("it has no id")
+    # Older exports hold the chat object itself, whose "id" is often empty: a stand-in keeps re-imports idempotent.
+    source_id = (
+        string_or_none(raw.get("id"))
+        or string_or_none(chat.get("id"))
+        or stand_in_id(chat.get("title"), chat.get("timestamp"), [message.source_id for message in tree.messages[:3]])
+    )
     models = chat.get("models")
     return ImportedConversation(
         source=NAME,

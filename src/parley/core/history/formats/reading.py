@@ -31,12 +31,16 @@ def read_conversations(
     convert: Convert,
     looks_right: Callable[[Any], bool],
     not_this_format: str,
+    message_containers: frozenset[tuple[str, ...]],
 ) -> Iterator[ImportItem]:
     """Each conversation of the file, converted, or reported as malformed. ``looks_right`` judges the first item
-    that can be read: when it fails, the file is not this format after all (``InvalidInput(not_this_format)``)."""
+    that can be read: when it fails, the file is not this format after all (``InvalidInput(not_this_format)``).
+    ``message_containers`` are where a conversation keeps its messages (paths of keys), counted while it is read."""
     budget = ItemBudget(
         max_depth=limits.max_json_depth,
         max_values=limits.max_messages_per_conversation * VALUES_PER_MESSAGE,
+        message_containers=message_containers,
+        max_messages=limits.max_messages_per_conversation,
     )
     judged = False
     for position, item in top_level_items(stream, budget):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from datetime import datetime
@@ -45,3 +47,10 @@ def object_at(container: dict[str, Any], key: str) -> dict[str, Any]:
     """``container[key]`` when it is a JSON object, else an empty one (exports leave fields out, or null)."""
     value = container.get(key)
     return value if isinstance(value, dict) else {}
+
+
+def stand_in_id(*facts: Any) -> str:
+    """An id for a conversation its export gives none, made from facts of it that do not change between two exports
+    of the same conversation, so that importing it twice is still recognised."""
+    seed = json.dumps(facts, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()[:32]
