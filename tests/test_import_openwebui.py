@@ -235,3 +235,25 @@ def test_a_chat_exported_without_an_id_gets_one_that_is_stable_across_imports(tm
 
     assert ids == [conversation.source_id for conversation in read_all(path)]
     assert len(set(ids)) == 2 and all(source_id.startswith("sha256:") for source_id in ids)
+
+
+def test_newer_exports_with_the_answer_in_output_items_and_the_current_id_beside_the_chat(tmp_path):
+    chat = openwebui_chat()
+    answer = chat["chat"]["history"]["messages"]["a2"]
+    answer.update(
+        content="",
+        output=[
+            {"type": "reasoning", "summary": []},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Bubbles, "}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "so yes."}]},
+        ],
+    )
+    del chat["chat"]["history"]["currentId"]
+    chat["current_message_id"] = "a2"
+    path = write_json(tmp_path / "export.json", [chat])
+
+    [conversation] = read_all(path)
+
+    texts = {message_id: text for message_id, _, _, text in message_tree(conversation)}
+    assert texts["a2"] == "Bubbles, \nso yes."
+    assert conversation.current_source_id == "a2"

@@ -3,9 +3,10 @@
 The file is a JSON array of chats as Open WebUI's API returns them: ``id``, ``title``, ``created_at`` /
 ``updated_at`` (seconds), and ``chat`` holding ``history`` (``messages``: id -> ``{id, parentId, childrenIds, role,
 content, timestamp, model, ...}``, ``currentId``: the message shown last), a flat ``messages`` list (the current
-path), ``models`` and ``timestamp`` (ms). Older exports hold the ``chat`` object itself as the item, and the oldest
-have only the flat ``messages`` list, chained in order when their messages carry no ``parentId``. A single chat
-object, not in an array, is read too. Times in s, ms, µs or ns are all understood.
+path), ``models`` and ``timestamp`` (ms). Newer versions also write ``current_message_id`` beside ``chat`` and may
+keep an answer's text only in its Responses-style ``output`` items. Older exports hold the ``chat`` object itself
+as the item, and the oldest have only the flat ``messages`` list, chained in order when their messages carry no
+``parentId``. A single chat object, not in an array, is read too. Times in s, ms, µs or ns are all understood.
 
 Every branch of ``history`` is kept (an edited prompt, a regenerated answer, the answers of several models side by
 side are siblings). Roles ``user``, ``assistant`` and ``system`` stay as they are; any other becomes ``assistant``.
@@ -90,7 +91,7 @@ def _conversation(raw: dict[str, Any], limits: ImportLimits) -> ImportedConversa
     if isinstance(tree_messages, dict) and tree_messages:
         check_message_count(len(tree_messages), limits)
         nodes = {str(key): _node(value, str(key), default_time) for key, value in tree_messages.items()}
-        current = string_or_none(history.get("currentId"))
+        current = string_or_none(history.get("currentId")) or string_or_none(raw.get("current_message_id"))
     elif isinstance(chat.get("messages"), list) and chat["messages"]:
         check_message_count(len(chat["messages"]), limits)
         nodes = _flat_nodes(chat["messages"], default_time)
@@ -155,6 +156,8 @@ def _flat_nodes(messages: list[Any], default_time: float) -> dict[str, SourceNod
 def _message(raw: dict[str, Any], default_time: float) -> ImportedMessage | None:
     role = raw.get("role") if raw.get("role") in _ROLES else "assistant"
     text, kept = _content(raw.get("content"))
+    if not text.strip():
+        text = _output_text(raw.get("output")) or text  # newer versions may keep an answer only in ``output``
     files = raw.get("files")
     if isinstance(files, list):
         for file in files:
@@ -200,6 +203,17 @@ def _content(content: Any) -> tuple[str, list[ContentPart]]:
             texts.append(f"[{str(part.get('type') or 'attachment').replace('_', ' ')}]")
             kept.append(OpaquePart("openwebui_file", {"type": "openwebui_file", "file": _without_inline_data(part)}))
     return "\n\n".join(texts), kept
+
+
+def _output_text(output: Any) -> str:
+    """The text of an answer kept as Responses-style output items (``{"type": "message", "content": [...]}``)."""
+    texts = []
+    for item in output if isinstance(output, list) else []:
+        if isinstance(item, dict) and item.get("type") == "message" and isinstance(item.get("content"), list):
+            text = "".join(str(part["text"]) for part in item["content"] if isinstance(part, dict) and "text" in part)
+            if text.strip():
+                texts.append(text)
+    return "\n".join(texts)
 
 
 def _file_placeholder(file: dict[str, Any]) -> str:
