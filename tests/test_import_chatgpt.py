@@ -21,10 +21,12 @@ from parley.testing.sample_exports import (
     chatgpt_message,
     chatgpt_zip,
     message_tree,
+    nested_json,
     read_measuring_memory,
     text,
     write_json,
     write_json_array,
+    zip_bomb,
 )
 
 FORMAT = ChatGPTExport()
@@ -325,17 +327,14 @@ def test_a_zip_without_conversations_is_refused_clearly(tmp_path):
 
 
 def test_a_zip_bomb_is_refused_while_reading(tmp_path):
-    path = tmp_path / "bomb.zip"
-    padding = " " * (8 * 1024 * 1024)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("conversations.json", json.dumps([chatgpt_conversation()]) + padding)
+    path = zip_bomb(tmp_path / "bomb.zip", inflated_bytes=8 * 1024 * 1024)
     assert FORMAT.sniff(path)  # it is laid out as ChatGPT's zip: reading it says what is wrong
     with pytest.raises(InvalidInput, match="zip bomb"):
-        read_all(path, ImportLimits(max_compression_ratio=50))
+        read_all(path)
 
 
 def test_json_nested_ten_thousand_deep_is_reported_not_crashed_on(tmp_path):
-    deep = '{"title": "Deep one", "mapping": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    deep = '{"title": "Deep one", "mapping": ' + nested_json(10_000) + "}"
     path = tmp_path / "deep.json"
     path.write_text("[" + deep + "," + json.dumps(chatgpt_conversation()) + "]")
 
@@ -347,7 +346,7 @@ def test_json_nested_ten_thousand_deep_is_reported_not_crashed_on(tmp_path):
 
 def test_a_file_nested_deep_from_its_first_byte_is_reported_too(tmp_path):
     path = tmp_path / "deep.json"
-    path.write_text("[" * 10_000 + "]" * 10_000)
+    path.write_text(nested_json(10_000))
     assert read_all(path) == [
         MalformedConversation("Conversation 1", "It could not be read: it is nested more than 64 levels deep.")
     ]

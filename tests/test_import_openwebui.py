@@ -17,6 +17,7 @@ from parley.testing.sample_exports import (
     T0,
     chatgpt_conversation,
     message_tree,
+    nested_json,
     openwebui_chat,
     read_measuring_memory,
     write_json,
@@ -138,7 +139,7 @@ def test_a_broken_chat_is_reported_by_name_and_the_others_still_come(tmp_path):
     empty = openwebui_chat("empty-1", "Nothing here")
     empty["chat"]["history"] = {"messages": {}, "currentId": None}
     empty["chat"]["messages"] = []
-    deep = '{"title": "Too deep", "chat": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    deep = '{"title": "Too deep", "chat": ' + nested_json(10_000) + "}"
     path = tmp_path / "export.json"
     path.write_text(
         "["

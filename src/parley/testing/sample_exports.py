@@ -204,6 +204,25 @@ def chatgpt_zip(path: Path, conversations: list[dict[str, Any]], *, folder: str 
     return path
 
 
+# Hostile files --------------------------------------------------------------------------------------------------
+
+
+def nested_json(depth: int) -> str:
+    """Arrays nested ``depth`` deep (a parser that recurses falls over long before 10,000)."""
+    return "[" * depth + "]" * depth
+
+
+def zip_bomb(path: Path, *, member: str = "conversations.json", inflated_bytes: int = 64 * 1024 * 1024) -> Path:
+    """A small zip whose one file inflates to ``inflated_bytes`` of spaces (about a thousand to one)."""
+    chunk = b" " * (1024 * 1024)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, archive.open(member, "w") as file:
+        file.write(b"[")
+        for _ in range(inflated_bytes // len(chunk)):
+            file.write(chunk)
+        file.write(b"]")
+    return path
+
+
 # Open WebUI ----------------------------------------------------------------------------------------------------
 
 
