@@ -436,3 +436,17 @@ def test_a_conversation_without_an_id_gets_one_that_is_stable_across_imports(tmp
     path = write_json(tmp_path / "c.json", [record])
     [first], [again] = read_all(path), read_all(path)
     assert first.source_id.startswith("sha256:") and first.source_id == again.source_id
+
+
+def test_branches_come_in_the_order_their_parent_lists_them_not_the_files(tmp_path):
+    record = chatgpt_conversation()
+    record["mapping"]["a1"]["children"] = ["u2b", "u2"]  # ChatGPT shows the edited prompt first
+    path = write_json(tmp_path / "c.json", [record])
+
+    [conversation] = read_all(path)
+
+    assert [message.source_id for message in conversation.messages] == [
+        *["u1", "a1"],
+        *["u2b", "code", "run", "a3"],
+        *["u2", "a2", "a2b"],
+    ]
