@@ -19,6 +19,7 @@ from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
@@ -61,7 +62,12 @@ def build_auth(settings: Settings, stores: Stores) -> AuthService:
 
 
 def build_chat(
-    settings: Settings, stores: Stores, models: ModelRegistry, *, wall_clock: Callable[[], float] = time.time
+    settings: Settings,
+    stores: Stores,
+    models: ModelRegistry,
+    *,
+    wall_clock: Callable[[], float] = time.time,
+    observer: RunObserver | None = None,
 ) -> ChatService:
     return ChatService(
         stores.conversations,
@@ -71,6 +77,7 @@ def build_chat(
         limits=build_limits(settings),
         policy=build_upstream_policy(settings),
         wall_clock=wall_clock,
+        observer=observer,
     )
 
 
@@ -106,15 +113,17 @@ async def open_runtime(
     models: ModelRegistry | None = None,
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
+    observer: RunObserver | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open stores and discover models (unless given), and build the services."""
+    """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
+    run (the server's metrics)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
         if models is None:
             models = await build_models(settings, os.environ if env is None else env)
             stack.push_async_callback(models.aclose)
-        chat = build_chat(settings, stores, models)
+        chat = build_chat(settings, stores, models, observer=observer)
         stack.push_async_callback(chat.aclose)
         completions = build_completions(settings, stores, models)
         stack.push_async_callback(completions.aclose)
