@@ -32,6 +32,10 @@ TABLE_KEYS = {
     "generation": keys.generation("u1", "m1")[0],
     "slot": keys.generation_slot("u1", 0)[0],
     "rate": keys.request_rate("u1")[0],
+    "budget": keys.budget("u1")[0],
+    "usage month": keys.usage_month("u1", "2026-12")[0],
+    "usage day": keys.usage_day("u1", "2026-12-03", "m")[0],
+    "usage record": keys.usage_record("u1", 1.0, "r1")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,

@@ -29,13 +29,14 @@ KEYED_ACTIONS = {
 # with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
 USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
+USAGE = "USAGE#*"
 EXPECTED_TABLE_ACCESS = {
     "http_api": {
-        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER},
-        "dynamodb:Query": {MESSAGES, SLOTS},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS},
-        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
+        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE},
+        "dynamodb:Query": {MESSAGES, SLOTS, USAGE},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, USAGE},
+        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, USAGE},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE},
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchGetItem": {USER, MESSAGES},
@@ -62,19 +63,19 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:DeleteItem": {CONNECTION},
     },
     "ws_sendprompt": {
-        "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER},
+        "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:Query": {MESSAGES, SLOTS},
         "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS},
-        "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER},
+        "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER, USAGE},
         "dynamodb:DeleteItem": {SLOTS, CONNECTION},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "worker": {
         "dynamodb:GetItem": {ANSWER},
         "dynamodb:Query": {MESSAGES},
-        "dynamodb:PutItem": {MESSAGES},
-        "dynamodb:UpdateItem": {MESSAGES, ANSWER},
+        "dynamodb:PutItem": {MESSAGES, USAGE},
+        "dynamodb:UpdateItem": {MESSAGES, ANSWER, USAGE},
         "dynamodb:DeleteItem": {SLOTS},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },

@@ -26,6 +26,8 @@ from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
+from parley.core.usage.meter import UsageMeter
+from parley.core.usage.reports import UsageReports
 from parley.ws_dispatch import WebSocketPolicy
 
 
@@ -36,6 +38,7 @@ class Runtime:
     auth: AuthService
     models: ModelRegistry
     chat: ChatService
+    usage: UsageReports
 
 
 def build_auth(settings: Settings, stores: Stores) -> AuthService:
@@ -71,6 +74,7 @@ def build_chat(
             first_chunk_timeout=settings.first_token_timeout,
             idle_timeout=settings.token_idle_timeout,
         ),
+        meter=UsageMeter(stores.usage),
         wall_clock=wall_clock,
     )
 
@@ -97,7 +101,14 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         chat = build_chat(settings, stores, models)
         stack.push_async_callback(chat.aclose)
-        yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+        yield Runtime(
+            settings=settings,
+            stores=stores,
+            auth=build_auth(settings, stores),
+            models=models,
+            chat=chat,
+            usage=UsageReports(stores.users, stores.usage),
+        )
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

@@ -20,6 +20,7 @@ from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import Table
+from parley.aws.dynamodb.usage import DynamoUsageStore
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
 from parley.core.store.base import Stores
@@ -44,6 +45,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
+        usage=DynamoUsageStore(table),
     )
 
 

@@ -24,6 +24,13 @@ CONN#<connection_id>       CONN                     a socket and its session (gs
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
 RATE#<key>                 RATE                     a request-rate bucket: when it is full again (ttl)
+USAGE#<user_id>            BUDGET                   the user's monthly token budget
+USAGE#<user_id>            MONTH#<yyyy-mm>          the user's counter of a UTC month: tokens used plus reserved
+                                                    by running answers (ADD; a reservation is conditional on it
+                                                    being under the budget)
+USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day for a model (ADD on every answer):
+                                                    a range of days is one Query, never a scan of records
+USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
 """
 
 from __future__ import annotations
@@ -142,6 +149,29 @@ def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
 
 def request_rate(key: str) -> tuple[str, str]:
     return f"RATE#{key}", "RATE"
+
+
+def usage(user_id: str) -> str:
+    return f"USAGE#{user_id}"
+
+
+def budget(user_id: str) -> tuple[str, str]:
+    return usage(user_id), "BUDGET"
+
+
+def usage_month(user_id: str, month: str) -> tuple[str, str]:
+    return usage(user_id), f"MONTH#{month}"
+
+
+DAY_PREFIX = "DAY#"
+
+
+def usage_day(user_id: str, day: str, model: str) -> tuple[str, str]:
+    return usage(user_id), f"{DAY_PREFIX}{day}#{model}"
+
+
+def usage_record(user_id: str, created_at: float, record_id: str) -> tuple[str, str]:
+    return usage(user_id), f"REC#{created_at:020.6f}#{record_id}"
 
 
 USERS_INDEX = "USERS"
