@@ -54,3 +54,11 @@ async def with_auth(settings: Settings, action: Callable[[AuthService, Stores], 
 
     async with open_stores(settings.store, settings) as stores:
         return await action(build_auth(settings, stores), stores)
+
+
+async def with_stores(settings: Settings, action: Callable[[Stores], Awaitable[int]]) -> int:
+    """Open the configured stores for one command."""
+    from parley.core.store.registry import open_stores
+
+    async with open_stores(settings.store, settings) as stores:
+        return await action(stores)

@@ -1,6 +1,6 @@
-"""Reading usage and setting budgets, with who may do what: a user reads their own usage; an admin reads anyone's
-or everyone's, and sets, reads and clears budgets. Both the API and the CLI go through here (the CLI acts as an
-admin: whoever runs it owns the data directory)."""
+"""Reading usage and setting budgets, for the API and the CLI. Who may do what: a user reads their own usage; an
+admin reads anyone's or everyone's (``report_as``), and sets, reads and clears budgets (``require_admin``). The CLI
+is run by whoever owns the data, and reads and sets anything."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class UsageReports:
         self._usage = usage
         self._clock = clock
 
-    async def report(
+    async def report_as(
         self,
         viewer: User,
         first_day: str | None = None,
@@ -63,17 +63,21 @@ class UsageReports:
         username: str | None = None,
         everyone: bool = False,
     ) -> UsageReport:
-        """Totals per day and model from ``first_day`` to ``last_day`` (default: the last 30 UTC days): the
-        viewer's own, or (admins only) ``username``'s or everyone's summed."""
-        first, last = self.day_range(first_day, last_day)
+        """What ``viewer`` may read: their own usage, or (admins only) ``username``'s or everyone's."""
         if (username is not None or everyone) and not viewer.is_admin:
             raise Forbidden("Only an admin can read other users' usage.")
-        if everyone:
+        subject = None if everyone else viewer if username is None else await self.user_named(username)
+        return await self.report(first_day, last_day, subject)
+
+    async def report(self, first_day: str | None, last_day: str | None, subject: User | None) -> UsageReport:
+        """Totals per day and model from ``first_day`` to ``last_day`` (default: the last 30 UTC days) of
+        ``subject``, with their budget when they have one; of everyone, summed, when ``subject`` is None."""
+        first, last = self.day_range(first_day, last_day)
+        if subject is None:
             rows: list[DailyUsage] = []
             for user in await self._users.list_users():
                 rows += await self._usage.daily(user.id, first, last)
             return UsageReport(first, last, None, _summed(rows), None)
-        subject = viewer if username is None else await self.user_named(username)
         rows = await self._usage.daily(subject.id, first, last)
         status = await self.budget_status(subject)
         return UsageReport(first, last, subject.username, rows, status if status.monthly_tokens else None)
@@ -104,24 +108,22 @@ class UsageReports:
             resets_at=next_month_start(month),
         )
 
-    async def set_budget(self, admin: User, username: str, monthly_tokens: int) -> BudgetStatus:
-        _require_admin(admin)
+    async def set_budget(self, username: str, monthly_tokens: int) -> BudgetStatus:
         if not 0 < monthly_tokens <= MAX_MONTHLY_TOKENS:
             raise InvalidInput(f"A monthly budget is 1 to {MAX_MONTHLY_TOKENS:,} tokens.")
         user = await self.user_named(username)
         await self._usage.set_budget(user.id, monthly_tokens)
         return await self.budget_status(user)
 
-    async def get_budget(self, admin: User, username: str) -> BudgetStatus:
-        _require_admin(admin)
+    async def budget_of(self, username: str) -> BudgetStatus:
         return await self.budget_status(await self.user_named(username))
 
-    async def clear_budget(self, admin: User, username: str) -> bool:
-        _require_admin(admin)
+    async def clear_budget(self, username: str) -> bool:
         return await self._usage.clear_budget((await self.user_named(username)).id)
 
 
-def _require_admin(user: User) -> None:
+def require_admin(user: User) -> None:
+    """Budgets are an admin's to set and read (the CLI, run by whoever owns the data, needs no check)."""
     if not user.is_admin:
         raise Forbidden("Only an admin can manage budgets.")
 

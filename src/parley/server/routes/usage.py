@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from parley.core.usage.reports import require_admin
 from parley.server.deps import PrincipalDep, RuntimeDep
 from parley.server.schemas import BudgetIn, BudgetOut, ErrorBody, UsageOut
 
@@ -29,21 +30,24 @@ async def get_usage(
     all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's, summed")] = False,
 ) -> UsageOut:
     """Tokens per UTC day and model (default: the last 30 days), with the month's budget when there is one."""
-    report = await runtime.usage.report(principal.user, first_day, last_day, username=user, everyone=all_users)
+    report = await runtime.usage.report_as(principal.user, first_day, last_day, username=user, everyone=all_users)
     return UsageOut.of(report)
 
 
 @router.get("/admin/budgets/{username}", responses=_ADMIN_ERRORS)
 async def get_budget(username: str, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
-    return BudgetOut.of(await runtime.usage.get_budget(principal.user, username))
+    require_admin(principal.user)
+    return BudgetOut.of(await runtime.usage.budget_of(username))
 
 
 @router.put("/admin/budgets/{username}", responses={**_ADMIN_ERRORS, 422: {"model": ErrorBody}})
 async def put_budget(username: str, body: BudgetIn, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
-    return BudgetOut.of(await runtime.usage.set_budget(principal.user, username, body.monthly_tokens))
+    require_admin(principal.user)
+    return BudgetOut.of(await runtime.usage.set_budget(username, body.monthly_tokens))
 
 
 @router.delete("/admin/budgets/{username}", status_code=204, responses=_ADMIN_ERRORS)
 async def delete_budget(username: str, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
-    await runtime.usage.clear_budget(principal.user, username)
+    require_admin(principal.user)
+    await runtime.usage.clear_budget(username)
     return Response(status_code=204)
