@@ -87,18 +87,26 @@ class ChatService:
         return generation
 
     async def _run(self, prepared: PreparedChat, generation: Generation, run: ModelRun, answer: Answer) -> None:
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                await self._settle(prepared, run, answer)
+
         try:
-            await self._recorder.record(generation, run, answer)
+            await self._recorder.record(generation, run, answer, settle)
         finally:
             self._active.pop((generation.user_id, generation.msgid), None)
-            await self._settle(prepared, run, answer)
+            await settle()  # when the recorder itself failed before it could
             await self._turns.release(generation.user_id, generation.msgid)
             generation.finish()
 
     async def _settle(self, prepared: PreparedChat, run: ModelRun, answer: Answer) -> None:
         """Count what the answer used, however it ended: the provider's figures, or an estimate when it gave
         none (stopped, broken off, or a provider without usage). A model that failed before answering anything
-        is not charged for the prompt."""
+        is not charged for the prompt. Never raises: the answer is saved either way."""
         usage = answer.usage
         if usage is not None:
             prompt, completion, estimated = usage.prompt_tokens, usage.completion_tokens, False
@@ -108,7 +116,7 @@ class ChatService:
             completion, estimated = estimate_text_tokens(answer.content), True
         try:
             await self._meter.settle(prepared.reservation, prepared.model, prompt, completion, estimated=estimated)
-        except Exception:  # the answer is saved either way; its reservation stays counted (the safe side)
+        except Exception:  # its reservation stays counted: the safe side of a budget
             log.exception("could not record the usage of answer %s", prepared.msgid)
 
     def stop(self, user_id: str, msgid: str) -> bool:
