@@ -87,7 +87,7 @@ async def test_an_answer_over_sse_is_counted_with_the_providers_figures(http, al
     ]
     assert done["usage"] == {"prompt_tokens": len("Hi there"), "completion_tokens": 2}
     assert report["totals"] == {"prompt_tokens": len("Hi there"), "completion_tokens": 2, "requests": 1}
-    assert report["user"] == "alice" and report["budget"] is None
+    assert report["user"] == "alice" and report["budget"] is None and report["viewer_is_admin"] is False
     assert report["to"] == TODAY
 
 
@@ -121,7 +121,8 @@ async def test_only_admins_read_others_usage(http, alice, admin, provider):
     for params in ({"user": "root"}, {"all": "true"}, {"user": "alice"}):
         response = await http.get("/api/usage", params=params, headers=alice)
         assert response.status_code == 403, params
-    assert (await usage(http, admin))["days"] == []
+    own = await usage(http, admin)
+    assert own["days"] == [] and own["viewer_is_admin"] is True
     of_alice = await usage(http, admin, user="alice")
     assert of_alice["user"] == "alice" and of_alice["totals"]["requests"] == 1
     everyone = await usage(http, admin, all="true")

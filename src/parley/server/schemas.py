@@ -323,14 +323,16 @@ class UsageOut(BaseModel):
     from_day: str = Field(alias="from")
     to_day: str = Field(alias="to")
     user: str | None = Field(description="Whose usage; null: everyone's, summed")
+    viewer_is_admin: bool = Field(description="The caller may read anyone's usage (user=, all=)")
     days: list[UsageDayOut]
     totals: UsageTotals
     budget: BudgetOut | None
 
     @classmethod
-    def of(cls, report: UsageReport) -> UsageOut:
+    def of(cls, report: UsageReport, *, viewer_is_admin: bool) -> UsageOut:
         return cls.model_validate(
             {
+                "viewer_is_admin": viewer_is_admin,
                 "from": report.first_day,
                 "to": report.last_day,
                 "user": report.username,

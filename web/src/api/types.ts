@@ -21,6 +21,9 @@ export type ChatParams = Schemas["ChatParamsIn"];
 export type TicketResponse = Schemas["TicketResponse"];
 export type WebConfig = Schemas["WebConfig"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type UsageReport = Schemas["UsageOut"];
+export type UsageDay = Schemas["UsageDayOut"];
+export type Budget = Schemas["BudgetOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

@@ -6,6 +6,7 @@ import { PARAM_NAMES } from "../api/types";
 import { PARAM_HINTS, PARAM_LABELS, clamp, formatParam, rangeOf, stepFor } from "../settings/params";
 import type { SettingsStore } from "../settings/settingsStore";
 import { useStore } from "../lib/store";
+import { USAGE_PATH } from "../router";
 import { Dialog } from "./Dialog";
 import { CloseIcon } from "./icons";
 
@@ -13,6 +14,7 @@ interface Props {
   store: SettingsStore;
   open: boolean;
   onClose: () => void;
+  onOpenUsage: () => void;
 }
 
 const THEMES: { value: Theme; label: string }[] = [
@@ -21,15 +23,23 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "system", label: "System" },
 ];
 
-export function SettingsDrawer({ store, open, onClose }: Props) {
+export function SettingsDrawer({ store, open, onClose, onOpenUsage }: Props) {
   return (
     <Dialog open={open} onClose={onClose} className="drawer" labelledBy="settings-title">
-      <SettingsBody store={store} onClose={onClose} />
+      <SettingsBody store={store} onClose={onClose} onOpenUsage={onOpenUsage} />
     </Dialog>
   );
 }
 
-function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () => void }) {
+function SettingsBody({
+  store,
+  onClose,
+  onOpenUsage,
+}: {
+  store: SettingsStore;
+  onClose: () => void;
+  onOpenUsage: () => void;
+}) {
   const prefs = useStore(store, (s) => s.prefs);
   const models = useStore(store, (s) => s.models);
   const saveState = useStore(store, (s) => s.saveState);
@@ -163,6 +173,20 @@ function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () =>
             </label>
           ))}
         </div>
+      </section>
+
+      <section className="settings-section">
+        <h3>Usage</h3>
+        <a
+          href={USAGE_PATH}
+          className="settings-link"
+          onClick={(e) => {
+            e.preventDefault();
+            onOpenUsage();
+          }}
+        >
+          Tokens used and your budget
+        </a>
       </section>
     </div>
   );

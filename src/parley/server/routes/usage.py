@@ -31,7 +31,7 @@ async def get_usage(
 ) -> UsageOut:
     """Tokens per UTC day and model (default: the last 30 days), with the month's budget when there is one."""
     report = await runtime.usage.report_as(principal.user, first_day, last_day, username=user, everyone=all_users)
-    return UsageOut.of(report)
+    return UsageOut.of(report, viewer_is_admin=principal.user.is_admin)
 
 
 @router.get("/admin/budgets/{username}", responses=_ADMIN_ERRORS)
