@@ -19,6 +19,7 @@ BODY_ROUTES = [
     ("PUT", "/api/preferences"),
     ("PATCH", "/api/conversations/{id}"),
     ("PUT", "/api/conversations/{id}/leaf"),
+    ("PUT", "/api/admin/budgets/{username}"),  # an admin's: the player is refused (4xx) whatever it sends
 ]
 # Routes without a body must not trip over one either.
 BODYLESS_ROUTES = [("POST", "/api/ws-ticket")]
@@ -63,7 +64,7 @@ async def conversation_id_of(player) -> str:
 
 
 def concrete(path: str, conversation_id: str) -> str:
-    return path.replace("{id}", conversation_id)
+    return path.replace("{id}", conversation_id).replace("{username}", "someone")
 
 
 def assert_refused(response: httpx.Response, sent: object) -> None:

@@ -12,13 +12,6 @@ import pytest
 from parley.core.providers.base import ChatMessage
 from parley.core.usage.estimate import estimate_prompt_tokens
 from parley.testing.fake_openai import Script
-from tests.attacks.targets import PASSWORD
-
-
-async def admin_of(target):
-    name = "boss"
-    assert await target.cli("users", "add", name, "--admin", "--password-stdin", stdin=PASSWORD + "\n") == 0
-    return await target.login(name)
 
 
 async def usage_when_counted(player, requests: int, wait: float = 10) -> dict:
@@ -65,9 +58,11 @@ async def test_a_user_cannot_read_others_usage_or_set_budgets(target, ledger):
     own = (await player.http.get("/api/usage")).json()
     assert own["user"] == player.username and own["days"] == []
     # The admin sees the victim's answer; the victim's budget was never set.
-    admin = await admin_of(target)
+    admin = await target.player(admin=True)
     seen = (await admin.http.get("/api/usage", params={"user": victim.username})).json()
     assert seen["totals"]["requests"] == 1 and seen["budget"] is None
+    everyone = (await admin.http.get("/api/usage", params={"all": "true"})).json()
+    assert everyone["user"] is None and everyone["totals"] == seen["totals"]
     ledger.attempt(target.path, "others' usage and budgets", len(attempts))
 
 

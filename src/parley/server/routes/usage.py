@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from parley.core.usage.reports import require_admin
 from parley.server.deps import PrincipalDep, RuntimeDep
@@ -13,6 +13,7 @@ from parley.server.schemas import BudgetIn, BudgetOut, ErrorBody, UsageOut
 router = APIRouter(prefix="/api", tags=["usage"])
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
+Username = Annotated[str, Path(min_length=1, max_length=64, description="The user's name")]
 _ADMIN_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
@@ -26,7 +27,7 @@ async def get_usage(
     runtime: RuntimeDep,
     first_day: Annotated[str | None, Query(alias="from", pattern=_DAY, description="First UTC day, YYYY-MM-DD")] = None,
     last_day: Annotated[str | None, Query(alias="to", pattern=_DAY, description="Last UTC day (included)")] = None,
-    user: Annotated[str | None, Query(min_length=1, max_length=256, description="Admins: this user's")] = None,
+    user: Annotated[str | None, Query(min_length=1, max_length=64, description="Admins: this user's")] = None,
     all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's, summed")] = False,
 ) -> UsageOut:
     """Tokens per UTC day and model (default: the last 30 days), with the month's budget when there is one."""
@@ -35,19 +36,19 @@ async def get_usage(
 
 
 @router.get("/admin/budgets/{username}", responses=_ADMIN_ERRORS)
-async def get_budget(username: str, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
+async def get_budget(username: Username, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
     require_admin(principal.user)
     return BudgetOut.of(await runtime.usage.budget_of(username))
 
 
 @router.put("/admin/budgets/{username}", responses={**_ADMIN_ERRORS, 422: {"model": ErrorBody}})
-async def put_budget(username: str, body: BudgetIn, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
+async def put_budget(username: Username, body: BudgetIn, principal: PrincipalDep, runtime: RuntimeDep) -> BudgetOut:
     require_admin(principal.user)
     return BudgetOut.of(await runtime.usage.set_budget(username, body.monthly_tokens))
 
 
 @router.delete("/admin/budgets/{username}", status_code=204, responses=_ADMIN_ERRORS)
-async def delete_budget(username: str, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+async def delete_budget(username: Username, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
     require_admin(principal.user)
     await runtime.usage.clear_budget(username)
     return Response(status_code=204)
