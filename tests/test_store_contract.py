@@ -86,7 +86,13 @@ async def say(stores, user_id, conversation_id, text, *, parent_id=None, role="u
 async def test_deleting_a_user_takes_their_data(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
     await say(stores, user.id, conversation.id, "x")
+    await stores.usage.set_budget(user.id, 1000)
+    await stores.usage.reserve(user.id, "2026-12", 10)
+    await stores.usage.settle(usage_record(user.id, at=DEC_3), "2026-12", 10)
     assert await stores.users.delete_user(user.id)
+    assert await stores.usage.daily(user.id, "2026-12-01", "2026-12-31") == []
+    assert await stores.usage.month_used(user.id, "2026-12") == 0
+    assert await stores.usage.get_budget(user.id) is None
     assert await stores.users.get_user(user.id) is None
     assert await stores.users.get_user_by_name("Alice") is None
     assert await stores.conversations.get_conversation(user.id, conversation.id) is None

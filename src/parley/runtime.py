@@ -38,6 +38,7 @@ class Runtime:
     auth: AuthService
     models: ModelRegistry
     chat: ChatService
+    meter: UsageMeter
     usage: UsageReports
 
 
@@ -60,7 +61,12 @@ def build_auth(settings: Settings, stores: Stores) -> AuthService:
 
 
 def build_chat(
-    settings: Settings, stores: Stores, models: ModelRegistry, *, wall_clock: Callable[[], float] = time.time
+    settings: Settings,
+    stores: Stores,
+    models: ModelRegistry,
+    *,
+    meter: UsageMeter | None = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> ChatService:
     return ChatService(
         stores.conversations,
@@ -74,7 +80,7 @@ def build_chat(
             first_chunk_timeout=settings.first_token_timeout,
             idle_timeout=settings.token_idle_timeout,
         ),
-        meter=UsageMeter(stores.usage),
+        meter=meter or UsageMeter(stores.usage),
         wall_clock=wall_clock,
     )
 
@@ -99,7 +105,9 @@ async def open_runtime(
         if models is None:
             models = await build_models(settings, os.environ if env is None else env)
             stack.push_async_callback(models.aclose)
-        chat = build_chat(settings, stores, models)
+        # One meter for every generation path (chat turns, and any other that runs a model for a user).
+        meter = UsageMeter(stores.usage)
+        chat = build_chat(settings, stores, models, meter=meter)
         stack.push_async_callback(chat.aclose)
         yield Runtime(
             settings=settings,
@@ -107,6 +115,7 @@ async def open_runtime(
             auth=build_auth(settings, stores),
             models=models,
             chat=chat,
+            meter=meter,
             usage=UsageReports(stores.users, stores.usage),
         )
 

@@ -33,8 +33,9 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     table = Table(client, table_name)
     search = DynamoSearchIndex(table)
     conversations = DynamoConversationStore(table, search)
+    usage = DynamoUsageStore(table)
     return Stores(
-        users=DynamoUserStore(table, conversations),
+        users=DynamoUserStore(table, conversations, usage),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,
@@ -45,7 +46,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
-        usage=DynamoUsageStore(table),
+        usage=usage,
     )
 
 

@@ -117,3 +117,8 @@ class DynamoUsageStore:
     async def clear_budget(self, user_id: str) -> bool:
         old = await self._table.delete(*keys.budget(user_id), returns="ALL_OLD")
         return bool(old)
+
+    async def delete_all_for_user(self, user_id: str) -> None:
+        """Everything kept about the user's usage: records, totals, counters and budget (a deleted user's)."""
+        items = await self._table.query_all("pk = :pk", {":pk": keys.usage(user_id)})
+        await self._table.delete_keys((item["pk"], item["sk"]) for item in items)
