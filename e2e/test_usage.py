@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import subprocess
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.support import Server, User, _parley, answers, login, send, wait_idle
-from e2e.test_layout import run_axe, use_theme
+from e2e.support import Server, User, answers, login, on_both_homes, run_axe, send, use_theme, wait_idle
 from parley.testing.fake_openai import FakeOpenAI
 
-
-# Module scope: pytest then runs every test on one path before starting the next.
-@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
-def server(request: pytest.FixtureRequest, server: Server) -> Server:
-    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
-    if request.param == "aws-local":
-        aws_server: Server = request.getfixturevalue("aws_server")
-        return aws_server
-    return server
+server = on_both_homes()
 
 
 def today() -> str:
@@ -65,9 +54,7 @@ def test_a_used_up_budget_shows_when_it_resets(page: Page, user: User, fake: Fak
     send(page, "A first question")
     expect(answers(page).first).to_contain_text("Hello from the fake model.")
     wait_idle(page)
-    subprocess.run(  # noqa: S603 - our own command
-        [_parley(), "budget", "set", user.name, "5"], env=server.env, check=True, capture_output=True, timeout=60
-    )
+    server.cli("budget", "set", user.name, "5")
     asked = len(fake.chat_requests)
     send(page, "One more, please")
     reset = datetime.datetime.now(datetime.UTC).replace(day=1) + datetime.timedelta(days=32)

@@ -16,6 +16,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── RetryLater                refused for now; carries retry_after
     │   ├── RateLimited           the per-user request rate limit
     │   ├── BudgetExceeded        the user's monthly token budget is used up; carries resets_at
+    │   ├── ShuttingDown          the server is shutting down: no new answers
     │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── Forbidden                 refused whoever asks
     │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
@@ -29,7 +30,8 @@ Lambda) map classes to status codes; the core never knows about them.
         ├── ProviderTimeout       no first token, or no next token, in time
         └── StreamInterrupted     the provider's stream broke after it started
             └── ModelCrashed      the local model's process ended mid-answer
-    AnswerAbandoned               never raised: the finish reason of an answer whose process died mid-way
+    AnswerAbandoned               an answer the server could not finish: its process died mid-way (never raised
+                                  then, only its finish reason), or a shutdown's grace period ran out
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ class BudgetExceeded(RetryLater):
         super().__init__(int((resets_at - now).total_seconds()), message)
 
 
+class ShuttingDown(RetryLater):
+    code = "shutting_down"
+    default_message = "The server is restarting."
+
+
 class Forbidden(ParleyError):
     code = "forbidden"
     default_message = "This request is not allowed."
@@ -188,7 +195,7 @@ class ModelCrashed(StreamInterrupted):
 
 class AnswerAbandoned(ParleyError):
     code = "abandoned"
-    default_message = "The server stopped before the answer finished."
+    default_message = "The server stopped before the answer finished. What was written so far is kept."
 
 
 def message_for_code(code: str) -> str | None:

@@ -18,6 +18,7 @@ from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
@@ -67,6 +68,7 @@ def build_chat(
     *,
     meter: UsageMeter | None = None,
     wall_clock: Callable[[], float] = time.time,
+    observer: RunObserver | None = None,
 ) -> ChatService:
     return ChatService(
         stores.conversations,
@@ -82,6 +84,7 @@ def build_chat(
         ),
         meter=meter or UsageMeter(stores.usage),
         wall_clock=wall_clock,
+        observer=observer,
     )
 
 
@@ -97,8 +100,10 @@ async def open_runtime(
     models: ModelRegistry | None = None,
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
+    observer: RunObserver | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open stores and discover models (unless given), and build the services."""
+    """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
+    run (the server's metrics)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
@@ -107,7 +112,7 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         # One meter for every generation path (chat turns, and any other that runs a model for a user).
         meter = UsageMeter(stores.usage)
-        chat = build_chat(settings, stores, models, meter=meter)
+        chat = build_chat(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(chat.aclose)
         yield Runtime(
             settings=settings,

@@ -25,6 +25,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     # A used-up budget is 429 as OpenAI's insufficient_quota is (clients know it, and Retry-After says when it
     # resets); 402 is reserved by HTTP and most clients treat it as an unknown error.
     errors.BudgetExceeded: 429,
+    errors.ShuttingDown: 503,
     errors.AuthError: 401,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,
