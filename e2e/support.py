@@ -61,15 +61,14 @@ class Server:
 
     def add_user(self, name: str | None = None, password: str = PASSWORD) -> User:
         name = name or f"user{next(self.users)}"
-        subprocess.run(  # noqa: S603 - our own command
-            [_parley(), "users", "add", name, "--password-stdin"],
-            input=password.encode(),
-            env=self.env,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        self.cli("users", "add", name, "--password-stdin", stdin=password)
         return User(name, password)
+
+    def cli(self, *args: str, stdin: str = "") -> None:
+        """Run ``parley ARGS`` against this server's store, as its operator would."""
+        subprocess.run(  # noqa: S603 - our own command
+            [_parley(), *args], input=stdin.encode(), env=self.env, check=True, capture_output=True, timeout=60
+        )
 
     @contextlib.contextmanager
     def api(self, user: User) -> Iterator[httpx.Client]:

@@ -35,6 +35,10 @@ TABLE_KEYS = {
     "api key": keys.api_key("0f" * 32)[0],
     "api key record": keys.api_key_record("u1", "k1")[0],
     "api key name": keys.api_key_name("u1", "laptop")[0],
+    "budget": keys.budget("u1")[0],
+    "usage month": keys.usage_month("u1", "2026-12")[0],
+    "usage day": keys.usage_day("u1", "2026-12-03", "m")[0],
+    "usage record": keys.usage_record("u1", 1.0, "r1")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,

@@ -12,6 +12,7 @@ from parley.core.chat.service import ChatLimits, ChatRequest, ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.store.base import MessageStatus, Registration
 from parley.core.store.parts import text_parts
+from parley.core.usage.meter import UsageMeter
 from parley.errors import (
     AnswerAbandoned,
     InvalidInput,
@@ -509,6 +510,7 @@ async def test_an_answer_waiting_for_the_model_is_kept_saved_and_never_taken_for
         runtime.models,
         limits=limits,
         policy=policy,
+        meter=UsageMeter(runtime.stores.usage),
     )
     assert chat.abandoned_after < 0.5
     provider.enqueue(Reply(tokens=["worth ", "the wait"], delay=0.6))  # silence for 0.6 s before each token

@@ -8,7 +8,16 @@ import time
 import pytest
 
 from parley.config import Settings
-from parley.core.store.base import MAX_FOLLOWERS, LiveSignals, Message, MessageStatus, Registration, SessionRef
+from parley.core.store.base import (
+    MAX_FOLLOWERS,
+    DailyUsage,
+    LiveSignals,
+    Message,
+    MessageStatus,
+    Registration,
+    SessionRef,
+    UsageRecord,
+)
 from parley.core.store.parts import OpaquePart, TextPart, text_parts
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
@@ -77,7 +86,13 @@ async def say(stores, user_id, conversation_id, text, *, parent_id=None, role="u
 async def test_deleting_a_user_takes_their_data(stores, user):
     conversation = await stores.conversations.create_conversation(user.id, "t", "m")
     await say(stores, user.id, conversation.id, "x")
+    await stores.usage.set_budget(user.id, 1000)
+    await stores.usage.reserve(user.id, "2026-12", 10)
+    await stores.usage.settle(usage_record(user.id, at=DEC_3), "2026-12", 10)
     assert await stores.users.delete_user(user.id)
+    assert await stores.usage.daily(user.id, "2026-12-01", "2026-12-31") == []
+    assert await stores.usage.month_used(user.id, "2026-12") == 0
+    assert await stores.usage.get_budget(user.id) is None
     assert await stores.users.get_user(user.id) is None
     assert await stores.users.get_user_by_name("Alice") is None
     assert await stores.conversations.get_conversation(user.id, conversation.id) is None
@@ -725,3 +740,81 @@ async def test_request_rate_under_concurrent_requests(stores):
     waits = await asyncio.gather(*(stores.request_rate.take("carol", now, 6.0, 5) for _ in range(12)))
     assert waits.count(0) == 5
     assert all(wait > 0 for wait in waits if wait != 0)
+
+
+def usage_record(user_id, model="m1", prompt=10, completion=5, *, at=None, estimated=False, key_id=None):
+    return UsageRecord(
+        user_id=user_id,
+        model=model,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        estimated=estimated,
+        source="app",
+        created_at=time.time() if at is None else at,
+        key_id=key_id,
+    )
+
+
+DEC_3 = 1_796_256_000.0  # 2026-12-03 00:00 UTC
+
+
+async def test_usage_is_totalled_per_day_and_model_and_scoped_to_its_user(stores, user):
+    other = await stores.users.create_user("mallory", "h")
+    await stores.usage.settle(usage_record(user.id, "m1", 10, 5, at=DEC_3 + 60), "2026-12", 0)
+    await stores.usage.settle(usage_record(user.id, "m1", 7, 3, at=DEC_3 + 3600, estimated=True), "2026-12", 0)
+    await stores.usage.settle(usage_record(user.id, "m2", 1, 1, at=DEC_3 + 86_400, key_id="k1"), "2026-12", 0)
+    await stores.usage.settle(usage_record(user.id, "m1", 100, 100, at=DEC_3 - 86_400), "2026-12", 0)
+    await stores.usage.settle(usage_record(other.id, "m1", 50, 50, at=DEC_3 + 60), "2026-12", 0)
+    await stores.usage.settle(usage_record(user.id, "m1", 0, 0, at=DEC_3 + 60), "2026-12", 0)  # nothing used
+
+    assert await stores.usage.daily(user.id, "2026-12-03", "2026-12-04") == [
+        DailyUsage("2026-12-03", "m1", 17, 8, 2),
+        DailyUsage("2026-12-04", "m2", 1, 1, 1),
+    ]
+    assert await stores.usage.daily(user.id, "2026-12-04", "2026-12-04") == [DailyUsage("2026-12-04", "m2", 1, 1, 1)]
+    assert await stores.usage.daily(other.id, "2026-12-03", "2026-12-03") == [DailyUsage("2026-12-03", "m1", 50, 50, 1)]
+    assert await stores.usage.daily(user.id, "2027-01-01", "2027-01-31") == []
+    assert await stores.usage.month_used(user.id, "2026-12") == 17 + 8 + 2 + 200
+    assert await stores.usage.month_used(other.id, "2026-12") == 100
+    assert await stores.usage.month_used(user.id, "2027-01") == 0
+
+
+async def test_a_reservation_is_replaced_by_what_the_answer_used(stores, user):
+    assert await stores.usage.reserve(user.id, "2026-12", 1000) is None  # no budget: reserved all the same
+    assert await stores.usage.month_used(user.id, "2026-12") == 1000
+    await stores.usage.settle(usage_record(user.id, prompt=30, completion=20, at=DEC_3), "2026-12", 1000)
+    assert await stores.usage.month_used(user.id, "2026-12") == 50
+    assert await stores.usage.reserve(user.id, "2026-12", 300) is None
+    await stores.usage.settle(usage_record(user.id, prompt=0, completion=0, at=DEC_3), "2026-12", 300)  # released
+    assert await stores.usage.month_used(user.id, "2026-12") == 50
+
+
+async def test_budgets_are_set_read_and_cleared_and_refuse_once_reached(stores, user):
+    assert await stores.usage.get_budget(user.id) is None
+    assert await stores.usage.clear_budget(user.id) is False
+    await stores.usage.set_budget(user.id, 500)
+    await stores.usage.set_budget(user.id, 100)
+    assert await stores.usage.get_budget(user.id) == 100
+    assert await stores.usage.reserve(user.id, "2026-12", 99) is None
+    assert await stores.usage.reserve(user.id, "2026-12", 50) is None  # 99 < 100: one more answer may start
+    assert await stores.usage.reserve(user.id, "2026-12", 1) == 100  # reached: refused, nothing added
+    assert await stores.usage.month_used(user.id, "2026-12") == 149
+    assert await stores.usage.reserve(user.id, "2027-01", 10) is None  # a new month starts from zero
+    assert await stores.usage.clear_budget(user.id) is True
+    assert await stores.usage.get_budget(user.id) is None
+    assert await stores.usage.reserve(user.id, "2026-12", 1) is None
+
+
+async def test_parallel_reservations_never_overshoot_a_budget_by_more_than_one(stores, other_stores, user):
+    # Two processes (two Lambda containers, or the server's threads) reserving at once: the check and the
+    # increment are one atomic step, so at most one reservation passes the budget.
+    budget, each = 1000, 90
+    await stores.usage.set_budget(user.id, budget)
+    results = await asyncio.gather(
+        *((stores if i % 2 else other_stores).usage.reserve(user.id, "2026-12", each) for i in range(40))
+    )
+    granted = sum(1 for result in results if result is None)
+    used = await stores.usage.month_used(user.id, "2026-12")
+    assert used == granted * each
+    assert budget <= used < budget + each
+    assert all(result in (None, budget) for result in results)

@@ -313,6 +313,9 @@ async def test_an_upgraded_sqlite_conversation_goes_on_as_a_tree(tmp_path, provi
         assert branch.sibling_ids[branch.messages[0].id] == (first.id, branch.messages[0].id)
         back = await runtime.chat.switch_branch(alice.id, conversation_id, first.id)
         assert [m.content for m in back.messages] == [*(m.content for m in old), "one more", "Hello there!"]
+        # The usage tables came with the upgrade (0013_usage): both answers were counted.
+        report = await runtime.usage.report(None, None, alice)
+        assert report.requests == 2 and report.completion_tokens == 6
 
 
 def pick(writer, titles: dict[str, str], title: str, owner: str) -> str:

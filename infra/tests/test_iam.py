@@ -31,14 +31,15 @@ KEYED_ACTIONS = {
 USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
 API_KEY = "APIKEY#*"
+USAGE = "USAGE#*"
 EXPECTED_TABLE_ACCESS = {
     # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#).
     "http_api": {
-        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER},
-        "dynamodb:Query": {MESSAGES, SLOTS, USER},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY},
-        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
+        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE},
+        "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY, USAGE},
+        "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY, USAGE},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE},
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchGetItem": {USER, MESSAGES},
@@ -65,19 +66,19 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:DeleteItem": {CONNECTION},
     },
     "ws_sendprompt": {
-        "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER},
+        "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:Query": {MESSAGES, SLOTS},
         "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS},
-        "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER},
+        "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER, USAGE},
         "dynamodb:DeleteItem": {SLOTS, CONNECTION},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "worker": {
         "dynamodb:GetItem": {ANSWER},
         "dynamodb:Query": {MESSAGES},
-        "dynamodb:PutItem": {MESSAGES},
-        "dynamodb:UpdateItem": {MESSAGES, ANSWER},
+        "dynamodb:PutItem": {MESSAGES, USAGE},
+        "dynamodb:UpdateItem": {MESSAGES, ANSWER, USAGE},
         "dynamodb:DeleteItem": {SLOTS},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },

@@ -16,6 +16,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── TooManyGenerations        the per-user cap on simultaneous answers
     ├── RetryLater                refused for now; carries retry_after
     │   ├── RateLimited           the per-user request rate limit
+    │   ├── BudgetExceeded        the user's monthly token budget is used up; carries resets_at
     │   ├── ShuttingDown          the server is shutting down: no new answers
     │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── Forbidden                 refused whoever asks
@@ -36,6 +37,8 @@ Lambda) map classes to status codes; the core never knows about them.
 """
 
 from __future__ import annotations
+
+import datetime
 
 
 class ParleyError(Exception):
@@ -108,6 +111,21 @@ class RetryLater(ParleyError):
 class RateLimited(RetryLater):
     code = "rate_limited"
     default_message = "Too many requests."
+
+
+class BudgetExceeded(RetryLater):
+    """The user's monthly token budget is used up until ``resets_at`` (the next UTC calendar month)."""
+
+    code = "budget_exceeded"
+    default_message = "Your monthly token budget is used up."
+
+    def __init__(self, monthly_tokens: int, resets_at: datetime.datetime, now: datetime.datetime) -> None:
+        self.monthly_tokens = monthly_tokens
+        self.resets_at = resets_at
+        # Python's %d pads with a zero and %-d is not portable: the day is formatted by hand.
+        when = f"{resets_at.day} {resets_at:%B %Y}"
+        message = f"Your monthly budget of {monthly_tokens:,} tokens is used up; it resets on {when} (UTC)."
+        super().__init__(int((resets_at - now).total_seconds()), message)
 
 
 class ShuttingDown(RetryLater):

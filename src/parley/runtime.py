@@ -29,6 +29,8 @@ from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
+from parley.core.usage.meter import UsageMeter
+from parley.core.usage.reports import UsageReports
 from parley.ws_dispatch import WebSocketPolicy
 
 
@@ -41,6 +43,8 @@ class Runtime:
     chat: ChatService
     api_keys: ApiKeys
     completions: Completions
+    meter: UsageMeter
+    usage: UsageReports
 
 
 def build_auth(settings: Settings, stores: Stores) -> AuthService:
@@ -66,6 +70,7 @@ def build_chat(
     stores: Stores,
     models: ModelRegistry,
     *,
+    meter: UsageMeter | None = None,
     wall_clock: Callable[[], float] = time.time,
     observer: RunObserver | None = None,
 ) -> ChatService:
@@ -76,6 +81,7 @@ def build_chat(
         models,
         limits=build_limits(settings),
         policy=build_upstream_policy(settings),
+        meter=meter or UsageMeter(stores.usage),
         wall_clock=wall_clock,
         observer=observer,
     )
@@ -123,7 +129,9 @@ async def open_runtime(
         if models is None:
             models = await build_models(settings, os.environ if env is None else env)
             stack.push_async_callback(models.aclose)
-        chat = build_chat(settings, stores, models, observer=observer)
+        # One meter for every generation path (chat turns, and any other that runs a model for a user).
+        meter = UsageMeter(stores.usage)
+        chat = build_chat(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(chat.aclose)
         completions = build_completions(settings, stores, models)
         stack.push_async_callback(completions.aclose)
@@ -137,6 +145,8 @@ async def open_runtime(
             chat=chat,
             api_keys=api_keys,
             completions=completions,
+            meter=meter,
+            usage=UsageReports(stores.users, stores.usage),
         )
 
 

@@ -18,7 +18,7 @@ from parley.core.auth.service import TicketHolder
 from parley.core.auth.sessions import SessionCheck
 from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import SessionRef, User
-from parley.errors import InvalidToken, ParleyError, RateLimited
+from parley.errors import InvalidToken, ParleyError, RateLimited, RetryLater
 from parley.server.browser_session import origin_matches
 from parley.ws_protocol import (
     ProtocolError,
@@ -133,5 +133,6 @@ class WebSocketPolicy:
             else:
                 await actions.resume(socket, user, message)
         except ParleyError as error:
-            await socket.send(encode_error(message.msgid, error.code, error.message))
+            retry_after = error.retry_after if isinstance(error, RetryLater) else None
+            await socket.send(encode_error(message.msgid, error.code, error.message, retry_after=retry_after))
         return True

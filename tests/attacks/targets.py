@@ -157,17 +157,18 @@ class Target:
         finally:
             sys.stdin = saved
 
-    async def add_user(self, name: str | None = None, password: str = PASSWORD) -> str:
+    async def add_user(self, name: str | None = None, password: str = PASSWORD, *, admin: bool = False) -> str:
         name = name or f"user{next(self._names)}"
-        assert await self.cli("users", "add", name, "--password-stdin", stdin=password + "\n") == 0
+        flags = ("--admin",) if admin else ()
+        assert await self.cli("users", "add", name, *flags, "--password-stdin", stdin=password + "\n") == 0
         return name
 
     def client(self, url: str | None = None, **options: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=url or self.url, timeout=20, limits=CLIENT_LIMITS, **options)
 
-    async def player(self, name: str | None = None) -> Player:
-        """A new account, logged in."""
-        username = await self.add_user(name)
+    async def player(self, name: str | None = None, *, admin: bool = False) -> Player:
+        """A new account (an administrator's with ``admin``), logged in."""
+        username = await self.add_user(name, admin=admin)
         return await self.login(username)
 
     async def login(self, username: str, password: str = PASSWORD) -> Player:

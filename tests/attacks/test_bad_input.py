@@ -22,6 +22,7 @@ BODY_ROUTES = [
     ("POST", "/api/keys"),
     # With a session it is refused before its body is read; test_api_keys.py sends bad bodies with a key.
     ("POST", "/v1/chat/completions"),
+    ("PUT", "/api/admin/budgets/{username}"),  # an admin's: the player is refused (4xx) whatever it sends
 ]
 # Routes without a body must not trip over one either.
 BODYLESS_ROUTES = [("POST", "/api/ws-ticket")]
@@ -66,7 +67,7 @@ async def conversation_id_of(player) -> str:
 
 
 def concrete(path: str, conversation_id: str) -> str:
-    return path.replace("{id}", conversation_id)
+    return path.replace("{id}", conversation_id).replace("{username}", "someone")
 
 
 def assert_refused(response: httpx.Response, sent: object) -> None:

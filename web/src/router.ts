@@ -1,4 +1,5 @@
-// Client routes: "/" is a new chat, "/c/<id>" a conversation. The server answers both with index.html.
+// Client routes: "/" is a new chat, "/c/<id>" a conversation, "/usage" the usage page. The server answers each
+// with index.html.
 import { useSyncExternalStore } from "react";
 
 export interface Route {
@@ -25,12 +26,23 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
+export const USAGE_PATH = "/usage";
+
 export function navigate(conversationId: string | null, { replace = false } = {}): void {
-  const path = pathFor(conversationId);
+  navigateTo(pathFor(conversationId), { replace });
+}
+
+export function navigateTo(path: string, { replace = false } = {}): void {
   if (path === window.location.pathname) return;
   if (replace) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
   for (const listener of [...listeners]) listener();
+}
+
+/** Whether the usage page is shown (instead of a conversation). */
+export function useUsageRoute(): boolean {
+  const pathname = useSyncExternalStore(subscribe, () => window.location.pathname);
+  return pathname.replace(/\/+$/, "") === USAGE_PATH;
 }
 
 export function useConversationRoute(): string | null {

@@ -33,6 +33,7 @@ from parley.server.routes import (
     openai_api,
     preferences,
     search,
+    usage,
     web,
     ws,
 )
@@ -98,7 +99,7 @@ def create_app(
     )
     if runtime is not None:
         _attach(app, settings, runtime)
-    for routes in (health, auth, models, conversations, search, preferences, chat, ws, api_keys, openai_api):
+    for routes in (health, auth, models, conversations, search, preferences, usage, chat, ws, api_keys, openai_api):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)

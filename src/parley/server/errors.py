@@ -23,6 +23,9 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.Forbidden: 403,
     errors.TooManyGenerations: 429,
     errors.RateLimited: 429,
+    # A used-up budget is 429 as OpenAI's insufficient_quota is (clients know it, and Retry-After says when it
+    # resets); 402 is reserved by HTTP and most clients treat it as an unknown error.
+    errors.BudgetExceeded: 429,
     errors.ShuttingDown: 503,
     errors.AuthError: 401,
     errors.LoginThrottled: 429,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +12,7 @@ from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
 from parley.core.store.base import MAX_MESSAGE_ID_CHARS, ApiKey, Conversation, Message, MessageStatus, SearchHit
 from parley.core.store.tree import Branch
+from parley.core.usage.reports import MAX_MONTHLY_TOKENS, BudgetStatus, UsageReport
 from parley.errors import message_for_code
 
 
@@ -323,3 +325,67 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyList(BaseModel):
     keys: list[ApiKeyOut]
+
+
+class UsageDayOut(BaseModel):
+    day: str = Field(description="UTC day, YYYY-MM-DD")
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+
+
+class BudgetOut(BaseModel):
+    username: str
+    monthly_tokens: int | None = Field(description="null: no budget")
+    used: int = Field(description="Tokens used this UTC month, with those held by answers still running")
+    month: str = Field(description="YYYY-MM")
+    resets_at: str = Field(description="When the month's count starts again (ISO 8601, UTC)")
+
+    @classmethod
+    def of(cls, status: BudgetStatus) -> BudgetOut:
+        return cls(
+            username=status.username,
+            monthly_tokens=status.monthly_tokens,
+            used=status.used,
+            month=status.month,
+            resets_at=status.resets_at.isoformat(),
+        )
+
+
+class UsageTotals(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+
+
+class UsageOut(BaseModel):
+    from_day: str = Field(alias="from")
+    to_day: str = Field(alias="to")
+    user: str | None = Field(description="Whose usage; null: everyone's, summed")
+    viewer_is_admin: bool = Field(description="The caller may read anyone's usage (user=, all=)")
+    days: list[UsageDayOut]
+    totals: UsageTotals
+    budget: BudgetOut | None
+
+    @classmethod
+    def of(cls, report: UsageReport, *, viewer_is_admin: bool) -> UsageOut:
+        return cls.model_validate(
+            {
+                "viewer_is_admin": viewer_is_admin,
+                "from": report.first_day,
+                "to": report.last_day,
+                "user": report.username,
+                "days": [UsageDayOut(**asdict(day)) for day in report.days],
+                "totals": UsageTotals(
+                    prompt_tokens=report.prompt_tokens,
+                    completion_tokens=report.completion_tokens,
+                    requests=report.requests,
+                ),
+                "budget": BudgetOut.of(report.budget) if report.budget else None,
+            }
+        )
+
+
+class BudgetIn(Strict):
+    monthly_tokens: int = Field(ge=1, le=MAX_MONTHLY_TOKENS, description="Tokens a user may use per UTC month")

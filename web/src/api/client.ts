@@ -15,6 +15,7 @@ import type {
   Preferences,
   SearchPage,
   TicketResponse,
+  UsageReport,
 } from "./types";
 
 export class ApiError extends Error {
@@ -159,6 +160,15 @@ export class ApiClient {
 
   revokeApiKey(id: string): Promise<void> {
     return this.request("DELETE", `/api/keys/${encodeURIComponent(id)}`);
+  }
+
+  /** Tokens per UTC day and model from ``from`` to ``to`` (YYYY-MM-DD); admins may ask for ``user``'s or ``all``. */
+  usage(
+    params: { from?: string; to?: string; user?: string | null; all?: boolean },
+    signal?: AbortSignal,
+  ): Promise<UsageReport> {
+    const { all, ...rest } = params;
+    return this.request("GET", "/api/usage", { query: { ...rest, all: all ? "true" : null }, signal });
   }
 
   wsTicket(): Promise<TicketResponse> {

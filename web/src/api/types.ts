@@ -25,6 +25,9 @@ export type ApiKeyCreate = Schemas["ApiKeyCreate"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
 export type ApiKeyOut = Schemas["ApiKeyOut"];
 export type ApiKeyList = Schemas["ApiKeyList"];
+export type UsageReport = Schemas["UsageOut"];
+export type UsageDay = Schemas["UsageDayOut"];
+export type Budget = Schemas["BudgetOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

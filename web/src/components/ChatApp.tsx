@@ -6,7 +6,7 @@ import { ChatStore } from "../chat/chatStore";
 import { ConversationsStore } from "../chat/conversationsStore";
 import type { AppConfig } from "../config";
 import { useStore, ValueStore } from "../lib/store";
-import { navigate, useConversationRoute } from "../router";
+import { navigate, navigateTo, USAGE_PATH, useConversationRoute, useUsageRoute } from "../router";
 import { SearchStore } from "../search/searchStore";
 import { SettingsStore } from "../settings/settingsStore";
 import { applyTheme } from "../theme";
@@ -19,6 +19,7 @@ import { MessageList } from "./MessageList";
 import { SettingsDrawer } from "./SettingsDrawer";
 import { Sidebar } from "./Sidebar";
 import { toasts } from "./toasts";
+import { UsagePage } from "../usage/UsagePage";
 
 interface Props {
   config: AppConfig;
@@ -61,6 +62,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
   const services = useMemo(() => createServices(config, api), [config, api]);
   const { settings, conversations, search, connection, chat, socket } = services;
   const routeId = useConversationRoute();
+  const onUsagePage = useUsageRoute();
   const composer = useRef<ComposerHandle>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [drawerOpen, setDrawerOpen] = useState(false); // phones
@@ -238,7 +240,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
               ))}
             </select>
           </div>
-          <h1 className="topbar-title">{title ?? ""}</h1>
+          <h1 className="topbar-title">{onUsagePage ? "Usage" : (title ?? "")}</h1>
           <button type="button" className="icon-button new-chat-top" onClick={() => select(null)} aria-label="New chat" title="New chat">
             <NewChatIcon />
           </button>
@@ -254,37 +256,45 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           </button>
         </header>
         <ConnectionBanner state={connectionState} onRetry={() => socket.reconnectNow()} />
-        <main className="chat" aria-label="Chat">
-          {loadError ? (
-            <div className="load-error" role="alert">
-              <p>{loadError}</p>
-              <button type="button" className="secondary-button" onClick={() => select(null)}>
-                Start a new chat
-              </button>
-            </div>
-          ) : loading ? (
-            <p className="loading-note">Loading…</p>
-          ) : messages.length === 0 ? (
-            <EmptyState onPick={(text) => composer.current?.setText(text)} />
-          ) : (
-            <MessageList
-              store={chat}
+        {onUsagePage ? (
+          <main className="chat usage-main" aria-label="Usage">
+            <UsagePage api={api} />
+          </main>
+        ) : (
+          <>
+            <main className="chat" aria-label="Chat">
+              {loadError ? (
+                <div className="load-error" role="alert">
+                  <p>{loadError}</p>
+                  <button type="button" className="secondary-button" onClick={() => select(null)}>
+                    Start a new chat
+                  </button>
+                </div>
+              ) : loading ? (
+                <p className="loading-note">Loading…</p>
+              ) : messages.length === 0 ? (
+                <EmptyState onPick={(text) => composer.current?.setText(text)} />
+              ) : (
+                <MessageList
+                  store={chat}
+                  appName={config.appName}
+                  onEdit={onEdit}
+                  onRegenerate={onRegenerate}
+                  onSwitch={onSwitch}
+                />
+              )}
+            </main>
+            <Composer
+              ref={composer}
               appName={config.appName}
-              onEdit={onEdit}
-              onRegenerate={onRegenerate}
-              onSwitch={onSwitch}
+              generating={generation !== null}
+              canSend={connected && !loading && !loadError && !switching}
+              offlineReason={connected ? null : "Not connected: messages can be sent once the connection is back."}
+              onSend={send}
+              onStop={() => chat.stop()}
             />
-          )}
-        </main>
-        <Composer
-          ref={composer}
-          appName={config.appName}
-          generating={generation !== null}
-          canSend={connected && !loading && !loadError && !switching}
-          offlineReason={connected ? null : "Not connected: messages can be sent once the connection is back."}
-          onSend={send}
-          onStop={() => chat.stop()}
-        />
+          </>
+        )}
       </div>
       <SettingsDrawer
         store={settings}
@@ -293,6 +303,11 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
         onClose={() => {
           setSettingsOpen(false);
           void settings.flush();
+        }}
+        onOpenUsage={() => {
+          setSettingsOpen(false);
+          void settings.flush();
+          navigateTo(USAGE_PATH);
         }}
       />
     </div>

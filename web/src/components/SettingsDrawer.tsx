@@ -8,6 +8,7 @@ import { PARAM_HINTS, PARAM_LABELS, clamp, formatParam, rangeOf, stepFor } from 
 import type { SettingsStore } from "../settings/settingsStore";
 import { useStore } from "../lib/store";
 import { ApiKeysSection } from "./ApiKeysSection";
+import { USAGE_PATH } from "../router";
 import { Dialog } from "./Dialog";
 import { CloseIcon } from "./icons";
 
@@ -16,6 +17,7 @@ interface Props {
   api: ApiClient;
   open: boolean;
   onClose: () => void;
+  onOpenUsage: () => void;
 }
 
 const THEMES: { value: Theme; label: string }[] = [
@@ -24,15 +26,25 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "system", label: "System" },
 ];
 
-export function SettingsDrawer({ store, api, open, onClose }: Props) {
+export function SettingsDrawer({ store, api, open, onClose, onOpenUsage }: Props) {
   return (
     <Dialog open={open} onClose={onClose} className="drawer" labelledBy="settings-title">
-      <SettingsBody store={store} api={api} onClose={onClose} />
+      <SettingsBody store={store} api={api} onClose={onClose} onOpenUsage={onOpenUsage} />
     </Dialog>
   );
 }
 
-function SettingsBody({ store, api, onClose }: { store: SettingsStore; api: ApiClient; onClose: () => void }) {
+function SettingsBody({
+  store,
+  api,
+  onClose,
+  onOpenUsage,
+}: {
+  store: SettingsStore;
+  api: ApiClient;
+  onClose: () => void;
+  onOpenUsage: () => void;
+}) {
   const prefs = useStore(store, (s) => s.prefs);
   const models = useStore(store, (s) => s.models);
   const saveState = useStore(store, (s) => s.saveState);
@@ -169,6 +181,19 @@ function SettingsBody({ store, api, onClose }: { store: SettingsStore; api: ApiC
       </section>
 
       <ApiKeysSection api={api} />
+      <section className="settings-section">
+        <h3>Usage</h3>
+        <a
+          href={USAGE_PATH}
+          className="settings-link"
+          onClick={(e) => {
+            e.preventDefault();
+            onOpenUsage();
+          }}
+        >
+          Tokens used and your budget
+        </a>
+      </section>
     </div>
   );
 }

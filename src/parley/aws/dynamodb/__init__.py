@@ -21,6 +21,7 @@ from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import Table
+from parley.aws.dynamodb.usage import DynamoUsageStore
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
 from parley.core.store.base import Stores
@@ -33,8 +34,9 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     table = Table(client, table_name)
     search = DynamoSearchIndex(table)
     conversations = DynamoConversationStore(table, search)
+    usage = DynamoUsageStore(table)
     return Stores(
-        users=DynamoUserStore(table, conversations),
+        users=DynamoUserStore(table, conversations, usage),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,
@@ -46,6 +48,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
         api_keys=DynamoApiKeyStore(table),
+        usage=usage,
     )
 
 

@@ -28,6 +28,15 @@ APIKEY#<sha256>            APIKEY                   an API key found by its hash
 USER#<user_id>             APIKEY#<key_id>          the owner's record of a key (listed by a query): name, prefix,
                                                     last used, revoked
 USER#<user_id>             APIKEYNAME#<name>        claims a key name (case-insensitive) among the user's live keys
+
+
+USAGE#<user_id>            BUDGET                   the user's monthly token budget
+USAGE#<user_id>            MONTH#<yyyy-mm>          the user's counter of a UTC month: tokens used plus reserved
+                                                    by running answers (ADD; a reservation is conditional on it
+                                                    being under the budget)
+USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day for a model (ADD on every answer):
+                                                    a range of days is one Query, never a scan of records
+USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
 """
 
 from __future__ import annotations
@@ -162,6 +171,29 @@ def api_key_record(user_id: str, key_id: str) -> tuple[str, str]:
 
 def api_key_name(user_id: str, name: str) -> tuple[str, str]:
     return f"USER#{user_id}", f"APIKEYNAME#{name.casefold()}"
+
+
+def usage(user_id: str) -> str:
+    return f"USAGE#{user_id}"
+
+
+def budget(user_id: str) -> tuple[str, str]:
+    return usage(user_id), "BUDGET"
+
+
+def usage_month(user_id: str, month: str) -> tuple[str, str]:
+    return usage(user_id), f"MONTH#{month}"
+
+
+DAY_PREFIX = "DAY#"
+
+
+def usage_day(user_id: str, day: str, model: str) -> tuple[str, str]:
+    return usage(user_id), f"{DAY_PREFIX}{day}#{model}"
+
+
+def usage_record(user_id: str, created_at: float, record_id: str) -> tuple[str, str]:
+    return usage(user_id), f"REC#{created_at:020.6f}#{record_id}"
 
 
 USERS_INDEX = "USERS"

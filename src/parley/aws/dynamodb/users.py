@@ -29,9 +29,10 @@ def _user(item: dict[str, Any]) -> User:
 
 
 class DynamoUserStore:
-    def __init__(self, table: Table, conversations: Any) -> None:
+    def __init__(self, table: Table, conversations: Any, usage: Any) -> None:
         self._table = table
         self._conversations = conversations
+        self._usage = usage
 
     async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
         user = User(
@@ -130,6 +131,7 @@ class DynamoUserStore:
         if user is None:
             return False
         await self._conversations.delete_all_for_user(user_id)
+        await self._usage.delete_all_for_user(user_id)
         await self._table.delete_keys(
             [
                 *await self._api_key_items(user_id),

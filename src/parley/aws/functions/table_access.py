@@ -27,6 +27,7 @@ ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
 API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and name claim are USER# items)
+USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters and budget
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -37,11 +38,12 @@ WORD_LISTS = "WORD#*"  # a user's search postings of one word
 # Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "http_api": {
-        # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat.
+        # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat
+        # (which reserves and settles the answer's tokens), /api/usage and the admins' budgets.
         # /api/keys: a key is three items written in one transaction (the lookup by its hash, the owner's record
         # and the claim of its name), listed by a query of the owner's partition, revoked in one transaction.
-        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS),
-        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS),
+        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE),
+        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE),
         "PutItem": (
             USERS_AND_THEIR_ITEMS,
             MESSAGES,
@@ -51,9 +53,10 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
             ANSWERS,
             ANSWER_SLOTS,
             API_KEYS,
+            USAGE,
         ),
-        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS, USAGE),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE),
         "BatchWriteItem": (MESSAGES,),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
         "ConditionCheckItem": (MESSAGES,),
@@ -91,11 +94,13 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "ws_sendprompt": {
         # Saves the user's message and an empty answer (a transaction that checks the parent exists), takes a slot.
-        "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS, ANSWERS),
+        # First reserves the answer's tokens against the user's budget (reads it, adds to the month's counter; gives
+        # them back, an update of the counter, when the prompt is refused after all).
+        "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS, ANSWERS, USAGE),
         "ConditionCheckItem": (MESSAGES,),
         "Query": (MESSAGES, ANSWER_SLOTS),
         "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, ANSWERS, ANSWER_SLOTS),
-        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, ANSWERS),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, ANSWERS, USAGE),
         "DeleteItem": (ANSWER_SLOTS, CONNECTIONS),
         "BatchWriteItem": (MESSAGES,),
     },
@@ -104,10 +109,11 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         # Indexes the answer's words for search once it is final (postings are items of the conversation's
         # partition); an answer saved final a second time has its earlier postings read, to remove the words no
         # longer in it.
+        # Settles the answer's tokens: its usage record, its day's totals and the month's counter, one transaction.
         "GetItem": (ANSWERS,),
         "Query": (MESSAGES,),
-        "PutItem": (MESSAGES,),
-        "UpdateItem": (MESSAGES, ANSWERS),
+        "PutItem": (MESSAGES, USAGE),
+        "UpdateItem": (MESSAGES, ANSWERS, USAGE),
         "DeleteItem": (ANSWER_SLOTS,),
         "BatchWriteItem": (MESSAGES,),
     },

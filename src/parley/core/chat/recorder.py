@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -58,10 +58,13 @@ class AnswerRecorder:
         self._limits = limits
         self._clock = clock
 
-    async def record(self, generation: Generation, run: ModelRun, answer: Answer) -> None:
+    async def record(
+        self, generation: Generation, run: ModelRun, answer: Answer, ended: Callable[[], Awaitable[None]]
+    ) -> None:
         """Run the model into ``answer`` until it ends, is stopped (``generation.stop()``) or fails; emit its events
-        to ``generation``'s readers and save it. Emits the done or error event last; does not finish the
-        generation (its owner does, after freeing what the answer held)."""
+        to ``generation``'s readers and save it. Once it is saved, ``ended`` is awaited (it counts the answer's
+        usage, so a client that reads its usage after the done event finds it). Emits the done or error event
+        last; does not finish the generation (its owner does, after freeing what the answer held)."""
         msgid = generation.msgid
         try:
             async with self._kept_saved(answer), self._stopping(generation, run):
@@ -71,9 +74,11 @@ class AnswerRecorder:
             status = MessageStatus.STOPPED if run.stopped else MessageStatus.COMPLETE
             finish_reason = "stopped" if run.stopped else (answer.finish_reason or "stop")
             await self.save(answer, status, finish_reason=finish_reason)
+            await ended()
             generation.emit(DoneEvent(msgid=msgid, finish_reason=finish_reason, usage=answer.usage_dict))
         except asyncio.CancelledError:
             await self._save_quietly(answer, MessageStatus.INTERRUPTED, finish_reason="cancelled")
+            await ended()
             raise
         except Exception as exc:
             if isinstance(exc, ParleyError):
@@ -85,6 +90,7 @@ class AnswerRecorder:
             # Whatever was generated is kept; an answer with no text at all is an error placeholder.
             status = MessageStatus.INTERRUPTED if answer.text else MessageStatus.ERROR
             await self._save_quietly(answer, status, finish_reason=error.code)
+            await ended()
             generation.emit(ErrorEvent(msgid=msgid, code=error.code, message=error.message))
 
     async def _read(self, generation: Generation, run: ModelRun, answer: Answer) -> None:

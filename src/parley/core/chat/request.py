@@ -8,6 +8,7 @@ from typing import Any
 from parley.core.chat.events import StartEvent
 from parley.core.chat.params import ChatParams
 from parley.core.providers.base import ChatMessage, GenerationParams
+from parley.core.usage.meter import Reservation
 
 MAX_MSGID_CHARS = 64
 
@@ -67,6 +68,8 @@ class PreparedChat:
     model: str
     params: GenerationParams
     context: tuple[ChatMessage, ...]
+    # The tokens held against the user's monthly budget until the answer settles.
+    reservation: Reservation
 
     def start_event(self) -> StartEvent:
         return StartEvent(
@@ -88,4 +91,5 @@ class PreparedChat:
         fields = dict(data)
         fields["params"] = GenerationParams(**fields["params"])
         fields["context"] = tuple(ChatMessage(m["role"], m["content"]) for m in fields["context"])
+        fields["reservation"] = Reservation.from_dict(fields["reservation"])
         return cls(**fields)

@@ -26,6 +26,8 @@ from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import ConversationStore, MessageLog, StopSignalStore, User
 from parley.core.store.tree import Branch, branch_of, newest_leaf_below
+from parley.core.usage.estimate import estimate_prompt_tokens, estimate_text_tokens
+from parley.core.usage.meter import UsageMeter
 from parley.errors import AnswerAbandoned, ParleyError, ShuttingDown
 
 __all__ = ["ChatLimits", "ChatRequest", "ChatService", "Generation", "PreparedChat", "SavedAnswer", "Subscription"]
@@ -46,6 +48,7 @@ class ChatService:
         *,
         limits: ChatLimits,
         policy: UpstreamPolicy,
+        meter: UsageMeter,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         observer: RunObserver | None = None,
@@ -56,7 +59,8 @@ class ChatService:
         self._limits = limits
         self._policy = policy
         self._abandoned = AbandonedAnswers(messages, limits.abandoned_after, wall_clock=wall_clock)
-        self._turns = Turns(conversations, messages, generations, models, self._abandoned, limits)
+        self._meter = meter
+        self._turns = Turns(conversations, messages, generations, models, self._abandoned, limits, meter)
         self._saved = SavedAnswers(self._abandoned)
         self._recorder = AnswerRecorder(messages, limits, clock=clock)
         self._active: dict[tuple[str, str], Generation] = {}
@@ -87,16 +91,43 @@ class ChatService:
         self._active[(prepared.user_id, prepared.msgid)] = generation
         run = ModelRun(model, prepared.context, prepared.params, self._policy, self._observer)
         answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id)
-        generation.task = asyncio.create_task(self._run(generation, run, answer), name=f"generation-{prepared.msgid}")
+        generation.task = asyncio.create_task(
+            self._run(prepared, generation, run, answer), name=f"generation-{prepared.msgid}"
+        )
         return generation
 
-    async def _run(self, generation: Generation, run: ModelRun, answer: Answer) -> None:
+    async def _run(self, prepared: PreparedChat, generation: Generation, run: ModelRun, answer: Answer) -> None:
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                await self._settle(prepared, run, answer)
+
         try:
-            await self._recorder.record(generation, run, answer)
+            await self._recorder.record(generation, run, answer, settle)
         finally:
             self._active.pop((generation.user_id, generation.msgid), None)
+            await settle()  # when the recorder itself failed before it could
             await self._turns.release(generation.user_id, generation.msgid)
             generation.finish()
+
+    async def _settle(self, prepared: PreparedChat, run: ModelRun, answer: Answer) -> None:
+        """Count what the answer used, however it ended: the provider's figures, or an estimate when it gave
+        none (stopped, broken off, or a provider without usage). A model that failed before answering anything
+        is not charged for the prompt. Never raises: the answer is saved either way."""
+        usage = answer.usage
+        if usage is not None:
+            prompt, completion, estimated = usage.prompt_tokens, usage.completion_tokens, False
+        else:
+            answered = bool(answer.text) or run.stopped
+            prompt = estimate_prompt_tokens(prepared.context) if answered else 0
+            completion, estimated = estimate_text_tokens(answer.content), True
+        try:
+            await self._meter.settle(prepared.reservation, prepared.model, prompt, completion, estimated=estimated)
+        except Exception:  # its reservation stays counted: the safe side of a budget
+            log.exception("could not record the usage of answer %s", prepared.msgid)
 
     def stop(self, user_id: str, msgid: str) -> bool:
         """Ask a running generation of this user to stop; False when there is none."""

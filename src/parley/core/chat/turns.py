@@ -27,6 +27,8 @@ from parley.core.store.base import (
 )
 from parley.core.store.parts import text_parts
 from parley.core.store.tree import path_to, subtree
+from parley.core.usage.estimate import estimate_prompt_tokens
+from parley.core.usage.meter import UsageMeter
 from parley.errors import DuplicateRequest, InvalidInput, NotFound, ParleyError, TooManyGenerations
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class Turns:
         models: ModelRegistry,
         abandoned: AbandonedAnswers,
         limits: ChatLimits,
+        meter: UsageMeter,
     ) -> None:
         self._conversations = conversations
         self._messages = messages
@@ -48,6 +51,7 @@ class Turns:
         self._models = models
         self._abandoned = abandoned
         self._limits = limits
+        self._meter = meter
 
     async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
         """Check the request, then save the user's message and an empty answer to fill."""
@@ -83,12 +87,17 @@ class Turns:
                 history = await self._messages.path(user.id, conversation.id) or []
         parent_id = history[-1].id if history else None
 
-        # Everything that can refuse the request is checked before anything is written; the last check,
-        # a free slot among the user's answers (counted in the store, shared by every process), also
-        # records the msgid, or writes nothing.
+        # Everything that can refuse the request is checked before anything is written; the last checks,
+        # the user's monthly token budget and a free slot among the user's answers (both counted in the store,
+        # shared by every process), reserve the answer's tokens and record the msgid, or write nothing.
         budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
         context = build_context(request.params.system_prompt, history, prompt, budget)
-        await self._register(user.id, msgid)
+        reservation = await self._meter.reserve(user.id, params.max_tokens, estimate_prompt_tokens(context))
+        try:
+            await self._register(user.id, msgid)
+        except BaseException:
+            await self._meter.release(reservation, model_id)
+            raise
         try:
             if conversation is None:
                 title = title_from_prompt(prompt, self._limits.title_max_chars)
@@ -112,6 +121,7 @@ class Turns:
             )
         except BaseException:
             await self.release(user.id, msgid)  # nothing will run: free the slot now, not when its lease ends
+            await self._meter.release(reservation, model_id)
             raise
 
         return PreparedChat(
@@ -124,19 +134,23 @@ class Turns:
             model=model_id,
             params=params,
             context=tuple(context),
+            reservation=reservation,
         )
 
     async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
         """Record that a prepared turn could not be answered at all (its user message is kept)."""
-        await self._messages.update(
-            prepared.user_id,
-            prepared.conversation_id,
-            prepared.message_id,
-            parts=(),
-            status=MessageStatus.ERROR,
-            finish_reason=error.code,
-        )
-        await self._generations.finish_generation(prepared.user_id, prepared.msgid)
+        try:
+            await self._messages.update(
+                prepared.user_id,
+                prepared.conversation_id,
+                prepared.message_id,
+                parts=(),
+                status=MessageStatus.ERROR,
+                finish_reason=error.code,
+            )
+            await self._generations.finish_generation(prepared.user_id, prepared.msgid)
+        finally:
+            await self._meter.release(prepared.reservation, prepared.model)
 
     async def release(self, user_id: str, msgid: str) -> None:
         """The answer ended: free its slot (it can no longer be stopped or followed)."""

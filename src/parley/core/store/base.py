@@ -377,6 +377,69 @@ class RequestRateStore(Protocol):
 
 
 @dataclass(frozen=True)
+class UsageRecord:
+    """The tokens one answer used. ``key_id`` is the API key it was asked with (None from the web app);
+    ``estimated`` when the provider gave no figures and they were estimated (``core/usage/estimate.py``)."""
+
+    user_id: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+    source: str  # "app" or "api"
+    created_at: float
+    key_id: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """One user's totals for one model on one UTC day (``YYYY-MM-DD``)."""
+
+    day: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+
+
+class UsageStore(Protocol):
+    """What each user's answers used, totalled per day and model, and each user's monthly token budget.
+
+    A month's counter holds the tokens used in it plus those reserved by answers still running: a reservation is
+    taken before an answer starts and replaced by what it used when it ends, so answers running in parallel
+    cannot together overshoot a budget by more than one reservation.
+    """
+
+    async def reserve(self, user_id: str, month: str, tokens: int) -> int | None:
+        """Add ``tokens`` to the user's counter of ``month`` (``YYYY-MM``), atomically, unless the user has a
+        budget and the counter has reached it: then nothing is added and the budget is returned. None when
+        added (always, for a user without a budget)."""
+
+    async def settle(self, record: UsageRecord, month: str, reserved: int) -> None:
+        """In one write: save ``record`` and add it to its day's totals (unless it used no tokens at all), and
+        replace the ``reserved`` tokens in the counter of ``month`` with the tokens it used."""
+
+    async def month_used(self, user_id: str, month: str) -> int:
+        """The user's counter of ``month``: tokens used, and reserved by answers still running."""
+
+    async def daily(self, user_id: str, first_day: str, last_day: str) -> list[DailyUsage]:
+        """The user's totals per day and model from ``first_day`` to ``last_day`` (both included), by day then
+        model."""
+
+    async def get_budget(self, user_id: str) -> int | None:
+        """The user's monthly token budget; None when there is none."""
+
+    async def set_budget(self, user_id: str, monthly_tokens: int) -> None: ...
+
+    async def clear_budget(self, user_id: str) -> bool:
+        """Remove the user's budget; False when there was none."""
+
+
+@dataclass(frozen=True)
 class Stores:
     """Every store the core needs, built once by the composition root."""
 
@@ -392,3 +455,4 @@ class Stores:
     stop_signals: StopSignalStore
     request_rate: RequestRateStore
     api_keys: ApiKeyStore
+    usage: UsageStore

@@ -17,6 +17,7 @@ from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteSto
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
+from parley.core.store.sqlite.usage import SqliteUsageStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
     SqliteTicketStore,
@@ -45,6 +46,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             # One server process owns the file, so its request budgets can live in its memory.
             request_rate=MemoryRequestRateStore(),
             api_keys=SqliteApiKeyStore(db),
+            usage=SqliteUsageStore(db),
         )
     finally:
         await db.close()

@@ -292,6 +292,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at);
         """,
     ),
+    (
+        # Usage: one row per answer (totals per day and model are summed from it through the index), each user's
+        # counter per UTC month (used plus reserved by running answers), and each user's monthly budget.
+        "0013_usage",
+        """
+        CREATE TABLE usage_records (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            key_id TEXT,
+            model TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            estimated INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            day TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX usage_records_by_user_day ON usage_records (user_id, day, model);
+        CREATE TABLE usage_months (
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            month TEXT NOT NULL,
+            used INTEGER NOT NULL,
+            PRIMARY KEY (user_id, month)
+        );
+        CREATE TABLE usage_budgets (
+            user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            monthly_tokens INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]
 
 
