@@ -339,3 +339,23 @@ async def test_keys_from_the_web_app_and_saved_requests_on_the_aws_path(open_dep
         assert listed[0]["last_used_at"] is not None
         assert (await http.delete(f"/api/keys/{listed[0]['id']}", headers=session)).status_code == 204
         assert (await http.delete(f"/api/keys/{listed[0]['id']}", headers=session)).status_code == 404
+
+
+async def test_v1_answers_count_against_the_users_usage_and_budget(sdk, key, client, alice, runtime, provider):
+    """/v1 answers are metered like the app's: recorded with the key that asked, and refused once the month's
+    budget is used up, in OpenAI's shape (429) with when it resets."""
+    provider.enqueue(Reply(tokens=("a", "b", "c", "d")))
+    await sdk(key["key"]).chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "hi"}])
+    for _ in range(50):  # usage is settled just after the answer, off the response's path
+        report = (await client.get("/api/usage", headers=alice.headers)).json()
+        if report["totals"]["requests"]:
+            break
+        await asyncio.sleep(0.02)
+    assert report["totals"]["completion_tokens"] == 4
+    assert [(day["model"], day["requests"]) for day in report["days"]] == [("mock-model", 1)]
+
+    await runtime.usage.set_budget("alice", 1)  # already used up
+    with pytest.raises(openai.RateLimitError) as refused:
+        await sdk(key["key"]).chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}])
+    assert refused.value.code == "budget_exceeded" and "resets on" in refused.value.message
+    assert len(provider.history) == 1  # the refused request never reached the model

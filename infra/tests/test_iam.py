@@ -85,10 +85,10 @@ EXPECTED_TABLE_ACCESS = {
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
     # /v1: reads a key and its user, records a key's use and, for a key that says so, saves the request.
     "openai_api": {
-        "dynamodb:GetItem": {API_KEY, USER},
+        "dynamodb:GetItem": {API_KEY, USER, USAGE},
         "dynamodb:Query": {MESSAGES},
-        "dynamodb:PutItem": {USER, MESSAGES},
-        "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE},
+        "dynamodb:PutItem": {USER, MESSAGES, USAGE},
+        "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },

@@ -96,14 +96,23 @@ def build_upstream_policy(settings: Settings) -> UpstreamPolicy:
     )
 
 
-def build_completions(settings: Settings, stores: Stores, models: ModelRegistry) -> Completions:
+def build_completions(
+    settings: Settings,
+    stores: Stores,
+    models: ModelRegistry,
+    *,
+    meter: UsageMeter | None = None,
+    observer: RunObserver | None = None,
+) -> Completions:
     """The OpenAI-compatible endpoint's answers, on both edges."""
     return Completions(
         models,
         build_upstream_policy(settings),
         stores.conversations,
         stores.messages,
+        meter=meter or UsageMeter(stores.usage),
         title_max_chars=settings.title_max_chars,
+        observer=observer,
     )
 
 
@@ -133,7 +142,7 @@ async def open_runtime(
         meter = UsageMeter(stores.usage)
         chat = build_chat(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(chat.aclose)
-        completions = build_completions(settings, stores, models)
+        completions = build_completions(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(completions.aclose)
         api_keys = ApiKeys(stores.api_keys, stores.users)
         stack.push_async_callback(api_keys.aclose)

@@ -124,10 +124,11 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     # the key's last use (once a minute, on both of its items), and, for a key that saves its requests, a new
     # conversation and its messages.
     "openai_api": {
-        "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS),
+        # A key's lookup and its last use; each answer's tokens reserved against the budget and then recorded.
+        "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS, USAGE),
         "Query": (MESSAGES,),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
-        "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, USAGE),
+        "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, USAGE),
         "ConditionCheckItem": (MESSAGES,),
         "BatchWriteItem": (MESSAGES,),
     },

@@ -4,8 +4,8 @@
 runs the model (through the same ``ModelRun`` as the app's chat turns) and applies the stop sequences. When the run
 ends, however it ends (complete, stop sequence, client gone, provider error), ``Completions._settle`` receives the
 key holder, the request and the outcome with its token usage in hand (the provider's figures, or an estimate when it
-gave none): that is where what follows an answer happens (saving it as a conversation when the key says so, and
-recording its usage).
+gave none): that is where what follows an answer happens (recording its usage against the tokens reserved before
+it ran, with the key that asked, and saving it as a conversation when the key says so).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from parley.core.auth.api_keys import KeyHolder
 from parley.core.chat.context import estimate_tokens, title_from_prompt
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.params import ChatParams, resolve_generation_params
 from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.upstream import UpstreamPolicy
@@ -29,6 +30,7 @@ from parley.core.providers.base import FinishChunk, GenerationParams, ModelInfo,
 from parley.core.providers.registry import ModelRegistry, RegisteredModel
 from parley.core.store.base import ConversationStore, MessageLog, MessageStatus
 from parley.core.store.parts import text_parts
+from parley.core.usage.meter import Reservation, UsageMeter
 from parley.errors import InvalidInput, ParleyError
 
 log = logging.getLogger(__name__)
@@ -63,17 +65,27 @@ class CompletionRun:
         params: GenerationParams,
         policy: UpstreamPolicy,
         on_end: Callable[[CompletionRun], None],
+        *,
+        meter: UsageMeter,
+        observer: RunObserver | None = None,
     ) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.holder = holder
         self.request = request
         self.model = model.info.id
-        self._run = ModelRun(model, request.messages, params, policy)
+        self._run = ModelRun(model, request.messages, params, policy, observer)
         self._on_end = on_end
+        self._meter = meter
+        self._max_tokens = params.max_tokens
+        self.reservation: Reservation | None = None
         self.outcome: CompletionOutcome | None = None
 
     async def deltas(self) -> AsyncGenerator[str, None]:
+        """The answer's text. Its tokens are reserved against the user's budget before the model runs
+        (BudgetExceeded, before any text, when it is used up), and settled when it ends."""
+        prompt_tokens = sum(estimate_tokens(message.content) for message in self.request.messages)
+        self.reservation = await self._meter.reserve(self.holder.user.id, self._max_tokens, prompt_tokens)
         scanner = StopScanner(self.request.stop)
         text: list[str] = []
         usage: Usage | None = None
@@ -131,10 +143,14 @@ class Completions:
         conversations: ConversationStore,
         messages: MessageLog,
         *,
+        meter: UsageMeter,
         title_max_chars: int,
+        observer: RunObserver | None = None,
     ) -> None:
         self._models = models
         self._policy = policy
+        self._meter = meter
+        self._observer = observer
         self._conversations = conversations
         self._messages = messages
         self._title_max_chars = title_max_chars
@@ -157,7 +173,9 @@ class Completions:
             raise InvalidInput(
                 f"The messages are too long for this model's context window ({model.info.context_window} tokens)."
             )
-        return CompletionRun(holder, request, model, params, self._policy, self._ended)
+        return CompletionRun(
+            holder, request, model, params, self._policy, self._ended, meter=self._meter, observer=self._observer
+        )
 
     def _ended(self, run: CompletionRun) -> None:
         # Settled in a task of its own: the client is not kept waiting, and a client that left (the reader is
@@ -180,6 +198,19 @@ class Completions:
             outcome.usage.completion_tokens,
             " (estimated)" if outcome.usage_estimated else "",
         )
+        if run.reservation is not None:
+            try:
+                await self._meter.settle(
+                    run.reservation,
+                    run.model,
+                    outcome.usage.prompt_tokens,
+                    outcome.usage.completion_tokens,
+                    key_id=run.holder.key.id,
+                    source="api",
+                    estimated=outcome.usage_estimated,
+                )
+            except Exception:
+                log.exception("could not record the usage of v1 completion %s", run.id)
         if run.holder.key.save_conversations:
             try:
                 await self._save(run, outcome)
