@@ -17,6 +17,7 @@ from parley.aws.dynamodb.auth_state import (
     DynamoTokenRevocationStore,
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import Table
@@ -44,6 +45,8 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
+        imports=DynamoImportRecordStore(table),
+        import_jobs=DynamoImportJobStore(table),
     )
 
 

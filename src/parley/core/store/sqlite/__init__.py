@@ -11,6 +11,7 @@ from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.imports import SqliteImportJobStore, SqliteImportRecordStore
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
@@ -42,6 +43,8 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             stop_signals=SqliteStopSignalStore(db),
             # One server process owns the file, so its request budgets can live in its memory.
             request_rate=MemoryRequestRateStore(),
+            imports=SqliteImportRecordStore(db),
+            import_jobs=SqliteImportJobStore(db),
         )
     finally:
         await db.close()
