@@ -21,6 +21,8 @@ from parley.core.auth.tokens import TokenCodec
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.history.importer import HistoryImporter
+from parley.core.history.jobs import ImportJobRunner
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
@@ -73,6 +75,12 @@ def build_chat(
         ),
         wall_clock=wall_clock,
     )
+
+
+def build_import_runner(stores: Stores) -> ImportJobRunner:
+    """Both homes run import jobs the same way: the local server in a task, the serverless worker on an event."""
+    importer = HistoryImporter(stores.conversations, stores.messages, stores.imports)
+    return ImportJobRunner(stores.import_jobs, importer)
 
 
 def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:

@@ -15,13 +15,15 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
-from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
+from parley.runtime import Runtime, build_import_runner, build_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
+from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
-from parley.server.routes import auth, chat, conversations, health, models, preferences, search, web, ws
+from parley.server.routes import auth, chat, conversations, health, history, models, preferences, search, web, ws
 from parley.server.sessions import SessionWatcher
+from parley.server.uploads import MULTIPART_OVERHEAD, is_upload
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +37,32 @@ def first_user_hint() -> str:
     return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    check_host: bool = True,
+    history_transfer: HistoryTransfer | None = None,
+) -> FastAPI:
     """The app; it opens its own runtime at start-up unless one is given (tests pass theirs).
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
-    function sees is API Gateway's, never one a page could have rebound."""
+    function sees is API Gateway's, never one a page could have rebound. ``history_transfer`` is how exports are
+    fetched and imports uploaded (default: through this server)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             async with in_background(app.state.sessions.run()):
                 yield
+            await _close_transfer(app)
             return
         async with open_runtime(settings) as opened:
-            _attach(app, settings, opened)
+            _attach(app, settings, opened, history_transfer)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
+            await _close_transfer(app)
 
     app = FastAPI(
         title="Parley",
@@ -64,23 +75,36 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
         redoc_url=None,
     )
     if runtime is not None:
-        _attach(app, settings, runtime)
-    for routes in (health, auth, models, conversations, search, preferences, chat, ws):
+        _attach(app, settings, runtime, history_transfer)
+    for routes in (health, auth, models, conversations, history, search, preferences, chat, ws):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)
     if check_host:
         app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts(settings))
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits=[(is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD)],
+    )
     return app
 
 
-def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
+def _attach(app: FastAPI, settings: Settings, runtime: Runtime, transfer: HistoryTransfer | None) -> None:
     app.state.runtime = runtime
+    app.state.history_transfer = transfer or LocalTransfer(
+        build_import_runner(runtime.stores), max_import_bytes=settings.max_import_bytes
+    )
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
     app.state.ws_policy = build_ws_policy(settings, runtime.stores, app.state.rate_limit)
+
+
+async def _close_transfer(app: FastAPI) -> None:
+    transfer = app.state.history_transfer
+    if isinstance(transfer, LocalTransfer):
+        await transfer.aclose()  # an import cut short leaves no half-made conversation (the runner discards it)
 
 
 async def _announce(runtime: Runtime, settings: Settings) -> None:

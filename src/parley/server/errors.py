@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # Most specific class first wins, by walking the exception's MRO.
 HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.InvalidInput: 400,
+    errors.TooLarge: 413,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Forbidden: 403,

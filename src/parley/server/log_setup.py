@@ -9,7 +9,12 @@ from typing import Any
 _SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password)=[^&\s\"']*")
 
 
+# A one-time export download is authorized by the token in its path.
+_SECRET_PATH = re.compile(r"(/api/exports/)[A-Za-z0-9_-]{16,}")
+
+
 def redact(text: str) -> str:
+    text = _SECRET_PATH.sub(r"\1[redacted]", text)
     return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
 
 
