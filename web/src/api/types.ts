@@ -21,6 +21,10 @@ export type ChatParams = Schemas["ChatParamsIn"];
 export type TicketResponse = Schemas["TicketResponse"];
 export type WebConfig = Schemas["WebConfig"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type ExportLink = Schemas["ExportLinkOut"];
+export type ImportJob = Schemas["ImportJobOut"];
+export type ImportJobList = Schemas["ImportJobListOut"];
+export type ImportUpload = Schemas["ImportUploadOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

@@ -199,6 +199,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           }}
           onHide={toggleSidebar}
           onLogout={onLogout}
+          exportUrl={(id, format) => api.exportUrl(id, format)}
         />
       </div>
       {drawerOpen && <div className="scrim" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}
@@ -288,6 +289,8 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
       </div>
       <SettingsDrawer
         store={settings}
+        api={api}
+        onImported={() => void conversations.search("")}
         open={settingsOpen}
         onClose={() => {
           setSettingsOpen(false);

@@ -1,18 +1,22 @@
 // Settings: model, sampling parameters as sliders limited to the model's ranges, a system prompt with
 // named presets, and the theme. Saved to the server as they change.
-import { useId, useState } from "react";
+import { useId, useState, type ReactNode } from "react";
 import type { ParamName, Theme } from "../api/types";
 import { PARAM_NAMES } from "../api/types";
 import { PARAM_HINTS, PARAM_LABELS, clamp, formatParam, rangeOf, stepFor } from "../settings/params";
 import type { SettingsStore } from "../settings/settingsStore";
 import { useStore } from "../lib/store";
+import type { ApiClient } from "../api/client";
 import { Dialog } from "./Dialog";
+import { HistorySection } from "./HistorySection";
 import { CloseIcon } from "./icons";
 
 interface Props {
   store: SettingsStore;
+  api: ApiClient;
   open: boolean;
   onClose: () => void;
+  onImported: () => void;
 }
 
 const THEMES: { value: Theme; label: string }[] = [
@@ -21,15 +25,17 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "system", label: "System" },
 ];
 
-export function SettingsDrawer({ store, open, onClose }: Props) {
+export function SettingsDrawer({ store, api, open, onClose, onImported }: Props) {
   return (
     <Dialog open={open} onClose={onClose} className="drawer" labelledBy="settings-title">
-      <SettingsBody store={store} onClose={onClose} />
+      <SettingsBody store={store} onClose={onClose}>
+        <HistorySection api={api} onImported={onImported} />
+      </SettingsBody>
     </Dialog>
   );
 }
 
-function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () => void }) {
+function SettingsBody({ store, onClose, children }: { store: SettingsStore; onClose: () => void; children: ReactNode }) {
   const prefs = useStore(store, (s) => s.prefs);
   const models = useStore(store, (s) => s.models);
   const saveState = useStore(store, (s) => s.saveState);
@@ -164,6 +170,7 @@ function SettingsBody({ store, onClose }: { store: SettingsStore; onClose: () =>
           ))}
         </div>
       </section>
+      {children}
     </div>
   );
 }
