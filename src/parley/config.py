@@ -50,6 +50,7 @@ ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
+ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -130,6 +131,8 @@ class Settings:
     aws_endpoint_url: str | None = None  # e.g. a moto server on loopback
     ws_post_interval: float = 0.1  # the worker coalesces deltas: at most ~10 posts a second a stream
     ws_max_frame_bytes: int = 32 * 1024
+    # The private bucket exports are written to and imports uploaded to (None: through this server instead).
+    history_bucket: str | None = None
 
     # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
@@ -202,6 +205,7 @@ class Settings:
             ("web_dir", ENV_WEB_DIR, Path),
             ("app_name", ENV_APP_NAME, parse_app_name),
             ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
+            ("history_bucket", ENV_HISTORY_BUCKET, str),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

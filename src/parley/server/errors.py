@@ -63,6 +63,8 @@ async def _parley_error(_: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.AuthError) and status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.TooLarge):
+        headers["Connection"] = "close"  # the rest of an upload past its cap is not read: the connection ends
     if status >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
     return error_response(status, exc.code, exc.message, headers)
@@ -81,8 +83,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-    headers = dict(exc.headers) if exc.headers else None
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 413:
+        headers["Connection"] = "close"  # as for TooLarge: the rest of the body is not read
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, headers or None)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -41,13 +41,15 @@ class BodyLimitMiddleware:
 
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
+                    refused = True
                     raise BodyTooLarge(max_bytes)
             return message
 
@@ -55,6 +57,8 @@ class BodyLimitMiddleware:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
+                if refused:  # however the app answered the refusal, the rest of the body is not to be read
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
         try:
@@ -79,6 +83,8 @@ class BodyLimitMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    # The rest of the body is not wanted: the connection ends, so it is not read (or sent) at all.
+                    (b"connection", b"close"),
                 ],
             }
         )
