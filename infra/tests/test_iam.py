@@ -79,11 +79,21 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
+    # Saves imported conversations whole (or deletes what it made), records them, and keeps its job's progress.
+    "import_worker": {
+        "dynamodb:GetItem": {USER},
+        "dynamodb:Query": {MESSAGES},
+        "dynamodb:PutItem": {USER, MESSAGES},
+        "dynamodb:UpdateItem": {USER},
+        "dynamodb:DeleteItem": {USER},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+        "dynamodb:ConditionCheckItem": {MESSAGES},
+    },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
 EXPECTED_INDEX_QUERIES = {
-    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*"}},
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*", "IMPORTS#*"}},
     "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
     "session_end": {"dynamodb:Query": {"CONNS#*"}},
 }
@@ -164,8 +174,9 @@ def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]
             if action not in ("dynamodb:GetItem", "dynamodb:Query"):
                 for pattern in patterns:
                     writers.setdefault(pattern, set()).add(name)
-    # Users (and an account's admin flag) and their conversations: the app and the function that starts answers.
-    assert writers["USER#*"] == {"http_api", "ws_sendprompt"}
+    # Users (and an account's admin flag) and their conversations: the app, the function that starts answers, and
+    # the import worker (conversations, import records and jobs: a user's items are under its partition).
+    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "import_worker"}
     assert "USERNAME#*" not in writers  # usernames are claimed by `parley users add` only
     assert writers["JTI#*"] == writers["THROTTLE#*"] == {"http_api"}
     assert writers["TICKET#*"] == {"http_api", "ws_connect"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import ImportJob, ImportStatus
-from parley.core.store.import_jobs import skipped_from_json, skipped_to_json
+from parley.core.store.import_jobs import new_job, skipped_from_json, skipped_to_json
 
 _JOB_TTL_SECONDS = 30 * 24 * 3600
 
@@ -96,16 +95,7 @@ class DynamoImportJobStore:
         self._table = table
 
     async def create_job(self, user_id: str, file_name: str, bytes_total: int) -> ImportJob:
-        now = time.time()
-        job = ImportJob(
-            id=uuid.uuid4().hex,
-            user_id=user_id,
-            file_name=file_name,
-            status=ImportStatus.QUEUED,
-            created_at=now,
-            updated_at=now,
-            bytes_total=bytes_total,
-        )
+        job = new_job(user_id, file_name, bytes_total)
         await self._table.put(_job_item(job), condition="attribute_not_exists(pk)")
         return job
 

@@ -107,14 +107,13 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     # imported before (records under the user), and saves each conversation whole (the conversation, its messages
     # and their search postings, its current leaf) or deletes what it made of it.
     "import_worker": {
-        "GetItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
+        "GetItem": (USERS_AND_THEIR_ITEMS,),
         "Query": (MESSAGES,),
         "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
-        "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS,),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS,),
         "BatchWriteItem": (MESSAGES,),
         "ConditionCheckItem": (MESSAGES,),
-        "BatchGetItem": (MESSAGES,),
     },
 }
 

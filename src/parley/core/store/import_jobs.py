@@ -1,10 +1,26 @@
-"""How both backends keep an import job's list of skipped conversations: one JSON list of ``{name, reason}``."""
+"""What both backends share about import jobs: how a new one starts, and its list of skipped conversations kept
+as one JSON list of ``{name, reason}``."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
-from parley.core.store.base import SkippedConversation
+from parley.core.store.base import ImportJob, ImportStatus, SkippedConversation
+
+
+def new_job(user_id: str, file_name: str, bytes_total: int) -> ImportJob:
+    now = time.time()
+    return ImportJob(
+        id=uuid.uuid4().hex,
+        user_id=user_id,
+        file_name=file_name,
+        status=ImportStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+        bytes_total=bytes_total,
+    )
 
 
 def skipped_to_json(skipped: tuple[SkippedConversation, ...]) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 
 from parley.core.store.base import ImportJob, ImportStatus
-from parley.core.store.import_jobs import skipped_from_json, skipped_to_json
+from parley.core.store.import_jobs import new_job, skipped_from_json, skipped_to_json
 from parley.core.store.sqlite.database import Database
 
 _JOB_COLUMNS = (
@@ -70,21 +69,12 @@ class SqliteImportJobStore:
         self._db = db
 
     async def create_job(self, user_id: str, file_name: str, bytes_total: int) -> ImportJob:
-        now = time.time()
-        job = ImportJob(
-            id=uuid.uuid4().hex,
-            user_id=user_id,
-            file_name=file_name,
-            status=ImportStatus.QUEUED,
-            created_at=now,
-            updated_at=now,
-            bytes_total=bytes_total,
-        )
+        job = new_job(user_id, file_name, bytes_total)
         await self._db.run(
             lambda conn: conn.execute(
                 "INSERT INTO import_jobs (id, user_id, file_name, status, created_at, updated_at, bytes_total)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job.id, user_id, file_name, job.status.value, now, now, bytes_total),
+                (job.id, user_id, file_name, job.status.value, job.created_at, job.updated_at, bytes_total),
             )
         )
         return job
