@@ -8,9 +8,9 @@ import json
 import zipfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from e2e.support import User, answers, login, send, wait_idle
+from e2e.support import Server, User, answers, login, open_context, send, wait_idle
 from tests.test_history import archive_of, conversation_doc, message_doc
 
 
@@ -82,3 +82,28 @@ def test_an_archive_imports_with_its_result_shown(page: Page, user: User, tmp_pa
     expect(drawer.get_by_text("1 were imported before and were skipped.", exact=False)).to_be_visible(timeout=20_000)
     page.keyboard.press("Escape")
     expect(page.get_by_role("link", name="Imported from elsewhere")).to_have_count(1)
+
+
+def test_an_archive_imports_on_the_serverless_path_through_the_bucket(
+    browser: Browser, aws_server: Server, tmp_path: Path
+) -> None:
+    """On AWS the page posts the file straight to the history bucket (moto's, on loopback), and the bucket's
+    event runs the import worker: the same settings section, the same result."""
+    bucket_endpoint = aws_server.env["AWS_ENDPOINT_URL"]
+    context, watch = open_context(browser, aws_server, also_reach=(bucket_endpoint,))
+    try:
+        page = context.new_page()
+        user = aws_server.add_user()
+        path = tmp_path / "parley-export.zip"
+        path.write_bytes(archive_of(conversation_doc("Moved to the cloud", [message_doc("a", None, text="Hi")])))
+        login(page, user)
+        drawer = open_data_settings(page)
+        drawer.get_by_label("File to import").set_input_files(str(path))
+        expect(drawer.get_by_text("Imported 1 conversation(s) from parley-export.zip.")).to_be_visible(timeout=30_000)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("link", name="Moved to the cloud")).to_be_visible()
+        assert not watch.page_errors and not watch.unexpected_console_errors()
+        assert all(url.startswith(bucket_endpoint + "/") for url in watch.foreign_requests), watch.foreign_requests
+        assert watch.foreign_requests  # the file went to the bucket, not through a function
+    finally:
+        context.close()
