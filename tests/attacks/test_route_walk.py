@@ -10,8 +10,10 @@ from parley.server.browser_headers import API_HEADERS, PAGE_HEADERS
 from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
 # The public surface: login, health, the web app and its config, and the API's own description (it holds
-# no data; the web app's types are generated from it).
-PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
+# no data; the web app's types are generated from it). A one-time export link is its own credential, as a
+# presigned S3 link is on AWS (256 random bits, single use, 5 minutes: tests/attacks/test_history.py); on AWS the
+# route is behind the authorizer like the rest, and unused.
+PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health"), ("GET", "/api/exports/abc123")}
 PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
 
 
