@@ -206,14 +206,18 @@ def _is_foreign(url: str, origin: str) -> bool:
     return not (url.startswith(origin + "/") or url == origin or url.startswith(f"ws://{scheme_less}/"))
 
 
-def open_context(browser: Browser, server: Server, **options: object) -> tuple[BrowserContext, PageWatch]:
+def open_context(
+    browser: Browser, server: Server, *, also_reach: tuple[str, ...] = (), **options: object
+) -> tuple[BrowserContext, PageWatch]:
+    """A browser context on ``server`` that stops (and records) every request to another origin, but for those in
+    ``also_reach`` (the history bucket an import is posted to, on the serverless path)."""
     settings: dict[str, object] = {"viewport": DESKTOP, **options}
     context = browser.new_context(base_url=server.base_url, **settings)  # type: ignore[arg-type]
     context.set_default_timeout(10_000)
     watch = PageWatch(origin=server.base_url)
 
     def guard(route: Route, request: Request) -> None:
-        if _is_foreign(request.url, server.base_url):
+        if _is_foreign(request.url, server.base_url) and not request.url.startswith(tuple(o + "/" for o in also_reach)):
             watch.foreign_requests.append(request.url)
             route.abort()
         else:

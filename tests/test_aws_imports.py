@@ -18,6 +18,7 @@ LIGHT_HANDLERS = [
     "ws_default",
     "worker",
     "session_end",
+    "import_worker",
 ]
 HEAVY = ["fastapi", "starlette", "uvicorn", "openai", "llama_cpp", "mangum"]
 

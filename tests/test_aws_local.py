@@ -165,3 +165,47 @@ async def test_search_through_the_functions_needs_nothing_their_roles_do_not_gra
     assert (await http.patch(f"/api/conversations/{conversation}", json={"title": "Birds of New Zealand"})).is_success
     assert await found("zealand") == [("", "Birds of New Zealand")]
     assert await found("kiwis common") == [("user", "kiwis are common")]  # "common" has 4 postings, 1 is read
+
+
+async def test_history_through_the_bucket_needs_nothing_the_roles_do_not_grant(deployment, http):
+    """Export through a presigned link, import through a presigned POST and the bucket's event, a duplicate, and
+    a deleted conversation imported again; the fixture fails the test on any table call a role would refuse."""
+    import io
+    import zipfile
+
+    from tests.test_history import archive_of, conversation_doc, message_doc
+
+    archive = archive_of(
+        conversation_doc("Moved", [message_doc("a", None), message_doc("b", "a", "assistant", "answer")])
+    )
+
+    async def import_once() -> dict:
+        made = (await http.post("/api/imports/uploads", json={"file_name": "a.zip", "size": len(archive)})).json()
+        target = made["upload"]
+        assert target["url"].startswith(deployment.aws_endpoint)  # straight to the bucket, not through a function
+        async with httpx.AsyncClient(timeout=20) as storage:
+            posted = await storage.post(
+                target["url"], data=target["fields"], files={"file": ("a.zip", archive, "application/zip")}
+            )
+        assert posted.status_code == 204, posted.text
+        for _ in range(400):
+            job = (await http.get(f"/api/imports/{made['job']['id']}")).json()
+            if job["status"] in ("done", "failed"):
+                return job
+            await asyncio.sleep(0.05)
+        raise AssertionError("the import did not end")
+
+    first = await import_once()
+    assert (first["status"], first["conversations_imported"]) == ("done", 1), first
+    assert (await import_once())["duplicates"] == 1
+    conversation = (await http.get("/api/conversations")).json()["items"][0]
+    assert (await http.delete(f"/api/conversations/{conversation['id']}")).status_code == 204
+    assert (await import_once())["conversations_imported"] == 1
+
+    link = (await http.post("/api/exports")).json()["download_url"]
+    assert link.startswith(deployment.aws_endpoint) and "X-Amz-Expires=300" in link
+    async with httpx.AsyncClient(timeout=20) as browser:
+        downloaded = await browser.get(link)
+    assert downloaded.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(downloaded.content)) as opened:
+        assert json.loads(opened.read("manifest.json"))["conversations"] == 1

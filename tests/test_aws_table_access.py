@@ -39,12 +39,15 @@ TABLE_KEYS = {
     "usage month": keys.usage_month("u1", "2026-12")[0],
     "usage day": keys.usage_day("u1", "2026-12-03", "m")[0],
     "usage record": keys.usage_record("u1", 1.0, "r1")[0],
+    "imported conversation": keys.imported_conversation("u1", "chatgpt", "ab12")[0],
+    "import job": keys.import_job("u1", "j1")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,
     "conversations": keys.conversations_index("u1"),
     "connections": keys.connections_index("u1"),
     "search postings": keys.word_index("u1", "glacier"),
+    "import jobs": keys.import_jobs_index("u1"),
 }
 HANDLERS = Path(table_access.__file__).parents[1] / "handlers"
 

@@ -818,3 +818,65 @@ async def test_parallel_reservations_never_overshoot_a_budget_by_more_than_one(s
     assert used == granted * each
     assert budget <= used < budget + each
     assert all(result in (None, budget) for result in results)
+
+
+async def test_imports_are_recorded_once_per_source_and_owner(stores, user):
+    other = await stores.users.create_user("bob", "hash-2")
+    assert await stores.imports.imported_as(user.id, "chatgpt", "abc") is None
+    assert await stores.imports.record_import(user.id, "chatgpt", "abc", "conv-1")
+    assert not await stores.imports.record_import(user.id, "chatgpt", "abc", "conv-2")  # the race's loser
+    assert await stores.imports.imported_as(user.id, "chatgpt", "abc") == "conv-1"
+    assert await stores.imports.imported_as(user.id, "openwebui", "abc") is None
+    assert await stores.imports.imported_as(other.id, "chatgpt", "abc") is None
+    long_id = "é#/" * 500  # a source's ids are of any length and alphabet
+    assert await stores.imports.record_import(user.id, "chatgpt", long_id, "conv-3")
+    assert await stores.imports.imported_as(user.id, "chatgpt", long_id) == "conv-3"
+    await stores.imports.forget_import(user.id, "chatgpt", "abc")
+    assert await stores.imports.imported_as(user.id, "chatgpt", "abc") is None
+
+
+async def test_import_jobs_are_owner_scoped_and_listed_newest_first(stores, user):
+    import dataclasses
+
+    from parley.core.store.base import ImportStatus, SkippedConversation
+
+    other = await stores.users.create_user("bob", "hash-2")
+    first = await stores.import_jobs.create_job(user.id, "one.zip", 100)
+    assert (first.status, first.bytes_read, first.skipped, first.error) == (ImportStatus.QUEUED, 0, (), None)
+    second = await stores.import_jobs.create_job(user.id, "two.json", 5)
+    await stores.import_jobs.create_job(other.id, "theirs.zip", 1)
+    finished = dataclasses.replace(
+        first,
+        status=ImportStatus.DONE,
+        bytes_read=100,
+        conversations_imported=3,
+        duplicates=1,
+        skipped=(SkippedConversation("Ünïcode title", "message 2 has no role"),),
+    )
+    await stores.import_jobs.save_job(finished)
+    got = await stores.import_jobs.get_job(user.id, first.id)
+    assert dataclasses.replace(got, updated_at=finished.updated_at) == finished
+    assert got.updated_at >= first.updated_at
+    assert await stores.import_jobs.get_job(other.id, first.id) is None
+    assert [j.id for j in await stores.import_jobs.list_jobs(user.id, 10)] == [second.id, first.id]
+    assert [j.id for j in await stores.import_jobs.list_jobs(user.id, 1)] == [second.id]
+
+
+async def test_deleting_a_user_takes_their_imports(stores, user):
+    await stores.imports.record_import(user.id, "chatgpt", "abc", "conv-1")
+    job = await stores.import_jobs.create_job(user.id, "one.zip", 100)
+    assert await stores.users.delete_user(user.id)
+    again = await stores.users.create_user("alice2", "hash")
+    assert await stores.import_jobs.get_job(user.id, job.id) is None
+    assert await stores.imports.imported_as(user.id, "chatgpt", "abc") is None
+    assert await stores.import_jobs.list_jobs(again.id, 10) == []
+
+
+async def test_a_conversation_can_be_created_with_the_times_of_its_source(stores, user):
+    made = await stores.conversations.create_conversation(user.id, "old", "m", created_at=1000.5, updated_at=2000.25)
+    got = await stores.conversations.get_conversation(user.id, made.id)
+    assert (got.created_at, got.updated_at) == (1000.5, 2000.25)
+    dated = await stores.conversations.create_conversation(user.id, "dated", "m", created_at=3000.0)
+    assert (dated.created_at, dated.updated_at) == (3000.0, 3000.0)
+    page = await stores.conversations.list_conversations(user.id, 10, None)
+    assert [c.title for c in page.items] == ["dated", "old"]  # listed by their own last activity

@@ -518,3 +518,18 @@ async def test_an_earlier_dynamodb_conversation_goes_on_as_a_tree(release_dynamo
 
 
 COMPLETE, ERROR, INTERRUPTED = MessageStatus.COMPLETE, MessageStatus.ERROR, MessageStatus.INTERRUPTED
+
+
+async def test_an_upgraded_sqlite_database_records_imports(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    writer, titles, _ = release_sqlite(settings.database_path)
+    async with open_stores("sqlite", settings) as stores:
+        conversations, _ = await read_everything(stores, writer.owners, titles)
+        owner = next(iter(writer.owners.values()))
+        assert await stores.imports.record_import(owner, "parley", "src-1", next(iter(conversations)))
+        job = await stores.import_jobs.create_job(owner, "a.zip", 10)
+        assert [j.id for j in await stores.import_jobs.list_jobs(owner, 5)] == [job.id]
+    conn = sqlite3.connect(settings.database_path)
+    applied = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+    conn.close()
+    assert "0010_imports" in applied

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -81,6 +81,8 @@ class Handler:
     """Gets the concurrency reserved by the `workerConcurrency` context, if any."""
     streams_from_url: bool = False
     """A web server behind the Lambda Web Adapter, reached through a function URL that streams responses."""
+    scratch_mb: int = 512
+    """Lambda's ephemeral storage (its scratch directory); past 512 MB it is paid for only while used."""
 
 
 HANDLERS: dict[str, Handler] = {
@@ -128,6 +130,14 @@ HANDLERS: dict[str, Handler] = {
         30,
         checks_tokens=False,
         closes_connections=True,
+    ),
+    "import_worker": Handler(
+        "ImportWorkerFunction",
+        "Parley import worker: imports an uploaded file (from the history bucket's event)",
+        900,
+        memory_mb=1024,
+        checks_tokens=False,
+        scratch_mb=1024,  # a copy of the upload (PARLEY_MAX_IMPORT_BYTES, 512 MB by default) and room to spare
     ),
 }
 
@@ -178,6 +188,7 @@ class Functions(Construct):
                 description=spec.description,
                 timeout=Duration.seconds(spec.timeout_seconds),
                 memory_size=spec.memory_mb,
+                ephemeral_storage_size=Size.mebibytes(spec.scratch_mb),
                 reserved_concurrent_executions=settings.worker_concurrency if spec.reserves_concurrency else None,
                 environment=environment,
                 log_group=logs.LogGroup(

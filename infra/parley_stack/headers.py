@@ -7,7 +7,7 @@ src/parley/server/browser_headers.py is the source of truth. infra/.venv has the
 from __future__ import annotations
 
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,11 @@ class BrowserHeaders:
             page_cache_control=names["PAGE_CACHE_CONTROL"],
         )
 
-    def on_aws_page(self, websocket_url: str) -> dict[str, str]:
-        """What a page gets locally, but the WebSocket is on API Gateway's origin: connect-src names that stage."""
+    def on_aws_page(self, websocket_url: str, upload_origins: Sequence[str] = ()) -> dict[str, str]:
+        """What a page gets locally, but the WebSocket is on API Gateway's origin, and an import's file is posted
+        to the history bucket's: connect-src names those."""
         directives = dict(self.csp_directives)
-        directives["connect-src"] = f"{directives['connect-src']} {websocket_url}"
+        directives["connect-src"] = " ".join([directives["connect-src"], websocket_url, *upload_origins])
         csp = self.content_security_policy(directives)
         api = {name: value for name, value in self.api.items() if name not in PER_FILE_HEADERS}
         return {**api, **self.page, "Content-Security-Policy": csp}
@@ -61,10 +62,21 @@ class ResponseHeaders(Construct):
     """One policy for the page (S3 sends none of these: ours are final) and one for /api/* (the app sends its own,
     which win; CloudFront fills them in on API Gateway's own answers, e.g. the authorizer's 401 or a throttled 429)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, headers: BrowserHeaders, websocket_url: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        headers: BrowserHeaders,
+        websocket_url: str,
+        upload_origins: Sequence[str] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         self.page = self._policy(
-            "Page", headers.on_aws_page(websocket_url), override=True, comment="Parley pages: CSP and browser headers"
+            "Page",
+            headers.on_aws_page(websocket_url, upload_origins),
+            override=True,
+            comment="Parley pages: CSP and browser headers",
         )
         self.api = self._policy("Api", headers.api, override=False, comment="Parley API: the app's headers")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, Fn, RemovalPolicy
@@ -70,6 +71,7 @@ class Site(Construct):
         app_name: str,
         web_acl_arn: str | None = None,
         openai_function_url: str | None = None,
+        upload_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         # Only CloudFront reads it (origin access control); it holds nothing but the build, so it goes with the stack.
@@ -113,7 +115,9 @@ class Site(Construct):
         )
         # The headers `parley serve` sends, not CloudFront's managed SECURITY_HEADERS (no CSP, and framing allowed).
         browser = BrowserHeaders.load()
-        headers = ResponseHeaders(self, "Headers", headers=browser, websocket_url=websocket_url)
+        headers = ResponseHeaders(
+            self, "Headers", headers=browser, websocket_url=websocket_url, upload_origins=upload_origins
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",

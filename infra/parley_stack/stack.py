@@ -9,6 +9,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from constructs import Construct
 
 from parley_stack.functions import Functions, session_end_filter
+from parley_stack.history_bucket import HistoryBucket, upload_origins
 from parley_stack.http_api import HttpApi
 from parley_stack.monitoring import Monitoring
 from parley_stack.settings import DeploySettings
@@ -53,7 +54,14 @@ class ParleyStack(Stack):
             app_name=settings.app_name,
             web_acl_arn=settings.web_acl_arn,
             openai_function_url=functions.urls["openai_api"].url,
+            upload_origins=upload_origins(self),
         )
+        # Exports and imports go through a bucket of their own: a Lambda response is capped at 6 MB.
+        history = HistoryBucket(self, "History", site_url=site.url)
+        history.grant_transfers(functions["http_api"])
+        history.run_imports_with(functions["import_worker"])
+        for name in ("http_api", "import_worker"):
+            functions[name].add_environment("PARLEY_HISTORY_BUCKET", history.name)
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.
         # The /v1 function serves no page and checks no Origin; told the site's URL, it would depend on the

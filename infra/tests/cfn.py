@@ -31,6 +31,17 @@ def prompts_topic(template: Json) -> tuple[str, Json]:
     return next(iter(found.items()))
 
 
+def site_bucket(template: Json) -> tuple[str, Json]:
+    """The bucket of the web build (the history bucket, named from the account and region, aside)."""
+    buckets = {
+        name: body
+        for name, body in resources(template, "AWS::S3::Bucket").items()
+        if "history" not in flatten(body["Properties"].get("BucketName", ""))
+    }
+    assert len(buckets) == 1, f"expected one site bucket, found {sorted(buckets)}"
+    return next(iter(buckets.items()))
+
+
 def distribution_config(template: Json) -> Json:
     _, distribution = only(template, "AWS::CloudFront::Distribution")
     return distribution["Properties"]["DistributionConfig"]

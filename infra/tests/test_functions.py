@@ -24,6 +24,7 @@ CONTRACT = {
     "worker": (900, 1024),
     "session_end": (30, None),
     "openai_api": (900, 512),
+    "import_worker": (900, 1024),
 }
 # The session-end function's stream filter, beside its code (the local emulation applies the same file).
 SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"

@@ -92,11 +92,21 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
+    # Saves imported conversations whole (or deletes what it made), records them, and keeps its job's progress.
+    "import_worker": {
+        "dynamodb:GetItem": {USER},
+        "dynamodb:Query": {MESSAGES},
+        "dynamodb:PutItem": {USER, MESSAGES},
+        "dynamodb:UpdateItem": {USER},
+        "dynamodb:DeleteItem": {USER},
+        "dynamodb:BatchWriteItem": {MESSAGES},
+        "dynamodb:ConditionCheckItem": {MESSAGES},
+    },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
 EXPECTED_INDEX_QUERIES = {
-    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*"}},
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*", "IMPORTS#*"}},
     "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
     "session_end": {"dynamodb:Query": {"CONNS#*"}},
 }
@@ -178,9 +188,10 @@ def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]
                 for pattern in patterns:
                     writers.setdefault(pattern, set()).add(name)
     # Users (and an account's admin flag) and their conversations: the app and the function that starts answers;
-    # the /v1 function writes a conversation a key saves, and a key's last use (the user item's policy is the
-    # partition's: LeadingKeys cannot tell a user item from its conversations).
-    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api"}
+    # the /v1 function writes a conversation a key saves, and a key's last use; the import worker writes
+    # conversations, import records and jobs (the user item's policy is the partition's: LeadingKeys cannot tell a
+    # user item from its conversations).
+    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api", "import_worker"}
     assert writers["APIKEY#*"] == {"http_api", "openai_api"}
     assert "USERNAME#*" not in writers  # usernames are claimed by `parley users add` only
     assert writers["JTI#*"] == writers["THROTTLE#*"] == {"http_api"}

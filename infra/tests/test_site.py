@@ -16,6 +16,7 @@ from tests.cfn import (
     parley_functions,
     references,
     resources,
+    site_bucket,
     site_deployments,
     websocket_api,
 )
@@ -38,26 +39,22 @@ def function_named(template: dict[str, Any], prefix: str) -> str:
     return found
 
 
-def test_the_bucket_is_private(template: Template) -> None:
-    template.resource_count_is("AWS::S3::Bucket", 1)
-    template.has_resource_properties(
-        "AWS::S3::Bucket",
-        {
-            "PublicAccessBlockConfiguration": Match.object_equals(
-                {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                }
-            ),
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-        },
-    )
+def test_the_bucket_is_private(template_json: dict[str, Any]) -> None:
+    # Two buckets: the site's, and the history bucket (test_history_bucket.py); both private.
+    assert len(resources(template_json, "AWS::S3::Bucket")) == 2
+    for _, bucket in resources(template_json, "AWS::S3::Bucket").items():
+        properties = bucket["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
 
 
 def test_cloudfront_reads_the_bucket_through_origin_access_control(template_json: dict[str, Any]) -> None:
-    (bucket,) = resources(template_json, "AWS::S3::Bucket")
+    bucket, _ = site_bucket(template_json)
     oac, control = only(template_json, "AWS::CloudFront::OriginAccessControl")
     settings = control["Properties"]["OriginAccessControlConfig"]
     assert (settings["OriginAccessControlOriginType"], settings["SigningBehavior"]) == ("s3", "always")
@@ -68,7 +65,11 @@ def test_cloudfront_reads_the_bucket_through_origin_access_control(template_json
     assert site["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
     # The bucket policy lets this distribution, and no one else, read objects.
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
-    _, policy = only(template_json, "AWS::S3::BucketPolicy")
+    (policy,) = [
+        body
+        for body in resources(template_json, "AWS::S3::BucketPolicy").values()
+        if references(body["Properties"]["Bucket"]) == {bucket}
+    ]
     readers = [
         statement
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
@@ -184,7 +185,7 @@ def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str
 def test_the_deployment_writes_the_build_and_config_json(
     template_json: dict[str, Any], cloud_assembly: Path, placeholder_assets: tuple[Path, Path]
 ) -> None:
-    (bucket,) = resources(template_json, "AWS::S3::Bucket")
+    bucket, _ = site_bucket(template_json)
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
     (ws_api,) = websocket_api(template_json)
     _, assets, pages = site_deployments(template_json)

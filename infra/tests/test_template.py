@@ -33,7 +33,8 @@ FREE_WHEN_IDLE = {
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
-    "AWS::S3::Bucket",  # the web build: a few MB
+    "AWS::S3::Bucket",  # the web build: a few MB; the history bucket: emptied daily
+    "Custom::S3BucketNotifications",  # the history bucket's event for the import worker, set at deploy time
     "AWS::S3::BucketPolicy",
     "AWS::SNS::Subscription",
     "AWS::SNS::Topic",

@@ -52,6 +52,8 @@ ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
+ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
+ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -139,9 +141,12 @@ class Settings:
     aws_endpoint_url: str | None = None  # e.g. a moto server on loopback
     ws_post_interval: float = 0.1  # the worker coalesces deltas: at most ~10 posts a second a stream
     ws_max_frame_bytes: int = 32 * 1024
+    # The private bucket exports are written to and imports uploaded to (None: through this server instead).
+    history_bucket: str | None = None
 
     # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
+    max_import_bytes: int = 512 * 1024 * 1024  # an uploaded file to import (its own limit, over max_body_bytes)
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
     max_generations_per_user: int = 4  # answers being generated at once
@@ -161,6 +166,11 @@ class Settings:
     @property
     def jwt_secret_path(self) -> Path:
         return self.data_dir / "jwt_secret"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Where uploaded files wait for their import job (private; each is removed when its job ends)."""
+        return self.data_dir / "imports"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -207,6 +217,8 @@ class Settings:
             ("aws_endpoint_url", ENV_AWS_ENDPOINT_URL, str),
             ("web_dir", ENV_WEB_DIR, Path),
             ("app_name", ENV_APP_NAME, parse_app_name),
+            ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
+            ("history_bucket", ENV_HISTORY_BUCKET, str),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

@@ -9,6 +9,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── InvalidInput              bad or oversized input from a client
     │   ├── InvalidParameter      one named request field (OpenAI's ``param``)
     │   ├── UnknownModel
+    │   ├── TooLarge              an upload past its cap (refused as its bytes arrive)
     │   └── UntrustedHost         a Host header this server does not answer to (DNS rebinding)
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
     ├── Conflict                  e.g. a username that is taken
@@ -78,6 +79,11 @@ class UnknownModel(InvalidInput):
 class UntrustedHost(InvalidInput):
     code = "untrusted_host"
     default_message = "This server does not answer to that host name."
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"
+    default_message = "The upload is larger than this server accepts."
 
 
 class NotFound(ParleyError):

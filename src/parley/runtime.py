@@ -23,6 +23,8 @@ from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.history.importer import HistoryImporter
+from parley.core.history.jobs import ImportJobRunner
 from parley.core.openai_api.completions import Completions
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
@@ -114,6 +116,12 @@ def build_completions(
         title_max_chars=settings.title_max_chars,
         observer=observer,
     )
+
+
+def build_import_runner(stores: Stores) -> ImportJobRunner:
+    """Both homes run import jobs the same way: the local server in a task, the serverless worker on an event."""
+    importer = HistoryImporter(stores.conversations, stores.messages, stores.imports)
+    return ImportJobRunner(stores.import_jobs, importer)
 
 
 def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:

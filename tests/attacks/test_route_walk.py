@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
-from parley.server.browser_headers import API_HEADERS, PAGE_HEADERS
+from parley.server.browser_headers import API_HEADERS, page_headers
 from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
 # The public surface: login, health, the web app and its config, and the API's own description (it holds
-# no data; the web app's types are generated from it).
-PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
+# no data; the web app's types are generated from it). A one-time export link is its own credential, as a
+# presigned S3 link is on AWS (256 random bits, single use, 5 minutes: tests/attacks/test_history.py); on AWS the
+# route is behind the authorizer like the rest, and unused.
+PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health"), ("GET", "/api/exports/abc123")}
 PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
 # The OpenAI-compatible routes open with an API key, never with a session (its token or its cookie).
 KEY_ROUTES = "/v1/"
@@ -101,7 +103,9 @@ async def test_every_page_carries_the_browser_headers(target):
     # The CSP and its companions on the pages, and nosniff, DENY and no-referrer on the pages and the app's
     # config (a page sets its own Cache-Control). On AWS, CloudFront adds them; the emulation stands in for it.
     data = {name: value for name, value in API_HEADERS.items() if name != "Cache-Control"}
-    page = {**data, **PAGE_HEADERS}
+    # On AWS a page may also post an import's file to the history bucket (moto's endpoint, in the emulation).
+    bucket = target.settings.aws_endpoint_url if target.path == "aws" else ""
+    page = {**data, **page_headers(connect_to=bucket or "")}
     async with target.client() as http:
         for path, expected in (("/", page), ("/c/some-chat", page), ("/config.json", data)):
             response = await http.get(path)

@@ -16,8 +16,9 @@ from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
 from parley.core.chat.observer import Observers
-from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
+from parley.runtime import Runtime, build_import_runner, build_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
+from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.metrics import ServerMetrics
 from parley.server.metrics import install as install_metrics
 from parley.server.middleware.body_limit import BodyLimitMiddleware
@@ -29,6 +30,7 @@ from parley.server.routes import (
     chat,
     conversations,
     health,
+    history,
     models,
     openai_api,
     preferences,
@@ -39,6 +41,7 @@ from parley.server.routes import (
 )
 from parley.server.sessions import SessionWatcher
 from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
+from parley.server.uploads import MULTIPART_OVERHEAD, is_upload
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +62,33 @@ def create_app(
     check_host: bool = True,
     metrics: ServerMetrics | None = None,
     tracing: Tracing | None = None,
+    history_transfer: HistoryTransfer | None = None,
 ) -> FastAPI:
     """The app; it opens its own runtime at start-up unless one is given (tests pass theirs, built with
     ``metrics`` and ``tracing`` as its observers when they want them). Metrics are served when a metrics token
     is set; traces are exported when an OpenTelemetry exporter is configured (``OTEL_EXPORTER_OTLP_ENDPOINT``).
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
-    function sees is API Gateway's, never one a page could have rebound."""
+    function sees is API Gateway's, never one a page could have rebound. ``history_transfer`` is how exports are
+    fetched and imports uploaded (default: through this server)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             async with in_background(app.state.sessions.run()):
                 yield
+            await _close_transfer(app)
             return
         observer = Observers(*(watcher for watcher in (metrics, tracing) if watcher is not None))
         async with AsyncExitStack() as stack:
             if tracing is not None:
                 stack.callback(tracing.shutdown)  # last: spans of the answers cut at shutdown are sent too
             opened = await stack.enter_async_context(open_runtime(settings, observer=observer))
-            _attach(app, settings, opened)
+            _attach(app, settings, opened, history_transfer)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
+            await _close_transfer(app)
 
     if metrics is None and settings.metrics_token:
         metrics = ServerMetrics()
@@ -98,15 +105,32 @@ def create_app(
         redoc_url=None,
     )
     if runtime is not None:
-        _attach(app, settings, runtime)
-    for routes in (health, auth, models, conversations, search, preferences, usage, chat, ws, api_keys, openai_api):
+        _attach(app, settings, runtime, history_transfer)
+    for routes in (
+        health,
+        auth,
+        models,
+        conversations,
+        history,
+        search,
+        preferences,
+        usage,
+        chat,
+        ws,
+        api_keys,
+        openai_api,
+    ):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)
     if check_host:
         app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts(settings))
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits=[(is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD)],
+    )
     if metrics is not None and settings.metrics_token:
         install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
     if tracing is not None:
@@ -114,11 +138,20 @@ def create_app(
     return app
 
 
-def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
+def _attach(app: FastAPI, settings: Settings, runtime: Runtime, transfer: HistoryTransfer | None) -> None:
     app.state.runtime = runtime
+    app.state.history_transfer = transfer or LocalTransfer(
+        build_import_runner(runtime.stores), max_import_bytes=settings.max_import_bytes
+    )
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
     app.state.ws_policy = build_ws_policy(settings, runtime.stores, app.state.rate_limit)
+
+
+async def _close_transfer(app: FastAPI) -> None:
+    transfer = app.state.history_transfer
+    if isinstance(transfer, LocalTransfer):
+        await transfer.aclose()  # an import cut short leaves no half-made conversation (the runner discards it)
 
 
 async def _announce(runtime: Runtime, settings: Settings) -> None:

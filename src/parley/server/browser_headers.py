@@ -33,13 +33,22 @@ def content_security_policy(directives: dict[str, str]) -> str:
 
 CONTENT_SECURITY_POLICY = content_security_policy(CSP_DIRECTIVES)
 
-# Pages carry these besides API_HEADERS (their Cache-Control aside: a page sets its own).
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
+
+def page_headers(*, connect_to: str = "") -> dict[str, str]:
+    """What pages carry besides API_HEADERS (their Cache-Control aside: a page sets its own); ``connect_to`` is an
+    origin the app's script may also reach (on AWS, the history bucket an import's file is posted to)."""
+    directives = dict(CSP_DIRECTIVES)
+    if connect_to:
+        directives["connect-src"] = f"{directives['connect-src']} {connect_to}"
+    return {
+        "Content-Security-Policy": content_security_policy(directives),
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    }
+
+
+PAGE_HEADERS = page_headers()
 
 # How long a browser keeps the app's files: the hashed assets for good (a new build gives them new names); the page
 # and everything else are checked on every load, so a new build is seen at once and never half-loaded.

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # Most specific class first wins, by walking the exception's MRO.
 HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.InvalidInput: 400,
+    errors.TooLarge: 413,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Forbidden: 403,
@@ -67,6 +68,8 @@ async def _parley_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.AuthError) and status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.TooLarge):
+        headers["Connection"] = "close"  # the rest of an upload past its cap is not read: the connection ends
     if status >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
     if is_openai_path(request.url.path):
@@ -94,11 +97,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 413:
+        headers["Connection"] = "close"  # as for TooLarge: the rest of the body is not read
     code = codes.get(exc.status_code, "http_error")
     if is_openai_path(request.url.path):
-        return openai_error_response(exc.status_code, message, code, headers=headers)
-    return error_response(exc.status_code, code, message, headers)
+        return openai_error_response(exc.status_code, message, code, headers=headers or None)
+    return error_response(exc.status_code, code, message, headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

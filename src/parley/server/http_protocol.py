@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 # Browsers send a few KiB of headers; 64 KiB leaves room for big cookies behind a proxy and stays small.
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_SLICE = 16 * 1024
+UPLOAD_MIN_BYTES_PER_WINDOW = 64 * 1024
+
+
+def _no_long_bodies(method: str, path: str) -> bool:
+    return False
 
 
 def _refusal(status: http.HTTPStatus) -> bytes:
@@ -36,6 +42,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._uploading = False  # the body being read is an upload's: judged by its pace, not its total time
+        self._window_bytes = 0
         self._head_bytes: int | None = 0  # bytes of a request head still being read; None between heads
         self._upgraded = False  # a WebSocket has taken the connection over
 
@@ -55,6 +63,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             data = data[HEAD_SLICE:]
             if self.transport.is_closing() or self._upgraded:
                 return
+        if self._uploading:
+            self._window_bytes += len(data)
         self._parse(data)
 
     def _parse(self, data: bytes) -> None:
@@ -75,9 +85,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_bytes = None
         super().on_headers_complete()
+        self._uploading = self.long_body(self.scope["method"], self.scope.get("path", ""))
+
+    def long_body(self, method: str, path: str) -> bool:
+        """Whether this request's body may take longer than the deadline, as long as it keeps coming."""
+        return False
+        self._window_bytes = 0
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._uploading = False
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
@@ -100,6 +117,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
+        if self._uploading and self._window_bytes >= UPLOAD_MIN_BYTES_PER_WINDOW:
+            self._window_bytes = 0
+            self._arm()
+            return
         log.info("closing a connection whose request took longer than %s s to arrive", self.read_timeout)
         self._refuse(http.HTTPStatus.REQUEST_TIMEOUT)
 
@@ -112,10 +133,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.transport.close()  # a request being handled sees the client disconnect
 
 
-def bounded_http_protocol(seconds: float) -> type[BoundedHttpProtocol]:
+def bounded_http_protocol(
+    seconds: float, long_body: Callable[[str, str], bool] | None = None
+) -> type[BoundedHttpProtocol]:
     """The protocol class for uvicorn's ``http`` option, with this deadline (uvicorn builds one per connection)."""
+    allows_long_body = long_body or _no_long_bodies
 
     class WithDeadline(BoundedHttpProtocol):
         read_timeout = seconds
+
+        def long_body(self, method: str, path: str) -> bool:
+            return allows_long_body(method, path)
 
     return WithDeadline

@@ -13,7 +13,12 @@ _SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password|key|api_k
 _API_KEY = re.compile(r"parley_[0-9A-Za-z]{8,}")
 
 
+# A one-time export download is authorized by the token in its path.
+_SECRET_PATH = re.compile(r"(/api/exports/)[A-Za-z0-9_-]{16,}")
+
+
 def redact(text: str) -> str:
+    text = _SECRET_PATH.sub(r"\1[redacted]", text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
     return _API_KEY.sub("parley_[redacted]", text)
 

@@ -9,6 +9,7 @@ import uvicorn
 
 from parley.config import Settings
 from parley.server.http_protocol import bounded_http_protocol
+from parley.server.uploads import is_upload
 
 # An idle keep-alive connection is closed after this many seconds (uvicorn's default, stated here).
 KEEP_ALIVE_SECONDS = 5
@@ -23,7 +24,7 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
     """
     return uvicorn.Config(
         app,
-        http=bounded_http_protocol(settings.request_read_timeout),
+        http=bounded_http_protocol(settings.request_read_timeout, long_body=is_upload),
         ws_max_size=settings.max_body_bytes,  # a WebSocket message is held to the same limit as a body
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         forwarded_allow_ips=list(settings.forwarded_allow_ips),

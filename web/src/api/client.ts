@@ -9,7 +9,10 @@ import type {
   ConversationOut,
   ConversationPage,
   ErrorBody,
+  ExportLink,
   HealthResponse,
+  ImportJob,
+  ImportUpload,
   LoginResponse,
   ModelsResponse,
   Preferences,
@@ -173,6 +176,53 @@ export class ApiClient {
 
   wsTicket(): Promise<TicketResponse> {
     return this.request("POST", "/api/ws-ticket");
+  }
+
+  /** Where one conversation downloads from (the browser follows it with the session cookie). */
+  exportUrl(id: string, format: "json" | "markdown"): string {
+    return `${this.baseUrl}/api/conversations/${encodeURIComponent(id)}/export?format=${format}`;
+  }
+
+  /** A one-time link to the archive of every conversation; it expires within minutes. */
+  async exportLink(): Promise<string> {
+    const link = await this.request<ExportLink>("POST", "/api/exports");
+    return new URL(link.download_url, this.baseUrl + "/").toString();
+  }
+
+  /** A new import job and where its file goes: this server, or a presigned storage URL. */
+  createImport(file: File): Promise<ImportUpload> {
+    return this.request("POST", "/api/imports/uploads", { body: { file_name: file.name, size: file.size } });
+  }
+
+  /** Send an import's file where ``createImport`` said: the target's fields, then the file. */
+  async uploadImport(upload: ImportUpload, file: File): Promise<void> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.upload.fields)) form.append(name, value);
+    form.append("file", file, file.name);
+    const target = new URL(upload.upload.url, this.baseUrl + "/");
+    const ours = target.origin === new URL(this.baseUrl + "/").origin;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(target.toString(), {
+        method: "POST",
+        body: form,
+        // Our own server needs the session and the CSRF header; a storage URL is authorized by its signature.
+        headers: ours ? { Accept: "application/json", [CSRF_HEADER]: "1" } : {},
+        credentials: ours ? "same-origin" : "omit",
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "network", NETWORK_MESSAGE);
+    }
+    if (!response.ok) {
+      const payload: unknown = await response.json().catch(() => null);
+      if (response.status === 401 && ours) this.onUnauthorized();
+      throw errorFrom(response, payload);
+    }
+  }
+
+  getImport(id: string): Promise<ImportJob> {
+    return this.request("GET", `/api/imports/${encodeURIComponent(id)}`);
   }
 }
 

@@ -28,6 +28,10 @@ export type ApiKeyList = Schemas["ApiKeyList"];
 export type UsageReport = Schemas["UsageOut"];
 export type UsageDay = Schemas["UsageDayOut"];
 export type Budget = Schemas["BudgetOut"];
+export type ExportLink = Schemas["ExportLinkOut"];
+export type ImportJob = Schemas["ImportJobOut"];
+export type ImportJobList = Schemas["ImportJobListOut"];
+export type ImportUpload = Schemas["ImportUploadOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

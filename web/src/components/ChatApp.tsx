@@ -201,6 +201,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           }}
           onHide={toggleSidebar}
           onLogout={onLogout}
+          exportUrl={(id, format) => api.exportUrl(id, format)}
         />
       </div>
       {drawerOpen && <div className="scrim" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}
@@ -299,6 +300,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
       <SettingsDrawer
         store={settings}
         api={api}
+        onImported={() => void conversations.search("")}
         open={settingsOpen}
         onClose={() => {
           setSettingsOpen(false);

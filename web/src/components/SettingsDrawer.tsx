@@ -1,6 +1,6 @@
 // Settings: model, sampling parameters as sliders limited to the model's ranges, a system prompt with
 // named presets, and the theme. Saved to the server as they change.
-import { useId, useState } from "react";
+import { useId, useState, type ReactNode } from "react";
 import type { ApiClient } from "../api/client";
 import type { ParamName, Theme } from "../api/types";
 import { PARAM_NAMES } from "../api/types";
@@ -10,6 +10,7 @@ import { useStore } from "../lib/store";
 import { ApiKeysSection } from "./ApiKeysSection";
 import { USAGE_PATH } from "../router";
 import { Dialog } from "./Dialog";
+import { HistorySection } from "./HistorySection";
 import { CloseIcon } from "./icons";
 
 interface Props {
@@ -18,6 +19,7 @@ interface Props {
   open: boolean;
   onClose: () => void;
   onOpenUsage: () => void;
+  onImported: () => void;
 }
 
 const THEMES: { value: Theme; label: string }[] = [
@@ -26,10 +28,12 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "system", label: "System" },
 ];
 
-export function SettingsDrawer({ store, api, open, onClose, onOpenUsage }: Props) {
+export function SettingsDrawer({ store, api, open, onClose, onOpenUsage, onImported }: Props) {
   return (
     <Dialog open={open} onClose={onClose} className="drawer" labelledBy="settings-title">
-      <SettingsBody store={store} api={api} onClose={onClose} onOpenUsage={onOpenUsage} />
+      <SettingsBody store={store} api={api} onClose={onClose} onOpenUsage={onOpenUsage}>
+        <HistorySection api={api} onImported={onImported} />
+      </SettingsBody>
     </Dialog>
   );
 }
@@ -39,11 +43,13 @@ function SettingsBody({
   api,
   onClose,
   onOpenUsage,
+  children,
 }: {
   store: SettingsStore;
   api: ApiClient;
   onClose: () => void;
   onOpenUsage: () => void;
+  children: ReactNode;
 }) {
   const prefs = useStore(store, (s) => s.prefs);
   const models = useStore(store, (s) => s.models);
@@ -179,6 +185,8 @@ function SettingsBody({
           ))}
         </div>
       </section>
+
+      {children}
 
       <ApiKeysSection api={api} />
       <section className="settings-section">

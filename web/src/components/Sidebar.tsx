@@ -9,7 +9,7 @@ import { pathFor } from "../router";
 import { MessageHits } from "../search/MessageHits";
 import type { SearchStore } from "../search/searchStore";
 import { ConfirmDialog } from "./Dialog";
-import { LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
+import { DownloadIcon, LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
 import { toasts } from "./toasts";
 
 interface Props {
@@ -23,10 +23,13 @@ interface Props {
   onDeleted: (id: string) => void;
   onHide: () => void;
   onLogout: () => void;
+  /** Where a conversation downloads from, as Markdown or as Parley's JSON. */
+  exportUrl: (id: string, format: "json" | "markdown") => string;
 }
 
 export function Sidebar(props: Props) {
-  const { store, searchStore, appName, activeId, username, onSelect, onOpenMessage, onDeleted, onHide, onLogout } = props;
+  const { store, searchStore, appName, activeId, username, onSelect, onOpenMessage, onDeleted, onHide, onLogout, exportUrl } =
+    props;
   const items = useStore(store, (s) => s.items);
   const loaded = useStore(store, (s) => s.loaded);
   const loading = useStore(store, (s) => s.loading);
@@ -130,6 +133,7 @@ export function Sidebar(props: Props) {
                   }}
                   onCancelRename={() => setRenaming(null)}
                   onDelete={() => setDeleting(conversation)}
+                  exportUrl={exportUrl}
                 />
               ))}
             </ul>
@@ -181,6 +185,7 @@ interface ItemProps {
   onRename: (title: string) => void;
   onCancelRename: () => void;
   onDelete: () => void;
+  exportUrl: (id: string, format: "json" | "markdown") => string;
 }
 
 function ConversationItem(props: ItemProps) {
@@ -201,6 +206,7 @@ function ConversationItem(props: ItemProps) {
         {conversation.title}
       </a>
       <div className="conversation-actions">
+        <ExportMenu conversation={conversation} exportUrl={props.exportUrl} />
         <button type="button" className="icon-button small" onClick={props.onStartRename} aria-label={`Rename “${conversation.title}”`} title="Rename">
           <RenameIcon />
         </button>
@@ -209,6 +215,45 @@ function ConversationItem(props: ItemProps) {
         </button>
       </div>
     </li>
+  );
+}
+
+function ExportMenu({ conversation, exportUrl }: Pick<ItemProps, "conversation" | "exportUrl">) {
+  const [open, setOpen] = useState(false);
+  const menuId = `export-${conversation.id}`;
+  return (
+    <div
+      className="export-menu"
+      onBlur={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOpen(false);
+      }}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") setOpen(false);
+      }}
+    >
+      <button
+        type="button"
+        className="icon-button small"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={menuId}
+        aria-label={`Export “${conversation.title}”`}
+        title="Export"
+        onClick={() => setOpen(!open)}
+      >
+        <DownloadIcon />
+      </button>
+      {open && (
+        <div id={menuId} role="menu" className="export-menu-items">
+          <a role="menuitem" href={exportUrl(conversation.id, "markdown")} download onClick={() => setOpen(false)}>
+            Export as Markdown
+          </a>
+          <a role="menuitem" href={exportUrl(conversation.id, "json")} download onClick={() => setOpen(false)}>
+            Export as JSON
+          </a>
+        </div>
+      )}
+    </div>
   );
 }
 

@@ -18,6 +18,7 @@ from parley.aws.dynamodb.auth_state import (
     DynamoTokenRevocationStore,
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.table import Table
@@ -49,6 +50,8 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         request_rate=DynamoRequestRateStore(table),
         api_keys=DynamoApiKeyStore(table),
         usage=usage,
+        imports=DynamoImportRecordStore(table),
+        import_jobs=DynamoImportJobStore(table),
     )
 
 

@@ -43,11 +43,19 @@ class DynamoConversationStore:
         self._table = table
         self._search = search
 
-    async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation:
-        now = time.time()
+    async def create_conversation(
+        self, user_id: str, title: str, model: str, *, created_at: float | None = None, updated_at: float | None = None
+    ) -> Conversation:
+        created = time.time() if created_at is None else created_at
         conversation = Conversation(
-            id=uuid.uuid4().hex, user_id=user_id, title=title, model=model, created_at=now, updated_at=now
+            id=uuid.uuid4().hex,
+            user_id=user_id,
+            title=title,
+            model=model,
+            created_at=created,
+            updated_at=created if updated_at is None else updated_at,
         )
+        now = conversation.updated_at
         pk, sk = keys.conversation(user_id, conversation.id)
         await self._table.put(
             {
@@ -60,7 +68,7 @@ class DynamoConversationStore:
                 "title": title,
                 "title_lc": title.casefold(),
                 "model": model,
-                "created_at": now,
+                "created_at": conversation.created_at,
                 "updated_at": now,
                 "next_seq": 0,
             },

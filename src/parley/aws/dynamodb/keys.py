@@ -5,6 +5,10 @@ USER#<user_id>             USER                     a user (gsi1: USERS / <usern
 USERNAME#<username>        USERNAME                 claims a username (case-insensitive), points at the user
 USER#<user_id>             PREFS                    the user's preferences
 USER#<user_id>             CONV#<conversation_id>   a conversation (gsi1: CONVS#<user_id> / <updated_at>#<id>)
+USER#<user_id>             IMPORTED#<source>#<sha256 of source_id>
+                                                    a conversation imported from another app, and which it became
+USER#<user_id>             IMPORTJOB#<job_id>       an import job: status, progress, what was skipped
+                                                    (gsi1: IMPORTS#<user_id> / <created_at>#<id>; ttl)
 CONV#<conversation_id>     MSG#<message_id>         a message: owner, parent, ``seq`` (creation order), parts' JSON
 CONV#<conversation_id>     MSG#<message_id>#<rev>#<n>
                                                     chunk n of the parts' JSON of revision <rev>, past 100 KB (a save
@@ -65,6 +69,21 @@ def conversations_index(user_id: str) -> str:
 def recency(updated_at: float, conversation_id: str) -> str:
     # Fixed width so that string order is time order.
     return f"{updated_at:020.6f}#{conversation_id}"
+
+
+USER_IMPORTS_PREFIX = "IMPORT"  # both kinds of item below: removed with their user
+
+
+def imported_conversation(user_id: str, source: str, source_hash: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"IMPORTED#{source}#{source_hash}"
+
+
+def import_job(user_id: str, job_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"IMPORTJOB#{job_id}"
+
+
+def import_jobs_index(user_id: str) -> str:
+    return f"IMPORTS#{user_id}"
 
 
 def messages(conversation_id: str) -> str:

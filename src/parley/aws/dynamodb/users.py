@@ -132,6 +132,10 @@ class DynamoUserStore:
             return False
         await self._conversations.delete_all_for_user(user_id)
         await self._usage.delete_all_for_user(user_id)
+        imports = await self._table.query_all(
+            "pk = :p AND begins_with(sk, :i)", {":p": keys.user(user_id)[0], ":i": keys.USER_IMPORTS_PREFIX}
+        )
+        await self._table.delete_keys((item["pk"], item["sk"]) for item in imports)
         await self._table.delete_keys(
             [
                 *await self._api_key_items(user_id),

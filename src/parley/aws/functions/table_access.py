@@ -34,6 +34,7 @@ USER_LIST = "USERS"
 CONVERSATION_LISTS = "CONVS#*"
 CONNECTION_LISTS = "CONNS#*"
 WORD_LISTS = "WORD#*"  # a user's search postings of one word
+IMPORT_JOB_LISTS = "IMPORTS#*"  # a user's import jobs, newest first
 
 # Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -132,11 +133,23 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "ConditionCheckItem": (MESSAGES,),
         "BatchWriteItem": (MESSAGES,),
     },
+    # Runs an uploaded file's import job: reads and saves the job (an item of its user), skips conversations
+    # imported before (records under the user), and saves each conversation whole (the conversation, its messages
+    # and their search postings, its current leaf) or deletes what it made of it.
+    "import_worker": {
+        "GetItem": (USERS_AND_THEIR_ITEMS,),
+        "Query": (MESSAGES,),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
+        "UpdateItem": (USERS_AND_THEIR_ITEMS,),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS,),
+        "BatchWriteItem": (MESSAGES,),
+        "ConditionCheckItem": (MESSAGES,),
+    },
 }
 
 # Function -> partition keys of the index it may query (the only action granted on the index).
 INDEX_QUERIES: dict[str, tuple[str, ...]] = {
-    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS),
+    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS, IMPORT_JOB_LISTS),
     "ws_connect": (CONNECTION_LISTS,),
     "session_end": (CONNECTION_LISTS,),
 }

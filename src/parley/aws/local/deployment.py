@@ -18,6 +18,7 @@ import httpx
 from parley.aws.dynamodb.schema import create_table
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.http_api import HttpApiFunction
+from parley.aws.functions.imports import ImportWorkerFunction
 from parley.aws.functions.sessions import SessionEndFunction, stream_filter
 from parley.aws.functions.websocket import (
     ConnectFunction,
@@ -27,6 +28,8 @@ from parley.aws.functions.websocket import (
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction
+from parley.aws.history_bucket import IMPORTS_PREFIX, history_bucket_cors
+from parley.aws.local.bucket_events import BucketNotification
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront
 from parley.aws.local.function_url import serve_function_url
@@ -59,6 +62,7 @@ class LocalDeployment:
     ws_url: str
     aws_endpoint: str
     table: str
+    history_bucket: str
     settings: Settings
     gateway: Gateway
     sessions_stream: StreamMapping
@@ -112,6 +116,9 @@ async def run_local_deployment(
         origin_secret_arn = secrets_manager.create_secret(
             Name=f"parley-cloudfront-{suffix}", SecretString=origin_secret
         )["ARN"]
+        history_bucket = f"parley-history-{suffix}"
+        s3 = boto3.client("s3", endpoint_url=aws_endpoint)
+        s3.create_bucket(Bucket=history_bucket)
 
         holder: dict[str, Settings] = {}
         refused: list[str] = []
@@ -138,8 +145,10 @@ async def run_local_deployment(
             },
             worker=pool(WorkerFunction, "worker", 8),
         )
-        # Not behind the gateway: the table's stream invokes it.
+        # Not behind the gateway: the table's stream invokes one, the bucket's notification the other.
         session_end = pool(SessionEndFunction, "session_end", 1)
+        import_worker = pool(ImportWorkerFunction, "import_worker", 2)
+        uploads = BucketNotification(s3, history_bucket, IMPORTS_PREFIX, import_worker)
         sessions_stream = StreamMapping(
             boto3.client("dynamodbstreams", endpoint_url=aws_endpoint), stream_arn, session_end, stream_filter()
         )
@@ -152,6 +161,7 @@ async def run_local_deployment(
             app_name=edge.app_name,
             trusted_hosts=trusted_hosts(edge.with_overrides(host=host)),
             cloudfront=CloudFront(origin_secret),
+            upload_origin=aws_endpoint,
         )
         try:
             async with (
@@ -167,6 +177,7 @@ async def run_local_deployment(
                     aws_endpoint_url=aws_endpoint,
                     sns_topic_arn=topic_arn,
                     jwt_secret_arn=secret_arn,
+                    history_bucket=history_bucket,
                     **{
                         "ws_callback_url": url,
                         "allowed_origins": (url,),  # the web app is served by this same gateway
@@ -174,6 +185,8 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
+                # The bucket answers the site's uploads, as the deployed bucket's CORS rule says.
+                s3.put_bucket_cors(Bucket=history_bucket, CORSConfiguration=history_bucket_cors(url))
                 openai_client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
                 async with (
                     serve_function_url(
@@ -184,6 +197,7 @@ async def run_local_deployment(
                     ) as function_url,
                     httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5)) as origin_client,
                     in_background(sessions_stream.run()),
+                    in_background(uploads.run()),
                 ):
                     gateway.function_url, gateway.origin_client = function_url, origin_client
                     try:
@@ -194,6 +208,7 @@ async def run_local_deployment(
                             ws_url=f"ws://{host}:{bound_port}/ws",
                             aws_endpoint=aws_endpoint,
                             table=table,
+                            history_bucket=history_bucket,
                             settings=holder["settings"],
                             gateway=gateway,
                             sessions_stream=sessions_stream,
@@ -202,7 +217,7 @@ async def run_local_deployment(
                     finally:
                         await gateway.drain()
         finally:
-            for function_pool in [*functions.all(), session_end]:
+            for function_pool in [*functions.all(), session_end, import_worker]:
                 await asyncio.to_thread(function_pool.close)
     finally:
         # moto's state lives as long as the process, and the emulation's data goes with it anyway: drop the

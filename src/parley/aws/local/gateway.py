@@ -27,7 +27,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront, authorizer_event, http_event, http_response, sns_event, ws_event
-from parley.server.browser_headers import PAGE_HEADERS
+from parley.server.browser_headers import page_headers
+from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import LOOPBACK_NAMES, TrustedHostMiddleware
 from parley.server.routes.web import WebApp
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
 PROXY_ROUTE = "ANY /api/{proxy+}"
 WS_ROUTES = ("sendprompt", "stop")
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # an HTTP API refuses a bigger payload (413) before any function runs
 CLOSE_GOING_AWAY = 1001
 
 
@@ -67,6 +69,8 @@ class Gateway:
     # The OpenAI-compatible function's URL (``function_url.py``) and CloudFront's client to it, once started.
     function_url: str | None = None
     origin_client: httpx.AsyncClient | None = None
+    # The origin of the history bucket the browser posts import files to (moto's, on loopback): pages may reach it.
+    upload_origin: str = ""
     connections: dict[str, WebSocket] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -90,9 +94,10 @@ class Gateway:
             middleware=[
                 Middleware(SecurityHeadersMiddleware),
                 Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts),
+                Middleware(BodyLimitMiddleware, max_bytes=API_GATEWAY_MAX_BODY),
             ],
         )
-        starlette.router.default = WebApp(self.web_dir, fallback=not_found)
+        starlette.router.default = WebApp(self.web_dir, fallback=not_found, headers=self.page_headers)
         return starlette
 
     def api_app(self) -> Starlette:
@@ -103,14 +108,21 @@ class Gateway:
                 Route("/openapi.json", self.http_api_direct, methods=["GET"]),
                 Route("/api/{path:path}", self.http_api_direct, methods=api_routes),
             ],
-            middleware=[Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts)],
+            middleware=[
+                Middleware(TrustedHostMiddleware, hosts=self.trusted_hosts),
+                Middleware(BodyLimitMiddleware, max_bytes=API_GATEWAY_MAX_BODY),
+            ],
         )
+
+    @property
+    def page_headers(self) -> dict[str, str]:
+        return page_headers(connect_to=self.upload_origin)
 
     # HTTP API
 
     async def config_json(self, request: Request) -> Response:
         response = JSONResponse({"api_base_url": "", "ws_url": "", "app_name": self.app_name})
-        response.headers.update(PAGE_HEADERS)
+        response.headers.update(self.page_headers)
         return response
 
     async def http_api(self, request: Request) -> Response:

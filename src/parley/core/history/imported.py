@@ -34,6 +34,7 @@ class ImportedMessage:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    updated_at: float | None = None  # when it was last changed, if the source says; else its creation
 
 
 @dataclass(frozen=True)

@@ -38,16 +38,38 @@ def member_names(path: Path, limits: ImportLimits) -> list[str]:
 def open_member(path: Path, name: str, limits: ImportLimits) -> Iterator[IO[bytes]]:
     """A binary stream of one member, inflated as it is read. Raises InvalidInput when the member would inflate
     past ``limits.max_uncompressed_bytes`` or by more than ``limits.max_compression_ratio``."""
-    with _open_zip(path) as archive:
+    with open_archive(path, limits) as archive, archive.open_member(name) as member:
+        yield member
+
+
+class SafeZip:
+    """An open zip whose members are read as ``open_member`` reads them; for a reader going through many members
+    (the file stays open, so how far it has been read can be followed)."""
+
+    def __init__(self, archive: zipfile.ZipFile, limits: ImportLimits) -> None:
+        self._archive = archive
+        self._limits = limits
+        self.names = frozenset(info.filename for info in archive.infolist() if not info.is_dir())
+
+    @contextmanager
+    def open_member(self, name: str) -> Iterator[IO[bytes]]:
         try:
-            info = archive.getinfo(name)
+            info = self._archive.getinfo(name)
         except KeyError:
             raise InvalidInput(f"The zip has no file named {name!r}.") from None
         if info.flag_bits & 0x1:
             raise InvalidInput("The zip is encrypted.")
-        _check_declared(info, limits)
-        with archive.open(info) as member:
-            yield io.BufferedReader(_Bounded(member, limit=_allowed_bytes(info, limits)), 64 * 1024)
+        _check_declared(info, self._limits)
+        with self._archive.open(info) as member:
+            yield io.BufferedReader(_Bounded(member, limit=_allowed_bytes(info, self._limits)), 64 * 1024)
+
+
+@contextmanager
+def open_archive(path: Path, limits: ImportLimits) -> Iterator[SafeZip]:
+    with _open_zip(path) as archive:
+        if len(archive.infolist()) > limits.max_zip_entries:
+            raise InvalidInput(f"The zip holds more than {limits.max_zip_entries:,} files.")
+        yield SafeZip(archive, limits)
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

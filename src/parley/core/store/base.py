@@ -123,7 +123,10 @@ class UserStore(Protocol):
 
 
 class ConversationStore(Protocol):
-    async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation: ...
+    async def create_conversation(
+        self, user_id: str, title: str, model: str, *, created_at: float | None = None, updated_at: float | None = None
+    ) -> Conversation:
+        """A new conversation with a new id; its times are now unless given (an import keeps the source's)."""
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None: ...
 
@@ -376,6 +379,65 @@ class RequestRateStore(Protocol):
         ``interval`` seconds; returns 0 when taken, otherwise the seconds until one could be."""
 
 
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SkippedConversation:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """One uploaded file being imported: where it stands, and what it has done so far."""
+
+    id: str
+    user_id: str
+    file_name: str
+    status: ImportStatus
+    created_at: float
+    updated_at: float
+    bytes_total: int
+    bytes_read: int = 0
+    conversations_imported: int = 0
+    duplicates: int = 0
+    skipped: tuple[SkippedConversation, ...] = ()
+    error: str | None = None  # why the whole file failed (status FAILED), in plain words
+
+
+class ImportRecordStore(Protocol):
+    """Which conversations of other apps (``source``, ``source_id``) a user has imported, and as which
+    conversation: importing the same one again is skipped."""
+
+    async def imported_as(self, user_id: str, source: str, source_id: str) -> str | None:
+        """The id of the conversation it was imported as; None when it never was."""
+
+    async def record_import(self, user_id: str, source: str, source_id: str, conversation_id: str) -> bool:
+        """Remember an import, atomically; False when one is already recorded (another import won the race)."""
+
+    async def forget_import(self, user_id: str, source: str, source_id: str) -> None:
+        """Forget an import (its conversation was deleted since: importing it again is welcome)."""
+
+
+class ImportJobStore(Protocol):
+    """A user's import jobs; another user's job is missing."""
+
+    async def create_job(self, user_id: str, file_name: str, bytes_total: int) -> ImportJob: ...
+
+    async def get_job(self, user_id: str, job_id: str) -> ImportJob | None: ...
+
+    async def list_jobs(self, user_id: str, limit: int) -> list[ImportJob]:
+        """Newest first."""
+
+    async def save_job(self, job: ImportJob) -> None:
+        """Write a job's status and progress (only the job's own runner writes it)."""
+
+
 @dataclass(frozen=True)
 class UsageRecord:
     """The tokens one answer used. ``key_id`` is the API key it was asked with (None from the web app);
@@ -456,3 +518,5 @@ class Stores:
     request_rate: RequestRateStore
     api_keys: ApiKeyStore
     usage: UsageStore
+    imports: ImportRecordStore
+    import_jobs: ImportJobStore

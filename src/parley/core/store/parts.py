@@ -51,7 +51,11 @@ def parts_to_json(parts: Iterable[ContentPart]) -> str:
 
 
 def parts_from_json(raw: str) -> tuple[ContentPart, ...]:
-    data = json.loads(raw)
+    return parts_from_list(json.loads(raw))
+
+
+def parts_from_list(data: Any) -> tuple[ContentPart, ...]:
+    """Parts from their JSON shape, already parsed; ValueError when it is not a list of typed objects."""
     if not isinstance(data, list):
         raise ValueError("message parts must be a JSON list")
     return tuple(_part(item) for item in data)

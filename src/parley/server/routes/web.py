@@ -40,9 +40,10 @@ async def web_config(runtime: RuntimeDep) -> WebConfig:
 class WebApp:
     """Serves the built app; ``fallback`` (the router's usual not-found) answers everything else."""
 
-    def __init__(self, root: Path | None, fallback: ASGIApp) -> None:
+    def __init__(self, root: Path | None, fallback: ASGIApp, *, headers: dict[str, str] | None = None) -> None:
         self.root = root
         self.fallback = fallback
+        self.headers = PAGE_HEADERS if headers is None else headers
         self._files = StaticFiles(directory=root, check_dir=False) if root is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -50,7 +51,7 @@ class WebApp:
         if response is None:
             await self.fallback(scope, receive, send)
             return
-        response.headers.update(PAGE_HEADERS)
+        response.headers.update(self.headers)
         await response(scope, receive, send)
 
     async def _respond(self, scope: Scope) -> Response | None:

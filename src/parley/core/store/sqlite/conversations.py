@@ -46,16 +46,23 @@ class SqliteConversationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_conversation(self, user_id: str, title: str, model: str) -> Conversation:
-        now = time.time()
+    async def create_conversation(
+        self, user_id: str, title: str, model: str, *, created_at: float | None = None, updated_at: float | None = None
+    ) -> Conversation:
+        created = time.time() if created_at is None else created_at
         conversation = Conversation(
-            id=uuid.uuid4().hex, user_id=user_id, title=title, model=model, created_at=now, updated_at=now
+            id=uuid.uuid4().hex,
+            user_id=user_id,
+            title=title,
+            model=model,
+            created_at=created,
+            updated_at=created if updated_at is None else updated_at,
         )
         await self._db.run(
             lambda conn: conn.execute(
                 "INSERT INTO conversations (id, user_id, title, model, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation.id, user_id, title, model, now, now),
+                (conversation.id, user_id, title, model, conversation.created_at, conversation.updated_at),
             )
         )
         return conversation

@@ -273,6 +273,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Conversations imported from a file (to skip them when the same file comes again), and import jobs.
+        "0010_imports",
+        """
+        CREATE TABLE imported_conversations (
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            imported_at REAL NOT NULL,
+            PRIMARY KEY (user_id, source, source_id)
+        );
+        CREATE TABLE import_jobs (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            file_name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            bytes_total INTEGER NOT NULL,
+            bytes_read INTEGER NOT NULL DEFAULT 0,
+            conversations_imported INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            skipped TEXT NOT NULL DEFAULT '[]',
+            error TEXT
+        );
+        CREATE INDEX import_jobs_by_user ON import_jobs (user_id, created_at);
+        """,
+    ),
+    (
         # API keys, kept only as their SHA-256; a name is unique among a user's keys not revoked.
         "0012_api_keys",
         """

@@ -1,0 +1,120 @@
+"""The history bucket: private, encrypted, TLS only, posted to by the site's pages only, emptied daily; the import
+worker runs on its uploads; each function may touch only its own prefix of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from tests.cfn import flatten, only, parley_functions, references, resources
+
+BUCKET_NAME = "parley-history-123456789012-us-east-1"  # the synth's placeholder account and region
+
+
+def history_bucket(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (logical_id,) = [
+        name
+        for name, resource in template_json["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket"
+        and flatten(resource["Properties"].get("BucketName", "")) == BUCKET_NAME
+    ]
+    return logical_id, template_json["Resources"][logical_id]
+
+
+def test_the_bucket_is_private_encrypted_and_kept_a_day(template_json: dict[str, Any]) -> None:
+    _, bucket = history_bucket(template_json)
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    rules = {rule["Prefix"]: rule for rule in properties["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"exports/", "imports/"}
+    assert all(rule["ExpirationInDays"] == 1 and rule["Status"] == "Enabled" for rule in rules.values())
+    assert rules["exports/"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_only_the_sites_pages_may_post_to_it(template_json: dict[str, Any]) -> None:
+    _, bucket = history_bucket(template_json)
+    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert [flatten(origin) for origin in rule["AllowedOrigins"]] == ["https://${" + distribution + ".DomainName}"]
+
+
+def test_the_bucket_refuses_plain_http(template: Template, template_json: dict[str, Any]) -> None:
+    logical_id, _ = history_bucket(template_json)
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": logical_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+
+
+def test_an_upload_invokes_the_import_worker(template_json: dict[str, Any]) -> None:
+    logical_id, _ = history_bucket(template_json)
+    worker = parley_functions(template_json)["import_worker"]
+    _, notifications = only(template_json, "Custom::S3BucketNotifications")
+    (configuration,) = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+    assert configuration["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "imports/"}]}}
+    assert references(configuration["LambdaFunctionArn"]) == {worker.logical_id}
+    assert references(notifications["Properties"]["BucketName"]) == {logical_id}
+
+
+def bucket_statements(template_json: dict[str, Any], function_name: str) -> list[dict[str, Any]]:
+    function = parley_functions(template_json)[function_name]
+    role = references(function.properties["Role"])
+    statements = []
+    for policy in resources(template_json, "AWS::IAM::Policy"):
+        properties = template_json["Resources"][policy]["Properties"]
+        if references(properties["Roles"]) & role:
+            statements += [s for s in properties["PolicyDocument"]["Statement"] if "s3:" in str(s["Action"])]
+    return statements
+
+
+def granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Actions by the object keys they are granted on (the part of the ARN after the bucket)."""
+    by_keys: dict[str, set[str]] = {}
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        by_keys.setdefault(flatten(statement["Resource"]).split("}/", 1)[-1], set()).update(actions)
+    return by_keys
+
+
+def test_each_function_may_touch_only_its_prefix_of_the_bucket(template_json: dict[str, Any]) -> None:
+    assert granted(bucket_statements(template_json, "http_api")) == {
+        "exports/*": {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"},
+        "imports/*": {"s3:PutObject"},
+    }
+    assert granted(bucket_statements(template_json, "import_worker")) == {
+        "imports/*": {"s3:GetObject", "s3:DeleteObject"}
+    }
+    for name in parley_functions(template_json):
+        if name not in ("http_api", "import_worker"):
+            assert bucket_statements(template_json, name) == [], name
+
+
+def test_the_functions_that_use_it_are_told_its_name(template_json: dict[str, Any]) -> None:
+    for name, function in parley_functions(template_json).items():
+        variables = function.properties["Environment"]["Variables"]
+        if name in ("http_api", "import_worker"):
+            assert flatten(variables["PARLEY_HISTORY_BUCKET"]) == BUCKET_NAME or references(
+                variables["PARLEY_HISTORY_BUCKET"]
+            )
+        else:
+            assert "PARLEY_HISTORY_BUCKET" not in variables
+    worker = parley_functions(template_json)["import_worker"]
+    assert worker.properties["EphemeralStorage"] == {"Size": 1024}
