@@ -32,12 +32,15 @@ TABLE_KEYS = {
     "generation": keys.generation("u1", "m1")[0],
     "slot": keys.generation_slot("u1", 0)[0],
     "rate": keys.request_rate("u1")[0],
+    "share": keys.share("0f" * 32)[0],
+    "share of its owner": keys.share_of_owner("u1", "s1")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,
     "conversations": keys.conversations_index("u1"),
     "connections": keys.connections_index("u1"),
     "search postings": keys.word_index("u1", "glacier"),
+    "shares": keys.shares_index("u1"),
 }
 HANDLERS = Path(table_access.__file__).parents[1] / "handlers"
 

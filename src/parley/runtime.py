@@ -24,6 +24,7 @@ from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
+from parley.core.shares.service import ShareService
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
 from parley.ws_dispatch import WebSocketPolicy
@@ -36,6 +37,7 @@ class Runtime:
     auth: AuthService
     models: ModelRegistry
     chat: ChatService
+    shares: ShareService
 
 
 def build_auth(settings: Settings, stores: Stores) -> AuthService:
@@ -97,7 +99,19 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         chat = build_chat(settings, stores, models)
         stack.push_async_callback(chat.aclose)
-        yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+        yield Runtime(
+            settings=settings,
+            stores=stores,
+            auth=build_auth(settings, stores),
+            models=models,
+            chat=chat,
+            shares=ShareService(stores.conversations, stores.messages, stores.shares),
+        )
+
+
+def build_share_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """The public share route's budget, per client address: a link is unguessable, but scraping is still bounded."""
+    return RateLimiter(stores.request_rate, settings.share_views_per_minute)
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

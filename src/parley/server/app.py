@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
-from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
+from parley.runtime import Runtime, build_rate_limit, build_share_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
-from parley.server.routes import auth, chat, conversations, health, models, preferences, search, web, ws
+from parley.server.routes import auth, chat, conversations, health, models, preferences, search, shares, web, ws
 from parley.server.sessions import SessionWatcher
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
     )
     if runtime is not None:
         _attach(app, settings, runtime)
-    for routes in (health, auth, models, conversations, search, preferences, chat, ws):
+    for routes in (health, auth, models, conversations, shares, search, preferences, chat, ws):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)
@@ -80,6 +80,7 @@ def _attach(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
     app.state.runtime = runtime
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
+    app.state.share_rate_limit = build_share_rate_limit(settings, runtime.stores)
     app.state.ws_policy = build_ws_policy(settings, runtime.stores, app.state.rate_limit)
 
 

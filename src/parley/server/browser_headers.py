@@ -33,9 +33,13 @@ def content_security_policy(directives: dict[str, str]) -> str:
 
 CONTENT_SECURITY_POLICY = content_security_policy(CSP_DIRECTIVES)
 
+# Nothing of Parley's is for search engines: the app is private, and a shared link is for whom it is given to.
+NOINDEX = "noindex, nofollow"
+
 # Pages carry these besides API_HEADERS (their Cache-Control aside: a page sets its own).
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Robots-Tag": NOINDEX,
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
@@ -52,4 +56,12 @@ API_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
+}
+
+# Answers of the API's public routes (a shared conversation, read without login) carry these too, errors included:
+# they are what a page shows, so they get the page's policy, and are never indexed.
+PUBLIC_API_PREFIX = "/api/public/"
+PUBLIC_API_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Robots-Tag": NOINDEX,
 }

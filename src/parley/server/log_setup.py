@@ -7,14 +7,18 @@ import re
 from typing import Any
 
 _SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password)=[^&\s\"']*")
+# A share link's token is a path segment: the page (/s/TOKEN) and the public API answer behind it.
+_SECRET_PATH = re.compile(r"(/s/|/api/public/shares/)[^/?#\s\"']+")
 
 
 def redact(text: str) -> str:
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    return _SECRET_PATH.sub(lambda m: f"{m.group(1)}[redacted]", text)
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Rewrites any ``ticket=...`` / ``token=...`` in a record (uvicorn logs the WebSocket URL)."""
+    """Rewrites any ``ticket=...`` / ``token=...`` in a record (uvicorn logs the WebSocket URL), and the token of a
+    share link's path (uvicorn logs every request's path)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import MAX_MESSAGE_ID_CHARS, Conversation, Message, MessageStatus, SearchHit
+from parley.core.store.base import (
+    MAX_MESSAGE_ID_CHARS,
+    Conversation,
+    Message,
+    MessageStatus,
+    SearchHit,
+    Share,
+    SharedMessage,
+    SharedSnapshot,
+)
 from parley.core.store.tree import Branch
 from parley.errors import message_for_code
 
@@ -283,3 +292,54 @@ class Preferences(ChatParamsIn):
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+class ShareOut(BaseModel):
+    """One of the user's shared links (its token is shown only once, when it is made)."""
+
+    id: str
+    conversation_id: str = Field(description="The conversation it is a snapshot of.")
+    title: str
+    created_at: float
+
+    @classmethod
+    def of(cls, s: Share) -> ShareOut:
+        return cls(id=s.id, conversation_id=s.conversation_id, title=s.title, created_at=s.created_at)
+
+
+class NewShareOut(ShareOut):
+    url: str = Field(
+        description="The link, relative to the site's origin (/s/{token}). Shown once: only a hash of its token is "
+        "kept, so it cannot be shown again; revoke it and share again instead."
+    )
+    token: str = Field(description="The link's secret (also inside url).")
+
+
+class SharedMessageOut(BaseModel):
+    role: str
+    content: str = Field(description="The message's text (markdown).")
+    parts: list[dict[str, Any]] = Field(description="The message's content parts (text parts only).")
+    model: str | None
+    created_at: float
+
+    @classmethod
+    def of(cls, m: SharedMessage) -> SharedMessageOut:
+        return cls(
+            role=m.role,
+            content=m.content,
+            parts=[part.to_json() for part in m.parts],
+            model=m.model,
+            created_at=m.created_at,
+        )
+
+
+class PublicShareOut(BaseModel):
+    """A shared conversation as anyone with its link sees it: nothing about its owner."""
+
+    title: str
+    shared_at: float
+    messages: list[SharedMessageOut]
+
+    @classmethod
+    def of(cls, s: SharedSnapshot) -> PublicShareOut:
+        return cls(title=s.title, shared_at=s.created_at, messages=[SharedMessageOut.of(m) for m in s.messages])

@@ -19,6 +19,7 @@ from parley.aws.dynamodb.auth_state import (
 from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
@@ -31,9 +32,10 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     """Every store over one table, with an injected low-level DynamoDB client."""
     table = Table(client, table_name)
     search = DynamoSearchIndex(table)
-    conversations = DynamoConversationStore(table, search)
+    shares = DynamoShareStore(table)
+    conversations = DynamoConversationStore(table, search, shares)
     return Stores(
-        users=DynamoUserStore(table, conversations),
+        users=DynamoUserStore(table, conversations, shares),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,
@@ -44,6 +46,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         connections=DynamoConnectionStore(table),
         stop_signals=DynamoStopSignalStore(table),
         request_rate=DynamoRequestRateStore(table),
+        shares=shares,
     )
 
 

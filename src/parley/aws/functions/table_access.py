@@ -26,25 +26,38 @@ CONNECTIONS = "CONN#*"
 ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
+SHARES = "SHARE#*"  # a share's snapshot, keyed by its token's hash (its owner's record is a user item)
 
 # The index's partition keys.
 USER_LIST = "USERS"
 CONVERSATION_LISTS = "CONVS#*"
 CONNECTION_LISTS = "CONNS#*"
 WORD_LISTS = "WORD#*"  # a user's search postings of one word
+SHARE_LISTS = "SHARES#*"  # a user's shares
 
 # Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "http_api": {
-        # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat.
+        # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat,
+        # shares (made, listed and revoked by their owner; read by anyone holding a link).
         "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS),
-        "Query": (MESSAGES, ANSWER_SLOTS),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REVOKED_TOKENS, TICKETS, LOGIN_FAILURES, ANSWERS, ANSWER_SLOTS),
+        "Query": (MESSAGES, ANSWER_SLOTS, SHARES),
+        "PutItem": (
+            USERS_AND_THEIR_ITEMS,
+            MESSAGES,
+            REVOKED_TOKENS,
+            TICKETS,
+            LOGIN_FAILURES,
+            ANSWERS,
+            ANSWER_SLOTS,
+            SHARES,
+        ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS),
-        "BatchWriteItem": (MESSAGES,),
-        # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
-        "ConditionCheckItem": (MESSAGES,),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, SHARES),
+        "BatchWriteItem": (MESSAGES, SHARES),
+        # A new message's transaction checks that its parent exists (and a branch switch that its leaf does);
+        # a new share's, that its conversation does.
+        "ConditionCheckItem": (MESSAGES, USERS_AND_THEIR_ITEMS),
         # Search: the titles of the conversations found, and the postings of a common word it did not read.
         "BatchGetItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
     },
@@ -106,7 +119,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Function -> partition keys of the index it may query (the only action granted on the index).
 INDEX_QUERIES: dict[str, tuple[str, ...]] = {
-    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS),
+    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS, SHARE_LISTS),
     "ws_connect": (CONNECTION_LISTS,),
     "session_end": (CONNECTION_LISTS,),
 }

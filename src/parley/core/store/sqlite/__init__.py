@@ -15,6 +15,7 @@ from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteSto
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
+from parley.core.store.sqlite.shares import SqliteShareStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
     SqliteTicketStore,
@@ -42,6 +43,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             stop_signals=SqliteStopSignalStore(db),
             # One server process owns the file, so its request budgets can live in its memory.
             request_rate=MemoryRequestRateStore(),
+            shares=SqliteShareStore(db),
         )
     finally:
         await db.close()
