@@ -9,10 +9,10 @@ import re
 from parley.server.browser_headers import API_HEADERS, PAGE_HEADERS
 from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
-# The public surface: login, health, the web app and its config, and the API's own description (it holds
-# no data; the web app's types are generated from it).
-PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
-PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
+# The public surface: login, health, a shared conversation (for whoever holds its link), the web app and its config,
+# and the API's own description (it holds no data; the web app's types are generated from it).
+PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health"), ("GET", "/api/public/shares/abc123")}
+PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/s/some-link", "/config.json", "/openapi.json")
 
 
 async def operations(target):
@@ -94,6 +94,6 @@ async def test_every_page_carries_the_browser_headers(target):
     data = {name: value for name, value in API_HEADERS.items() if name != "Cache-Control"}
     page = {**data, **PAGE_HEADERS}
     async with target.client() as http:
-        for path, expected in (("/", page), ("/c/some-chat", page), ("/config.json", data)):
+        for path, expected in (("/", page), ("/c/some-chat", page), ("/s/some-link", page), ("/config.json", data)):
             response = await http.get(path)
             assert {name: response.headers.get(name) for name in expected} == expected, path
