@@ -21,6 +21,10 @@ export type ChatParams = Schemas["ChatParamsIn"];
 export type TicketResponse = Schemas["TicketResponse"];
 export type WebConfig = Schemas["WebConfig"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type ShareOut = Schemas["ShareOut"];
+export type NewShare = Schemas["NewShareOut"];
+export type PublicShare = Schemas["PublicShareOut"];
+export type SharedMessage = Schemas["SharedMessageOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

@@ -9,7 +9,7 @@ import { pathFor } from "../router";
 import { MessageHits } from "../search/MessageHits";
 import type { SearchStore } from "../search/searchStore";
 import { ConfirmDialog } from "./Dialog";
-import { LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
+import { LinkIcon, LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
 import { toasts } from "./toasts";
 
 interface Props {
@@ -22,11 +22,13 @@ interface Props {
   onOpenMessage: (conversationId: string, messageId: string) => void;
   onDeleted: (id: string) => void;
   onHide: () => void;
+  onShowShares: () => void;
   onLogout: () => void;
 }
 
 export function Sidebar(props: Props) {
   const { store, searchStore, appName, activeId, username, onSelect, onOpenMessage, onDeleted, onHide, onLogout } = props;
+  const { onShowShares } = props;
   const items = useStore(store, (s) => s.items);
   const loaded = useStore(store, (s) => s.loaded);
   const loading = useStore(store, (s) => s.loading);
@@ -155,6 +157,9 @@ export function Sidebar(props: Props) {
           {username.slice(0, 1).toUpperCase()}
         </span>
         <span className="username">{username}</span>
+        <button type="button" className="icon-button" onClick={onShowShares} aria-label="Shared links" title="Shared links">
+          <LinkIcon />
+        </button>
         <button type="button" className="icon-button" onClick={onLogout} aria-label="Log out" title="Log out">
           <LogoutIcon />
         </button>
@@ -166,7 +171,8 @@ export function Sidebar(props: Props) {
         onConfirm={() => void confirmDelete()}
         onCancel={() => setDeleting(null)}
       >
-        This deletes <strong>{deleting?.title}</strong> and all its messages. It cannot be undone.
+        This deletes <strong>{deleting?.title}</strong> and all its messages, and revokes its shared links. It cannot
+        be undone.
       </ConfirmDialog>
     </nav>
   );
