@@ -29,15 +29,17 @@ KEYED_ACTIONS = {
 # with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
 USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
+SHARE = "SHARE#*"  # a share link's snapshot, under its token's hash
 EXPECTED_TABLE_ACCESS = {
     "http_api": {
         "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER},
-        "dynamodb:Query": {MESSAGES, SLOTS},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS},
+        "dynamodb:Query": {MESSAGES, SLOTS, SHARE},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, SHARE},
         "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS},
-        "dynamodb:BatchWriteItem": {MESSAGES},
-        "dynamodb:ConditionCheckItem": {MESSAGES},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, SHARE},
+        "dynamodb:BatchWriteItem": {MESSAGES, SHARE},
+        # A new share's transaction checks that its conversation (a user item) still exists.
+        "dynamodb:ConditionCheckItem": {MESSAGES, USER},
         "dynamodb:BatchGetItem": {USER, MESSAGES},
     },
     "authorizer": {"dynamodb:GetItem": {REVOKED, USER}},
@@ -83,7 +85,7 @@ EXPECTED_TABLE_ACCESS = {
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
 EXPECTED_INDEX_QUERIES = {
-    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*"}},
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*", "SHARES#*"}},
     "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
     "session_end": {"dynamodb:Query": {"CONNS#*"}},
 }
