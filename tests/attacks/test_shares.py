@@ -1,6 +1,7 @@
 """Share links (issue 14): a public route, reached without a session on both paths.
 
-- A revoked link and one that never existed get the same 404 and the same body: nothing tells them apart.
+- A revoked link and one that never existed get the same 404 and the same body: nothing tells them apart; a link
+  whose conversation was deleted is gone too.
 - The public route serves the snapshot and nothing else: a session sent with it changes nothing, it reaches no
   other route, and its answer holds no user data.
 - Guessing links from one address is rate-limited (128 random bits make guessing hopeless; scraping is bounded).
@@ -43,6 +44,18 @@ async def test_a_revoked_link_is_exactly_a_link_that_never_existed(target, ledge
     assert revoked.status_code == missing.status_code == 404
     assert revoked.content == missing.content
     assert revoked.headers["content-type"] == missing.headers["content-type"]
+
+
+async def test_deleting_the_conversation_takes_its_links_down(target, ledger):
+    alice = await target.player("alice")
+    conversation_id, share = await shared(alice)
+    assert (await alice.http.delete(f"/api/conversations/{conversation_id}")).status_code == 204
+    async with target.client() as anyone:
+        gone = await anyone.get(f"/api/public/shares/{share['token']}")
+        missing = await anyone.get(f"/api/public/shares/{NEVER_EXISTED}")
+    ledger.attempt(target.path, "links of deleted conversations", 1)
+    assert gone.status_code == 404 and gone.content == missing.content
+    assert (await alice.http.get("/api/shares")).json() == []
 
 
 async def test_the_public_route_serves_the_snapshot_and_nothing_else(target, ledger):
