@@ -22,6 +22,10 @@ async def share(client, account, conversation_id):
     return response.json()
 
 
+def text(message):
+    return "".join(part["text"] for part in message["parts"])
+
+
 async def public(client, token, **options):
     return await client.get(f"/api/public/shares/{token}", **options)
 
@@ -47,7 +51,7 @@ async def test_a_share_is_a_snapshot_of_the_current_branch(client, alice, provid
     body = response.json()
     assert body["title"] == "What is *markdown*?"
     assert body["shared_at"] == made["created_at"]
-    assert [(m["role"], m["content"]) for m in body["messages"]] == [
+    assert [(m["role"], text(m)) for m in body["messages"]] == [
         ("user", "What is *markdown*?"),
         ("assistant", "Hello there!"),
     ]
@@ -57,7 +61,7 @@ async def test_a_share_is_a_snapshot_of_the_current_branch(client, alice, provid
     # A second share of the same conversation shows its branch as it is now.
     again = await share(client, alice, conversation_id)
     assert again["token"] != made["token"]
-    texts = [m["content"] for m in (await public(client, again["token"])).json()["messages"]]
+    texts = [text(m) for m in (await public(client, again["token"])).json()["messages"]]
     assert texts == ["Edited question", "Hello there!"]
 
 
@@ -66,16 +70,10 @@ async def test_the_public_answer_holds_no_user_data_and_is_never_cached_or_index
     made = await share(client, alice, conversation_id)
     response = await public(client, made["token"])
     assert set(response.json()) == {"title", "shared_at", "messages"}
-    assert {key for m in response.json()["messages"] for key in m} == {
-        "role",
-        "content",
-        "parts",
-        "model",
-        "created_at",
-    }
-    text = response.text
+    assert {key for m in response.json()["messages"] for key in m} == {"role", "parts", "model", "created_at"}
+    body = response.text
     for private in ("alice", conversation_id, made["id"], made["token"], hash_token(made["token"])):
-        assert private not in text
+        assert private not in body
     for answer in (response, await public(client, MISSING_TOKEN)):
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["x-robots-tag"] == "noindex, nofollow"
@@ -153,3 +151,27 @@ async def test_reading_links_is_rate_limited_per_address(settings, provider, tmp
             statuses = [(await public(http, MISSING_TOKEN)).status_code for _ in range(4)]
     assert statuses[:2] == [404, 404]  # a burst of half the minute's budget passes
     assert statuses[-1] == 429
+
+
+async def test_a_conversation_too_long_for_one_answer_is_not_shared(client, alice, runtime):
+    from parley.core.shares.service import MAX_SNAPSHOT_BYTES
+    from parley.core.store.base import MessageStatus
+    from parley.core.store.parts import text_parts
+
+    user = await runtime.stores.users.get_user_by_name("alice")
+    conversation = await runtime.stores.conversations.create_conversation(user.id, "long", "mock-model")
+    parent = None
+    for _ in range(3):  # three messages of 400 KB: each fine, together past the limit
+        message = await runtime.stores.messages.append(
+            user.id,
+            conversation.id,
+            parent_id=parent,
+            role="user",
+            parts=text_parts("é" * (MAX_SNAPSHOT_BYTES // 5)),
+            status=MessageStatus.COMPLETE,
+        )
+        parent = message.id
+    response = await client.post(f"/api/conversations/{conversation.id}/shares", headers=alice.headers)
+    assert response.status_code == 400
+    assert "too long to share" in response.json()["error"]["message"]
+    assert (await client.get("/api/shares", headers=alice.headers)).json() == []

@@ -68,7 +68,7 @@ async def test_the_public_route_serves_the_snapshot_and_nothing_else(target, led
         with_session = await bob.http.get(f"/api/public/shares/{token}")
         assert plain.status_code == with_session.status_code == 200
         assert plain.json() == with_session.json()
-        assert plain.json()["messages"][0]["content"] == "the hidden plans"
+        assert plain.json()["messages"][0]["parts"] == [{"type": "text", "text": "the hidden plans"}]
         for private in ("alice", conversation_id, share["id"]):
             assert private not in plain.text
         assert plain.headers["x-robots-tag"] == "noindex, nofollow"

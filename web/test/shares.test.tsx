@@ -34,11 +34,13 @@ describe("share links", () => {
       title: "Rivers",
       shared_at: 1_700_000_000,
       messages: [
-        { role: "user", content: "Which **river**?", parts: [], model: null, created_at: 1 },
+        { role: "user", parts: [{ type: "text", text: "Which **river**?" }], model: null, created_at: 1 },
         {
           role: "assistant",
-          content: "The **Nile**. <img src=x onerror=alert(1)> [x](javascript:alert(1))",
-          parts: [],
+          parts: [
+            { type: "text", text: "The **Nile**. " },
+            { type: "text", text: "<img src=x onerror=alert(1)> [x](javascript:alert(1))" },
+          ],
           model: "m",
           created_at: 2,
         },

@@ -19,6 +19,7 @@ from parley.core.store.base import (
     SharedMessage,
     SharedSnapshot,
 )
+from parley.core.store.parts import TextPart
 from parley.core.store.tree import Branch
 from parley.errors import message_for_code
 
@@ -315,22 +316,21 @@ class NewShareOut(ShareOut):
     token: str = Field(description="The link's secret (also inside url).")
 
 
+class TextPartOut(BaseModel):
+    type: Literal["text"] = "text"
+    text: str = Field(description="Markdown (an answer) or plain text (a question).")
+
+
 class SharedMessageOut(BaseModel):
     role: str
-    content: str = Field(description="The message's text (markdown).")
-    parts: list[dict[str, Any]] = Field(description="The message's content parts (text parts only).")
+    parts: list[TextPartOut] = Field(description="The message's content: its text parts, in order.")
     model: str | None
     created_at: float
 
     @classmethod
     def of(cls, m: SharedMessage) -> SharedMessageOut:
-        return cls(
-            role=m.role,
-            content=m.content,
-            parts=[part.to_json() for part in m.parts],
-            model=m.model,
-            created_at=m.created_at,
-        )
+        parts = [TextPartOut(text=part.text) for part in m.parts if isinstance(part, TextPart)]
+        return cls(role=m.role, parts=parts, model=m.model, created_at=m.created_at)
 
 
 class PublicShareOut(BaseModel):

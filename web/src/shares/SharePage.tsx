@@ -89,11 +89,17 @@ function SharedConversation({ share, appName }: { share: PublicShare; appName: s
   );
 }
 
+/** A message's text: its text parts, joined (the only parts a share holds). */
+export function textOf(message: SharedMessage): string {
+  return message.parts.map((part) => part.text).join("");
+}
+
 function SharedMessageView({ message, appName }: { message: SharedMessage; appName: string }) {
+  const text = textOf(message);
   if (message.role === "user") {
     return (
       <section className="message user" aria-label="They said">
-        <div className="bubble">{message.content}</div>
+        <div className="bubble">{text}</div>
       </section>
     );
   }
@@ -104,7 +110,7 @@ function SharedMessageView({ message, appName }: { message: SharedMessage; appNa
       </div>
       <div className="assistant-body">
         <div className="markdown">
-          <MarkdownBlock text={message.content} />
+          <MarkdownBlock text={text} />
         </div>
         {message.model && <p className="answer-note">{message.model}</p>}
       </div>

@@ -31,8 +31,9 @@ TOKEN_BYTES = 16  # 128 bits: guessing a live link is hopeless
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 # Who may read a share: the people it is shared with see what the owner saw in the chat, nothing else.
 SHARED_ROLES = ("user", "assistant")
-# A share is served whole, as one JSON answer (on AWS a Lambda answer is at most 6 MB).
-MAX_SNAPSHOT_CHARS = 4_000_000
+# A share is served whole, as one JSON answer, and on AWS a Lambda answer is at most 6 MB: 1 MB of text stays well
+# under it however the JSON escapes it (a long conversation: about 150,000 words).
+MAX_SNAPSHOT_BYTES = 1_000_000
 MAX_SHARES_PER_USER = 500
 NOT_FOUND = "This link was revoked or never existed."
 
@@ -92,8 +93,8 @@ class ShareService:
         messages = snapshot_of(path)
         if not messages:
             raise InvalidInput("There is nothing to share yet: the conversation has no messages.")
-        if sum(len(m.content) for m in messages) > MAX_SNAPSHOT_CHARS:
-            raise InvalidInput("This conversation is too long to share.")
+        if sum(len(m.content.encode("utf-8")) for m in messages) > MAX_SNAPSHOT_BYTES:
+            raise InvalidInput("This conversation is too long to share (over 1 MB of text).")
         if len(await self._shares.list_shares(user_id)) >= MAX_SHARES_PER_USER:
             raise Conflict(f"You have {MAX_SHARES_PER_USER} shared links. Revoke some before sharing more.")
         token = self._new_token()
@@ -108,7 +109,7 @@ class ShareService:
             raise NotFound("Conversation not found.")  # deleted meanwhile
         return NewShare(share=share, token=token)
 
-    async def list(self, user_id: str) -> list[Share]:
+    async def list_shares(self, user_id: str) -> list[Share]:
         return await self._shares.list_shares(user_id)
 
     async def revoke(self, user_id: str, share_id: str) -> None:

@@ -33,7 +33,7 @@ async def create_share(conversation_id: ConversationId, principal: PrincipalDep,
 @router.get("/api/shares", responses={401: {"model": ErrorBody}})
 async def list_shares(principal: PrincipalDep, runtime: RuntimeDep) -> list[ShareOut]:
     """The user's shared links, newest first (without their tokens, which are not kept)."""
-    return [ShareOut.of(share) for share in await runtime.shares.list(principal.user.id)]
+    return [ShareOut.of(share) for share in await runtime.shares.list_shares(principal.user.id)]
 
 
 @router.delete("/api/shares/{share_id}", status_code=204, responses=_ERRORS)
