@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -107,6 +108,8 @@ def _app_env(upstream: FakeOpenAI) -> dict[str, str]:
         "OPENAI_BASE_URL": upstream.base_url,
         "OPENAI_API_KEY": UPSTREAM_KEY,
         "PARLEY_LOG_LEVEL": "WARNING",
+        # A test's server is stopped with SIGTERM: an answer a test left running need not hold that up.
+        "PARLEY_SHUTDOWN_GRACE_SECONDS": "2",
     }
 
 
@@ -278,3 +281,44 @@ def screenshot(page: Page, name: str) -> Path:
     path = RESULTS / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled")  # transitions finished, blinking stopped
     return path
+
+
+HOMES = ("parley-serve", "aws-local")
+
+
+def _each_home(request: pytest.FixtureRequest, server: Server) -> Server:
+    if request.param == "aws-local":
+        aws_server: Server = request.getfixturevalue("aws_server")
+        return aws_server
+    return server
+
+
+def on_both_homes() -> Callable[..., Server]:
+    """A module's ``server = on_both_homes()`` overrides conftest's ``server`` (``parley serve``) with each home in
+    turn; module scope, so every test runs on one home before the next starts."""
+    return pytest.fixture(scope="module", params=HOMES, name="server")(_each_home)
+
+
+def use_theme(page: Page, theme: str) -> None:
+    """Emulate the OS theme and wait until the page has taken it (the switch reaches the page a little later)."""
+    page.emulate_media(color_scheme=theme)
+    if not page.url.startswith("http"):
+        return  # nothing loaded yet: the first page will start in this theme
+    background = "rgb(255, 255, 255)" if theme == "light" else "rgb(33, 33, 33)"
+    page.wait_for_function("(bg) => getComputedStyle(document.body).backgroundColor === bg", arg=background)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+# axe is injected by evaluate(), which the page's CSP does not govern.
+AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def run_axe(page: Page) -> list[str]:
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.slice(0, 3)"
+        "  .map(n => n.target.join(' ') + ' (' + n.failureSummary + ')').join(', '))"
+    )
+    return list(result)

@@ -5,7 +5,6 @@ Every test runs on both paths: ``parley serve`` and the serverless emulation (``
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from e2e.support import (
@@ -13,25 +12,19 @@ from e2e.support import (
     User,
     answers,
     login,
+    on_both_homes,
     open_context,
+    run_axe,
     screenshot,
     send,
     slow_script,
+    use_theme,
     wait_connected,
     wait_idle,
 )
-from e2e.test_layout import run_axe, use_theme
 from parley.testing.fake_openai import FakeOpenAI, Script
 
-
-# Module scope: pytest then runs every test on one path before starting the next.
-@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
-def server(request: pytest.FixtureRequest, server: Server) -> Server:
-    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
-    if request.param == "aws-local":
-        aws_server: Server = request.getfixturevalue("aws_server")
-        return aws_server
-    return server
+server = on_both_homes()
 
 
 def versions(message: Locator, position: int, total: int) -> Locator:

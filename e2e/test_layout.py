@@ -11,14 +11,15 @@ from playwright.sync_api import Browser, Page, expect
 from e2e.support import (
     DESKTOP,
     PHONE,
-    REPO,
     Server,
     User,
     answers,
     login,
     open_context,
+    run_axe,
     screenshot,
     send,
+    use_theme,
     wait_connected,
     wait_idle,
 )
@@ -44,8 +45,6 @@ print(greet("Parley"))
 - Use `pip` for packages
 - Read [the docs](https://docs.python.org/3/) when unsure
 """
-
-AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def chat_with_rich_answer(page: Page, user: User, fake: FakeOpenAI) -> None:
@@ -111,30 +110,9 @@ def test_phone_screenshots_and_drawer(phone_page: Page, server: Server, fake: Fa
     expect(answers(page).first.locator("table")).to_be_visible()
 
 
-def use_theme(page: Page, theme: str) -> None:
-    """Emulate the OS theme and wait until the page has taken it (the switch reaches the page a little later)."""
-    page.emulate_media(color_scheme=theme)
-    if not page.url.startswith("http"):
-        return  # nothing loaded yet: the first page will start in this theme
-    background = "rgb(255, 255, 255)" if theme == "light" else "rgb(33, 33, 33)"
-    page.wait_for_function("(bg) => getComputedStyle(document.body).backgroundColor === bg", arg=background)
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-
-
 def assert_fits(page: Page, width: int) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"the page is {overflow}px wide on a {width}px screen"
-
-
-def run_axe(page: Page) -> list[str]:
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.slice(0, 3)"
-        "  .map(n => n.target.join(' ') + ' (' + n.failureSummary + ')').join(', '))"
-    )
-    return list(result)
 
 
 def test_accessibility(browser: Browser, server: Server, fake: FakeOpenAI) -> None:

@@ -6,10 +6,9 @@ Every test runs on both paths: ``parley serve`` and the serverless emulation (``
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.support import Server, User, answers, login, send, wait_connected, wait_idle
+from e2e.support import User, answers, login, on_both_homes, send, wait_connected, wait_idle
 from parley.testing.fake_openai import FakeOpenAI, Script
 
 COUNT = 60
@@ -18,13 +17,7 @@ TOKENS = tuple(f"w{i}é🙂 " for i in range(COUNT))
 FULL = "".join(TOKENS).strip()
 
 
-@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
-def server(request: pytest.FixtureRequest, server: Server) -> Server:
-    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
-    if request.param == "aws-local":
-        aws_server: Server = request.getfixturevalue("aws_server")
-        return aws_server
-    return server
+server = on_both_homes()
 
 
 def answer_text(page: Page) -> str:

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.support import Server, User, login, screenshot
+from e2e.support import Server, User, login, on_both_homes, screenshot
 from parley.testing.fake_openai import FakeOpenAI, Script
 
 FILLER = "Paragraph after paragraph of something else entirely. " * 40
 
 
-@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
-def server(request: pytest.FixtureRequest, server: Server) -> Server:
-    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
-    if request.param == "aws-local":
-        aws_server: Server = request.getfixturevalue("aws_server")
-        return aws_server
-    return server
+server = on_both_homes()
 
 
 def test_a_word_said_long_ago_on_another_branch_opens_there(

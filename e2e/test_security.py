@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.support import PageWatch, Server, User, answers, login, send, wait_connected, wait_idle
+from e2e.support import PageWatch, Server, User, answers, login, on_both_homes, send, wait_connected, wait_idle
 from parley.testing.fake_openai import FakeOpenAI, Script
 
 HOSTILE = (
@@ -25,14 +24,7 @@ HOSTILE = (
 )
 
 
-# Module scope: pytest then runs every test on one path before starting the next.
-@pytest.fixture(scope="module", params=["parley-serve", "aws-local"])
-def server(request: pytest.FixtureRequest, server: Server) -> Server:
-    """Overrides conftest's ``server`` (``parley serve``) with each path in turn."""
-    if request.param == "aws-local":
-        aws_server: Server = request.getfixturevalue("aws_server")
-        return aws_server
-    return server
+server = on_both_homes()
 
 
 def test_hostile_answer_runs_no_script_and_loads_nothing_from_elsewhere(

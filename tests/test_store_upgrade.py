@@ -6,6 +6,7 @@ copied below as fixtures of the old format), then opened with this version.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 import uuid
@@ -170,23 +171,21 @@ class ReleaseSqliteWriter:
             " updated_at = ? WHERE id = ?",
             (content, status, finish_reason, prompt_tokens, completion_tokens, now, message_id),
         )
-        index = next(i for i, w in enumerate(self.written) if w.id == message_id)
-        w = self.written[index]
-        self.written[index] = Written(
-            w.conversation_id,
-            w.id,
-            w.seq,
-            w.role,
-            content,
-            status,
-            w.model,
-            finish_reason,
-            prompt_tokens,
-            completion_tokens,
-            w.client_msgid,
-            w.at,
-            now,
-        )
+        saved_as(self.written, message_id, content, status, finish_reason, prompt_tokens, completion_tokens, now)
+
+
+def saved_as(written, message_id, content, status, finish_reason, prompt_tokens, completion_tokens, saved_at):
+    """Record in ``written`` what a release's save of ``message_id`` left in its store."""
+    index = next(i for i, w in enumerate(written) if w.id == message_id)
+    written[index] = dataclasses.replace(
+        written[index],
+        content=content,
+        status=status,
+        finish_reason=finish_reason,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        saved_at=saved_at,
+    )
 
 
 def write_release_data(writer: ReleaseSqliteWriter) -> tuple[dict[str, str], dict[str, str]]:
@@ -441,23 +440,7 @@ class ReleaseDynamoWriter:
             condition="attribute_exists(pk)",
         )
         await self._write_parts(conversation_id, seq, parts)
-        index = next(i for i, w in enumerate(self.written) if w.id == message_id)
-        w = self.written[index]
-        self.written[index] = Written(
-            w.conversation_id,
-            w.id,
-            w.seq,
-            w.role,
-            content,
-            status,
-            w.model,
-            finish_reason,
-            prompt_tokens,
-            completion_tokens,
-            w.client_msgid,
-            w.at,
-            now,
-        )
+        saved_as(self.written, message_id, content, status, finish_reason, prompt_tokens, completion_tokens, now)
 
 
 @pytest.fixture

@@ -194,6 +194,9 @@ class Functions(Construct):
     def __getitem__(self, name: str) -> lambda_.Function:
         return self._functions[name]
 
+    def by_name(self) -> Mapping[str, lambda_.Function]:
+        return dict(self._functions)
+
     def add_environment(self, key: str, value: str) -> None:
         for function in self._functions.values():
             function.add_environment(key, value)

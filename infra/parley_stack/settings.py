@@ -20,6 +20,8 @@ API_RATE_LIMIT = "apiRateLimit"
 API_BURST_LIMIT = "apiBurstLimit"
 WORKER_CONCURRENCY = "workerConcurrency"
 WEB_ACL_ARN = "webAclArn"
+ALARM_EMAIL = "alarmEmail"
+MONITORING = "monitoring"
 
 DEFAULT_LAMBDA_ASSET = "build/lambda"
 DEFAULT_WEB_DIST = "web/dist"
@@ -33,6 +35,8 @@ DEFAULT_API_RATE_LIMIT = 50.0  # requests (HTTP) or messages and connections (We
 DEFAULT_API_BURST_LIMIT = 100
 # A web ACL for CloudFront lives in us-east-1, with the global scope, whatever the stack's region.
 WEB_ACL_ARN_PATTERN = re.compile(r"arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+")
+
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class SettingsError(Exception):
@@ -60,6 +64,10 @@ class DeploySettings:
     the account. None: none reserved (the account's quota must leave 100 unreserved, so a new account cannot)."""
     web_acl_arn: str | None = None
     """A WAF web ACL (CloudFront scope) to put in front of the site and /api/*; see infra/README.md."""
+    monitoring: bool = True
+    """CloudWatch alarms and a dashboard (infra/README.md says what they cost); `-c monitoring=off` leaves them out."""
+    alarm_email: str | None = None
+    """Where the alarms' topic sends email (the address confirms the subscription once); None: no email."""
 
     @classmethod
     def from_context(cls, get: Any) -> DeploySettings:
@@ -82,6 +90,8 @@ class DeploySettings:
             api_burst_limit=_number(text(API_BURST_LIMIT), API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT, int),
             worker_concurrency=_number(text(WORKER_CONCURRENCY), WORKER_CONCURRENCY, None, int),
             web_acl_arn=text(WEB_ACL_ARN),
+            monitoring=_switch(text(MONITORING), MONITORING),
+            alarm_email=text(ALARM_EMAIL),
         )
         settings.check()
         return settings
@@ -104,6 +114,8 @@ class DeploySettings:
             raise SettingsError(f"{API_RATE_LIMIT} and {API_BURST_LIMIT} must be above zero.")
         if self.worker_concurrency is not None and self.worker_concurrency < 1:
             raise SettingsError(f"{WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
+        if self.alarm_email and not EMAIL_PATTERN.fullmatch(self.alarm_email):
+            raise SettingsError(f"{ALARM_EMAIL} must be one email address, not {self.alarm_email!r}.")
         if self.web_acl_arn and not WEB_ACL_ARN_PATTERN.fullmatch(self.web_acl_arn):
             raise SettingsError(
                 f"{WEB_ACL_ARN} must be the ARN of a web ACL for CloudFront: created in us-east-1 with the CLOUDFRONT"
@@ -118,6 +130,14 @@ def _number(value: str | None, key: str, default: Any, kind: type) -> Any:
         return kind(value)
     except ValueError:
         raise SettingsError(f"{key} must be a number, not {value!r}.") from None
+
+
+def _switch(value: str | None, key: str) -> bool:
+    if value is None or value.lower() in ("on", "true", "yes", "1"):
+        return True
+    if value.lower() in ("off", "false", "no", "0"):
+        return False
+    raise SettingsError(f"{key} must be on or off, not {value!r}.")
 
 
 def _directory(value: str) -> Path:

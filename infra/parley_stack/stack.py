@@ -10,6 +10,7 @@ from constructs import Construct
 
 from parley_stack.functions import Functions, session_end_filter
 from parley_stack.http_api import HttpApi
+from parley_stack.monitoring import Monitoring
 from parley_stack.settings import DeploySettings
 from parley_stack.site import Site
 from parley_stack.storage import Storage
@@ -67,3 +68,27 @@ class ParleyStack(Stack):
             self, "TableName", value=storage.table.table_name, description="PARLEY_DYNAMODB_TABLE for parley users"
         )
         CfnOutput(self, "Region", value=self.region, description="AWS_REGION for parley users")
+        if settings.monitoring:
+            self._monitor(settings, functions, storage, http, websocket)
+
+    def _monitor(
+        self, settings: DeploySettings, functions: Functions, storage: Storage, http: HttpApi, websocket: WebSocket
+    ) -> None:
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions=functions.by_name(),
+            worker=functions["worker"],
+            table=storage.table,
+            http_api=http.api,
+            websocket_api=websocket.api,
+            alarm_email=settings.alarm_email,
+        )
+        CfnOutput(
+            self,
+            "Dashboard",
+            value=f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards:name={monitoring.dashboard.dashboard_name}",
+            description="CloudWatch dashboard",
+        )
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarms notify this topic")

@@ -22,6 +22,13 @@ def only(template: Json, resource_type: str) -> tuple[str, Json]:
     return next(iter(found.items()))
 
 
+def prompts_topic(template: Json) -> tuple[str, Json]:
+    """The topic prompts are published to (the other topic is the alarms')."""
+    found = {n: b for n, b in resources(template, "AWS::SNS::Topic").items() if "KmsMasterKeyId" in b["Properties"]}
+    assert len(found) == 1, f"expected one encrypted topic, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def distribution_config(template: Json) -> Json:
     _, distribution = only(template, "AWS::CloudFront::Distribution")
     return distribution["Properties"]["DistributionConfig"]

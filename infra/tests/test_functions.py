@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cfn import flatten, only, parley_functions, references, resources, websocket_api
+from tests.cfn import flatten, only, parley_functions, prompts_topic, references, resources, websocket_api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLERS_SOURCE = REPO_ROOT / "src" / "parley" / "aws" / "handlers"
@@ -59,7 +59,7 @@ def test_one_code_asset_for_every_function(template_json: dict[str, Any]) -> Non
 
 def test_every_function_is_told_where_everything_is(template_json: dict[str, Any]) -> None:
     (table,) = resources(template_json, "AWS::DynamoDB::Table")
-    (topic,) = resources(template_json, "AWS::SNS::Topic")
+    topic, _ = prompts_topic(template_json)
     (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
     for function in parley_functions(template_json).values():
         variables = function.properties["Environment"]["Variables"]
@@ -119,8 +119,12 @@ def test_no_vpc_no_provisioned_concurrency_and_no_reserved_concurrency_unless_as
 
 def test_the_worker_is_subscribed_to_the_prompts_topic(template_json: dict[str, Any]) -> None:
     worker = parley_functions(template_json)["worker"]
-    (topic,) = resources(template_json, "AWS::SNS::Topic")
-    _, subscription = only(template_json, "AWS::SNS::Subscription")
+    topic, _ = prompts_topic(template_json)
+    [subscription] = [
+        body
+        for body in resources(template_json, "AWS::SNS::Subscription").values()
+        if references(body["Properties"]["TopicArn"]) == {topic}
+    ]
     assert subscription["Properties"]["Protocol"] == "lambda"
     assert references(subscription["Properties"]["Endpoint"]) == {worker.logical_id}
     assert references(subscription["Properties"]["TopicArn"]) == {topic}

@@ -9,6 +9,7 @@ from tests.cfn import (
     as_list,
     flatten,
     parley_functions,
+    prompts_topic,
     resources,
     table_grants,
     websocket_api,
@@ -117,7 +118,7 @@ def test_no_parley_function_has_a_wildcard_action(template_json: dict[str, Any])
 
 
 def test_only_the_publisher_may_use_the_topics_key_and_only_through_its_alias(template_json: dict[str, Any]) -> None:
-    (topic,) = resources(template_json, "AWS::SNS::Topic").values()
+    _, topic = prompts_topic(template_json)
     # The AWS managed key: no monthly charge, and a key policy that lets the account use it through SNS.
     assert flatten(topic["Properties"]["KmsMasterKeyId"]) == "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"
     users = {}
@@ -191,7 +192,7 @@ def test_only_the_session_end_function_reads_the_tables_stream(template_json: di
 
 
 def test_only_sendprompt_publishes_prompts(template_json: dict[str, Any]) -> None:
-    (topic,) = resources(template_json, "AWS::SNS::Topic")
+    topic, _ = prompts_topic(template_json)
     publishers = {
         name for name, function in parley_functions(template_json).items() if "sns:Publish" in function.actions()
     }

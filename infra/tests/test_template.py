@@ -10,6 +10,8 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from tests.cfn import parley_functions
+
 # Every resource type in the stack, each billed per use or free. A new type has to be added here deliberately.
 FREE_WHEN_IDLE = {
     "AWS::ApiGatewayV2::Api",
@@ -39,9 +41,11 @@ FREE_WHEN_IDLE = {
     "Custom::S3AutoDeleteObjects",
 }
 CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
-# The one thing that costs money while nobody uses Parley: $0.40 a month per secret (the JWT secret, and the secret
-# that proves to the HTTP API that a request came through CloudFront).
-BILLED_MONTHLY = {"AWS::SecretsManager::Secret"}
+# What costs money while nobody uses Parley: $0.40 a month per secret (the JWT secret, and the secret that proves to
+# the HTTP API that a request came through CloudFront); $0.10 a month per alarm (an account's first 10 are free); the
+# dashboard ($3 a month past an account's first 3). infra/README.md adds them up; `-c monitoring=off` drops those.
+BILLED_MONTHLY = {"AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
+OTHER_ALARMS = 4  # besides each function's errors and throttles: dropped answers, table read and write throttles, 5xx
 
 
 def test_synth_writes_an_assembly_this_cli_reads(cloud_assembly: Path) -> None:
@@ -71,5 +75,8 @@ def test_no_resource_depends_on_itself(template_json: dict[str, Any]) -> None:
 def test_nothing_costs_money_while_idle(template_json: dict[str, Any]) -> None:
     types = {body["Type"] for body in template_json["Resources"].values()}
     assert types - FREE_WHEN_IDLE - BILLED_MONTHLY == set()
-    secrets = [body for body in template_json["Resources"].values() if body["Type"] in BILLED_MONTHLY]
-    assert len(secrets) == 2
+    alarms = 2 * len(parley_functions(template_json)) + OTHER_ALARMS
+    billed = [body["Type"] for body in template_json["Resources"].values() if body["Type"] in BILLED_MONTHLY]
+    assert sorted(billed) == sorted(
+        ["AWS::SecretsManager::Secret"] * 2 + ["AWS::CloudWatch::Alarm"] * alarms + ["AWS::CloudWatch::Dashboard"]
+    )

@@ -35,6 +35,9 @@ ENV_SHARE_VIEWS_PER_MINUTE = "PARLEY_SHARE_VIEWS_PER_MINUTE"
 ENV_MAX_GENERATIONS_PER_USER = "PARLEY_MAX_GENERATIONS_PER_USER"
 ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
 ENV_FORWARDED_ALLOW_IPS = "PARLEY_FORWARDED_ALLOW_IPS"
+ENV_SHUTDOWN_GRACE = "PARLEY_SHUTDOWN_GRACE_SECONDS"
+ENV_METRICS_TOKEN = "PARLEY_METRICS_TOKEN"  # noqa: S105 - a variable name, not a secret
+ENV_LOG_FORMAT = "PARLEY_LOG_FORMAT"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -115,6 +118,13 @@ class Settings:
     context_budget_tokens: int = 6000
     max_prompt_chars: int = 32_000
     save_interval_seconds: float = 1.0
+    # On SIGTERM, running answers may finish for this long before they are cut and saved as interrupted.
+    shutdown_grace_seconds: float = 30.0
+
+    # Operations: /metrics is served only to scrapers sending this bearer token (None: not served at all);
+    # logs are readable lines ("plain") or one JSON object a line ("json").
+    metrics_token: str | None = None
+    log_format: str = "plain"
     title_max_chars: int = 60
 
     # Serverless deployment
@@ -184,6 +194,9 @@ class Settings:
             ("max_generations_per_user", ENV_MAX_GENERATIONS_PER_USER, int),
             ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
             ("forwarded_allow_ips", ENV_FORWARDED_ALLOW_IPS, _parse_list),
+            ("shutdown_grace_seconds", ENV_SHUTDOWN_GRACE, float),
+            ("metrics_token", ENV_METRICS_TOKEN, str),
+            ("log_format", ENV_LOG_FORMAT, parse_log_format),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),
@@ -228,6 +241,16 @@ def _parse_list(raw: str) -> tuple[str, ...]:
 
 
 MAX_APP_NAME_CHARS = 40
+
+
+LOG_FORMATS = ("plain", "json")
+
+
+def parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"one of {', '.join(LOG_FORMATS)}")
+    return value
 
 
 def parse_app_name(raw: str) -> str:

@@ -15,6 +15,7 @@ Lambda) map classes to status codes; the core never knows about them.
     ├── TooManyGenerations        the per-user cap on simultaneous answers
     ├── RetryLater                refused for now; carries retry_after
     │   ├── RateLimited           the per-user request rate limit
+    │   ├── ShuttingDown          the server is shutting down: no new answers
     │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── Forbidden                 refused whoever asks
     │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
@@ -28,7 +29,8 @@ Lambda) map classes to status codes; the core never knows about them.
         ├── ProviderTimeout       no first token, or no next token, in time
         └── StreamInterrupted     the provider's stream broke after it started
             └── ModelCrashed      the local model's process ended mid-answer
-    AnswerAbandoned               never raised: the finish reason of an answer whose process died mid-way
+    AnswerAbandoned               an answer the server could not finish: its process died mid-way (never raised
+                                  then, only its finish reason), or a shutdown's grace period ran out
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ class RetryLater(ParleyError):
 class RateLimited(RetryLater):
     code = "rate_limited"
     default_message = "Too many requests."
+
+
+class ShuttingDown(RetryLater):
+    code = "shutting_down"
+    default_message = "The server is restarting."
 
 
 class Forbidden(ParleyError):
@@ -170,7 +177,7 @@ class ModelCrashed(StreamInterrupted):
 
 class AnswerAbandoned(ParleyError):
     code = "abandoned"
-    default_message = "The server stopped before the answer finished."
+    default_message = "The server stopped before the answer finished. What was written so far is kept."
 
 
 def message_for_code(code: str) -> str | None:

@@ -18,6 +18,7 @@ from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
@@ -59,7 +60,12 @@ def build_auth(settings: Settings, stores: Stores) -> AuthService:
 
 
 def build_chat(
-    settings: Settings, stores: Stores, models: ModelRegistry, *, wall_clock: Callable[[], float] = time.time
+    settings: Settings,
+    stores: Stores,
+    models: ModelRegistry,
+    *,
+    wall_clock: Callable[[], float] = time.time,
+    observer: RunObserver | None = None,
 ) -> ChatService:
     return ChatService(
         stores.conversations,
@@ -74,6 +80,7 @@ def build_chat(
             idle_timeout=settings.token_idle_timeout,
         ),
         wall_clock=wall_clock,
+        observer=observer,
     )
 
 
@@ -89,15 +96,17 @@ async def open_runtime(
     models: ModelRegistry | None = None,
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
+    observer: RunObserver | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open stores and discover models (unless given), and build the services."""
+    """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
+    run (the server's metrics)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
         if models is None:
             models = await build_models(settings, os.environ if env is None else env)
             stack.push_async_callback(models.aclose)
-        chat = build_chat(settings, stores, models)
+        chat = build_chat(settings, stores, models, observer=observer)
         stack.push_async_callback(chat.aclose)
         yield Runtime(
             settings=settings,

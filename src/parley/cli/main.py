@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parley import __version__
-from parley.cli import users
+from parley.cli import backups, users
 from parley.cli.support import CommandGroup, run_async
 from parley.config import Settings
 from parley.errors import ParleyError
@@ -19,7 +19,7 @@ from parley.errors import ParleyError
 log = logging.getLogger("parley.cli")
 
 # Each group of commands lives in its own module and adds its own parsers.
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (users,)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (users, backups)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,19 +80,20 @@ def _comma_list(raw: str) -> tuple[str, ...]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from parley.server.app import create_app
+    from parley.server.graceful import GracefulServer
     from parley.server.log_setup import log_config
     from parley.server.uvicorn_config import uvicorn_config
 
-    logs = log_config(settings.log_level)
+    logs = log_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(logs)
     app = create_app(settings)
-    server = uvicorn.Server(
+    server = GracefulServer(
         uvicorn_config(
             app, settings, host=settings.host, port=settings.port, log_config=logs, timeout_graceful_shutdown=10
-        )
+        ),
+        app,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
     # uvicorn re-raises the Ctrl-C it handled once it has shut down; that is a clean stop (as in uvicorn.run).
     with contextlib.suppress(KeyboardInterrupt):

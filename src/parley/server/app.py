@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,13 +15,17 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
+from parley.core.chat.observer import Observers
 from parley.runtime import Runtime, build_rate_limit, build_share_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
+from parley.server.metrics import ServerMetrics
+from parley.server.metrics import install as install_metrics
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
 from parley.server.routes import auth, chat, conversations, health, models, preferences, search, shares, web, ws
 from parley.server.sessions import SessionWatcher
+from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,17 @@ def first_user_hint() -> str:
     return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host: bool = True) -> FastAPI:
-    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs).
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    check_host: bool = True,
+    metrics: ServerMetrics | None = None,
+    tracing: Tracing | None = None,
+) -> FastAPI:
+    """The app; it opens its own runtime at start-up unless one is given (tests pass theirs, built with
+    ``metrics`` and ``tracing`` as its observers when they want them). Metrics are served when a metrics token
+    is set; traces are exported when an OpenTelemetry exporter is configured (``OTEL_EXPORTER_OTLP_ENDPOINT``).
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
     function sees is API Gateway's, never one a page could have rebound."""
@@ -47,12 +60,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
             async with in_background(app.state.sessions.run()):
                 yield
             return
-        async with open_runtime(settings) as opened:
+        observer = Observers(*(watcher for watcher in (metrics, tracing) if watcher is not None))
+        async with AsyncExitStack() as stack:
+            if tracing is not None:
+                stack.callback(tracing.shutdown)  # last: spans of the answers cut at shutdown are sent too
+            opened = await stack.enter_async_context(open_runtime(settings, observer=observer))
             _attach(app, settings, opened)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
 
+    if metrics is None and settings.metrics_token:
+        metrics = ServerMetrics()
+    if tracing is None and runtime is None:
+        tracing = tracing_from_env(os.environ)
     app = FastAPI(
         title="Parley",
         version=__version__,
@@ -73,6 +94,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
         app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if metrics is not None and settings.metrics_token:
+        install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
+    if tracing is not None:
+        app.add_middleware(TracingMiddleware, tracing=tracing)
     return app
 
 

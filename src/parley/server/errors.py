@@ -22,6 +22,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.Forbidden: 403,
     errors.TooManyGenerations: 429,
     errors.RateLimited: 429,
+    errors.ShuttingDown: 503,
     errors.AuthError: 401,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,

@@ -337,16 +337,7 @@ class DynamoMessageLog:
         if "rev" in old:
             stale = [(pk, keys.chunk(sk, old["rev"], n)) for n in range(1, int(old.get("chunks", 1)))]
             await self._table.delete_keys(stale)
-        await self._search.index_message(
-            user_id,
-            conversation_id,
-            message_id,
-            role=old["role"],
-            text=text_of(parts),
-            status=status,
-            at=now,
-            was_final=is_final(MessageStatus(old["status"])),
-        )
+        await self._reindex(user_id, conversation_id, message_id, old, parts, status, now)
         return True
 
     async def _update_legacy(
@@ -388,6 +379,20 @@ class DynamoMessageLog:
         stale = range(len(pieces), int(old.get("parts", 1)))
         await self._table.delete_keys((pk, keys.legacy_part(seq, n)) for n in stale)
         message_id = f"{conversation_id}.{seq}"
+        await self._reindex(user_id, conversation_id, message_id, old, parts, status, now)
+        return True
+
+    async def _reindex(
+        self,
+        user_id: str,
+        conversation_id: str,
+        message_id: str,
+        old: dict[str, Any],
+        parts: Sequence[ContentPart],
+        status: MessageStatus,
+        at: float,
+    ) -> None:
+        """Tell the search index a message was saved: ``old`` is the item as it was before the save."""
         await self._search.index_message(
             user_id,
             conversation_id,
@@ -395,10 +400,9 @@ class DynamoMessageLog:
             role=old["role"],
             text=text_of(parts),
             status=status,
-            at=now,
+            at=at,
             was_final=is_final(MessageStatus(old["status"])),
         )
-        return True
 
     async def path(self, user_id: str, conversation_id: str, leaf_id: str | None = None) -> list[Message] | None:
         conversation = await self._conversation(user_id, conversation_id)

@@ -88,6 +88,20 @@ def _postings_of(text: str) -> tuple[int, dict[str, tuple[int, int, int]]]:
     return length, found
 
 
+@dataclass(frozen=True)
+class _IndexedText:
+    """A text to index: a message's or a title's, whose postings go under ``prefix`` in its conversation."""
+
+    user_id: str
+    conversation_id: str
+    prefix: str
+    text: str
+    at: float
+    message_id: str | None  # None: the title
+    role: str | None
+    replacing: bool  # postings were written for it before: the words no longer in it go
+
+
 class DynamoSearchIndex:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -111,13 +125,10 @@ class DynamoSearchIndex:
         if not is_final(status) or role not in INDEXED_ROLES:
             return
         prefix = keys.message_words(message_id)
-        await self._replace(
-            user_id, conversation_id, prefix, text, at, message_id=message_id, role=role, replacing=was_final
-        )
+        await self._replace(_IndexedText(user_id, conversation_id, prefix, text, at, message_id, role, was_final))
 
     async def index_title(self, user_id: str, conversation_id: str, title: str, at: float, *, new: bool) -> None:
-        prefix = keys.title_words()
-        await self._replace(user_id, conversation_id, prefix, title, at, message_id=None, role=None, replacing=not new)
+        await self._replace(_IndexedText(user_id, conversation_id, keys.title_words(), title, at, None, None, not new))
 
     async def drop_conversation(self, conversation_id: str) -> None:
         items = await self._table.query_all(
@@ -125,36 +136,17 @@ class DynamoSearchIndex:
         )
         await self._table.delete_keys((item["pk"], item["sk"]) for item in items)
 
-    async def _replace(
-        self,
-        user_id: str,
-        conversation_id: str,
-        prefix: str,
-        text: str,
-        at: float,
-        *,
-        message_id: str | None,
-        role: str | None,
-        replacing: bool,
-    ) -> None:
+    async def _replace(self, text: _IndexedText) -> None:
         # A failure here leaves the message saved and only less findable: the write that called us succeeded
         # and must not be reported as failed (an answer would be settled again as interrupted).
         try:
-            await self._write(user_id, conversation_id, prefix, text, at, message_id, role, replacing)
+            await self._write(text)
         except (ClientError, BotoCoreError):
-            log.warning("could not index %s%s for search", prefix, conversation_id, exc_info=True)
+            log.warning("could not index %s%s for search", text.prefix, text.conversation_id, exc_info=True)
 
-    async def _write(
-        self,
-        user_id: str,
-        conversation_id: str,
-        prefix: str,
-        text: str,
-        at: float,
-        message_id: str | None,
-        role: str | None,
-        replacing: bool,
-    ) -> None:
+    async def _write(self, indexed: _IndexedText) -> None:
+        user_id, conversation_id, prefix, text = indexed.user_id, indexed.conversation_id, indexed.prefix, indexed.text
+        at, message_id, role, replacing = indexed.at, indexed.message_id, indexed.role, indexed.replacing
         pk = keys.messages(conversation_id)
         length, found = _postings_of(text)
         stale: list[tuple[str, str]] = []

@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     # PARLEY_LOG_LEVEL and PARLEY_WEB_DIR (over the checkout's web/dist) work as for `parley serve`.
     settings = Settings.from_env()
-    logging.config.dictConfig(log_config(settings.log_level))
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
     web_dir = settings.web_dir
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, web_dir, args.cli_env_file))

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from parley.core.chat.events import DeltaEvent, DoneEvent, ErrorEvent, StreamEvent
+from parley.errors import ParleyError
 
 _END = object()
 
@@ -67,6 +68,8 @@ class Generation:
         self._first = Subscription()
         self._readers: set[Subscription] = {self._first}
         self._stop = asyncio.Event()
+        # Why the answer was cut short when it was not the user's Stop (a shutdown past its grace period).
+        self.cut_by: ParleyError | None = None
         self.task: asyncio.Task[None] | None = None
 
     def emit(self, event: StreamEvent) -> None:
@@ -83,7 +86,10 @@ class Generation:
             reader.end()
         self._readers.clear()
 
-    def stop(self) -> None:
+    def stop(self, *, cut_by: ParleyError | None = None) -> None:
+        """End the answer early: as the user's Stop, or, with ``cut_by``, as an interruption for that reason."""
+        if cut_by is not None and not self._stop.is_set():
+            self.cut_by = cut_by
         self._stop.set()
 
     @property

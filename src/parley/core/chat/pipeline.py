@@ -5,13 +5,15 @@ a tool loop) can run one and decide itself what to keep."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
+from parley.core.chat.observer import NoObserver, RunObserver
 from parley.core.chat.upstream import UpstreamPolicy, stream_with_policy
-from parley.core.providers.base import ChatMessage, Chunk, GenerationParams, TextChunk
+from parley.core.providers.base import ChatMessage, Chunk, GenerationParams, TextChunk, Usage, UsageChunk
 from parley.core.providers.registry import RegisteredModel
-from parley.errors import ProviderError, StreamInterrupted
+from parley.errors import ParleyError, ProviderError, StreamInterrupted
 
 _END = object()
 
@@ -29,8 +31,10 @@ class ModelRun:
         context: Sequence[ChatMessage],
         params: GenerationParams,
         policy: UpstreamPolicy,
+        observer: RunObserver | None = None,
     ) -> None:
         self._model = model
+        self._observer = observer or NoObserver()
         self._context = list(context)
         self._params = params
         self._policy = policy
@@ -52,7 +56,13 @@ class ModelRun:
         else a provider raises is a broken stream to the user (StreamInterrupted)."""
         if self.stopped:
             return
-        self._reader = asyncio.create_task(self._read(), name=f"model-{self._model.info.id}")
+        model_id = self._model.info.id
+        started = time.monotonic()
+        first_token_seen = False
+        usage: Usage | None = None
+        outcome = "complete"
+        watch = self._observer.run_started(model_id)
+        self._reader = asyncio.create_task(self._read(), name=f"model-{model_id}")
         try:
             while True:
                 item = await self._queue.get()
@@ -61,13 +71,27 @@ class ModelRun:
                 if isinstance(item, BaseException):
                     raise item
                 assert isinstance(item, Chunk)
+                if isinstance(item, TextChunk) and not first_token_seen:
+                    first_token_seen = True
+                    watch.first_token(time.monotonic() - started)
+                elif isinstance(item, UsageChunk):
+                    usage = item.usage
                 yield item
+        except BaseException as error:
+            outcome = error.code if isinstance(error, ParleyError) else ("stopped" if self.stopped else "cancelled")
+            raise
         finally:
             self._ended = True
             if not self._reader.done():
                 self._reader.cancel()
             # The reader closes the provider's stream as it ends; wait for that, unless this task is cancelled.
             await asyncio.gather(self._reader, return_exceptions=True)
+            watch.ended(
+                seconds=time.monotonic() - started,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
+                outcome="stopped" if self.stopped and outcome == "complete" else outcome,
+            )
 
     async def _read(self) -> None:
         model, policy = self._model, self._policy

@@ -66,6 +66,8 @@ class AnswerRecorder:
         try:
             async with self._kept_saved(answer), self._stopping(generation, run):
                 await self._read(generation, run, answer)
+            if run.stopped and generation.cut_by is not None:
+                raise generation.cut_by
             status = MessageStatus.STOPPED if run.stopped else MessageStatus.COMPLETE
             finish_reason = "stopped" if run.stopped else (answer.finish_reason or "stop")
             await self.save(answer, status, finish_reason=finish_reason)

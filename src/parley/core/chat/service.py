@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.live import Generation, Subscription
+from parley.core.chat.observer import RunObserver
 from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.recorder import Answer, AnswerRecorder
 from parley.core.chat.request import ChatLimits, ChatRequest, PreparedChat
@@ -25,11 +26,14 @@ from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import ConversationStore, MessageLog, StopSignalStore, User
 from parley.core.store.tree import Branch, branch_of, newest_leaf_below
-from parley.errors import ParleyError
+from parley.errors import AnswerAbandoned, ParleyError, ShuttingDown
 
 __all__ = ["ChatLimits", "ChatRequest", "ChatService", "Generation", "PreparedChat", "SavedAnswer", "Subscription"]
 
 log = logging.getLogger(__name__)
+
+# A client refused during shutdown may try again this many seconds later (another instance, or this one back).
+SHUTDOWN_RETRY_AFTER = 5
 
 
 class ChatService:
@@ -44,6 +48,7 @@ class ChatService:
         policy: UpstreamPolicy,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        observer: RunObserver | None = None,
     ) -> None:
         self._conversations = conversations
         self._messages = messages
@@ -55,6 +60,9 @@ class ChatService:
         self._saved = SavedAnswers(self._abandoned)
         self._recorder = AnswerRecorder(messages, limits, clock=clock)
         self._active: dict[tuple[str, str], Generation] = {}
+        self._clock = clock
+        self._observer = observer
+        self._drain_deadline: float | None = None  # set once shutdown begins: when running answers are cut
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
         """Validate, save the user's message, and start generating. Returns once the start event is queued."""
@@ -62,7 +70,9 @@ class ChatService:
 
     async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
         """Check the request, then save the user's message and an empty answer to fill. Nothing is written
-        when the request is refused."""
+        when the request is refused (ShuttingDown once shutdown has begun)."""
+        if self._drain_deadline is not None:
+            raise ShuttingDown(SHUTDOWN_RETRY_AFTER)
         return await self._turns.prepare(user, request)
 
     async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
@@ -75,7 +85,7 @@ class ChatService:
         generation = Generation(prepared.user_id, prepared.msgid, prepared.conversation_id)
         generation.emit(prepared.start_event())
         self._active[(prepared.user_id, prepared.msgid)] = generation
-        run = ModelRun(model, prepared.context, prepared.params, self._policy)
+        run = ModelRun(model, prepared.context, prepared.params, self._policy, self._observer)
         answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id)
         generation.task = asyncio.create_task(self._run(generation, run, answer), name=f"generation-{prepared.msgid}")
         return generation
@@ -136,10 +146,27 @@ class ChatService:
             return None  # deleted meanwhile
         return branch_of(messages, leaf.id)
 
+    def begin_shutdown(self, grace_seconds: float) -> None:
+        """Take no new answers from now on; the running ones may finish within ``grace_seconds`` (see aclose).
+        Safe to call from a signal handler: it only notes the deadline."""
+        if self._drain_deadline is None:
+            self._drain_deadline = self._clock() + max(0.0, grace_seconds)
+
     async def aclose(self) -> None:
-        """On shutdown: stop every generation and wait for its partial answer to be saved."""
+        """On shutdown: let running answers finish until the deadline ``begin_shutdown`` set (none: cut at once),
+        then cut the rest, saving what they have as interrupted, and wait for every save. Their readers get the
+        error event, so a stream ends cleanly rather than breaking off. Calling it again changes nothing."""
+        self.begin_shutdown(0.0)
+        assert self._drain_deadline is not None
+        running = [generation.task for generation in self._active.values() if generation.task is not None]
+        remaining = self._drain_deadline - self._clock()
+        if running and remaining > 0:
+            log.info("waiting up to %.0f s for %d running answers to finish", remaining, len(running))
+            await asyncio.wait(running, timeout=remaining)
         generations = list(self._active.values())
+        if generations:
+            log.warning("shutting down: %d answers cut short and saved as interrupted", len(generations))
         for generation in generations:
-            generation.stop()
+            generation.stop(cut_by=AnswerAbandoned())
         for generation in generations:
             await generation.wait()

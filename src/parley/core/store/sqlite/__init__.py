@@ -9,6 +9,7 @@ from parley.config import Settings
 from parley.core.rate_limit import MemoryRequestRateStore
 from parley.core.store.base import Stores
 from parley.core.store.registry import store_backend
+from parley.core.store.sqlite import backup as _backup  # noqa: F401  (registers parley backup for SQLite)
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore

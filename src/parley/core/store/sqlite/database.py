@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from parley.core.private_files import make_private, private_directory, private_file
+from parley.core.store.sqlite.file_lock import FileLock
 from parley.core.store.sqlite.migrations import apply_migrations
 
 T = TypeVar("T")
@@ -26,6 +27,7 @@ class Database:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._lock = FileLock(path)
 
     async def open(self) -> list[str]:
         """Connect and bring the schema up to date; returns the migrations applied."""
@@ -36,6 +38,7 @@ class Database:
         private_directory(self.path.parent)
         # SQLite gives the -wal and -shm files it creates the database file's mode: create that one private first.
         private_file(self.path)
+        self._lock.share()  # held while open, so that a restore cannot replace the file under this process
         for companion in ("-wal", "-shm"):
             make_private(self.path.with_name(self.path.name + companion))
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -76,3 +79,4 @@ class Database:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+        self._lock.release()
