@@ -129,10 +129,10 @@ async def test_an_empty_conversation_has_nothing_to_share(client, alice, runtime
 
 
 @pytest.mark.parametrize("token", ["short", "x" * 65, "not a token!", "a.b.c.d.e.f.g.h.i.j.k.l.m"])
-async def test_anything_that_cannot_be_a_token_is_the_same_not_found(client, token):
+async def test_what_cannot_be_a_token_is_refused_before_any_lookup(client, token):
     response = await public(client, token)
-    assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": NOT_FOUND}}
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_input"
 
 
 async def test_reading_links_is_rate_limited_per_address(settings, provider, tmp_path):

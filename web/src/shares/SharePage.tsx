@@ -27,7 +27,8 @@ export function SharePage({ config, token }: { config: AppConfig; token: string 
       (share) => setState({ kind: "shown", share }),
       (error: unknown) => {
         if (abort.signal.aborted) return;
-        if (error instanceof ApiError && error.status === 404) setState({ kind: "gone" });
+        // 422: not even shaped like a link's token (a link cut short when it was copied, say).
+        if (error instanceof ApiError && (error.status === 404 || error.status === 422)) setState({ kind: "gone" });
         else setState({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
       },
     );

@@ -27,9 +27,10 @@ from parley.core.store.parts import TextPart
 from parley.errors import Conflict, InvalidInput, NotFound
 
 TOKEN_BYTES = 16  # 128 bits: guessing a live link is hopeless
-# token_urlsafe's alphabet; anything else (or longer) cannot be a token, and is not looked up.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
-# Who may read a share: the people it is shared with see what the owner saw in the chat, nothing else.
+# token_urlsafe's alphabet and lengths: anything else cannot be a token, and is not looked up.
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]{22,64}$"  # noqa: S105 - the shape of a token, not one
+_TOKEN = re.compile(TOKEN_PATTERN)
+# What a share copies: the questions and answers the owner saw in the chat (no system or tool messages).
 SHARED_ROLES = ("user", "assistant")
 # A share is served whole, as one JSON answer, and on AWS a Lambda answer is at most 6 MB: 1 MB of text stays well
 # under it however the JSON escapes it (a long conversation: about 150,000 words).

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from parley.core.rate_limit import RateLimiter
+from parley.core.shares.service import TOKEN_PATTERN
 from parley.server.deps import PrincipalDep, RuntimeDep, client_address
 from parley.server.schemas import ErrorBody, NewShareOut, PublicShareOut, ShareOut
 
@@ -19,6 +20,8 @@ router = APIRouter(tags=["shares"])
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64)]
 ShareId = Annotated[str, Path(min_length=1, max_length=64)]
+# What is not even shaped like a token is refused as any malformed parameter is (422), before any lookup.
+ShareToken = Annotated[str, Path(pattern=TOKEN_PATTERN, description="The secret in the link's /s/{token}.")]
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 
 
@@ -44,7 +47,7 @@ async def revoke_share(share_id: ShareId, principal: PrincipalDep, runtime: Runt
 
 
 @router.get("/api/public/shares/{token}", responses={404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
-async def read_share(token: str, request: Request, runtime: RuntimeDep) -> PublicShareOut:
+async def read_share(token: ShareToken, request: Request, runtime: RuntimeDep) -> PublicShareOut:
     """A shared conversation, for anyone holding its link (no login)."""
     limiter: RateLimiter = request.app.state.share_rate_limit
     await limiter.check(f"share-view:{client_address(request) or 'unknown'}")
