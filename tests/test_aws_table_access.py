@@ -41,6 +41,8 @@ TABLE_KEYS = {
     "usage record": keys.usage_record("u1", 1.0, "r1")[0],
     "imported conversation": keys.imported_conversation("u1", "chatgpt", "ab12")[0],
     "import job": keys.import_job("u1", "j1")[0],
+    "share": keys.share("0f" * 32)[0],
+    "share of its owner": keys.share_of_owner("u1", "s1")[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,
@@ -48,6 +50,7 @@ INDEX_KEYS = {
     "connections": keys.connections_index("u1"),
     "search postings": keys.word_index("u1", "glacier"),
     "import jobs": keys.import_jobs_index("u1"),
+    "shares": keys.shares_index("u1"),
 }
 HANDLERS = Path(table_access.__file__).parents[1] / "handlers"
 

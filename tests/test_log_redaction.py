@@ -23,3 +23,13 @@ def test_filter_rewrites_uvicorn_access_records():
     RedactSecretsFilter().filter(record)
     assert "SECRET123" not in record.getMessage()
     assert "ticket=[redacted]" in record.getMessage()
+
+
+def test_share_link_tokens_in_paths_are_redacted():
+    token = "Zq3k-Vx_9aB2cD4eF6gH8i"
+    line = f'"GET /s/{token} HTTP/1.1" 200 then "GET /api/public/shares/{token}?x=1 HTTP/1.1" 404'
+    redacted = redact(line)
+    assert token not in redacted
+    assert redacted == '"GET /s/[redacted] HTTP/1.1" 200 then "GET /api/public/shares/[redacted]?x=1 HTTP/1.1" 404'
+    # The owner's routes name a share by its id, which is no secret: kept, so a log can still be read.
+    assert redact("DELETE /api/shares/0123abcd") == "DELETE /api/shares/0123abcd"

@@ -16,6 +16,8 @@ from parley.core.store.base import (
     MessageStatus,
     Registration,
     SessionRef,
+    Share,
+    SharedMessage,
     UsageRecord,
 )
 from parley.core.store.parts import OpaquePart, TextPart, text_parts
@@ -880,3 +882,61 @@ async def test_a_conversation_can_be_created_with_the_times_of_its_source(stores
     assert (dated.created_at, dated.updated_at) == (3000.0, 3000.0)
     page = await stores.conversations.list_conversations(user.id, 10, None)
     assert [c.title for c in page.items] == ["dated", "old"]  # listed by their own last activity
+
+
+def _shared(*texts, role="user"):
+    return [
+        SharedMessage(role=role, parts=text_parts(t), model="m", created_at=1000.0 + i) for i, t in enumerate(texts)
+    ]
+
+
+def _share(user_id, conversation_id, share_id, created_at=1.0, title="t"):
+    return Share(id=share_id, user_id=user_id, conversation_id=conversation_id, title=title, created_at=created_at)
+
+
+async def test_shares_are_found_by_token_hash_listed_by_owner_and_revoked(stores, user):
+    bob = await stores.users.create_user("bob", "h")
+    conversation = await stores.conversations.create_conversation(user.id, "Plans", "m")
+    messages = _shared("hello", "**world** ünïcode")
+    assert await stores.shares.create_share(_share(user.id, conversation.id, "s1", 1.0, "Plans"), "hash-1", messages)
+    assert await stores.shares.create_share(_share(user.id, conversation.id, "s2", 2.0), "hash-2", messages[:1])
+    # Only the owner's own conversation can be shared.
+    assert not await stores.shares.create_share(_share(bob.id, conversation.id, "s3"), "hash-3", messages)
+    assert not await stores.shares.create_share(_share(user.id, "no-such", "s4"), "hash-4", messages)
+    assert await stores.shares.get_snapshot("hash-3") is None
+
+    snapshot = await stores.shares.get_snapshot("hash-1")
+    assert (snapshot.title, snapshot.created_at) == ("Plans", 1.0)
+    assert snapshot.messages == tuple(messages)
+    assert [s.id for s in await stores.shares.list_shares(user.id)] == ["s2", "s1"]
+    assert await stores.shares.list_shares(bob.id) == []
+
+    assert not await stores.shares.delete_share(bob.id, "s1")  # not bob's
+    assert await stores.shares.get_snapshot("hash-1") is not None
+    assert await stores.shares.delete_share(user.id, "s1")
+    assert not await stores.shares.delete_share(user.id, "s1")
+    assert await stores.shares.get_snapshot("hash-1") is None
+    assert [s.id for s in await stores.shares.list_shares(user.id)] == ["s2"]
+
+
+async def test_a_large_snapshot_is_kept_whole(stores, user):
+    conversation = await stores.conversations.create_conversation(user.id, "big", "m")
+    big = "é" * 150_000 + "€" * 100_000  # well past one 400 KB DynamoDB item, multibyte across chunk edges
+    messages = _shared(big, "end", big[::-1])
+    assert await stores.shares.create_share(_share(user.id, conversation.id, "big"), "hash-big", messages)
+    assert (await stores.shares.get_snapshot("hash-big")).messages == tuple(messages)
+    assert await stores.shares.delete_share(user.id, "big")
+    assert await stores.shares.get_snapshot("hash-big") is None
+
+
+async def test_deleting_a_conversation_or_its_owner_deletes_its_shares(stores, user):
+    kept = await stores.conversations.create_conversation(user.id, "kept", "m")
+    gone = await stores.conversations.create_conversation(user.id, "gone", "m")
+    await stores.shares.create_share(_share(user.id, kept.id, "k"), "hash-k", _shared("a"))
+    await stores.shares.create_share(_share(user.id, gone.id, "g"), "hash-g", _shared("b" * 250_000))
+    assert await stores.conversations.delete_conversation(user.id, gone.id)
+    assert await stores.shares.get_snapshot("hash-g") is None
+    assert [s.id for s in await stores.shares.list_shares(user.id)] == ["k"]
+    assert await stores.users.delete_user(user.id)
+    assert await stores.shares.get_snapshot("hash-k") is None
+    assert await stores.shares.list_shares(user.id) == []

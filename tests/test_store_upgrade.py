@@ -533,3 +533,20 @@ async def test_an_upgraded_sqlite_database_records_imports(tmp_path):
     applied = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
     conn.close()
     assert "0010_imports" in applied
+
+
+async def test_an_upgraded_sqlite_database_shares_and_its_links_go_with_their_conversation(tmp_path):
+    from parley.core.shares.service import ShareService, hash_token
+
+    settings = Settings(data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    writer, titles, _ = release_sqlite(settings.database_path)
+    async with open_stores("sqlite", settings) as stores:
+        owner = writer.owners["alice"]
+        conversation_id = pick(writer, titles, "Long talk", owner)
+        shares = ShareService(stores.conversations, stores.messages, stores.shares)
+        made = await shares.create(owner, conversation_id)
+        snapshot = await stores.shares.get_snapshot(hash_token(made.token))
+        path = await stores.messages.path(owner, conversation_id)
+        assert [m.content for m in snapshot.messages] == [m.content for m in path if m.content]
+        assert await stores.conversations.delete_conversation(owner, conversation_id)
+        assert await stores.shares.get_snapshot(hash_token(made.token)) is None

@@ -1,4 +1,5 @@
-"""The JSON API: an HTTP API whose routes all reach the FastAPI function; all but three pass the authorizer."""
+"""The JSON API: an HTTP API whose routes all reach the FastAPI function; all but the public ones pass the
+authorizer."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from aws_cdk.aws_apigatewayv2_authorizers import HttpLambdaAuthorizer, HttpLambd
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
-# (method, path) reachable without a session token.
+# (method, path) reachable without a session token. A shared conversation is read by anyone holding its link; the
+# route is more specific than {proxy+}, so API Gateway picks it over the authorized one.
 PUBLIC_ROUTES = (
     (apigwv2.HttpMethod.POST, "/api/login"),
     (apigwv2.HttpMethod.GET, "/api/health"),
     (apigwv2.HttpMethod.GET, "/openapi.json"),
+    (apigwv2.HttpMethod.GET, "/api/public/shares/{token}"),
 )
 PROTECTED_PATH = "/api/{proxy+}"
 # The token comes in the Authorization header (scripts) or the web app's HttpOnly cookie. API Gateway requires every

@@ -83,7 +83,9 @@ def test_pages_get_the_local_browser_headers_and_hsts(template_json: dict[str, A
         "Cross-Origin-Opener-Policy",
         "Cross-Origin-Resource-Policy",
         "Permissions-Policy",
+        "X-Robots-Tag",  # no page is for search engines, a shared chat's included
     }
+    assert custom_headers(policy)["X-Robots-Tag"] == ("noindex, nofollow", True)
     assert security["FrameOptions"] == {"FrameOption": api["X-Frame-Options"], "Override": True}
     assert security["ReferrerPolicy"] == {"ReferrerPolicy": api["Referrer-Policy"], "Override": True}
     assert security["ContentTypeOptions"] == {"Override": True}

@@ -32,16 +32,18 @@ USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "J
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
 API_KEY = "APIKEY#*"
 USAGE = "USAGE#*"
+SHARE = "SHARE#*"  # a share link's snapshot, under its token's hash
 EXPECTED_TABLE_ACCESS = {
     # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#).
     "http_api": {
         "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE},
-        "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY, USAGE},
+        "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE, SHARE},
+        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY, USAGE, SHARE},
         "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY, USAGE},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE},
-        "dynamodb:BatchWriteItem": {MESSAGES},
-        "dynamodb:ConditionCheckItem": {MESSAGES},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE, SHARE},
+        "dynamodb:BatchWriteItem": {MESSAGES, SHARE},
+        # A new share's transaction checks that its conversation (a user item) still exists.
+        "dynamodb:ConditionCheckItem": {MESSAGES, USER},
         "dynamodb:BatchGetItem": {USER, MESSAGES},
     },
     "authorizer": {"dynamodb:GetItem": {REVOKED, USER}},
@@ -106,7 +108,7 @@ EXPECTED_TABLE_ACCESS = {
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
 EXPECTED_INDEX_QUERIES = {
-    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*", "IMPORTS#*"}},
+    "http_api": {"dynamodb:Query": {"USERS", "CONVS#*", "WORD#*", "IMPORTS#*", "SHARES#*"}},
     "ws_connect": {"dynamodb:Query": {"CONNS#*"}},
     "session_end": {"dynamodb:Query": {"CONNS#*"}},
 }

@@ -178,7 +178,9 @@ def test_the_spa_rewrite_keeps_files_and_rewrites_routes(template_json: dict[str
     def rewritten(uri: str) -> bool:
         return uri.rfind(".") <= uri.rfind("/")
 
-    assert [rewritten(uri) for uri in ("/", "/c/123", "/v1.2/settings")] == [True, True, True]
+    # A share link's page too: its token is base64url (no "."), so /s/<token> is always the app's route.
+    share_page = "/s/Zq3k-Vx_9aB2cD4eF6gH8i"
+    assert [rewritten(uri) for uri in ("/", "/c/123", "/v1.2/settings", share_page)] == [True] * 4
     assert [rewritten(uri) for uri in ("/config.json", "/assets/index-4f2a.js", "/favicon.svg")] == [False] * 3
 
 

@@ -31,6 +31,7 @@ ENV_TOKEN_IDLE_TIMEOUT = "PARLEY_TOKEN_IDLE_TIMEOUT"  # noqa: S105
 ENV_LOG_LEVEL = "PARLEY_LOG_LEVEL"
 ENV_MAX_SOCKETS_PER_USER = "PARLEY_MAX_SOCKETS_PER_USER"
 ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
+ENV_SHARE_VIEWS_PER_MINUTE = "PARLEY_SHARE_VIEWS_PER_MINUTE"
 ENV_MAX_GENERATIONS_PER_USER = "PARLEY_MAX_GENERATIONS_PER_USER"
 ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
 ENV_FORWARDED_ALLOW_IPS = "PARLEY_FORWARDED_ALLOW_IPS"
@@ -149,6 +150,7 @@ class Settings:
     max_import_bytes: int = 512 * 1024 * 1024  # an uploaded file to import (its own limit, over max_body_bytes)
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
+    share_views_per_minute: int = 60  # per client address, reads of public share links; bursts of half that pass
     max_generations_per_user: int = 4  # answers being generated at once
     request_read_timeout: float = 10.0  # seconds a client has to send a whole request (slow loris)
     allowed_origins: tuple[str, ...] = ()
@@ -198,6 +200,7 @@ class Settings:
             ("log_level", ENV_LOG_LEVEL, str.upper),
             ("max_sockets_per_user", ENV_MAX_SOCKETS_PER_USER, int),
             ("requests_per_minute", ENV_REQUESTS_PER_MINUTE, int),
+            ("share_views_per_minute", ENV_SHARE_VIEWS_PER_MINUTE, int),
             ("max_generations_per_user", ENV_MAX_GENERATIONS_PER_USER, int),
             ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
             ("forwarded_allow_ips", ENV_FORWARDED_ALLOW_IPS, _parse_list),

@@ -29,6 +29,7 @@ from parley.core.openai_api.completions import Completions
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
+from parley.core.shares.service import ShareService
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
 from parley.core.usage.meter import UsageMeter
@@ -47,6 +48,7 @@ class Runtime:
     completions: Completions
     meter: UsageMeter
     usage: UsageReports
+    shares: ShareService
 
 
 def build_auth(settings: Settings, stores: Stores) -> AuthService:
@@ -164,7 +166,13 @@ async def open_runtime(
             completions=completions,
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
+            shares=ShareService(stores.conversations, stores.messages, stores.shares),
         )
+
+
+def build_share_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """The public share route's budget, per client address: a link is unguessable, but scraping is still bounded."""
+    return RateLimiter(stores.request_rate, settings.share_views_per_minute)
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

@@ -9,12 +9,17 @@ import re
 from parley.server.browser_headers import API_HEADERS, page_headers
 from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
-# The public surface: login, health, the web app and its config, and the API's own description (it holds
-# no data; the web app's types are generated from it). A one-time export link is its own credential, as a
-# presigned S3 link is on AWS (256 random bits, single use, 5 minutes: tests/attacks/test_history.py); on AWS the
-# route is behind the authorizer like the rest, and unused.
-PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health"), ("GET", "/api/exports/abc123")}
-PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
+# The public surface: login, health, a shared conversation (for whoever holds its link), the web app and its config,
+# and the API's own description (it holds no data; the web app's types are generated from it). A one-time export
+# link is its own credential, as a presigned S3 link is on AWS (256 random bits, single use, 5 minutes:
+# tests/attacks/test_history.py); on AWS the route is behind the authorizer like the rest, and unused.
+PUBLIC_API = {
+    ("POST", "/api/login"),
+    ("GET", "/api/health"),
+    ("GET", "/api/exports/abc123"),
+    ("GET", "/api/public/shares/abc123"),
+}
+PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/s/some-link", "/config.json", "/openapi.json")
 # The OpenAI-compatible routes open with an API key, never with a session (its token or its cookie).
 KEY_ROUTES = "/v1/"
 
@@ -107,6 +112,6 @@ async def test_every_page_carries_the_browser_headers(target):
     bucket = target.settings.aws_endpoint_url if target.path == "aws" else ""
     page = {**data, **page_headers(connect_to=bucket or "")}
     async with target.client() as http:
-        for path, expected in (("/", page), ("/c/some-chat", page), ("/config.json", data)):
+        for path, expected in (("/", page), ("/c/some-chat", page), ("/s/some-link", page), ("/config.json", data)):
             response = await http.get(path)
             assert {name: response.headers.get(name) for name in expected} == expected, path

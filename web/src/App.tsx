@@ -5,11 +5,26 @@ import type { LoginResponse } from "./api/types";
 import { LoginPage } from "./components/LoginPage";
 import { Toaster } from "./components/toasts";
 import type { AppConfig } from "./config";
+import { shareTokenOf } from "./router";
 
 // The chat (markdown, highlighting) loads after login, so the login page stays small.
 const ChatApp = lazy(() => import("./components/ChatApp").then((module) => ({ default: module.ChatApp })));
+const SharePage = lazy(() => import("./shares/SharePage").then((module) => ({ default: module.SharePage })));
 
 export function App({ config }: { config: AppConfig }) {
+  // A share link's page is public: it shows the snapshot whoever opens it, logged in or not, and uses no session.
+  const shareToken = shareTokenOf(window.location.pathname);
+  if (shareToken) {
+    return (
+      <Suspense fallback={<div className="app-loading" aria-busy="true" />}>
+        <SharePage config={config} token={shareToken} />
+      </Suspense>
+    );
+  }
+  return <SignedInApp config={config} />;
+}
+
+function SignedInApp({ config }: { config: AppConfig }) {
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
 

@@ -1,5 +1,5 @@
-// Client routes: "/" is a new chat, "/c/<id>" a conversation, "/usage" the usage page. The server answers each
-// with index.html.
+// Client routes: "/" is a new chat, "/c/<id>" a conversation, "/usage" the usage page, "/s/<token>" a shared
+// conversation (public, no login). The server answers all of them with index.html.
 import { useSyncExternalStore } from "react";
 
 export interface Route {
@@ -9,6 +9,17 @@ export interface Route {
 export function parseRoute(pathname: string): Route {
   const match = /^\/c\/([^/]+)\/?$/.exec(pathname);
   return { conversationId: match?.[1] ? decodeURIComponent(match[1]) : null };
+}
+
+/** The token of a share link's page, or null on any other page. */
+export function shareTokenOf(pathname: string): string | null {
+  const match = /^\/s\/([A-Za-z0-9_-]+)\/?$/.exec(pathname);
+  return match?.[1] ?? null;
+}
+
+/** A share link, in full, for the owner to copy: the server gives it relative to the site's origin. */
+export function shareUrl(path: string, origin: string = window.location.origin): string {
+  return new URL(path, origin).toString();
 }
 
 export function pathFor(conversationId: string | null): string {

@@ -16,7 +16,14 @@ from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
 from parley.core.chat.observer import Observers
-from parley.runtime import Runtime, build_import_runner, build_rate_limit, build_ws_policy, open_runtime
+from parley.runtime import (
+    Runtime,
+    build_import_runner,
+    build_rate_limit,
+    build_share_rate_limit,
+    build_ws_policy,
+    open_runtime,
+)
 from parley.server.errors import install_error_handlers
 from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.metrics import ServerMetrics
@@ -35,6 +42,7 @@ from parley.server.routes import (
     openai_api,
     preferences,
     search,
+    shares,
     usage,
     web,
     ws,
@@ -112,6 +120,7 @@ def create_app(
         models,
         conversations,
         history,
+        shares,
         search,
         preferences,
         usage,
@@ -145,6 +154,7 @@ def _attach(app: FastAPI, settings: Settings, runtime: Runtime, transfer: Histor
     )
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
+    app.state.share_rate_limit = build_share_rate_limit(settings, runtime.stores)
     app.state.ws_policy = build_ws_policy(settings, runtime.stores, app.state.rate_limit)
 
 

@@ -34,6 +34,10 @@ def content_security_policy(directives: dict[str, str]) -> str:
 CONTENT_SECURITY_POLICY = content_security_policy(CSP_DIRECTIVES)
 
 
+# Nothing of Parley's is for search engines: the app is private, and a shared link is for whom it is given to.
+NOINDEX = "noindex, nofollow"
+
+
 def page_headers(*, connect_to: str = "") -> dict[str, str]:
     """What pages carry besides API_HEADERS (their Cache-Control aside: a page sets its own); ``connect_to`` is an
     origin the app's script may also reach (on AWS, the history bucket an import's file is posted to)."""
@@ -42,6 +46,7 @@ def page_headers(*, connect_to: str = "") -> dict[str, str]:
         directives["connect-src"] = f"{directives['connect-src']} {connect_to}"
     return {
         "Content-Security-Policy": content_security_policy(directives),
+        "X-Robots-Tag": NOINDEX,
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
@@ -61,4 +66,12 @@ API_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
+}
+
+# Answers of the API's public routes (a shared conversation, read without login) carry these too, errors included:
+# they are what a page shows, so they get the page's policy, and are never indexed.
+PUBLIC_API_PREFIX = "/api/public/"
+PUBLIC_API_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Robots-Tag": NOINDEX,
 }

@@ -11,20 +11,20 @@ from typing import Any
 _SECRET_QUERY = re.compile(r"(?i)\b(ticket|token|access_token|password|key|api_key)=[^&\s\"']*")
 # An API key wherever it appears (a client that put it in a URL, a message that quotes it).
 _API_KEY = re.compile(r"parley_[0-9A-Za-z]{8,}")
-
-
-# A one-time export download is authorized by the token in its path.
-_SECRET_PATH = re.compile(r"(/api/exports/)[A-Za-z0-9_-]{16,}")
+# Paths authorized by the token in them: a one-time export download, a share link's page (/s/TOKEN) and the
+# public API answer behind it.
+_SECRET_PATH = re.compile(r"(/api/exports/|/s/|/api/public/shares/)[^/?#\s\"']+")
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PATH.sub(r"\1[redacted]", text)
+    text = _SECRET_PATH.sub(lambda m: f"{m.group(1)}[redacted]", text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
     return _API_KEY.sub("parley_[redacted]", text)
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Rewrites any ``ticket=...`` / ``token=...`` in a record (uvicorn logs the WebSocket URL)."""
+    """Rewrites any ``ticket=...`` / ``token=...`` in a record (uvicorn logs the WebSocket URL), and the token of a
+    share link's path (uvicorn logs every request's path)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

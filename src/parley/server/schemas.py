@@ -10,7 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
 from parley.core.providers.base import ModelInfo, ParamRange
-from parley.core.store.base import MAX_MESSAGE_ID_CHARS, ApiKey, Conversation, Message, MessageStatus, SearchHit
+from parley.core.store.base import (
+    MAX_MESSAGE_ID_CHARS,
+    ApiKey,
+    Conversation,
+    Message,
+    MessageStatus,
+    SearchHit,
+    Share,
+    SharedMessage,
+    SharedSnapshot,
+)
+from parley.core.store.parts import TextPart
 from parley.core.store.tree import Branch
 from parley.core.usage.reports import MAX_MONTHLY_TOKENS, BudgetStatus, UsageReport
 from parley.errors import message_for_code
@@ -389,3 +400,53 @@ class UsageOut(BaseModel):
 
 class BudgetIn(Strict):
     monthly_tokens: int = Field(ge=1, le=MAX_MONTHLY_TOKENS, description="Tokens a user may use per UTC month")
+
+
+class ShareOut(BaseModel):
+    """One of the user's shared links (its token is shown only once, when it is made)."""
+
+    id: str
+    conversation_id: str = Field(description="The conversation it is a snapshot of.")
+    title: str
+    created_at: float
+
+    @classmethod
+    def of(cls, s: Share) -> ShareOut:
+        return cls(id=s.id, conversation_id=s.conversation_id, title=s.title, created_at=s.created_at)
+
+
+class NewShareOut(ShareOut):
+    url: str = Field(
+        description="The link, relative to the site's origin (/s/{token}). Shown once: only a hash of its token is "
+        "kept, so it cannot be shown again; revoke it and share again instead."
+    )
+    token: str = Field(description="The link's secret (also inside url).")
+
+
+class TextPartOut(BaseModel):
+    type: Literal["text"] = "text"
+    text: str = Field(description="Markdown (an answer) or plain text (a question).")
+
+
+class SharedMessageOut(BaseModel):
+    role: str
+    parts: list[TextPartOut] = Field(description="The message's content: its text parts, in order.")
+    model: str | None
+    created_at: float
+
+    @classmethod
+    def of(cls, m: SharedMessage) -> SharedMessageOut:
+        parts = [TextPartOut(text=part.text) for part in m.parts if isinstance(part, TextPart)]
+        return cls(role=m.role, parts=parts, model=m.model, created_at=m.created_at)
+
+
+class PublicShareOut(BaseModel):
+    """A shared conversation as anyone with its link sees it: nothing about its owner."""
+
+    title: str
+    shared_at: float
+    messages: list[SharedMessageOut]
+
+    @classmethod
+    def of(cls, s: SharedSnapshot) -> PublicShareOut:
+        return cls(title=s.title, shared_at=s.created_at, messages=[SharedMessageOut.of(m) for m in s.messages])

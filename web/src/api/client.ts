@@ -15,8 +15,11 @@ import type {
   ImportUpload,
   LoginResponse,
   ModelsResponse,
+  NewShare,
   Preferences,
+  PublicShare,
   SearchPage,
+  ShareOut,
   TicketResponse,
   UsageReport,
 } from "./types";
@@ -52,6 +55,8 @@ interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | null | undefined>;
   auth?: boolean;
+  /** Sent without the session cookie (a public page: it has no business with the session). */
+  anonymous?: boolean;
   signal?: AbortSignal;
 }
 
@@ -71,7 +76,8 @@ export class ApiClient {
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { Accept: "application/json", [CSRF_HEADER]: "1" };
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (!options.anonymous) headers[CSRF_HEADER] = "1";
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
 
     let response: Response;
@@ -82,7 +88,7 @@ export class ApiClient {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
         cache: "no-store",
-        credentials: "same-origin", // the cookie, never to another origin
+        credentials: options.anonymous ? "omit" : "same-origin", // the cookie, never to another origin
       });
     } catch (error) {
       if (error instanceof DOMException && error.name === "AbortError") throw error;
@@ -172,6 +178,28 @@ export class ApiClient {
   ): Promise<UsageReport> {
     const { all, ...rest } = params;
     return this.request("GET", "/api/usage", { query: { ...rest, all: all ? "true" : null }, signal });
+  }
+
+  /** A link to a snapshot of the conversation's current branch; its token is shown this once. */
+  createShare(conversationId: string): Promise<NewShare> {
+    return this.request("POST", `/api/conversations/${encodeURIComponent(conversationId)}/shares`);
+  }
+
+  listShares(): Promise<ShareOut[]> {
+    return this.request("GET", "/api/shares");
+  }
+
+  revokeShare(id: string): Promise<void> {
+    return this.request("DELETE", `/api/shares/${encodeURIComponent(id)}`);
+  }
+
+  /** A shared conversation, read as anyone holding the link does: no session. */
+  publicShare(token: string, signal?: AbortSignal): Promise<PublicShare> {
+    return this.request("GET", `/api/public/shares/${encodeURIComponent(token)}`, {
+      auth: false,
+      anonymous: true,
+      signal,
+    });
   }
 
   wsTicket(): Promise<TicketResponse> {

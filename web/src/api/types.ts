@@ -32,6 +32,10 @@ export type ExportLink = Schemas["ExportLinkOut"];
 export type ImportJob = Schemas["ImportJobOut"];
 export type ImportJobList = Schemas["ImportJobListOut"];
 export type ImportUpload = Schemas["ImportUploadOut"];
+export type ShareOut = Schemas["ShareOut"];
+export type NewShare = Schemas["NewShareOut"];
+export type PublicShare = Schemas["PublicShareOut"];
+export type SharedMessage = Schemas["SharedMessageOut"];
 
 export type Theme = Preferences["theme"];
 export type MessageStatus = "complete" | "streaming" | "stopped" | "interrupted" | "error";

@@ -9,12 +9,14 @@ import { useStore, ValueStore } from "../lib/store";
 import { navigate, navigateTo, USAGE_PATH, useConversationRoute, useUsageRoute } from "../router";
 import { SearchStore } from "../search/searchStore";
 import { SettingsStore } from "../settings/settingsStore";
+import { ShareDialog } from "../shares/ShareDialog";
+import { SharedLinksDialog } from "../shares/SharedLinksDialog";
 import { applyTheme } from "../theme";
 import { ChatSocket, type SocketState } from "../ws/socket";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { EmptyState } from "./EmptyState";
-import { MenuIcon, NewChatIcon, SettingsIcon, SidebarIcon } from "./icons";
+import { MenuIcon, NewChatIcon, SettingsIcon, ShareIcon, SidebarIcon } from "./icons";
 import { MessageList } from "./MessageList";
 import { SettingsDrawer } from "./SettingsDrawer";
 import { Sidebar } from "./Sidebar";
@@ -65,6 +67,8 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
   const onUsagePage = useUsageRoute();
   const composer = useRef<ComposerHandle>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [sharing, setSharing] = useState<string | null>(null); // the conversation whose share dialog is open
+  const [linksOpen, setLinksOpen] = useState(false);
   const [drawerOpen, setDrawerOpen] = useState(false); // phones
   const [sidebarHidden, setSidebarHidden] = useState(() => localStorage.getItem(SIDEBAR_KEY) === "hidden");
 
@@ -200,6 +204,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
             if (id === chat.getState().conversationId) navigate(null, { replace: true });
           }}
           onHide={toggleSidebar}
+          onShowShares={() => setLinksOpen(true)}
           onLogout={onLogout}
           exportUrl={(id, format) => api.exportUrl(id, format)}
         />
@@ -245,6 +250,19 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           <button type="button" className="icon-button new-chat-top" onClick={() => select(null)} aria-label="New chat" title="New chat">
             <NewChatIcon />
           </button>
+          {conversationId && messages.length > 0 && (
+            <button
+              type="button"
+              className="icon-button"
+              onClick={() => setSharing(conversationId)}
+              aria-label="Share chat"
+              aria-haspopup="dialog"
+              title="Share"
+              disabled={generation !== null}
+            >
+              <ShareIcon />
+            </button>
+          )}
           <button
             type="button"
             className="icon-button"
@@ -297,6 +315,25 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
           </>
         )}
       </div>
+      <ShareDialog
+        api={api}
+        conversationId={sharing}
+        title={title ?? "this chat"}
+        onClose={() => setSharing(null)}
+        onManage={() => {
+          setSharing(null);
+          setLinksOpen(true);
+        }}
+      />
+      <SharedLinksDialog
+        api={api}
+        open={linksOpen}
+        onClose={() => setLinksOpen(false)}
+        onOpenChat={(id) => {
+          setLinksOpen(false);
+          select(id);
+        }}
+      />
       <SettingsDrawer
         store={settings}
         api={api}

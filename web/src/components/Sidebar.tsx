@@ -9,7 +9,17 @@ import { pathFor } from "../router";
 import { MessageHits } from "../search/MessageHits";
 import type { SearchStore } from "../search/searchStore";
 import { ConfirmDialog } from "./Dialog";
-import { DownloadIcon, LogoIcon, LogoutIcon, NewChatIcon, RenameIcon, SearchIcon, SidebarIcon, TrashIcon } from "./icons";
+import {
+  DownloadIcon,
+  LinkIcon,
+  LogoIcon,
+  LogoutIcon,
+  NewChatIcon,
+  RenameIcon,
+  SearchIcon,
+  SidebarIcon,
+  TrashIcon,
+} from "./icons";
 import { toasts } from "./toasts";
 
 interface Props {
@@ -22,6 +32,7 @@ interface Props {
   onOpenMessage: (conversationId: string, messageId: string) => void;
   onDeleted: (id: string) => void;
   onHide: () => void;
+  onShowShares: () => void;
   onLogout: () => void;
   /** Where a conversation downloads from, as Markdown or as Parley's JSON. */
   exportUrl: (id: string, format: "json" | "markdown") => string;
@@ -30,6 +41,7 @@ interface Props {
 export function Sidebar(props: Props) {
   const { store, searchStore, appName, activeId, username, onSelect, onOpenMessage, onDeleted, onHide, onLogout, exportUrl } =
     props;
+  const { onShowShares } = props;
   const items = useStore(store, (s) => s.items);
   const loaded = useStore(store, (s) => s.loaded);
   const loading = useStore(store, (s) => s.loading);
@@ -159,6 +171,9 @@ export function Sidebar(props: Props) {
           {username.slice(0, 1).toUpperCase()}
         </span>
         <span className="username">{username}</span>
+        <button type="button" className="icon-button" onClick={onShowShares} aria-label="Shared links" title="Shared links">
+          <LinkIcon />
+        </button>
         <button type="button" className="icon-button" onClick={onLogout} aria-label="Log out" title="Log out">
           <LogoutIcon />
         </button>
@@ -170,7 +185,8 @@ export function Sidebar(props: Props) {
         onConfirm={() => void confirmDelete()}
         onCancel={() => setDeleting(null)}
       >
-        This deletes <strong>{deleting?.title}</strong> and all its messages. It cannot be undone.
+        This deletes <strong>{deleting?.title}</strong> and all its messages, and revokes its shared links. It cannot
+        be undone.
       </ConfirmDialog>
     </nav>
   );

@@ -21,6 +21,7 @@ from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.usage import DynamoUsageStore
 from parley.aws.dynamodb.users import DynamoUserStore
@@ -34,10 +35,11 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     """Every store over one table, with an injected low-level DynamoDB client."""
     table = Table(client, table_name)
     search = DynamoSearchIndex(table)
-    conversations = DynamoConversationStore(table, search)
+    shares = DynamoShareStore(table)
+    conversations = DynamoConversationStore(table, search, shares)
     usage = DynamoUsageStore(table)
     return Stores(
-        users=DynamoUserStore(table, conversations, usage),
+        users=DynamoUserStore(table, conversations, usage, shares),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,
@@ -52,6 +54,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         usage=usage,
         imports=DynamoImportRecordStore(table),
         import_jobs=DynamoImportJobStore(table),
+        shares=shares,
     )
 
 

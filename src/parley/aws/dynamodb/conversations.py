@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import Conversation, ConversationPage
 from parley.errors import InvalidInput
@@ -39,9 +40,10 @@ def _conversation(item: dict[str, Any]) -> Conversation:
 
 
 class DynamoConversationStore:
-    def __init__(self, table: Table, search: DynamoSearchIndex) -> None:
+    def __init__(self, table: Table, search: DynamoSearchIndex, shares: DynamoShareStore) -> None:
         self._table = table
         self._search = search
+        self._shares = shares
 
     async def create_conversation(
         self, user_id: str, title: str, model: str, *, created_at: float | None = None, updated_at: float | None = None
@@ -128,6 +130,7 @@ class DynamoConversationStore:
             if is_condition_failure(error):
                 return False
             raise
+        await self._shares.delete_for_conversation(user_id, conversation_id)
         await self._delete_messages(conversation_id)
         await self._search.drop_conversation(conversation_id)
         return True

@@ -21,6 +21,10 @@ CONV#<conversation_id>     IDX#M#<message_id>#<word>
                                                     a word of a final message (gsi1: WORD#<user_id>#<word> /
                                                     <recency>#<conversation_id>#<message_id>): how often, a snippet
 CONV#<conversation_id>     IDX#T#<word>             a word of the conversation's title (gsi1 as above, no message id)
+USER#<user_id>             SHARE#<share_id>         the owner's record of a share, with its token's hash
+                                                    (gsi1: SHARES#<user_id> / <created_at>#<share_id>)
+SHARE#<sha256 of token>    SHARE                    a share: title, owner, conversation, first 100 KB of the snapshot
+SHARE#<sha256 of token>    PART#<n>                 chunk n of the snapshot's messages' JSON, past 100 KB
 JTI#<jti>                  JTI                      a revoked token, with its user id (ttl)
 TICKET#<sha256>            TICKET                   a WebSocket ticket and the session that asked for it (ttl)
 THROTTLE#<key>             THROTTLE                 failed logins in a window (ttl)
@@ -128,6 +132,24 @@ def title_words() -> str:
 def word_index(user_id: str, word: str) -> str:
     """The gsi1 partition of one user's postings of one word: a search reads only its owner's."""
     return f"WORD#{user_id}#{word}"
+
+
+def share_of_owner(user_id: str, share_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"SHARE#{share_id}"
+
+
+def shares_index(user_id: str) -> str:
+    return f"SHARES#{user_id}"
+
+
+def share(token_hash: str) -> tuple[str, str]:
+    """A share, found by its token's hash (the token itself is never stored)."""
+    return f"SHARE#{token_hash}", "SHARE"
+
+
+def share_chunk(number: int) -> str:
+    """Chunk ``number`` (1, 2, ...) of a share's messages: the share's item holds chunk 0."""
+    return f"PART#{number:04d}"
 
 
 def revoked(jti: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import User
 from parley.errors import Conflict
@@ -29,10 +30,11 @@ def _user(item: dict[str, Any]) -> User:
 
 
 class DynamoUserStore:
-    def __init__(self, table: Table, conversations: Any, usage: Any) -> None:
+    def __init__(self, table: Table, conversations: Any, usage: Any, shares: DynamoShareStore) -> None:
         self._table = table
         self._conversations = conversations
         self._usage = usage
+        self._shares = shares
 
     async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
         user = User(
@@ -130,6 +132,7 @@ class DynamoUserStore:
         user = await self.get_user(user_id)
         if user is None:
             return False
+        await self._shares.delete_all_for_user(user_id)  # first: a user who is removed leaves no public link
         await self._conversations.delete_all_for_user(user_id)
         await self._usage.delete_all_for_user(user_id)
         imports = await self._table.query_all(

@@ -28,6 +28,7 @@ ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
 API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and name claim are USER# items)
 USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters and budget
+SHARES = "SHARE#*"  # a share's snapshot, keyed by its token's hash (its owner's record is a user item)
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -35,16 +36,18 @@ CONVERSATION_LISTS = "CONVS#*"
 CONNECTION_LISTS = "CONNS#*"
 WORD_LISTS = "WORD#*"  # a user's search postings of one word
 IMPORT_JOB_LISTS = "IMPORTS#*"  # a user's import jobs, newest first
+SHARE_LISTS = "SHARES#*"  # a user's shares
 
 # Function (its handler module in parley.aws.handlers) -> DynamoDB action on the table -> partition keys.
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "http_api": {
         # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat
-        # (which reserves and settles the answer's tokens), /api/usage and the admins' budgets.
+        # (which reserves and settles the answer's tokens), /api/usage and the admins' budgets; shares (made,
+        # listed and revoked by their owner; read by anyone holding a link).
         # /api/keys: a key is three items written in one transaction (the lookup by its hash, the owner's record
         # and the claim of its name), listed by a query of the owner's partition, revoked in one transaction.
         "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE),
-        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE),
+        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE, SHARES),
         "PutItem": (
             USERS_AND_THEIR_ITEMS,
             MESSAGES,
@@ -55,12 +58,14 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
             ANSWER_SLOTS,
             API_KEYS,
             USAGE,
+            SHARES,
         ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS, USAGE),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE),
-        "BatchWriteItem": (MESSAGES,),
-        # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
-        "ConditionCheckItem": (MESSAGES,),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES),
+        "BatchWriteItem": (MESSAGES, SHARES),
+        # A new message's transaction checks that its parent exists (and a branch switch that its leaf does);
+        # a new share's, that its conversation does.
+        "ConditionCheckItem": (MESSAGES, USERS_AND_THEIR_ITEMS),
         # Search: the titles of the conversations found, and the postings of a common word it did not read.
         "BatchGetItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
     },
@@ -149,7 +154,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Function -> partition keys of the index it may query (the only action granted on the index).
 INDEX_QUERIES: dict[str, tuple[str, ...]] = {
-    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS, IMPORT_JOB_LISTS),
+    "http_api": (USER_LIST, CONVERSATION_LISTS, WORD_LISTS, IMPORT_JOB_LISTS, SHARE_LISTS),
     "ws_connect": (CONNECTION_LISTS,),
     "session_end": (CONNECTION_LISTS,),
 }

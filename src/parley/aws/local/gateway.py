@@ -36,8 +36,12 @@ from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
 
-# The deployed HTTP API's routes: these three are public, every other /api path needs the authorizer.
+# The deployed HTTP API's routes: these are public, every other /api path needs the authorizer.
 PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
+# A shared conversation, read by anyone holding its link: one path segment after the prefix, as API Gateway
+# matches ``{token}`` (a more specific route than the authorized ``{proxy+}``).
+PUBLIC_SHARE_PREFIX = "/api/public/shares/"
+PUBLIC_SHARE_ROUTE = "GET /api/public/shares/{token}"
 PROXY_ROUTE = "ANY /api/{proxy+}"
 WS_ROUTES = ("sendprompt", "stop")
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # an HTTP API refuses a bigger payload (413) before any function runs
@@ -136,9 +140,7 @@ class Gateway:
             body = await request.body()
         except ClientDisconnect:  # the client went, or was cut off by the read deadline: nobody to answer
             return Response(status_code=400)
-        route_key = PUBLIC_ROUTES.get((request.method, request.url.path))
-        if request.url.path == "/openapi.json":
-            route_key = "GET /openapi.json"
+        route_key = _public_route(request.method, request.url.path)
         context = None
         if route_key is None:
             route_key = PROXY_ROUTE
@@ -262,6 +264,16 @@ class Gateway:
 # Hop-by-hop headers, and those the proxy sets itself.
 _NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"}
 _NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+
+
+def _public_route(method: str, path: str) -> str | None:
+    """The public route a request matches, if any (the others pass the authorizer)."""
+    if path == "/openapi.json":
+        return "GET /openapi.json"
+    token = path.removeprefix(PUBLIC_SHARE_PREFIX)
+    if method == "GET" and token != path and token and "/" not in token:
+        return PUBLIC_SHARE_ROUTE
+    return PUBLIC_ROUTES.get((method, path))
 
 
 def _route_of(body: str) -> str:

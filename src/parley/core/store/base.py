@@ -243,6 +243,58 @@ class PreferencesStore(Protocol):
     async def put_preferences(self, user_id: str, preferences: dict[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class SharedMessage:
+    """One message of a share's snapshot: only what the public page shows (no ids, no owner, no usage)."""
+
+    role: str
+    parts: tuple[ContentPart, ...]
+    model: str | None
+    created_at: float
+
+    @property
+    def content(self) -> str:
+        return text_of(self.parts)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A public, read-only snapshot of a conversation's current branch, as its owner lists it. Its token is
+    never stored: only the token's SHA-256 (``token_hash``), by which the public page finds it."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    title: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SharedSnapshot:
+    """What a share's link shows: the title and messages copied when it was made."""
+
+    title: str
+    messages: tuple[SharedMessage, ...]
+    created_at: float
+
+
+class ShareStore(Protocol):
+    """Shares of a user's conversations. A share is a copy, so nothing done to the conversation afterwards changes
+    it; deleting the conversation (or the user) deletes its shares, and revoking one deletes it."""
+
+    async def create_share(self, share: Share, token_hash: str, messages: Sequence[SharedMessage]) -> bool:
+        """Save a share; False (nothing written) when its conversation is not the owner's."""
+
+    async def list_shares(self, user_id: str) -> list[Share]:
+        """The user's shares, newest first."""
+
+    async def delete_share(self, user_id: str, share_id: str) -> bool:
+        """Revoke: the link stops working at once. False when the user has no such share."""
+
+    async def get_snapshot(self, token_hash: str) -> SharedSnapshot | None:
+        """The snapshot a link shows; None for a revoked share and for one that never existed alike."""
+
+
 class TokenRevocationStore(Protocol):
     async def revoke(self, jti: str, expires_at: float, *, user_id: str) -> None:
         """Refuse the token ``jti`` (of ``user_id``, so the serverless edge can find its sockets) until it expires."""
@@ -520,3 +572,4 @@ class Stores:
     usage: UsageStore
     imports: ImportRecordStore
     import_jobs: ImportJobStore
+    shares: ShareStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.server.browser_headers import API_HEADERS
+from parley.server.browser_headers import API_HEADERS, PUBLIC_API_HEADERS, PUBLIC_API_PREFIX
 
 
 class SecurityHeadersMiddleware:
@@ -17,10 +17,14 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        extra = API_HEADERS
+        if scope["path"].startswith(PUBLIC_API_PREFIX):
+            extra = {**API_HEADERS, **PUBLIC_API_HEADERS}
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in API_HEADERS.items():
+                for name, value in extra.items():
                     headers.setdefault(name, value)
             await send(message)
 

@@ -18,6 +18,7 @@ from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteSto
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
+from parley.core.store.sqlite.shares import SqliteShareStore
 from parley.core.store.sqlite.usage import SqliteUsageStore
 from parley.core.store.sqlite.users import (
     SqliteThrottleStore,
@@ -50,6 +51,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             usage=SqliteUsageStore(db),
             imports=SqliteImportRecordStore(db),
             import_jobs=SqliteImportJobStore(db),
+            shares=SqliteShareStore(db),
         )
     finally:
         await db.close()

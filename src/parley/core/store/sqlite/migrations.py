@@ -302,6 +302,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Public snapshots of conversations. The link's token is kept only as its SHA-256; the messages are a copy
+        # (JSON), so later edits do not change a share, but deleting the conversation or the user deletes it.
+        "0011_shares",
+        """
+        CREATE TABLE shares (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX shares_by_user ON shares (user_id, created_at DESC);
+        CREATE INDEX shares_by_conversation ON shares (conversation_id);
+        """,
+    ),
+    (
         # API keys, kept only as their SHA-256; a name is unique among a user's keys not revoked.
         "0012_api_keys",
         """
