@@ -28,7 +28,7 @@ from bench.services import API_KEY, PASSWORD, HttpServer, Upstream
 
 ADMIN_EMAIL = "bench@example.com"
 CHAT_PAGE = 60  # GET /api/v1/chats/list?page=N returns this many (fixed by Open WebUI)
-IMPORT_BATCH = 250
+IMPORT_BATCH = 500
 
 # What keeps Open WebUI offline and doing only what the benchmark measures. Values are strings, as in its docs.
 OFFLINE_SETTINGS: dict[str, str] = {
@@ -80,7 +80,7 @@ def open_webui_env(data_dir: Path, upstream: Upstream, base: Mapping[str, str] |
         | OFFLINE_SETTINGS
         | {
             "DATA_DIR": str(data_dir),
-            "WEBUI_SECRET_KEY": "bench-open-webui-secret",
+            "WEBUI_SECRET_KEY": "bench-open-webui-secret-of-32-bytes-or-more",
             "WEBUI_ADMIN_EMAIL": ADMIN_EMAIL,
             "WEBUI_ADMIN_PASSWORD": PASSWORD,
             "WEBUI_ADMIN_NAME": "bench",
