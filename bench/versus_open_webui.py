@@ -46,7 +46,7 @@ from bench.peers.open_webui import (
 from bench.peers.open_webui_export import export_chat
 from bench.peers.registry import OPEN_WEBUI
 from bench.procs import Service
-from bench.results import Figure, Report
+from bench.results import Figure, Report, Status
 from bench.services import MODEL, HttpServer, Upstream, fake_upstream, parley_server, stream_users
 from bench.stats import Summary, ratio
 from bench.streams import LADDER, Target, climb, socket_streams
@@ -319,7 +319,8 @@ async def _streams(
         )
         common = _largest_common(ours, theirs)
         if common is None:
-            report.add(Figure.unavailable(f"{transport}: CPU-s per 1,000 tokens", "no level kept pace on both"))
+            why = "no level of the ladder kept pace on both, so there is no like-for-like load to compare"
+            report.add(Figure.unavailable(f"{transport}: CPU-s per 1,000 tokens", why, status=Status.MISSED))
             continue
         mine, peer = common
         report.add(
