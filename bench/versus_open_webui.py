@@ -81,6 +81,19 @@ CHAT_MESSAGES = 4
 MIB = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Both:
+    """The two servers under test, running side by side, with a logged-in client for each."""
+
+    http: httpx.AsyncClient
+    upstream: Upstream
+    parley: ParleyClient
+    tokens: list[str]  # Parley session tokens, one per account
+    owui: OpenWebUIClient
+    parley_http: HttpServer
+    owui_http: HttpServer
+
+
 @dataclass
 class PeakRss:
     """The largest resident memory of each server seen while it is being sampled."""
@@ -129,8 +142,9 @@ async def run(ctx: Context, report: Report) -> None:
                 raise RuntimeError("Open WebUI does not list the fake upstream's model")
             tokens = list(await asyncio.gather(*(parley.login(name) for name in names)))
             await _idle_memory(report, http, parley_http, owui_http)
-            await _ttft(report, ctx, plan, http, upstream, parley, tokens, owui, parley_http, owui_http)
-            await _streams(report, ctx, plan, http, upstream, parley, tokens, owui, parley_http, owui_http)
+            both = Both(http, upstream, parley, tokens, owui, parley_http, owui_http)
+            await _ttft(report, ctx, plan, both)
+            await _streams(report, ctx, plan, both)
         await _history(report, ctx, plan, http, upstream, peer)
     report.note(
         f"Open WebUI {version} from PyPI in its own virtualenv ({peer.path}), `open-webui serve` (one uvicorn "
@@ -173,18 +187,9 @@ async def _idle_memory(report: Report, http: httpx.AsyncClient, parley: HttpServ
 Step = Callable[[int], Awaitable[StreamTrace]]
 
 
-async def _ttft(
-    report: Report,
-    ctx: Context,
-    plan: Plan,
-    http: httpx.AsyncClient,
-    upstream: Upstream,
-    parley: ParleyClient,
-    tokens: list[str],
-    owui: OpenWebUIClient,
-    parley_http: HttpServer,
-    owui_http: HttpServer,
-) -> None:
+async def _ttft(report: Report, ctx: Context, plan: Plan, both: Both) -> None:
+    http, upstream, parley, tokens, owui = both.http, both.upstream, both.parley, both.tokens, both.owui
+    parley_http, owui_http = both.parley_http, both.owui_http
     workers = max(plan.ttft)
     # One socket per simulated user; the users' accounts are shared within Parley's cap on answers per account.
     sockets = list(await asyncio.gather(*(parley.connect(tokens[i % len(tokens)]) for i in range(workers))))
@@ -278,18 +283,10 @@ def _judge_ttft(report: Report, concurrency: int, traces: dict[str, list[StreamT
             )
 
 
-async def _streams(
-    report: Report,
-    ctx: Context,
-    plan: Plan,
-    http: httpx.AsyncClient,
-    upstream: Upstream,
-    parley: ParleyClient,
-    tokens: list[str],
-    owui: OpenWebUIClient,
-    parley_http: HttpServer,
-    owui_http: HttpServer,
-) -> None:
+async def _streams(report: Report, ctx: Context, plan: Plan, both: Both) -> None:
+    http, upstream, parley, tokens, owui = both.http, both.upstream, both.parley, both.tokens, both.owui
+    parley_http, owui_http = both.parley_http, both.owui_http
+
     async def owui_streams(_streams: int) -> StreamFn:
         return lambda _index: owui.chat(PROMPT)
 
