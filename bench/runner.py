@@ -56,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = [b for b in suite if not args.only or b.name in args.only]
     raise_open_files_limit()
     started = time.time()
+    # Read before the run: the commit is the code that ran, even if the branch moves on meanwhile.
+    header = _header(started) | ({"quick run": "yes (fewer samples, shorter ladder)"} if args.quick else {})
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         reports = runner.run(_run_all(chosen, keep=args.keep, quick=args.quick))
-    header = _header(started) | ({"quick run": "yes (fewer samples, shorter ladder)"} if args.quick else {})
     json_path, md_path = write(reports, header, args.out, stem=args.suite)
     _print_summary(reports, json_path, md_path, time.time() - started)
     return 1 if any(f.status is Status.ERROR for r in reports for f in r.figures) else 0

@@ -153,7 +153,9 @@ async def run(ctx: Context, report: Report) -> None:
     )
     report.note(
         "Fake upstream: first token after 200 ms, then one every 20 ms. Ratios are Parley / Open WebUI: below 1 "
-        "Parley is faster or smaller, except for streams kept at pace, where above 1 is better."
+        "Parley is faster or smaller, except for streams kept at pace, where above 1 is better. Every Parley "
+        "answer is saved as a conversation; Open WebUI's API call without chat_id saves nothing. A negative "
+        "added TTFT is noise (below the upstream's own percentile) and makes its ratio meaningless."
     )
 
 
