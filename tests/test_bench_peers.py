@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
-
 from bench.openai_sse import delta_texts
 from bench.peer_env import PeerSpec, environment
 from bench.peers.open_webui_export import export_chat
@@ -37,7 +37,7 @@ def test_an_exported_chat_is_one_thread_in_open_webuis_shape() -> None:
     messages = chat["messages"]
     assert [(m["role"], m["content"]) for m in messages] == turns
     assert messages[0]["parentId"] is None
-    for parent, child in zip(messages, messages[1:], strict=False):
+    for parent, child in itertools.pairwise(messages):
         assert child["parentId"] == parent["id"]
         assert parent["childrenIds"] == [child["id"]]
     assert messages[-1]["childrenIds"] == []
