@@ -26,6 +26,10 @@ PEERS_HOME = Path(os.environ.get("PARLEY_BENCH_PEERS", Path.home() / ".cache" / 
 _STAMP = "parley-peer.json"
 
 
+class PeerEnvError(RuntimeError):
+    pass
+
+
 @dataclass(frozen=True)
 class PeerSpec:
     """What to install for a peer: ``packages`` (pip requirement strings) after ``first`` (installed alone
@@ -82,9 +86,12 @@ def ensure(spec: PeerSpec, home: Path = PEERS_HOME, *, log: Path | None = None) 
     if env.installed():
         return env
     if env.path.exists():
-        shutil.rmtree(env.path)  # a different or unfinished install: start clean rather than patch it
+        if not (env.path / _STAMP).is_file():
+            raise PeerEnvError(f"{env.path} exists but was not made by bench.peer_env: move it away first")
+        shutil.rmtree(env.path)  # a different or unfinished install of ours: start clean rather than patch it
     env.path.parent.mkdir(parents=True, exist_ok=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(env.path)
+    (env.path / _STAMP).write_text(json.dumps({"fingerprint": None}))  # ours, not finished yet
     for group in (spec.first, spec.packages):
         if group:
             _pip(env, [*spec.pip_options, *group], log)

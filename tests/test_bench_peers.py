@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bench.openai_sse import delta_texts
-from bench.peer_env import PeerSpec, environment
+from bench.peer_env import PeerEnvError, PeerSpec, ensure, environment
 from bench.peers.open_webui_export import export_chat
 
 
@@ -65,3 +65,11 @@ def test_a_peer_environment_is_reused_only_for_the_same_packages(tmp_path: Path)
     assert not environment(upgraded, tmp_path).installed()
     (env.path / "bin" / "python").unlink()  # a half-removed environment is not reused
     assert not env.installed()
+
+
+def test_a_directory_not_made_here_is_never_replaced(tmp_path: Path) -> None:
+    foreign = tmp_path / "peer" / "bin"
+    foreign.mkdir(parents=True)  # e.g. another tool's venv under the same name
+    with pytest.raises(PeerEnvError):
+        ensure(PeerSpec(name="peer", packages=("peer==1.0",)), tmp_path)
+    assert foreign.is_dir()
