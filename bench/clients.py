@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.openai_sse import delta_texts
 from bench.services import API_KEY, MODEL, PASSWORD
 
 STREAM_TIMEOUT = 30.0
@@ -197,7 +198,37 @@ class SocketPool:
         await self.aclose()
 
 
-# The fake upstream, directly
+# OpenAI-style streams: the fake upstream directly, and peers' chat completions APIs
+
+
+async def openai_stream(
+    http: httpx.AsyncClient, url: str, token: str, body: dict[str, Any], *, max_seconds: float = STREAM_TIMEOUT
+) -> StreamTrace:
+    """POST a streamed chat completion to ``url`` with a bearer ``token``; time it until ``[DONE]``."""
+    trace = StreamTrace(sent=time.perf_counter())
+    try:
+        async with asyncio.timeout(max_seconds):
+            async with http.stream("POST", url, json=body, headers=_bearer(token)) as response:
+                response.raise_for_status()
+                async for line in response.aiter_lines():
+                    texts = delta_texts(line)
+                    if texts is None:
+                        trace.done = time.perf_counter()
+                        break
+                    if texts:
+                        trace.tokens.append(time.perf_counter())
+    except (httpx.HTTPError, json.JSONDecodeError, TimeoutError) as exc:
+        trace.error = f"{type(exc).__name__}: {exc}"
+    if trace.done is None and trace.error is None:
+        trace.error = "the stream ended without [DONE]"
+    return trace
+
+
+def chat_body(prompt: str, *, model: str = MODEL, max_tokens: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return body
 
 
 async def upstream_prompt(
@@ -212,24 +243,4 @@ async def chat_completions_prompt(
 ) -> StreamTrace:
     """One streamed OpenAI chat completion from any server that speaks the protocol (``base_url`` ends in /v1):
     the upstream itself, Parley's /v1, or another proxy."""
-    body: dict[str, Any] = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt}]}
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    trace = StreamTrace(sent=time.perf_counter())
-    try:
-        headers = {"Authorization": f"Bearer {api_key}"}
-        async with http.stream("POST", f"{base_url}/chat/completions", json=body, headers=headers) as response:
-            response.raise_for_status()
-            async for line in response.aiter_lines():
-                if line == "data: [DONE]":
-                    trace.done = time.perf_counter()
-                    break
-                if line.startswith("data: "):
-                    for choice in json.loads(line[6:])["choices"]:
-                        if choice["delta"].get("content"):
-                            trace.tokens.append(time.perf_counter())
-    except (httpx.HTTPError, json.JSONDecodeError) as exc:
-        trace.error = f"{type(exc).__name__}: {exc}"
-    if trace.done is None and trace.error is None:
-        trace.error = "the stream ended without [DONE]"
-    return trace
+    return await openai_stream(http, f"{base_url}/chat/completions", api_key, chat_body(prompt, max_tokens=max_tokens))

@@ -16,11 +16,12 @@ class Context:
 
     workdir: Path
     rng: random.Random
+    quick: bool = False  # fewer samples and a shorter ladder: checks the harness end to end, not for figures
 
     @classmethod
-    def fresh(cls, workdir: Path, *, seed: int) -> Context:
+    def fresh(cls, workdir: Path, *, seed: int, quick: bool = False) -> Context:
         workdir.mkdir(parents=True)
-        return cls(workdir=workdir, rng=random.Random(seed))  # noqa: S311 - load shapes, not secrets
+        return cls(workdir=workdir, rng=random.Random(seed), quick=quick)  # noqa: S311 - load shapes, not secrets
 
     @property
     def logs(self) -> Path:

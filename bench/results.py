@@ -160,7 +160,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write(reports: list[Report], header: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+def write(reports: list[Report], header: dict[str, Any], out_dir: Path, *, stem: str = "latest") -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     document = {
         **header,
@@ -178,7 +178,7 @@ def write(reports: list[Report], header: dict[str, Any], out_dir: Path) -> tuple
             for r in reports
         ],
     }
-    json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(_jsonable(document), indent=2, ensure_ascii=False) + "\n")
     md_path.write_text(markdown(reports, header) + "\n")
     return json_path, md_path

@@ -1,4 +1,5 @@
-"""``python -m bench``: run the benchmarks one after another and write bench/results/latest.{json,md}.
+"""``python -m bench``: run the benchmarks one after another and write bench/results/latest.{json,md}
+(``--suite peers``: Parley against the products users would pick instead, into bench/results/peers.{json,md}).
 
 Benchmarks report; they do not fail. The exit status is 0 whatever the figures, and 1 only when a
 benchmark itself broke (an error in the harness, shown in the table as ``error``).
@@ -22,7 +23,7 @@ from typing import Any
 
 import uvloop
 
-from bench import coldstart, history, local_model, logins, memory, openai_api, streams, ttft
+from bench import coldstart, history, local_model, logins, memory, openai_api, streams, ttft, versus_open_webui
 from bench.harness import Benchmark, Context
 from bench.procs import ROOT, CpuWatch, raise_open_files_limit
 from bench.results import Figure, Report, Status, write
@@ -31,37 +32,44 @@ from bench.services import PARLEY_LIMITS
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
     module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api)
 )
+# Against other products: large installs of their own (`make bench-peers`), so not part of `make bench`.
+PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK,)
+SUITES = {"latest": BENCHMARKS, "peers": PEER_BENCHMARKS}
 RESULTS_DIR = ROOT / "bench" / "results"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    names = [b.name for b in BENCHMARKS]
+    names = [b.name for suite in SUITES.values() for b in suite]
+    parser.add_argument("--suite", choices=SUITES, default="latest", help="which benchmarks; also the results' name")
     parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where SUITE.json and SUITE.md go")
+    parser.add_argument("--quick", action="store_true", help="fewer samples: checks the harness, not for figures")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (databases, server logs)")
     args = parser.parse_args(argv)
+    suite = SUITES[args.suite]
     if args.list:
-        for b in BENCHMARKS:
+        for b in suite:
             print(f"{b.number}. {b.name:12} {b.title}")
         return 0
-    chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
+    chosen = [b for b in suite if not args.only or b.name in args.only]
     raise_open_files_limit()
     started = time.time()
+    # Read before the run: the commit is the code that ran, even if the branch moves on meanwhile.
+    header = _header(started) | ({"quick run": "yes (fewer samples, shorter ladder)"} if args.quick else {})
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        reports = runner.run(_run_all(chosen, keep=args.keep))
-    header = _header(started)
-    json_path, md_path = write(reports, header, args.out)
+        reports = runner.run(_run_all(chosen, keep=args.keep, quick=args.quick))
+    json_path, md_path = write(reports, header, args.out, stem=args.suite)
     _print_summary(reports, json_path, md_path, time.time() - started)
     return 1 if any(f.status is Status.ERROR for r in reports for f in r.figures) else 0
 
 
-async def _run_all(chosen: Sequence[Benchmark], *, keep: bool) -> list[Report]:
+async def _run_all(chosen: Sequence[Benchmark], *, keep: bool, quick: bool) -> list[Report]:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     reports = []
     for benchmark in chosen:
-        reports.append(await _run_one(benchmark, workdir / benchmark.name))
+        reports.append(await _run_one(benchmark, workdir / benchmark.name, quick=quick))
     if keep:
         print(f"working directory kept: {workdir}")
     else:
@@ -69,10 +77,10 @@ async def _run_all(chosen: Sequence[Benchmark], *, keep: bool) -> list[Report]:
     return reports
 
 
-async def _run_one(benchmark: Benchmark, workdir: Path) -> Report:
+async def _run_one(benchmark: Benchmark, workdir: Path, *, quick: bool) -> Report:
     print(f"\n{benchmark.number}. {benchmark.title}", flush=True)
     report = Report(benchmark.number, benchmark.name, benchmark.title)
-    context = Context.fresh(workdir, seed=benchmark.number)
+    context = Context.fresh(workdir, seed=benchmark.number, quick=quick)
     machine = CpuWatch()
     try:
         async with asyncio.timeout(benchmark.budget_seconds):

@@ -45,7 +45,7 @@ class Seeded:
     long: str | None
 
 
-def _text(rng: random.Random, words: int) -> str:
+def random_text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choices(_WORDS, k=words))
 
 
@@ -53,10 +53,10 @@ def _write(db_path: Path, shape: Shape, rng: random.Random) -> Seeded:
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         (user_id,) = conn.execute("SELECT id FROM users WHERE username = ?", (USER,)).fetchone()
-        texts = [_text(rng, rng.randint(20, 150)) for _ in range(500)]
+        texts = [random_text(rng, rng.randint(20, 150)) for _ in range(500)]
         for index in range(0, len(texts), 100):  # in about 1 message in 100: a word search finds selectively
             texts[index] += f" {RARE_WORD}"
-        big_text = _text(rng, shape.big_bytes // 6)[: shape.big_bytes]
+        big_text = random_text(rng, shape.big_bytes // 6)[: shape.big_bytes]
         now = time.time() - shape.conversations * 60
         conversations: list[tuple[object, ...]] = []
         messages: list[tuple[object, ...]] = []
@@ -78,7 +78,7 @@ def _write(db_path: Path, shape: Shape, rng: random.Random) -> Seeded:
                 messages.append((message_id, conversation_id, parent, seq, role, parts, "complete", MODEL, at, at))
                 parent = message_id  # one branch: each message answers the one before
             conversations.append(
-                (conversation_id, user_id, _text(rng, 5), MODEL, started, started + count * 0.01, parent)
+                (conversation_id, user_id, random_text(rng, 5), MODEL, started, started + count * 0.01, parent)
             )
             if is_long:
                 seeded = Seeded(seeded.regular, seeded.big, conversation_id)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bench.clients import ParleyClient, SocketPool, StreamTrace, http_client, open_ws, upstream_prompt, ws_prompt
+from bench.clients import ParleyClient, SocketPool, http_client, open_ws, upstream_prompt, ws_prompt
 from bench.harness import Benchmark, Context
 from bench.pace import Level, StreamFn, run_level
 from bench.procs import Service
@@ -33,23 +33,32 @@ PROMPT = "Tell me a story."
 AIM_CAPACITY, AIM_CPU = 0.7, 1.5
 
 
+OpenStreams = Callable[[int], Awaitable[StreamFn]]  # made ready for N streams: the i-th stream of the level
+
+
+def socket_streams(pool: SocketPool, prompt: str = PROMPT) -> OpenStreams:
+    """Streams over WebSockets from ``pool`` (Parley's protocol), one socket per stream, opened on demand."""
+
+    async def open_streams(streams: int) -> StreamFn:
+        sockets = await pool.grow(streams)
+        return lambda index: ws_prompt(sockets[index], prompt)
+
+    return open_streams
+
+
 @dataclass
 class Target:
-    """A server to stream through, its process (for CPU), its client sockets, and how far it has climbed."""
+    """A server to stream through, its process (for CPU), how its streams are opened, and how far it has climbed."""
 
     name: str
     server: Service
-    pool: SocketPool
+    open_streams: OpenStreams
     levels: list[Level] = field(default_factory=list)
     capacity: int = 0  # the most streams kept at pace (0: not even the first level)
     failed_at: int | None = None  # None: kept pace to the top of the ladder
 
     async def keeps_pace(self, streams: int, probe: StreamFn, ctx: Context) -> bool:
-        sockets = await self.pool.grow(streams)
-
-        def stream(index: int) -> Awaitable[StreamTrace]:
-            return ws_prompt(sockets[index], PROMPT)
-
+        stream = await self.open_streams(streams)
         for _ in range(ATTEMPTS):
             level = await run_level(streams, stream, probe, ANSWER_TOKENS, rng=ctx.rng, server=self.server)
             self.levels.append(level)
@@ -66,9 +75,9 @@ class Target:
         return str(self.capacity) if self.failed_at else f"≥ {self.capacity} (top of the ladder)"
 
 
-async def climb(targets: list[Target], probe: StreamFn, ctx: Context) -> None:
+async def climb(targets: list[Target], probe: StreamFn, ctx: Context, ladder: Sequence[int] = LADDER) -> None:
     """Up the ladder, taking turns; then bisect each target's boundary."""
-    for streams in LADDER:
+    for streams in ladder:
         climbing = [t for t in targets if t.failed_at is None]
         if not climbing:
             break
@@ -102,8 +111,8 @@ async def run(ctx: Context, report: Report) -> None:
             SocketPool(lambda: parley.connect(next(tokens))) as parley_pool,
             SocketPool(lambda: open_ws(peer.ws_url)) as peer_pool,
         ):
-            ours = Target("Parley", parley_http.service, parley_pool)
-            theirs = Target("peer", peer.service, peer_pool)
+            ours = Target("Parley", parley_http.service, socket_streams(parley_pool))
+            theirs = Target("peer", peer.service, socket_streams(peer_pool))
             await climb([ours, theirs], lambda _i: upstream_prompt(http, upstream.base_url, PROMPT), ctx)
     for target in (ours, theirs):
         report.data[f"{target.name.lower()}_levels"] = [level.to_dict() for level in target.levels]
