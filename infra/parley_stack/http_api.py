@@ -1,4 +1,4 @@
-"""The JSON API: an HTTP API whose routes all reach the FastAPI function; all but three pass the authorizer."""
+"""The JSON API: an HTTP API whose routes all reach the FastAPI function; all but the public ones pass the authorizer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from constructs import Construct
 # (method, path) reachable without a session token.
 PUBLIC_ROUTES = (
     (apigwv2.HttpMethod.POST, "/api/login"),
+    (apigwv2.HttpMethod.POST, "/api/setup"),  # the first account, for the setup code's holder
+    (apigwv2.HttpMethod.POST, "/api/signup"),  # refused unless PARLEY_SIGNUP lets strangers in
     (apigwv2.HttpMethod.GET, "/api/health"),
     (apigwv2.HttpMethod.GET, "/openapi.json"),
 )

@@ -13,7 +13,7 @@ from tests.cfn import (
     websocket_api,
 )
 
-PUBLIC_ROUTES = {"POST /api/login", "GET /api/health", "GET /openapi.json"}
+PUBLIC_ROUTES = {"POST /api/login", "POST /api/setup", "POST /api/signup", "GET /api/health", "GET /openapi.json"}
 PROTECTED_ROUTE = "ANY /api/{proxy+}"
 
 

@@ -17,10 +17,13 @@ Lambda) map classes to status codes; the core never knows about them.
     │   ├── RateLimited           the per-user request rate limit
     │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── Forbidden                 refused whoever asks
-    │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
+    │   ├── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
+    │   ├── SetupRefused          a first-run setup without the current setup code, or once an account exists
+    │   └── SignupClosed          sign-up is off, or not open to that email domain
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
-    │   └── InvalidToken          missing, forged, expired or revoked token or ticket
+    │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
+    │   └── AccountPending        the right password, but the account waits for an admin's approval
     └── ProviderError             the model provider failed
         ├── ProviderAuthError     the provider refused our key
         ├── ProviderRateLimited   429 from the provider (retryable)
@@ -106,6 +109,19 @@ class CrossSiteRequest(Forbidden):
     default_message = "This request must come from Parley's own page."
 
 
+class SetupRefused(Forbidden):
+    code = "setup_refused"
+    default_message = (
+        "This setup link is not valid: it was used already, or the server printed a newer one. "
+        "Restart the server for a new link, or create an account with `parley users add NAME --admin`."
+    )
+
+
+class SignupClosed(Forbidden):
+    code = "signup_closed"
+    default_message = "Sign-up is closed on this server. Ask its owner for an account."
+
+
 class AuthError(ParleyError):
     code = "unauthorized"
     default_message = "Authentication required."
@@ -119,6 +135,11 @@ class InvalidCredentials(AuthError):
 class InvalidToken(AuthError):
     code = "invalid_token"
     default_message = "Your session is not valid. Please log in again."
+
+
+class AccountPending(AuthError):
+    code = "account_pending"
+    default_message = "Your account is waiting for an administrator's approval. Try again once it is approved."
 
 
 class LoginThrottled(RetryLater, AuthError):

@@ -16,6 +16,7 @@ from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.secret import load_or_create_secret
 from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
+from parley.core.auth.setup import FirstRunSetup
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
 from parley.core.chat.request import ChatLimits
@@ -34,15 +35,20 @@ class Runtime:
     settings: Settings
     stores: Stores
     auth: AuthService
+    setup: FirstRunSetup
     models: ModelRegistry
     chat: ChatService
 
 
-def build_auth(settings: Settings, stores: Stores) -> AuthService:
+def build_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(settings.argon2, settings.hash_concurrency)
+
+
+def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None = None) -> AuthService:
     secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
     return AuthService(
         stores,
-        hasher=PasswordHasher(settings.argon2, settings.hash_concurrency),
+        hasher=hasher or build_hasher(settings),
         codec=TokenCodec(
             secret,
             issuer=settings.jwt_issuer,
@@ -97,7 +103,19 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         chat = build_chat(settings, stores, models)
         stack.push_async_callback(chat.aclose)
-        yield Runtime(settings=settings, stores=stores, auth=build_auth(settings, stores), models=models, chat=chat)
+        hasher = build_hasher(settings)
+        yield Runtime(
+            settings=settings,
+            stores=stores,
+            auth=build_auth(settings, stores, hasher),
+            setup=build_setup(stores, hasher),
+            models=models,
+            chat=chat,
+        )
+
+
+def build_setup(stores: Stores, hasher: PasswordHasher) -> FirstRunSetup:
+    return FirstRunSetup(stores.users, stores.setup_codes, hasher)
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

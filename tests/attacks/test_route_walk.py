@@ -11,7 +11,9 @@ from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 
 # The public surface: login, health, the web app and its config, and the API's own description (it holds
 # no data; the web app's types are generated from it).
-PUBLIC_API = {("POST", "/api/login"), ("GET", "/api/health")}
+# Setup needs the one-time code and sign-up is refused unless PARLEY_SIGNUP opens it (tests/attacks/test_setup.py,
+# test_signup.py).
+PUBLIC_API = {("POST", "/api/login"), ("POST", "/api/setup"), ("POST", "/api/signup"), ("GET", "/api/health")}
 PUBLIC_PAGES = ("/", "/index.html", "/c/some-chat", "/config.json", "/openapi.json")
 
 

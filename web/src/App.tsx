@@ -3,6 +3,7 @@ import { ApiClient } from "./api/client";
 import { clearSession, loadSession, saveSession, type Session } from "./api/session";
 import type { LoginResponse } from "./api/types";
 import { LoginPage } from "./components/LoginPage";
+import { SetupPage } from "./components/SetupPage";
 import { Toaster } from "./components/toasts";
 import type { AppConfig } from "./config";
 
@@ -12,6 +13,18 @@ const ChatApp = lazy(() => import("./components/ChatApp").then((module) => ({ de
 export function App({ config }: { config: AppConfig }) {
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
+  // Pages shown without a session: the login page, or the first-run setup its printed link opens.
+  const [page, setPage] = useState<"login" | "setup">(() =>
+    window.location.pathname === "/setup" ? "setup" : "login",
+  );
+  const [knownUsername, setKnownUsername] = useState<string | null>(null);
+
+  const showLogin = useCallback((message: string | null, username: string | null) => {
+    history.replaceState(null, "", "/");
+    setNotice(message);
+    setKnownUsername(username);
+    setPage("login");
+  }, []);
 
   const endSession = useCallback((message: string | null) => {
     clearSession();
@@ -57,8 +70,16 @@ export function App({ config }: { config: AppConfig }) {
             onLogout={() => void onLogout()}
           />
         </Suspense>
+      ) : page === "setup" ? (
+        <SetupPage api={api} appName={config.appName} onDone={showLogin} />
       ) : (
-        <LoginPage api={api} appName={config.appName} notice={notice} onLogin={onLogin} />
+        <LoginPage
+          api={api}
+          appName={config.appName}
+          notice={notice}
+          initialUsername={knownUsername}
+          onLogin={onLogin}
+        />
       )}
       <Toaster />
     </>

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parley import __version__
-from parley.cli import doctor, users
+from parley.cli import doctor, setup, users
 from parley.cli.support import CommandGroup, run_async
 from parley.config import Settings
 from parley.errors import ParleyError
@@ -19,7 +19,7 @@ from parley.errors import ParleyError
 log = logging.getLogger("parley.cli")
 
 # Each group of commands lives in its own module and adds its own parsers.
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (users, doctor)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (users, setup, doctor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,24 +15,37 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
+from parley.core.auth.setup import setup_link
 from parley.runtime import Runtime, build_rate_limit, build_ws_policy, open_runtime
 from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
-from parley.server.routes import auth, chat, conversations, health, models, preferences, search, web, ws
+from parley.server.routes import auth, chat, conversations, health, models, preferences, search, setup, web, ws
 from parley.server.sessions import SessionWatcher
 
 log = logging.getLogger(__name__)
 
 
-def first_user_hint() -> str:
-    """One line telling how to create the first account, with the command as this shell can run it."""
+def first_user_hint(link: str | None) -> str:
+    """How to create the first account: the setup link to open, or the command as this shell can run it."""
     command = "parley"
     invoked = Path(sys.argv[0])
     if invoked.name == "parley" and shutil.which("parley") != str(invoked.resolve()):
         command = os.path.relpath(invoked)  # e.g. .venv/bin/parley when started by `make serve`
-    return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
+    by_command = f"{command} users add YOURNAME --admin"
+    if link is None:
+        return f"No users yet. Create the first account with:  {by_command}"
+    return (
+        f"No users yet. Open this link to create the first account, an admin (the link works once):\n\n    {link}\n\n"
+        f"or create it with:  {by_command}"
+    )
+
+
+def server_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches the server."""
+    host = "127.0.0.1" if settings.host in WILDCARD_BINDS else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host: bool = True) -> FastAPI:
@@ -65,7 +78,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
     )
     if runtime is not None:
         _attach(app, settings, runtime)
-    for routes in (health, auth, models, conversations, search, preferences, chat, ws):
+    for routes in (health, auth, setup, models, conversations, search, preferences, chat, ws):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)
@@ -94,8 +107,10 @@ async def _announce(runtime: Runtime, settings: Settings) -> None:
         log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")
     else:
         log.info("default model: %s", runtime.models.default_model)
-    if await runtime.stores.users.count_users() == 0:
-        log.warning(first_user_hint())
+    code = await runtime.setup.new_code()  # a new one at each start, while no account exists
+    if code is not None:
+        link = setup_link(server_url(settings), code) if settings.web_dir is not None else None
+        log.warning(first_user_hint(link))
 
 
 async def _warm_up(runtime: Runtime) -> None:

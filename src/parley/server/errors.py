@@ -23,6 +23,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.TooManyGenerations: 429,
     errors.RateLimited: 429,
     errors.AuthError: 401,
+    errors.AccountPending: 403,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,
     errors.ProviderRateLimited: 503,

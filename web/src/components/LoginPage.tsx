@@ -9,13 +9,15 @@ interface Props {
   api: ApiClient;
   appName: string;
   notice: string | null;
+  /** Filled in for the user, e.g. after the first-run setup made this account. */
+  initialUsername?: string | null;
   onLogin: (login: LoginResponse) => void;
 }
 
 type Setup = "unknown" | "required" | "done" | "unreachable";
 
-export function LoginPage({ api, appName, notice, onLogin }: Props) {
-  const [username, setUsername] = useState("");
+export function LoginPage({ api, appName, notice, initialUsername = null, onLogin }: Props) {
+  const [username, setUsername] = useState(initialUsername ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -99,11 +101,13 @@ export function LoginPage({ api, appName, notice, onLogin }: Props) {
         )}
         {setup === "required" && (
           <div className="setup-hint" role="note" aria-label="First-time setup">
-            <strong>No accounts yet.</strong> Create the first one on the server, from Parley's folder:
+            <strong>No accounts yet.</strong> Open the setup link that <code>parley serve</code> printed when it
+            started (it ends in <code>/setup#code=…</code>) to create the first account here. Or create it on the
+            server:
             <pre>
-              <code>.venv/bin/parley users add NAME --admin</code>
+              <code>parley users add NAME --admin</code>
             </pre>
-            (or <code>parley users add NAME --admin</code> where Parley is installed), then log in here.
+            (<code>.venv/bin/parley</code> in a checkout), then log in here.
           </div>
         )}
         <form onSubmit={(e) => void submit(e)} noValidate>

@@ -19,6 +19,7 @@ from parley.aws.dynamodb.auth_state import (
 from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.setup_code import DynamoSetupCodeStore
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.users import DynamoUserStore
 from parley.config import ENV_DYNAMODB_TABLE, Settings
@@ -32,8 +33,10 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     table = Table(client, table_name)
     search = DynamoSearchIndex(table)
     conversations = DynamoConversationStore(table, search)
+    users = DynamoUserStore(table, conversations)
     return Stores(
-        users=DynamoUserStore(table, conversations),
+        users=users,
+        setup_codes=DynamoSetupCodeStore(table, users),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,

@@ -24,6 +24,7 @@ CONN#<connection_id>       CONN                     a socket and its session (gs
 GEN#<user_id>#<msgid>      GEN                      a running answer and its stop flag (ttl)
 SLOTS#<user_id>            SLOT#<n>                 one of the user's answer slots, leased to a msgid (ttl)
 RATE#<key>                 RATE                     a request-rate bucket: when it is full again (ttl)
+SETUP                      SETUP                    the hash of the first-run setup code (while no user exists)
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ def generation_slot(user_id: str, slot: int) -> tuple[str, str]:
 
 def request_rate(key: str) -> tuple[str, str]:
     return f"RATE#{key}", "RATE"
+
+
+def setup_code() -> tuple[str, str]:
+    return "SETUP", "SETUP"
 
 
 USERS_INDEX = "USERS"

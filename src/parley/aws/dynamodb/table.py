@@ -251,6 +251,14 @@ class Table:
         _expression_parts(update, values, names, condition)
         return {"Update": update}
 
+    def delete_action(
+        self, pk: str, sk: str, *, condition: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A Delete for :meth:`transact`."""
+        delete: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk})}
+        _expression_parts(delete, values, None, condition)
+        return {"Delete": delete}
+
     def check_action(
         self,
         pk: str,

@@ -26,6 +26,7 @@ CONNECTIONS = "CONN#*"
 ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
+SETUP_CODE = "SETUP"  # the first-run setup code's hash (one item)
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -37,11 +38,21 @@ WORD_LISTS = "WORD#*"  # a user's search postings of one word
 TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "http_api": {
         # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat.
-        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS),
+        # First-run setup reads and spends the setup code; it and sign-up create users (a username's claim).
+        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, SETUP_CODE),
         "Query": (MESSAGES, ANSWER_SLOTS),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REVOKED_TOKENS, TICKETS, LOGIN_FAILURES, ANSWERS, ANSWER_SLOTS),
+        "PutItem": (
+            USERS_AND_THEIR_ITEMS,
+            USERNAMES,
+            MESSAGES,
+            REVOKED_TOKENS,
+            TICKETS,
+            LOGIN_FAILURES,
+            ANSWERS,
+            ANSWER_SLOTS,
+        ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, SETUP_CODE),
         "BatchWriteItem": (MESSAGES,),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does).
         "ConditionCheckItem": (MESSAGES,),

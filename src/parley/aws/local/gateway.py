@@ -34,8 +34,17 @@ from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
 
-# The deployed HTTP API's routes: these three are public, every other /api path needs the authorizer.
-PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
+# The deployed HTTP API's routes (infra/parley_stack/http_api.py): these are public, every other /api path needs the
+# authorizer.
+PUBLIC_ROUTES = {
+    (method, path): f"{method} {path}"
+    for method, path in (
+        ("POST", "/api/login"),
+        ("POST", "/api/setup"),
+        ("POST", "/api/signup"),
+        ("GET", "/api/health"),
+    )
+}
 PROXY_ROUTE = "ANY /api/{proxy+}"
 WS_ROUTES = ("sendprompt", "stop")
 CLOSE_GOING_AWAY = 1001

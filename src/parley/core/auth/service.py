@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -14,15 +13,16 @@ from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenClaims, TokenCodec
+from parley.core.auth.validation import (
+    MAX_PASSWORD_CHARS,
+    USERNAME_PATTERN,
+    validate_password,
+    validate_username,
+)
 from parley.core.store.base import SessionRef, Stores, User
-from parley.errors import InvalidCredentials, InvalidInput, InvalidToken, NotFound
+from parley.errors import InvalidCredentials, InvalidToken, NotFound
 
 log = logging.getLogger(__name__)
-
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-MIN_PASSWORD_CHARS = 8
-# Bounded so a huge password cannot make hashing expensive.
-MAX_PASSWORD_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -50,20 +50,6 @@ class TicketHolder:
 
     user: User
     session: SessionRef
-
-
-def validate_username(username: str) -> str:
-    if not USERNAME_PATTERN.fullmatch(username):
-        raise InvalidInput(
-            "A username is 1 to 64 characters: letters, digits and . _ @ - (starting with a letter or digit)."
-        )
-    return username
-
-
-def validate_password(password: str) -> str:
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise InvalidInput(f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long.")
-    return password
 
 
 def _ticket_hash(ticket: str) -> str:
