@@ -54,10 +54,33 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+PACKAGE_NAME = "parley"
+
+
+def checkout_root() -> Path | None:
+    """The git checkout this package runs from (``src/parley`` of it, as `make serve` installs it), or None when it
+    runs from an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / PACKAGE_NAME).is_dir() else None
+
+
 def default_web_dir() -> Path | None:
-    """The web app built by ``make web-build``: ``web/dist`` of the checkout this package runs from, if any."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout / "web" / "dist" if (checkout / "web").is_dir() else None
+    """The web app: ``web/dist`` of the checkout (``make web-build``), or the copy a wheel carries (``make dist``)."""
+    checkout = checkout_root()
+    if checkout is not None and (checkout / "web").is_dir():
+        return checkout / "web" / "dist"
+    packaged = Path(__file__).resolve().parent / "web_dist"
+    return packaged if (packaged / "index.html").is_file() else None
+
+
+def default_data_dir() -> Path:
+    """``./data`` beside a checkout; the platform's user data directory (``~/.local/share/parley`` on Linux) for an
+    installed package, so that where `parley serve` is started from does not matter."""
+    if checkout_root() is not None:
+        return Path("data")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(PACKAGE_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,7 @@ class ThrottleRule:
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
     # Peers whose X-Forwarded-For names the client (a reverse proxy on this host, by default): the address

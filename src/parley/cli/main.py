@@ -50,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley: a private AI assistant.")
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="where the database and secret live (PARLEY_DATA_DIR, ./data)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the database and secret live (PARLEY_DATA_DIR; default ./data in a checkout, else the user data"
+        " directory, e.g. ~/.local/share/parley)",
+    )
     common.add_argument("--store", help="store backend (PARLEY_STORE, default sqlite)")
     commands = parser.add_subparsers(title="commands")
 

