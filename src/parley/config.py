@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from parley.errors import ConfigError
 
@@ -34,6 +34,8 @@ ENV_REQUESTS_PER_MINUTE = "PARLEY_REQUESTS_PER_MINUTE"
 ENV_MAX_GENERATIONS_PER_USER = "PARLEY_MAX_GENERATIONS_PER_USER"
 ENV_REQUEST_READ_TIMEOUT = "PARLEY_REQUEST_READ_TIMEOUT"
 ENV_FORWARDED_ALLOW_IPS = "PARLEY_FORWARDED_ALLOW_IPS"
+ENV_SIGNUP = "PARLEY_SIGNUP"
+ENV_SIGNUP_DOMAINS = "PARLEY_SIGNUP_DOMAINS"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -49,6 +51,8 @@ ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
+
+SignupMode = Literal["off", "approval", "open"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -122,6 +126,10 @@ class Settings:
     hash_concurrency: int = max(1, os.cpu_count() or 1)
     throttle_per_user: ThrottleRule = ThrottleRule(limit=10, window_seconds=300)
     throttle_per_address: ThrottleRule = ThrottleRule(limit=50, window_seconds=300)
+    # Who may create an account from the login page: nobody ("off"), anyone but waiting for an admin's approval
+    # ("approval"), or anyone at once ("open"; with signup_domains, only emails of those domains, others wait).
+    signup: SignupMode = "off"
+    signup_domains: tuple[str, ...] = ()
 
     # Providers
     openai_api_key: str | None = None
@@ -204,6 +212,8 @@ class Settings:
             ("max_generations_per_user", ENV_MAX_GENERATIONS_PER_USER, int),
             ("request_read_timeout", ENV_REQUEST_READ_TIMEOUT, float),
             ("forwarded_allow_ips", ENV_FORWARDED_ALLOW_IPS, _parse_list),
+            ("signup", ENV_SIGNUP, parse_signup_mode),
+            ("signup_domains", ENV_SIGNUP_DOMAINS, _parse_domains),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),
@@ -245,6 +255,20 @@ def _parse_bool(raw: str) -> bool:
 
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+SIGNUP_MODES: tuple[SignupMode, ...] = ("off", "approval", "open")
+
+
+def parse_signup_mode(raw: str) -> SignupMode:
+    mode = raw.strip().lower()
+    if mode not in SIGNUP_MODES:
+        raise ValueError(f"expected one of {', '.join(SIGNUP_MODES)}")
+    return mode
+
+
+def _parse_domains(raw: str) -> tuple[str, ...]:
+    return tuple(domain.lstrip("@").lower() for domain in _parse_list(raw))
 
 
 MAX_APP_NAME_CHARS = 40

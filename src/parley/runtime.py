@@ -17,6 +17,7 @@ from parley.core.auth.secret import load_or_create_secret
 from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.setup import FirstRunSetup
+from parley.core.auth.signup import SignUp, SignupPolicy
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
 from parley.core.chat.request import ChatLimits
@@ -36,6 +37,7 @@ class Runtime:
     stores: Stores
     auth: AuthService
     setup: FirstRunSetup
+    signup: SignUp
     models: ModelRegistry
     chat: ChatService
 
@@ -55,11 +57,20 @@ def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None
             audience=settings.jwt_audience,
             ttl_seconds=settings.token_ttl_seconds,
         ),
-        throttle=LoginThrottle(
-            stores.throttle, per_user=settings.throttle_per_user, per_address=settings.throttle_per_address
-        ),
+        throttle=build_throttle(settings, stores),
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
     )
+
+
+def build_throttle(settings: Settings, stores: Stores) -> LoginThrottle:
+    return LoginThrottle(
+        stores.throttle, per_user=settings.throttle_per_user, per_address=settings.throttle_per_address
+    )
+
+
+def build_signup(settings: Settings, stores: Stores, hasher: PasswordHasher) -> SignUp:
+    policy = SignupPolicy(mode=settings.signup, domains=settings.signup_domains)
+    return SignUp(stores.users, hasher, build_throttle(settings, stores), policy)
 
 
 def build_chat(
@@ -109,6 +120,7 @@ async def open_runtime(
             stores=stores,
             auth=build_auth(settings, stores, hasher),
             setup=build_setup(stores, hasher),
+            signup=build_signup(settings, stores, hasher),
             models=models,
             chat=chat,
         )

@@ -21,7 +21,7 @@ from parley.server.errors import install_error_handlers
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
-from parley.server.routes import auth, chat, conversations, health, models, preferences, search, setup, web, ws
+from parley.server.routes import auth, chat, conversations, health, models, preferences, search, setup, signup, web, ws
 from parley.server.sessions import SessionWatcher
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, check_host
     )
     if runtime is not None:
         _attach(app, settings, runtime)
-    for routes in (health, auth, setup, models, conversations, search, preferences, chat, ws):
+    for routes in (health, auth, setup, signup, models, conversations, search, preferences, chat, ws):
         app.include_router(routes.router)
     web.install(app, settings.web_dir)
     install_error_handlers(app)

@@ -267,6 +267,20 @@ class HealthResponse(BaseModel):
         description="True while the server has no users: the first is made with the setup link `parley serve` "
         "printed (POST /api/setup), or with `parley users add NAME --admin`."
     )
+    signup: Literal["off", "approval", "open"] = Field(
+        description="Whether POST /api/signup makes accounts: not at all, waiting for an admin's approval, or at once."
+    )
+
+
+class SignupRequest(Strict):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=4096)
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Optional; never verified. With PARLEY_SIGNUP_DOMAINS, an address of one of those domains is "
+        "approved at once.",
+    )
 
 
 class SetupRequest(Strict):

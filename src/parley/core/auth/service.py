@@ -20,7 +20,7 @@ from parley.core.auth.validation import (
     validate_username,
 )
 from parley.core.store.base import SessionRef, Stores, User
-from parley.errors import InvalidCredentials, InvalidToken, NotFound
+from parley.errors import AccountPending, InvalidCredentials, InvalidInput, InvalidToken, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class AuthService:
         if user is None or not valid or user.disabled:
             raise attempt.refusal() or InvalidCredentials()
         await self._throttle.succeeded(attempt)
+        if user.pending:  # told only to whoever knows the password
+            raise AccountPending()
         if self._hasher.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await self._hasher.hash(candidate), revoke_tokens=False)
         token, claims = self._codec.issue(user.id, user.token_version, now=self._clock())
@@ -149,6 +151,22 @@ class AuthService:
     async def remove_user(self, username: str) -> None:
         user = await self._require_user(username)
         await self._users.delete_user(user.id)
+
+    async def approve_user(self, username: str) -> None:
+        """Let a signed-up account log in."""
+        user = await self._require_pending(username)
+        await self._users.approve_user(user.id)
+
+    async def reject_user(self, username: str) -> None:
+        """Remove a signed-up account that was never approved."""
+        user = await self._require_pending(username)
+        await self._users.delete_user(user.id)
+
+    async def _require_pending(self, username: str) -> User:
+        user = await self._require_user(username)
+        if not user.pending:
+            raise InvalidInput(f"{user.username} is not waiting for approval.")
+        return user
 
     async def _require_user(self, username: str) -> User:
         user = await self._users.get_user_by_name(username)
