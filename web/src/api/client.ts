@@ -105,6 +105,11 @@ export class ApiClient {
     return this.request("POST", "/api/setup", { body: { code, username, password }, auth: false });
   }
 
+  /** A new account, when the server allows sign-up; ``pending`` says whether it waits for approval. */
+  signup(username: string, password: string, email: string | null): Promise<AccountCreated> {
+    return this.request("POST", "/api/signup", { body: { username, password, email }, auth: false });
+  }
+
   logout(): Promise<void> {
     return this.request("POST", "/api/logout");
   }

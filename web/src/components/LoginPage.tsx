@@ -12,11 +12,13 @@ interface Props {
   /** Filled in for the user, e.g. after the first-run setup made this account. */
   initialUsername?: string | null;
   onLogin: (login: LoginResponse) => void;
+  /** Open the sign-up page (offered only when the server allows sign-up). */
+  onSignup?: () => void;
 }
 
 type Setup = "unknown" | "required" | "done" | "unreachable";
 
-export function LoginPage({ api, appName, notice, initialUsername = null, onLogin }: Props) {
+export function LoginPage({ api, appName, notice, initialUsername = null, onLogin, onSignup }: Props) {
   const [username, setUsername] = useState(initialUsername ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -24,6 +26,7 @@ export function LoginPage({ api, appName, notice, initialUsername = null, onLogi
   const [retryUntil, setRetryUntil] = useState<number | null>(null);
   const [now, setNow] = useState(() => Date.now());
   const [setup, setSetup] = useState<Setup>("unknown");
+  const [signupOpen, setSignupOpen] = useState(false);
   const userField = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -34,6 +37,7 @@ export function LoginPage({ api, appName, notice, initialUsername = null, onLogi
         const health = await api.health();
         if (cancelled) return;
         setSetup(health.setup_required ? "required" : "done");
+        setSignupOpen(health.signup !== "off");
         if (health.setup_required) timer = setTimeout(check, 5000); // until the first account exists
       } catch {
         if (!cancelled) setSetup("unreachable");
@@ -153,6 +157,20 @@ export function LoginPage({ api, appName, notice, initialUsername = null, onLogi
             {busy ? "Logging in…" : waitSeconds > 0 ? `Try again in ${waitSeconds} s` : "Log in"}
           </button>
         </form>
+        {signupOpen && onSignup && setup === "done" && (
+          <p className="login-alt">
+            No account?{" "}
+            <a
+              href="/signup"
+              onClick={(e) => {
+                e.preventDefault();
+                onSignup();
+              }}
+            >
+              Create account
+            </a>
+          </p>
+        )}
       </main>
     </div>
   );

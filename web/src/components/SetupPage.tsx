@@ -2,6 +2,7 @@
 // never sends anywhere. Whoever holds it creates the first account, an admin, here; then logs in as usual.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiError, type ApiClient } from "../api/client";
+import { AccountFields, draftProblem, draftReady, EMPTY_DRAFT, type AccountDraft } from "./AccountFields";
 import { LogoIcon } from "./icons";
 
 interface Props {
@@ -17,14 +18,10 @@ export function setupCodeFrom(hash: string): string | null {
   return code ? code : null;
 }
 
-const MIN_PASSWORD = 8;
-
 export function SetupPage({ api, appName, onDone }: Props) {
   // Read once, then taken out of the address bar, so it is not left in the history or shared by a copied URL.
   const [code] = useState(() => setupCodeFrom(window.location.hash));
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [repeat, setRepeat] = useState("");
+  const [draft, setDraft] = useState<AccountDraft>(EMPTY_DRAFT);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [alreadySetUp, setAlreadySetUp] = useState(false);
@@ -44,16 +41,13 @@ export function SetupPage({ api, appName, onDone }: Props) {
     };
   }, [api]);
 
-  const mismatch = repeat.length > 0 && repeat !== password;
-  const tooShort = password.length > 0 && password.length < MIN_PASSWORD;
-
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (busy || !code || mismatch || tooShort) return;
+    if (busy || !code || !draftReady(draft)) return;
     setBusy(true);
     setError(null);
     try {
-      const created = await api.setup(code, username.trim(), password);
+      const created = await api.setup(code, draft.username.trim(), draft.password);
       onDone(`The administrator account ${created.username} is ready. Log in with it.`, created.username);
     } catch (caught) {
       setError(caught instanceof ApiError ? caught.message : "Something went wrong. Try again.");
@@ -92,55 +86,14 @@ export function SetupPage({ api, appName, onDone }: Props) {
             <p className="notice" role="status">
               Create the first account. It is an administrator: it can approve others later.
             </p>
-            <label htmlFor="setup-username">Username</label>
-            <input
-              id="setup-username"
-              ref={userField}
-              name="username"
-              autoComplete="username"
-              autoCapitalize="none"
-              spellCheck={false}
-              autoFocus
-              required
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-            />
-            <label htmlFor="setup-password">Password</label>
-            <input
-              id="setup-password"
-              name="password"
-              type="password"
-              autoComplete="new-password"
-              required
-              aria-describedby="setup-password-rule"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-            <label htmlFor="setup-repeat">Repeat the password</label>
-            <input
-              id="setup-repeat"
-              name="repeat"
-              type="password"
-              autoComplete="new-password"
-              required
-              value={repeat}
-              onChange={(e) => setRepeat(e.target.value)}
-            />
+            <AccountFields idPrefix="setup" draft={draft} onChange={setDraft} usernameRef={userField} />
             <div className="form-error" role="alert" aria-live="assertive">
-              {error ??
-                (mismatch
-                  ? "The passwords do not match."
-                  : tooShort
-                    ? `A password has at least ${MIN_PASSWORD} characters.`
-                    : null)}
+              {error ?? draftProblem(draft)}
             </div>
-            <p id="setup-password-rule" className="sr-only">
-              At least {MIN_PASSWORD} characters.
-            </p>
             <button
               type="submit"
               className="primary-button"
-              disabled={busy || !username.trim() || !password || password !== repeat || tooShort}
+              disabled={busy || !draftReady(draft)}
             >
               {busy ? "Creating…" : "Create the administrator account"}
             </button>
