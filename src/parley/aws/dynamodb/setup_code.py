@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import Table, is_condition_failure
-from parley.aws.dynamodb.users import DynamoUserStore, new_user, new_user_puts
-from parley.core.store.base import User
+from parley.aws.dynamodb.users import DynamoUserStore, new_user_puts
+from parley.core.store.base import User, new_user
 
 
 class DynamoSetupCodeStore:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
-from parley.core.store.base import User
+from parley.core.store.base import User, new_user
 from parley.errors import Conflict
 
 _NO_SUCH_USER = "-"  # user ids are hex; this one never exists
@@ -55,22 +53,6 @@ def new_user_puts(user: User) -> list[tuple[dict[str, Any], str]]:
         ({"pk": name_pk, "sk": name_sk, "user_id": user.id}, "attribute_not_exists(pk)"),
         (record, "attribute_not_exists(pk)"),
     ]
-
-
-def new_user(
-    username: str, password_hash: str, *, is_admin: bool = False, pending: bool = False, email: str | None = None
-) -> User:
-    return User(
-        id=uuid.uuid4().hex,
-        username=username,
-        password_hash=password_hash,
-        is_admin=is_admin,
-        disabled=False,
-        token_version=0,
-        created_at=time.time(),
-        pending=pending,
-        email=email,
-    )
 
 
 class DynamoUserStore:

@@ -6,6 +6,8 @@ object as missing: authorization is part of the query, not a check that can be f
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,6 +40,23 @@ class User:
     created_at: float
     pending: bool = False  # signed up, waiting for an admin's approval: cannot log in
     email: str | None = None  # given at sign-up, for the admin who approves (never verified)
+
+
+def new_user(
+    username: str, password_hash: str, *, is_admin: bool = False, pending: bool = False, email: str | None = None
+) -> User:
+    """The record of an account about to be created: a new id, active, version 0."""
+    return User(
+        id=uuid.uuid4().hex,
+        username=username,
+        password_hash=password_hash,
+        is_admin=is_admin,
+        disabled=False,
+        token_version=0,
+        created_at=time.time(),
+        pending=pending,
+        email=email,
+    )
 
 
 @dataclass(frozen=True)

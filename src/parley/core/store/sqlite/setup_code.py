@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from parley.core.store.base import User
+from parley.core.store.base import User, new_user
 from parley.core.store.sqlite.database import Database
-from parley.core.store.sqlite.users import insert_user, new_user
+from parley.core.store.sqlite.users import insert_user
 
 
 class SqliteSetupCodeStore:

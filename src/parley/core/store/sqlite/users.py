@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 
-from parley.core.store.base import SessionRef, User
+from parley.core.store.base import SessionRef, User, new_user
 from parley.core.store.sqlite.database import Database
 from parley.errors import Conflict
 
@@ -43,22 +42,6 @@ def insert_user(conn: sqlite3.Connection, user: User) -> None:
         )
     except sqlite3.IntegrityError:
         raise Conflict(f"The username {user.username!r} is taken.") from None
-
-
-def new_user(
-    username: str, password_hash: str, *, is_admin: bool = False, pending: bool = False, email: str | None = None
-) -> User:
-    return User(
-        id=uuid.uuid4().hex,
-        username=username,
-        password_hash=password_hash,
-        is_admin=is_admin,
-        disabled=False,
-        token_version=0,
-        created_at=time.time(),
-        pending=pending,
-        email=email,
-    )
 
 
 class SqliteUserStore:
