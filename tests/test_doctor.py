@@ -143,3 +143,13 @@ def test_the_dynamodb_table_is_described(monkeypatch, capsys, good_setup, dynamo
     monkeypatch.setenv("PARLEY_DYNAMODB_TABLE", "no-such-table")
     code, out = doctor(monkeypatch, capsys, "--store", "dynamodb")
     assert code == 1 and "no-such-table does not exist" in out
+
+
+def test_sign_up_settings_that_do_not_do_what_they_say_are_warned_about(monkeypatch, capsys, good_setup):
+    monkeypatch.setenv("PARLEY_SIGNUP_DOMAINS", "example.org")
+    code, out = doctor(monkeypatch, capsys)
+    assert code == 0 and "warning  sign-up: PARLEY_SIGNUP_DOMAINS is set but PARLEY_SIGNUP=off" in out
+    monkeypatch.setenv("PARLEY_SIGNUP", "open")
+    assert "ok       sign-up: open to example.org" in doctor(monkeypatch, capsys)[1]
+    monkeypatch.delenv("PARLEY_SIGNUP_DOMAINS")
+    assert "anyone who reaches this server" in doctor(monkeypatch, capsys)[1]
