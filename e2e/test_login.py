@@ -16,7 +16,8 @@ def test_a_server_without_users_says_how_to_create_the_first(browser: Browser, f
         page.goto("/")
         hint = page.get_by_role("note", name="First-time setup")
         expect(hint).to_contain_text("No accounts yet")
-        expect(hint).to_contain_text(".venv/bin/parley users add NAME --admin")
+        expect(hint).to_contain_text("/setup#code=")
+        expect(hint).to_contain_text("parley users add NAME --admin")
         screenshot(page, "login-first-run")
 
         # Once an account exists the hint goes away by itself.

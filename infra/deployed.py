@@ -16,9 +16,12 @@ def summary(outputs: dict[str, dict[str, str]]) -> str:
             f"  HTTP API   {stack['HttpApiUrl']}",
             f"  WebSocket  {stack['WebSocketUrl']}",
             f"  Table      {stack['TableName']}",
-            "Create a user:",
+            "Create the first account, an admin, in the browser with a one-time link:",
             f"  AWS_REGION={stack['Region']} PARLEY_DYNAMODB_TABLE={stack['TableName']} "
-            ".venv/bin/parley users add NAME --store dynamodb",
+            f".venv/bin/parley setup-code --store dynamodb --url {stack['SiteUrl']}",
+            "or on the command line:",
+            f"  AWS_REGION={stack['Region']} PARLEY_DYNAMODB_TABLE={stack['TableName']} "
+            ".venv/bin/parley users add NAME --admin --store dynamodb",
         ]
     )
 

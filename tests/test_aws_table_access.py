@@ -43,6 +43,7 @@ TABLE_KEYS = {
     "import job": keys.import_job("u1", "j1")[0],
     "share": keys.share("0f" * 32)[0],
     "share of its owner": keys.share_of_owner("u1", "s1")[0],
+    "setup code": keys.setup_code()[0],
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,
@@ -133,8 +134,8 @@ def test_what_names_no_key_or_another_table_is_refused():
     assert "nothing is granted on the table 'other'" in http.refusal(
         "GetItem", {"TableName": "other", "Key": key("USER#u1")}
     )
-    # A transaction's requests are authorized as single-item actions: PutItem on usernames is not the app's.
-    transaction = {"TransactItems": [{"Put": {"TableName": TABLE, "Item": key("USERNAME#alice")}}]}
+    # A transaction's requests are authorized as single-item actions: PutItem on connections is not the app's.
+    transaction = {"TransactItems": [{"Put": {"TableName": TABLE, "Item": key("CONN#k1")}}]}
     assert "PutItem on the table is granted for" in http.refusal("TransactWriteItems", transaction)
 
 

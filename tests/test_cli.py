@@ -127,3 +127,27 @@ def test_api_key_lifecycle(monkeypatch, capsys, data_dir):
     assert code == 1 and "No key named" in err
     code, _, err = run(monkeypatch, capsys, "keys", "list", "--user", "nobody")
     assert code == 1 and "No user named" in err
+
+
+def test_pending_accounts_are_listed_approved_and_rejected(monkeypatch, capsys, data_dir):
+    import asyncio
+
+    from parley.config import Settings
+    from parley.core.store.registry import open_stores
+
+    async def sign_up() -> None:
+        settings = Settings(data_dir=data_dir)
+        async with open_stores("sqlite", settings) as stores:
+            await stores.users.create_user("erin", "hash", pending=True, email="erin@example.org")
+            await stores.users.create_user("frank", "hash", pending=True)
+
+    asyncio.run(sign_up())
+    code, out, _ = run(monkeypatch, capsys, "users", "pending")
+    assert code == 0 and "erin  signed up" in out and "<erin@example.org>" in out and "frank  signed up" in out
+    assert "erin  (pending)" in run(monkeypatch, capsys, "users", "list")[1]
+    assert run(monkeypatch, capsys, "users", "approve", "erin")[0] == 0
+    code, _, err = run(monkeypatch, capsys, "users", "approve", "erin")
+    assert code == 1 and "not waiting for approval" in err
+    assert run(monkeypatch, capsys, "users", "reject", "frank")[0] == 0
+    assert "No accounts are waiting" in run(monkeypatch, capsys, "users", "pending")[1]
+    assert run(monkeypatch, capsys, "users", "list")[1].strip() == "erin"

@@ -73,6 +73,53 @@ async def test_users(stores, user):
     assert disabled.disabled and disabled.token_version == 2
 
 
+async def test_pending_accounts_keep_their_email_and_are_approved_once(stores):
+    pending = await stores.users.create_user("carol", "hash", pending=True, email="carol@example.org")
+    stored = await stores.users.get_user_by_name("carol")
+    assert (stored.pending, stored.email) == (True, "carol@example.org")
+    assert [u.pending for u in await stores.users.list_users()] == [True]
+    assert await stores.users.approve_user(pending.id)
+    assert not (await stores.users.get_user(pending.id)).pending
+    assert not await stores.users.approve_user(pending.id)  # approved already
+    assert not await stores.users.approve_user("no-such-user")
+    plain = await stores.users.create_user("dave", "hash")
+    assert (plain.pending, plain.email) == (False, None)
+    assert (await stores.users.get_user(plain.id)).email is None
+
+
+async def test_the_setup_code_makes_one_admin_and_is_spent(stores):
+    codes = stores.setup_codes
+    await codes.put_setup_code("old")
+    await codes.put_setup_code("current")  # replaces the earlier one
+    assert not await codes.setup_code_matches("old")
+    assert await codes.setup_code_matches("current")
+    assert await codes.create_first_admin("old", "mallory", "hash") is None
+    admin = await codes.create_first_admin("current", "Root", "hash")
+    assert admin is not None and admin.is_admin and admin.username == "Root"
+    assert (await stores.users.get_user_by_name("root")).is_admin
+    assert not await codes.setup_code_matches("current")
+    assert await codes.create_first_admin("current", "second", "hash") is None
+    assert await stores.users.count_users() == 1
+
+
+async def test_two_setups_racing_with_the_code_make_one_admin(stores, other_stores):
+    await stores.setup_codes.put_setup_code("code")
+    results = await asyncio.gather(
+        stores.setup_codes.create_first_admin("code", "first", "hash"),
+        other_stores.setup_codes.create_first_admin("code", "second", "hash"),
+        return_exceptions=True,
+    )
+    assert sum(result is not None and not isinstance(result, BaseException) for result in results) == 1, results
+    assert not any(isinstance(result, BaseException) for result in results), results
+    assert await stores.users.count_users() == 1
+
+
+async def test_a_setup_code_is_useless_once_an_account_exists(stores, user):
+    await stores.setup_codes.put_setup_code("late")
+    assert await stores.setup_codes.create_first_admin("late", "intruder", "hash") is None
+    assert await stores.users.get_user_by_name("intruder") is None
+
+
 async def say(stores, user_id, conversation_id, text, *, parent_id=None, role="user", **extra):
     return await stores.messages.append(
         user_id,

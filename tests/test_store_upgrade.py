@@ -550,3 +550,29 @@ async def test_an_upgraded_sqlite_database_shares_and_its_links_go_with_their_co
         assert [m.content for m in snapshot.messages] == [m.content for m in path if m.content]
         assert await stores.conversations.delete_conversation(owner, conversation_id)
         assert await stores.shares.get_snapshot(hash_token(made.token)) is None
+
+
+async def test_accounts_made_before_sign_up_existed_are_neither_pending_nor_lose_their_login(tmp_path):
+    """0014_setup_code_and_sign_up: every existing account stays active, and a setup code can be stored."""
+    settings = Settings(data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    path = settings.database_path
+    names = [name for name, _ in migrations.MIGRATIONS]
+    before = migrations.MIGRATIONS[: names.index("0014_setup_code_and_sign_up")]
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    saved = migrations.MIGRATIONS
+    migrations.MIGRATIONS = before
+    try:
+        migrations.apply_migrations(conn, path)
+    finally:
+        migrations.MIGRATIONS = saved
+    conn.execute(
+        "INSERT INTO users (id, username, password_hash, is_admin, disabled, token_version, created_at)"
+        " VALUES ('u1', 'old-admin', 'hash', 1, 0, 3, 1.0)"
+    )
+    conn.close()
+    async with open_stores("sqlite", settings) as stores:
+        user = await stores.users.get_user_by_name("old-admin")
+        assert (user.is_admin, user.pending, user.email, user.token_version) == (True, False, None, 3)
+        await stores.setup_codes.put_setup_code("code")
+        assert await stores.setup_codes.create_first_admin("code", "second", "hash") is None  # one exists

@@ -14,6 +14,8 @@ from constructs import Construct
 # route is more specific than {proxy+}, so API Gateway picks it over the authorized one.
 PUBLIC_ROUTES = (
     (apigwv2.HttpMethod.POST, "/api/login"),
+    (apigwv2.HttpMethod.POST, "/api/setup"),  # the first account, for the setup code's holder
+    (apigwv2.HttpMethod.POST, "/api/signup"),  # refused unless PARLEY_SIGNUP lets strangers in
     (apigwv2.HttpMethod.GET, "/api/health"),
     (apigwv2.HttpMethod.GET, "/openapi.json"),
     (apigwv2.HttpMethod.GET, "/api/public/shares/{token}"),

@@ -13,7 +13,14 @@ from tests.cfn import (
     websocket_api,
 )
 
-PUBLIC_ROUTES = {"POST /api/login", "GET /api/health", "GET /openapi.json", "GET /api/public/shares/{token}"}
+PUBLIC_ROUTES = {
+    "POST /api/login",
+    "POST /api/setup",
+    "POST /api/signup",
+    "GET /api/health",
+    "GET /openapi.json",
+    "GET /api/public/shares/{token}",
+}
 PROTECTED_ROUTE = "ANY /api/{proxy+}"
 
 

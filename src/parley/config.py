@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from parley.errors import ConfigError
 
@@ -38,6 +38,8 @@ ENV_FORWARDED_ALLOW_IPS = "PARLEY_FORWARDED_ALLOW_IPS"
 ENV_SHUTDOWN_GRACE = "PARLEY_SHUTDOWN_GRACE_SECONDS"
 ENV_METRICS_TOKEN = "PARLEY_METRICS_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENV_LOG_FORMAT = "PARLEY_LOG_FORMAT"
+ENV_SIGNUP = "PARLEY_SIGNUP"
+ENV_SIGNUP_DOMAINS = "PARLEY_SIGNUP_DOMAINS"
 # The serverless deployment (set by the CDK stack on every Lambda function).
 ENV_DYNAMODB_TABLE = "PARLEY_DYNAMODB_TABLE"
 ENV_SNS_TOPIC_ARN = "PARLEY_SNS_TOPIC_ARN"
@@ -56,14 +58,39 @@ ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
 ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
 
+SignupMode = Literal["off", "approval", "open"]
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+PACKAGE_NAME = "parley"
+
+
+def checkout_root() -> Path | None:
+    """The git checkout this package runs from (``src/parley`` of it, as `make serve` installs it), or None when it
+    runs from an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / PACKAGE_NAME).is_dir() else None
+
+
 def default_web_dir() -> Path | None:
-    """The web app built by ``make web-build``: ``web/dist`` of the checkout this package runs from, if any."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout / "web" / "dist" if (checkout / "web").is_dir() else None
+    """The web app: ``web/dist`` of the checkout (``make web-build``), or the copy a wheel carries (``make dist``)."""
+    checkout = checkout_root()
+    if checkout is not None and (checkout / "web").is_dir():
+        return checkout / "web" / "dist"
+    packaged = Path(__file__).resolve().parent / "web_dist"
+    return packaged if (packaged / "index.html").is_file() else None
+
+
+def default_data_dir() -> Path:
+    """``./data`` beside a checkout; the platform's user data directory (``~/.local/share/parley`` on Linux) for an
+    installed package, so that where `parley serve` is started from does not matter."""
+    if checkout_root() is not None:
+        return Path("data")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(PACKAGE_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -85,7 +112,7 @@ class ThrottleRule:
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
     # Peers whose X-Forwarded-For names the client (a reverse proxy on this host, by default): the address
@@ -105,6 +132,10 @@ class Settings:
     hash_concurrency: int = max(1, os.cpu_count() or 1)
     throttle_per_user: ThrottleRule = ThrottleRule(limit=10, window_seconds=300)
     throttle_per_address: ThrottleRule = ThrottleRule(limit=50, window_seconds=300)
+    # Who may create an account from the login page: nobody ("off"), anyone but waiting for an admin's approval
+    # ("approval"), or anyone at once ("open"; with signup_domains, only emails of those domains, others wait).
+    signup: SignupMode = "off"
+    signup_domains: tuple[str, ...] = ()
 
     # Providers
     openai_api_key: str | None = None
@@ -207,6 +238,8 @@ class Settings:
             ("shutdown_grace_seconds", ENV_SHUTDOWN_GRACE, float),
             ("metrics_token", ENV_METRICS_TOKEN, str),
             ("log_format", ENV_LOG_FORMAT, parse_log_format),
+            ("signup", ENV_SIGNUP, parse_signup_mode),
+            ("signup_domains", ENV_SIGNUP_DOMAINS, _parse_domains),
             ("openai_api_key", ENV_OPENAI_API_KEY, str),
             ("openai_base_url", ENV_OPENAI_BASE_URL, str),
             ("dynamodb_table", ENV_DYNAMODB_TABLE, str),
@@ -250,6 +283,20 @@ def _parse_bool(raw: str) -> bool:
 
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+SIGNUP_MODES: tuple[SignupMode, ...] = ("off", "approval", "open")
+
+
+def parse_signup_mode(raw: str) -> SignupMode:
+    mode = raw.strip().lower()
+    if mode not in SIGNUP_MODES:
+        raise ValueError(f"expected one of {', '.join(SIGNUP_MODES)}")
+    return mode
+
+
+def _parse_domains(raw: str) -> tuple[str, ...]:
+    return tuple(domain.lstrip("@").lower() for domain in _parse_list(raw))
 
 
 MAX_APP_NAME_CHARS = 40

@@ -21,11 +21,14 @@ Lambda) map classes to status codes; the core never knows about them.
     │   ├── ShuttingDown          the server is shutting down: no new answers
     │   └── LoginThrottled        (also an AuthError) too many failed logins
     ├── Forbidden                 refused whoever asks
-    │   └── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
+    │   ├── CrossSiteRequest      a session cookie without the proof that Parley's own page sent it
+    │   ├── SetupRefused          a first-run setup without the current setup code, or once an account exists
+    │   └── SignupClosed          sign-up is off, or not open to that email domain
     ├── AuthError
     │   ├── InvalidCredentials    wrong username or password (one message for both)
     │   ├── InvalidToken          missing, forged, expired or revoked token or ticket
-    │   └── InvalidApiKey         missing, garbled, unknown, revoked or expired API key, or its user disabled
+    │   ├── InvalidApiKey         missing, garbled, unknown, revoked or expired API key, or its user disabled
+    │   └── AccountPending        the right password, but the account waits for an admin's approval
     └── ProviderError             the model provider failed
         ├── ProviderAuthError     the provider refused our key
         ├── ProviderRateLimited   429 from the provider (retryable)
@@ -149,6 +152,19 @@ class CrossSiteRequest(Forbidden):
     default_message = "This request must come from Parley's own page."
 
 
+class SetupRefused(Forbidden):
+    code = "setup_refused"
+    default_message = (
+        "This setup link is not valid: it was used already, or the server printed a newer one. "
+        "Restart the server for a new link, or create an account with `parley users add NAME --admin`."
+    )
+
+
+class SignupClosed(Forbidden):
+    code = "signup_closed"
+    default_message = "Sign-up is closed on this server. Ask its owner for an account."
+
+
 class AuthError(ParleyError):
     code = "unauthorized"
     default_message = "Authentication required."
@@ -167,6 +183,11 @@ class InvalidToken(AuthError):
 class InvalidApiKey(AuthError):
     code = "invalid_api_key"
     default_message = "Invalid API key. Create one in Parley's settings and send it as 'Authorization: Bearer KEY'."
+
+
+class AccountPending(AuthError):
+    code = "account_pending"
+    default_message = "Your account is waiting for an administrator's approval. Try again once it is approved."
 
 
 class LoginThrottled(RetryLater, AuthError):

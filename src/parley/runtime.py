@@ -17,6 +17,8 @@ from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.secret import load_or_create_secret
 from parley.core.auth.service import AuthService
 from parley.core.auth.sessions import SessionCheck
+from parley.core.auth.setup import FirstRunSetup
+from parley.core.auth.signup import SignUp, SignupPolicy
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
 from parley.core.chat.observer import RunObserver
@@ -42,6 +44,8 @@ class Runtime:
     settings: Settings
     stores: Stores
     auth: AuthService
+    setup: FirstRunSetup
+    signup: SignUp
     models: ModelRegistry
     chat: ChatService
     api_keys: ApiKeys
@@ -51,22 +55,35 @@ class Runtime:
     shares: ShareService
 
 
-def build_auth(settings: Settings, stores: Stores) -> AuthService:
+def build_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(settings.argon2, settings.hash_concurrency)
+
+
+def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None = None) -> AuthService:
     secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
     return AuthService(
         stores,
-        hasher=PasswordHasher(settings.argon2, settings.hash_concurrency),
+        hasher=hasher or build_hasher(settings),
         codec=TokenCodec(
             secret,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl_seconds=settings.token_ttl_seconds,
         ),
-        throttle=LoginThrottle(
-            stores.throttle, per_user=settings.throttle_per_user, per_address=settings.throttle_per_address
-        ),
+        throttle=build_throttle(settings, stores),
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
     )
+
+
+def build_throttle(settings: Settings, stores: Stores) -> LoginThrottle:
+    return LoginThrottle(
+        stores.throttle, per_user=settings.throttle_per_user, per_address=settings.throttle_per_address
+    )
+
+
+def build_signup(settings: Settings, stores: Stores, hasher: PasswordHasher) -> SignUp:
+    policy = SignupPolicy(mode=settings.signup, domains=settings.signup_domains)
+    return SignUp(stores.users, hasher, build_throttle(settings, stores), policy)
 
 
 def build_chat(
@@ -156,10 +173,13 @@ async def open_runtime(
         stack.push_async_callback(completions.aclose)
         api_keys = ApiKeys(stores.api_keys, stores.users)
         stack.push_async_callback(api_keys.aclose)
+        hasher = build_hasher(settings)
         yield Runtime(
             settings=settings,
             stores=stores,
-            auth=build_auth(settings, stores),
+            auth=build_auth(settings, stores, hasher),
+            setup=build_setup(stores, hasher),
+            signup=build_signup(settings, stores, hasher),
             models=models,
             chat=chat,
             api_keys=api_keys,
@@ -173,6 +193,10 @@ async def open_runtime(
 def build_share_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
     """The public share route's budget, per client address: a link is unguessable, but scraping is still bounded."""
     return RateLimiter(stores.request_rate, settings.share_views_per_minute)
+
+
+def build_setup(stores: Stores, hasher: PasswordHasher) -> FirstRunSetup:
+    return FirstRunSetup(stores.users, stores.setup_codes, hasher)
 
 
 def build_ws_policy(settings: Settings, stores: Stores, rate_limit: RateLimiter | None = None) -> WebSocketPolicy:

@@ -15,6 +15,8 @@ from tests.attacks.targets import events_until_end, send_prompt
 # Every route that reads a body (the OpenAPI spec is checked against this list below).
 BODY_ROUTES = [
     ("POST", "/api/login"),
+    ("POST", "/api/setup"),
+    ("POST", "/api/signup"),
     ("POST", "/api/chat"),
     ("PUT", "/api/preferences"),
     ("PATCH", "/api/conversations/{id}"),

@@ -13,8 +13,12 @@ from parley.server.browser_session import SAFE_METHODS, SESSION_COOKIE
 # and the API's own description (it holds no data; the web app's types are generated from it). A one-time export
 # link is its own credential, as a presigned S3 link is on AWS (256 random bits, single use, 5 minutes:
 # tests/attacks/test_history.py); on AWS the route is behind the authorizer like the rest, and unused.
+# Setup needs the one-time code and sign-up is refused unless PARLEY_SIGNUP opens it (tests/attacks/test_setup.py,
+# test_signup.py).
 PUBLIC_API = {
     ("POST", "/api/login"),
+    ("POST", "/api/setup"),
+    ("POST", "/api/signup"),
     ("GET", "/api/health"),
     ("GET", "/api/exports/abc123"),
     ("GET", "/api/public/shares/abc123"),

@@ -1,8 +1,10 @@
-import { lazy, Suspense, useCallback, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { ApiClient } from "./api/client";
 import { clearSession, loadSession, saveSession, type Session } from "./api/session";
 import type { LoginResponse } from "./api/types";
 import { LoginPage } from "./components/LoginPage";
+import { SetupPage } from "./components/SetupPage";
+import { SignupPage } from "./components/SignupPage";
 import { Toaster } from "./components/toasts";
 import type { AppConfig } from "./config";
 import { shareTokenOf } from "./router";
@@ -27,6 +29,29 @@ export function App({ config }: { config: AppConfig }) {
 function SignedInApp({ config }: { config: AppConfig }) {
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
+  // Pages shown without a session: the login page, sign-up, or the first-run setup its printed link opens.
+  const [page, setPage] = useState<"login" | "setup" | "signup">(() => pageFor(window.location.pathname));
+  const [knownUsername, setKnownUsername] = useState<string | null>(null);
+
+  const showLogin = useCallback((message: string | null, username: string | null) => {
+    history.replaceState(null, "", "/");
+    setNotice(message);
+    setKnownUsername(username);
+    setPage("login");
+  }, []);
+
+  useEffect(() => {
+    // Back and forward between the login and sign-up pages.
+    const onPop = () => setPage(pageFor(window.location.pathname));
+    window.addEventListener("popstate", onPop);
+    return () => window.removeEventListener("popstate", onPop);
+  }, []);
+
+  const showSignup = useCallback(() => {
+    history.pushState(null, "", "/signup");
+    setNotice(null);
+    setPage("signup");
+  }, []);
 
   const endSession = useCallback((message: string | null) => {
     clearSession();
@@ -72,10 +97,27 @@ function SignedInApp({ config }: { config: AppConfig }) {
             onLogout={() => void onLogout()}
           />
         </Suspense>
+      ) : page === "setup" ? (
+        <SetupPage api={api} appName={config.appName} onDone={showLogin} />
+      ) : page === "signup" ? (
+        <SignupPage api={api} appName={config.appName} onDone={showLogin} />
       ) : (
-        <LoginPage api={api} appName={config.appName} notice={notice} onLogin={onLogin} />
+        <LoginPage
+          api={api}
+          appName={config.appName}
+          notice={notice}
+          initialUsername={knownUsername}
+          onLogin={onLogin}
+          onSignup={showSignup}
+        />
       )}
       <Toaster />
     </>
   );
+}
+
+function pageFor(pathname: string): "login" | "setup" | "signup" {
+  if (pathname === "/setup") return "setup";
+  if (pathname === "/signup") return "signup";
+  return "login";
 }

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parley import __version__
-from parley.cli import backups, budgets, history, keys, users
+from parley.cli import backups, budgets, doctor, history, keys, setup, users
 from parley.cli.support import CommandGroup, run_async
 from parley.config import Settings
 from parley.errors import ParleyError
@@ -19,7 +19,7 @@ from parley.errors import ParleyError
 log = logging.getLogger("parley.cli")
 
 # Each group of commands lives in its own module and adds its own parsers.
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (users, keys, history, backups, budgets)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (users, setup, keys, history, backups, budgets, doctor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley: a private AI assistant.")
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="where the database and secret live (PARLEY_DATA_DIR, ./data)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the database and secret live (PARLEY_DATA_DIR; default ./data in a checkout, else the user data"
+        " directory, e.g. ~/.local/share/parley)",
+    )
     common.add_argument("--store", help="store backend (PARLEY_STORE, default sqlite)")
     commands = parser.add_subparsers(title="commands")
 

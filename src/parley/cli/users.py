@@ -1,8 +1,9 @@
-"""``parley users``: create, list, change and remove accounts."""
+"""``parley users``: create, list, change and remove accounts, and approve or reject those that signed up."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,13 @@ def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None
     remove = users.add_parser("remove", parents=[common], help="delete an account and its conversations")
     remove.add_argument("name")
     remove.set_defaults(run=run_async(_users_remove))
+    users.add_parser("pending", parents=[common], help="list accounts waiting for approval (sign-up)").set_defaults(
+        run=run_async(_users_pending)
+    )
+    for name, text in (("approve", "let a signed-up account log in"), ("reject", "delete a signed-up account")):
+        sub = users.add_parser(name, parents=[common], help=text)
+        sub.add_argument("name")
+        sub.set_defaults(run=run_async(_users_decide(approve=name == "approve")))
 
 
 async def _users_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,7 +63,11 @@ async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
         if not users:
             print("No users yet. Create one with: parley users add NAME --admin")
         for user in users:
-            flags = [flag for flag, on in (("admin", user.is_admin), ("disabled", user.disabled)) if on]
+            flags = [
+                flag
+                for flag, on in (("admin", user.is_admin), ("disabled", user.disabled), ("pending", user.pending))
+                if on
+            ]
             print(user.username + (f"  ({', '.join(flags)})" if flags else ""))
         return 0
 
@@ -92,3 +104,32 @@ async def _users_remove(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return await with_auth(settings, remove)
+
+
+async def _users_pending(args: argparse.Namespace, settings: Settings) -> int:
+    async def show(_auth: AuthService, stores: Stores) -> int:
+        pending = [user for user in await stores.users.list_users() if user.pending]
+        if not pending:
+            print("No accounts are waiting for approval.")
+        for user in pending:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(user.created_at))
+            print(f"{user.username}  signed up {when}" + (f"  <{user.email}>" if user.email else ""))
+        return 0
+
+    return await with_auth(settings, show)
+
+
+def _users_decide(*, approve: bool) -> Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]:
+    async def command(args: argparse.Namespace, settings: Settings) -> int:
+        async def decide(auth: AuthService, _stores: Stores) -> int:
+            if approve:
+                await auth.approve_user(args.name)
+                print(f"{args.name} is approved and can log in.")
+            else:
+                await auth.reject_user(args.name)
+                print(f"{args.name} is rejected; the account is deleted.")
+            return 0
+
+        return await with_auth(settings, decide)
+
+    return command

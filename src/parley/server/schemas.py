@@ -276,7 +276,35 @@ class HealthResponse(BaseModel):
     status: str
     version: str
     models: int
-    setup_required: bool = Field(description="True while the server has no users: create one with the CLI.")
+    setup_required: bool = Field(
+        description="True while the server has no users: the first is made with the setup link `parley serve` "
+        "printed (POST /api/setup), or with `parley users add NAME --admin`."
+    )
+    signup: Literal["off", "approval", "open"] = Field(
+        description="Whether POST /api/signup makes accounts: not at all, waiting for an admin's approval, or at once."
+    )
+
+
+class SignupRequest(Strict):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=4096)
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Optional; never verified. With PARLEY_SIGNUP_DOMAINS, an address of one of those domains is "
+        "approved at once.",
+    )
+
+
+class SetupRequest(Strict):
+    code: str = Field(min_length=1, max_length=256, description="The one-time code of the printed setup link.")
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class AccountCreated(BaseModel):
+    username: str
+    pending: bool = Field(description="True when the account waits for an admin's approval before it can log in.")
 
 
 class Preset(Strict):

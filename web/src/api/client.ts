@@ -2,6 +2,7 @@
 // cookie set by login: the browser sends it, and every request carries the header the server requires of a
 // cookie request that changes anything (a cross-site form cannot send it).
 import type {
+  AccountCreated,
   ApiKeyCreate,
   ApiKeyCreated,
   ApiKeyList,
@@ -110,6 +111,16 @@ export class ApiClient {
   login(username: string, password: string): Promise<LoginResponse> {
     // cookie: the server keeps the token in an HttpOnly cookie and does not return it.
     return this.request("POST", "/api/login", { body: { username, password, cookie: true }, auth: false });
+  }
+
+  /** The first account, an admin, for the holder of the setup link's one-time code. */
+  setup(code: string, username: string, password: string): Promise<AccountCreated> {
+    return this.request("POST", "/api/setup", { body: { code, username, password }, auth: false });
+  }
+
+  /** A new account, when the server allows sign-up; ``pending`` says whether it waits for approval. */
+  signup(username: string, password: string, email: string | null): Promise<AccountCreated> {
+    return this.request("POST", "/api/signup", { body: { username, password, email }, auth: false });
   }
 
   logout(): Promise<void> {

@@ -5,6 +5,7 @@ import type { components } from "./schema";
 type Schemas = components["schemas"];
 
 export type LoginResponse = Schemas["LoginResponse"];
+export type AccountCreated = Schemas["AccountCreated"];
 export type HealthResponse = Schemas["HealthResponse"];
 export type ModelOut = Schemas["ModelOut"];
 export type ModelsResponse = Schemas["ModelsResponse"];

@@ -96,6 +96,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
   const loadError = useStore(chat, (s) => s.loadError);
   const conversationId = useStore(chat, (s) => s.conversationId);
   const models = useStore(settings, (s) => s.models);
+  const modelsLoaded = useStore(settings, (s) => s.loaded);
   useStore(settings, (s) => s.prefs);
   const model = settings.model;
   const title = useStore(conversations, (s) => s.items.find((c) => c.id === conversationId)?.title);
@@ -292,7 +293,10 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
               ) : loading ? (
                 <p className="loading-note">Loading…</p>
               ) : messages.length === 0 ? (
-                <EmptyState onPick={(text) => composer.current?.setText(text)} />
+                <EmptyState
+                  onPick={(text) => composer.current?.setText(text)}
+                  noModels={modelsLoaded && models.length === 0}
+                />
               ) : (
                 <MessageList
                   store={chat}

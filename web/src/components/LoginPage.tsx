@@ -9,19 +9,24 @@ interface Props {
   api: ApiClient;
   appName: string;
   notice: string | null;
+  /** Filled in for the user, e.g. after the first-run setup made this account. */
+  initialUsername?: string | null;
   onLogin: (login: LoginResponse) => void;
+  /** Open the sign-up page (offered only when the server allows sign-up). */
+  onSignup?: () => void;
 }
 
 type Setup = "unknown" | "required" | "done" | "unreachable";
 
-export function LoginPage({ api, appName, notice, onLogin }: Props) {
-  const [username, setUsername] = useState("");
+export function LoginPage({ api, appName, notice, initialUsername = null, onLogin, onSignup }: Props) {
+  const [username, setUsername] = useState(initialUsername ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [retryUntil, setRetryUntil] = useState<number | null>(null);
   const [now, setNow] = useState(() => Date.now());
   const [setup, setSetup] = useState<Setup>("unknown");
+  const [signupOpen, setSignupOpen] = useState(false);
   const userField = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -32,6 +37,7 @@ export function LoginPage({ api, appName, notice, onLogin }: Props) {
         const health = await api.health();
         if (cancelled) return;
         setSetup(health.setup_required ? "required" : "done");
+        setSignupOpen(health.signup !== "off");
         if (health.setup_required) timer = setTimeout(check, 5000); // until the first account exists
       } catch {
         if (!cancelled) setSetup("unreachable");
@@ -99,11 +105,13 @@ export function LoginPage({ api, appName, notice, onLogin }: Props) {
         )}
         {setup === "required" && (
           <div className="setup-hint" role="note" aria-label="First-time setup">
-            <strong>No accounts yet.</strong> Create the first one on the server, from Parley's folder:
+            <strong>No accounts yet.</strong> Open the setup link that <code>parley serve</code> printed when it
+            started (it ends in <code>/setup#code=…</code>) to create the first account here. Or create it on the
+            server:
             <pre>
-              <code>.venv/bin/parley users add NAME --admin</code>
+              <code>parley users add NAME --admin</code>
             </pre>
-            (or <code>parley users add NAME --admin</code> where Parley is installed), then log in here.
+            (<code>.venv/bin/parley</code> in a checkout), then log in here.
           </div>
         )}
         <form onSubmit={(e) => void submit(e)} noValidate>
@@ -149,6 +157,20 @@ export function LoginPage({ api, appName, notice, onLogin }: Props) {
             {busy ? "Logging in…" : waitSeconds > 0 ? `Try again in ${waitSeconds} s` : "Log in"}
           </button>
         </form>
+        {signupOpen && onSignup && setup === "done" && (
+          <p className="login-alt">
+            No account?{" "}
+            <a
+              href="/signup"
+              onClick={(e) => {
+                e.preventDefault();
+                onSignup();
+              }}
+            >
+              Create account
+            </a>
+          </p>
+        )}
       </main>
     </div>
   );

@@ -21,6 +21,7 @@ from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
+from parley.aws.dynamodb.setup_code import DynamoSetupCodeStore
 from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import Table
 from parley.aws.dynamodb.usage import DynamoUsageStore
@@ -38,8 +39,10 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     shares = DynamoShareStore(table)
     conversations = DynamoConversationStore(table, search, shares)
     usage = DynamoUsageStore(table)
+    users = DynamoUserStore(table, conversations, usage, shares)
     return Stores(
-        users=DynamoUserStore(table, conversations, usage, shares),
+        users=users,
+        setup_codes=DynamoSetupCodeStore(table, users),
         conversations=conversations,
         messages=DynamoMessageLog(table, search),
         search=search,

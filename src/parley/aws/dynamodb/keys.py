@@ -36,8 +36,6 @@ APIKEY#<sha256>            APIKEY                   an API key found by its hash
 USER#<user_id>             APIKEY#<key_id>          the owner's record of a key (listed by a query): name, prefix,
                                                     last used, revoked
 USER#<user_id>             APIKEYNAME#<name>        claims a key name (case-insensitive) among the user's live keys
-
-
 USAGE#<user_id>            BUDGET                   the user's monthly token budget
 USAGE#<user_id>            MONTH#<yyyy-mm>          the user's counter of a UTC month: tokens used plus reserved
                                                     by running answers (ADD; a reservation is conditional on it
@@ -45,6 +43,7 @@ USAGE#<user_id>            MONTH#<yyyy-mm>          the user's counter of a UTC 
 USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day for a model (ADD on every answer):
                                                     a range of days is one Query, never a scan of records
 USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
+SETUP                      SETUP                    the hash of the first-run setup code (while no user exists)
 """
 
 from __future__ import annotations
@@ -235,6 +234,10 @@ def usage_day(user_id: str, day: str, model: str) -> tuple[str, str]:
 
 def usage_record(user_id: str, created_at: float, record_id: str) -> tuple[str, str]:
     return usage(user_id), f"REC#{created_at:020.6f}#{record_id}"
+
+
+def setup_code() -> tuple[str, str]:
+    return "SETUP", "SETUP"
 
 
 USERS_INDEX = "USERS"

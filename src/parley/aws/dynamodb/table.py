@@ -251,9 +251,13 @@ class Table:
         _expression_parts(update, values, names, condition)
         return {"Update": update}
 
-    def delete_action(self, pk: str, sk: str) -> dict[str, Any]:
+    def delete_action(
+        self, pk: str, sk: str, *, condition: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """A Delete for :meth:`transact`."""
-        return {"Delete": {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk})}}
+        delete: dict[str, Any] = {"TableName": self.name, "Key": encode({"pk": pk, "sk": sk})}
+        _expression_parts(delete, values, None, condition)
+        return {"Delete": delete}
 
     def check_action(
         self,

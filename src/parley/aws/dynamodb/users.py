@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,7 +9,7 @@ from botocore.exceptions import ClientError
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
-from parley.core.store.base import User
+from parley.core.store.base import User, new_user
 from parley.errors import Conflict
 
 _NO_SUCH_USER = "-"  # user ids are hex; this one never exists
@@ -26,7 +24,36 @@ def _user(item: dict[str, Any]) -> User:
         disabled=bool(item.get("disabled", False)),
         token_version=int(item.get("token_version", 0)),
         created_at=float(item["created_at"]),
+        pending=bool(item.get("pending", False)),
+        email=item.get("email"),
     )
+
+
+def new_user_puts(user: User) -> list[tuple[dict[str, Any], str]]:
+    """The items that make ``user`` (its username's claim, then the user), each put only if it is not there."""
+    name_pk, name_sk = keys.username(user.username)
+    pk, sk = keys.user(user.id)
+    record: dict[str, Any] = {
+        "pk": pk,
+        "sk": sk,
+        "gsi1pk": keys.USERS_INDEX,
+        "gsi1sk": user.username.casefold(),
+        "user_id": user.id,
+        "username": user.username,
+        "password_hash": user.password_hash,
+        "is_admin": user.is_admin,
+        "disabled": False,
+        "token_version": 0,
+        "created_at": user.created_at,
+    }
+    if user.pending:
+        record["pending"] = True
+    if user.email is not None:
+        record["email"] = user.email
+    return [
+        ({"pk": name_pk, "sk": name_sk, "user_id": user.id}, "attribute_not_exists(pk)"),
+        (record, "attribute_not_exists(pk)"),
+    ]
 
 
 class DynamoUserStore:
@@ -36,40 +63,18 @@ class DynamoUserStore:
         self._usage = usage
         self._shares = shares
 
-    async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
-        user = User(
-            id=uuid.uuid4().hex,
-            username=username,
-            password_hash=password_hash,
-            is_admin=is_admin,
-            disabled=False,
-            token_version=0,
-            created_at=time.time(),
-        )
-        name_pk, name_sk = keys.username(username)
-        pk, sk = keys.user(user.id)
+    async def create_user(
+        self,
+        username: str,
+        password_hash: str,
+        *,
+        is_admin: bool = False,
+        pending: bool = False,
+        email: str | None = None,
+    ) -> User:
+        user = new_user(username, password_hash, is_admin=is_admin, pending=pending, email=email)
         try:
-            await self._table.transact_put(
-                [
-                    ({"pk": name_pk, "sk": name_sk, "user_id": user.id}, "attribute_not_exists(pk)"),
-                    (
-                        {
-                            "pk": pk,
-                            "sk": sk,
-                            "gsi1pk": keys.USERS_INDEX,
-                            "gsi1sk": username.casefold(),
-                            "user_id": user.id,
-                            "username": username,
-                            "password_hash": password_hash,
-                            "is_admin": is_admin,
-                            "disabled": False,
-                            "token_version": 0,
-                            "created_at": user.created_at,
-                        },
-                        "attribute_not_exists(pk)",
-                    ),
-                ]
-            )
+            await self._table.transact_put(new_user_puts(user))
         except ClientError as error:
             if is_condition_failure(error):
                 raise Conflict(f"The username {username!r} is taken.") from None
@@ -147,4 +152,18 @@ class DynamoUserStore:
                 keys.user(user_id),
             ]
         )
+        return True
+
+    async def approve_user(self, user_id: str) -> bool:
+        try:
+            await self._table.update(
+                *keys.user(user_id),
+                "REMOVE pending",
+                condition="attribute_exists(pk) AND pending = :yes",
+                values={":yes": True},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
         return True

@@ -29,6 +29,7 @@ REQUEST_RATES = "RATE#*"
 API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and name claim are USER# items)
 USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters and budget
 SHARES = "SHARE#*"  # a share's snapshot, keyed by its token's hash (its owner's record is a user item)
+SETUP_CODE = "SETUP"  # the first-run setup code's hash (one item)
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -44,12 +45,14 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         # Login (usernames, throttling), sessions, conversations and their messages, preferences, /api/chat
         # (which reserves and settles the answer's tokens), /api/usage and the admins' budgets; shares (made,
         # listed and revoked by their owner; read by anyone holding a link).
+        # First-run setup reads and spends the setup code; it and sign-up create users (a username's claim).
         # /api/keys: a key is three items written in one transaction (the lookup by its hash, the owner's record
         # and the claim of its name), listed by a query of the owner's partition, revoked in one transaction.
-        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE),
+        "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE, SETUP_CODE),
         "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE, SHARES),
         "PutItem": (
             USERS_AND_THEIR_ITEMS,
+            USERNAMES,
             MESSAGES,
             REVOKED_TOKENS,
             TICKETS,
@@ -61,7 +64,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
             SHARES,
         ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS, USAGE),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES, SETUP_CODE),
         "BatchWriteItem": (MESSAGES, SHARES),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does);
         # a new share's, that its conversation does.

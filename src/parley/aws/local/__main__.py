@@ -29,7 +29,14 @@ async def serve(host: str, port: int, web_dir: Path | None, cli_env_file: Path |
                 deployment.ws_url,
                 deployment.api_url,
             )
-            log.warning("create a user with:  %s .venv/bin/parley users add YOURNAME --store dynamodb", env)
+            log.warning(
+                "create the first account in the browser with a one-time link from:  %s .venv/bin/parley setup-code "
+                "--store dynamodb --url %s  (or on the command line: %s .venv/bin/parley users add YOURNAME --admin "
+                "--store dynamodb)",
+                env,
+                deployment.url,
+                env,
+            )
             log.info("data lives in moto's memory and is gone when this stops")
             if cli_env_file is not None:
                 _write_atomically(cli_env_file, json.dumps(deployment.cli_env(), indent=2))

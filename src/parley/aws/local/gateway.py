@@ -36,8 +36,17 @@ from parley.server.ws_text import receive_text
 
 log = logging.getLogger(__name__)
 
-# The deployed HTTP API's routes: these are public, every other /api path needs the authorizer.
-PUBLIC_ROUTES = {("POST", "/api/login"): "POST /api/login", ("GET", "/api/health"): "GET /api/health"}
+# The deployed HTTP API's routes (infra/parley_stack/http_api.py): these are public, every other /api path needs the
+# authorizer.
+PUBLIC_ROUTES = {
+    (method, path): f"{method} {path}"
+    for method, path in (
+        ("POST", "/api/login"),
+        ("POST", "/api/setup"),
+        ("POST", "/api/signup"),
+        ("GET", "/api/health"),
+    )
+}
 # A shared conversation, read by anyone holding its link: one path segment after the prefix, as API Gateway
 # matches ``{token}`` (a more specific route than the authorized ``{proxy+}``).
 PUBLIC_SHARE_PREFIX = "/api/public/shares/"

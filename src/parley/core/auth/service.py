@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -14,15 +13,16 @@ from parley.core.auth.passwords import PasswordHasher
 from parley.core.auth.sessions import SessionCheck
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenClaims, TokenCodec
+from parley.core.auth.validation import (
+    MAX_PASSWORD_CHARS,
+    USERNAME_PATTERN,
+    validate_password,
+    validate_username,
+)
 from parley.core.store.base import SessionRef, Stores, User
-from parley.errors import InvalidCredentials, InvalidInput, InvalidToken, NotFound
+from parley.errors import AccountPending, InvalidCredentials, InvalidInput, InvalidToken, NotFound
 
 log = logging.getLogger(__name__)
-
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-MIN_PASSWORD_CHARS = 8
-# Bounded so a huge password cannot make hashing expensive.
-MAX_PASSWORD_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -50,20 +50,6 @@ class TicketHolder:
 
     user: User
     session: SessionRef
-
-
-def validate_username(username: str) -> str:
-    if not USERNAME_PATTERN.fullmatch(username):
-        raise InvalidInput(
-            "A username is 1 to 64 characters: letters, digits and . _ @ - (starting with a letter or digit)."
-        )
-    return username
-
-
-def validate_password(password: str) -> str:
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise InvalidInput(f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long.")
-    return password
 
 
 def _ticket_hash(ticket: str) -> str:
@@ -103,6 +89,8 @@ class AuthService:
         if user is None or not valid or user.disabled:
             raise attempt.refusal() or InvalidCredentials()
         await self._throttle.succeeded(attempt)
+        if user.pending:  # told only to whoever knows the password
+            raise AccountPending()
         if self._hasher.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await self._hasher.hash(candidate), revoke_tokens=False)
         token, claims = self._codec.issue(user.id, user.token_version, now=self._clock())
@@ -163,6 +151,22 @@ class AuthService:
     async def remove_user(self, username: str) -> None:
         user = await self._require_user(username)
         await self._users.delete_user(user.id)
+
+    async def approve_user(self, username: str) -> None:
+        """Let a signed-up account log in."""
+        user = await self._require_pending(username)
+        await self._users.approve_user(user.id)
+
+    async def reject_user(self, username: str) -> None:
+        """Remove a signed-up account that was never approved."""
+        user = await self._require_pending(username)
+        await self._users.delete_user(user.id)
+
+    async def _require_pending(self, username: str) -> User:
+        user = await self._require_user(username)
+        if not user.pending:
+            raise InvalidInput(f"{user.username} is not waiting for approval.")
+        return user
 
     async def _require_user(self, username: str) -> User:
         user = await self._users.get_user_by_name(username)

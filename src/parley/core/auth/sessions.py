@@ -20,6 +20,6 @@ class SessionCheck:
         if await self._revoked.is_revoked(session.jti):
             return None
         user = await self._users.get_user(session.user_id)
-        if user is None or user.disabled or user.token_version != session.token_version:
+        if user is None or user.disabled or user.pending or user.token_version != session.token_version:
             return None
         return user

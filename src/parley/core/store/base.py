@@ -6,6 +6,8 @@ object as missing: authorization is part of the query, not a check that can be f
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,6 +38,25 @@ class User:
     disabled: bool
     token_version: int
     created_at: float
+    pending: bool = False  # signed up, waiting for an admin's approval: cannot log in
+    email: str | None = None  # given at sign-up, for the admin who approves (never verified)
+
+
+def new_user(
+    username: str, password_hash: str, *, is_admin: bool = False, pending: bool = False, email: str | None = None
+) -> User:
+    """The record of an account about to be created: a new id, active, version 0."""
+    return User(
+        id=uuid.uuid4().hex,
+        username=username,
+        password_hash=password_hash,
+        is_admin=is_admin,
+        disabled=False,
+        token_version=0,
+        created_at=time.time(),
+        pending=pending,
+        email=email,
+    )
 
 
 @dataclass(frozen=True)
@@ -103,7 +124,16 @@ def check_new_message(message: Message) -> None:
 
 
 class UserStore(Protocol):
-    async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User: ...
+    async def create_user(
+        self,
+        username: str,
+        password_hash: str,
+        *,
+        is_admin: bool = False,
+        pending: bool = False,
+        email: str | None = None,
+    ) -> User:
+        """Conflict when the name is taken (case-insensitive)."""
 
     async def get_user_by_name(self, username: str) -> User | None: ...
 
@@ -120,6 +150,23 @@ class UserStore(Protocol):
         """Disabling also invalidates every token issued before."""
 
     async def delete_user(self, user_id: str) -> bool: ...
+
+    async def approve_user(self, user_id: str) -> bool:
+        """A pending account may log in from now on; False when there is no such pending account."""
+
+
+class SetupCodeStore(Protocol):
+    """The one-time code whose holder may create the first account, an admin, while there is none. Only a hash of
+    the code is kept."""
+
+    async def put_setup_code(self, code_hash: str) -> None:
+        """Make ``code_hash`` the code, replacing any earlier one."""
+
+    async def setup_code_matches(self, code_hash: str) -> bool: ...
+
+    async def create_first_admin(self, code_hash: str, username: str, password_hash: str) -> User | None:
+        """Create the first account, an admin, and spend the code, as one step: of two callers holding the code,
+        one gets the user and the other None. None too when ``code_hash`` is not the code or an account exists."""
 
 
 class ConversationStore(Protocol):
@@ -558,6 +605,7 @@ class Stores:
     """Every store the core needs, built once by the composition root."""
 
     users: UserStore
+    setup_codes: SetupCodeStore
     conversations: ConversationStore
     messages: MessageLog
     search: SearchIndex

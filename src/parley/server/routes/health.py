@@ -16,4 +16,5 @@ async def health(runtime: RuntimeDep) -> HealthResponse:
         version=__version__,
         models=len(runtime.models.list_models()),
         setup_required=await runtime.stores.users.count_users() == 0,
+        signup=runtime.signup.policy.mode,
     )

@@ -18,6 +18,7 @@ from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteSto
 from parley.core.store.sqlite.messages import SqliteMessageLog
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
+from parley.core.store.sqlite.setup_code import SqliteSetupCodeStore
 from parley.core.store.sqlite.shares import SqliteShareStore
 from parley.core.store.sqlite.usage import SqliteUsageStore
 from parley.core.store.sqlite.users import (
@@ -36,6 +37,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
         await db.open()
         yield Stores(
             users=SqliteUserStore(db),
+            setup_codes=SqliteSetupCodeStore(db),
             conversations=SqliteConversationStore(db),
             messages=SqliteMessageLog(db),
             search=SqliteSearchIndex(db),

@@ -370,6 +370,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # First run in the browser: the hash of the one-time setup code (one row at most). Sign-up: accounts that
+        # wait for an admin's approval, and the email address given with them.
+        "0014_setup_code_and_sign_up",
+        """
+        CREATE TABLE setup_code (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            code_hash TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        ALTER TABLE users ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN email TEXT;
+        """,
+    ),
 ]
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 
-from parley.core.store.base import SessionRef, User
+from parley.core.store.base import SessionRef, User, new_user
 from parley.core.store.sqlite.database import Database
 from parley.errors import Conflict
 
@@ -20,35 +19,46 @@ def _user(row: sqlite3.Row) -> User:
         disabled=bool(row["disabled"]),
         token_version=row["token_version"],
         created_at=row["created_at"],
+        pending=bool(row["pending"]),
+        email=row["email"],
     )
+
+
+def insert_user(conn: sqlite3.Connection, user: User) -> None:
+    """Insert ``user``; Conflict when its name is taken."""
+    try:
+        conn.execute(
+            "INSERT INTO users (id, username, password_hash, is_admin, disabled, token_version, created_at, pending,"
+            " email) VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
+            (
+                user.id,
+                user.username,
+                user.password_hash,
+                int(user.is_admin),
+                user.created_at,
+                int(user.pending),
+                user.email,
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise Conflict(f"The username {user.username!r} is taken.") from None
 
 
 class SqliteUserStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
-        user = User(
-            id=uuid.uuid4().hex,
-            username=username,
-            password_hash=password_hash,
-            is_admin=is_admin,
-            disabled=False,
-            token_version=0,
-            created_at=time.time(),
-        )
-
-        def insert(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    "INSERT INTO users (id, username, password_hash, is_admin, disabled, token_version, created_at)"
-                    " VALUES (?, ?, ?, ?, 0, 0, ?)",
-                    (user.id, user.username, user.password_hash, int(user.is_admin), user.created_at),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict(f"The username {username!r} is taken.") from None
-
-        await self._db.run(insert)
+    async def create_user(
+        self,
+        username: str,
+        password_hash: str,
+        *,
+        is_admin: bool = False,
+        pending: bool = False,
+        email: str | None = None,
+    ) -> User:
+        user = new_user(username, password_hash, is_admin=is_admin, pending=pending, email=email)
+        await self._db.run(lambda conn: insert_user(conn, user))
         return user
 
     async def get_user_by_name(self, username: str) -> User | None:
@@ -87,6 +97,12 @@ class SqliteUserStore:
 
     async def delete_user(self, user_id: str) -> bool:
         cursor = await self._db.run(lambda conn: conn.execute("DELETE FROM users WHERE id = ?", (user_id,)))
+        return cursor.rowcount > 0
+
+    async def approve_user(self, user_id: str) -> bool:
+        cursor = await self._db.run(
+            lambda conn: conn.execute("UPDATE users SET pending = 0 WHERE id = ? AND pending = 1", (user_id,))
+        )
         return cursor.rowcount > 0
 
 
