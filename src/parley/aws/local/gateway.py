@@ -174,13 +174,22 @@ class Gateway:
             body = await request.body()
         except ClientDisconnect:
             return Response(status_code=400)
-        headers = {name: value for name, value in request.headers.items() if name.lower() not in _NOT_FORWARDED}
+        # Header values without surrounding whitespace (not part of a value in HTTP), the path as the viewer sent
+        # it, percent-encoding and all.
+        headers = {name: value.strip() for name, value in request.headers.items() if name.lower() not in _NOT_FORWARDED}
         headers.update(self.cloudfront.origin_headers(request))
-        url = f"{self.function_url}{request.url.path}"
-        if request.url.query:
-            url += f"?{request.url.query}"
-        sent = self.origin_client.build_request(request.method, url, headers=headers, content=body)
-        origin = await self.origin_client.send(sent, stream=True)
+        target = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        url = f"{self.function_url}{target}" + (f"?{query}" if query else "")
+        try:
+            sent = self.origin_client.build_request(request.method, url, headers=headers, content=body)
+        except (httpx.InvalidURL, httpx.LocalProtocolError):  # nothing a viewer could send on to the origin
+            return JSONResponse({"message": "Bad Request"}, status_code=400)
+        try:
+            origin = await self.origin_client.send(sent, stream=True)
+        except httpx.HTTPError as error:  # what CloudFront answers when it cannot reach or talk to an origin
+            log.warning("the function URL could not be reached: %s", type(error).__name__)
+            return JSONResponse({"message": "Bad Gateway"}, status_code=502)
 
         async def relay() -> Any:
             # A viewer that leaves cancels this; closing the origin's response then tells the function.
