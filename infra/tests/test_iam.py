@@ -29,18 +29,32 @@ KEYED_ACTIONS = {
 # What each function may do to the table's items, by partition key (src/parley/aws/functions/table_access.py, read
 # with parley/aws/dynamodb/keys.py): dynamodb:LeadingKeys patterns per action.
 USER, USERNAME, MESSAGES, REVOKED, TICKET = "USER#*", "USERNAME#*", "CONV#*", "JTI#*", "TICKET#*"
+SETUP = "SETUP"  # the first-run setup code's one item
 THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SLOTS#*", "RATE#*"
 API_KEY = "APIKEY#*"
 USAGE = "USAGE#*"
 SHARE = "SHARE#*"  # a share link's snapshot, under its token's hash
 EXPECTED_TABLE_ACCESS = {
-    # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#).
+    # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#). First-run setup
+    # reads and spends the setup code (SETUP); it and sign-up claim a username (USERNAME#).
     "http_api": {
-        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE},
+        "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE, SETUP},
         "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE, SHARE},
-        "dynamodb:PutItem": {USER, MESSAGES, REVOKED, TICKET, THROTTLE, ANSWER, SLOTS, API_KEY, USAGE, SHARE},
+        "dynamodb:PutItem": {
+            USER,
+            USERNAME,
+            MESSAGES,
+            REVOKED,
+            TICKET,
+            THROTTLE,
+            ANSWER,
+            SLOTS,
+            API_KEY,
+            USAGE,
+            SHARE,
+        },
         "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY, USAGE},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE, SHARE},
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE, SHARE, SETUP},
         "dynamodb:BatchWriteItem": {MESSAGES, SHARE},
         # A new share's transaction checks that its conversation (a user item) still exists.
         "dynamodb:ConditionCheckItem": {MESSAGES, USER},
@@ -177,7 +191,9 @@ def test_every_table_grant_names_the_keys_it_is_for(template_json: dict[str, Any
             ((operator, condition),) = statement["Condition"].items()
             assert operator == "ForAllValues:StringLike", name
             assert set(condition) == {"dynamodb:LeadingKeys"}, name
-            assert all(pattern.endswith(("#*", "USERS")) for pattern in condition["dynamodb:LeadingKeys"]), name
+            # A pattern is a kind of item (PREFIX#*), or one exact partition (the user list, the setup code).
+            exact = {"USERS", SETUP}
+            assert all(p.endswith("#*") or p in exact for p in condition["dynamodb:LeadingKeys"]), name
 
 
 def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]) -> None:
@@ -195,7 +211,8 @@ def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]
     # user item from its conversations).
     assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api", "import_worker"}
     assert writers["APIKEY#*"] == {"http_api", "openai_api"}
-    assert "USERNAME#*" not in writers  # usernames are claimed by `parley users add` only
+    # Usernames are claimed by `parley users add`, and in the app by first-run setup and sign-up.
+    assert writers["USERNAME#*"] == {"http_api"}
     assert writers["JTI#*"] == writers["THROTTLE#*"] == {"http_api"}
     assert writers["TICKET#*"] == {"http_api", "ws_connect"}
     # Connections: opened and closed, and dropped by any WebSocket route that finds its session ended.

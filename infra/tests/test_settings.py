@@ -168,4 +168,4 @@ def test_the_deploy_summary_says_how_to_add_a_user() -> None:
     text = summary(json.loads(json.dumps(outputs)))
     assert "Parley is deployed: https://d111.cloudfront.net" in text
     assert "AWS_REGION=eu-west-1 PARLEY_DYNAMODB_TABLE=Parley-StorageTable-XYZ" in text
-    assert "parley users add NAME --store dynamodb" in text
+    assert "parley users add NAME --admin --store dynamodb" in text
