@@ -74,9 +74,11 @@ async def test_slow_loris_is_cut_off_at_the_deadline_and_health_answers_througho
         assert answer.startswith(b"HTTP/1.1 408 ") or answer == b"", answer
     for _, answer in outcomes[40:]:  # a connection that sent nothing is just closed
         assert answer == b""
-    assert len(health) >= 10
+    # Answered throughout: every check in time, one after another for as long as the attack lasted (how many fit
+    # depends on the machine: each takes its answer's time plus the 0.1 s pause, under a second and a tenth).
     assert {status for status, _ in health} == {200}
     assert max(seconds for _, seconds in health) < 1.0, health
+    assert len(health) >= int(DEADLINE / 1.1), health
     async with target.client() as http:
         assert (await http.get("/api/health")).status_code == 200
     # A request cut off mid-body is a client gone, not a server error.
