@@ -15,9 +15,15 @@ async def test_a_database_from_before_api_keys_gets_them(tmp_path, monkeypatch):
     before = [entry for entry in migrations.MIGRATIONS if entry[0] < "0012_api_keys"]
     with monkeypatch.context() as patched:
         patched.setattr(migrations, "MIGRATIONS", before)
-        async with open_stores("sqlite", settings) as stores:
-            await stores.users.create_user("alice", "hash")
+        async with open_stores("sqlite", settings):
+            pass
     conn = sqlite3.connect(settings.database_path)
+    # The user as a release before API keys wrote it (today's store code writes columns added since).
+    with conn:
+        conn.execute(
+            "INSERT INTO users (id, username, password_hash, is_admin, disabled, token_version, created_at)"
+            " VALUES ('u-alice', 'alice', 'hash', 0, 0, 0, 1.0)"
+        )
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'api_keys'").fetchone() is None
     conn.close()
 

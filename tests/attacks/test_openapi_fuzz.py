@@ -152,6 +152,8 @@ def refused_without_a_valid_token(path: str):
         label = f"{case.operation.label} with {headers or 'no token'}: {response.status_code} {response.text[:200]}"
         if response.status_code == 404 and answered_by_the_gateway(path, response):
             return  # the emulated gateway routes no path with a line break in it: not served either
+        if response.status_code == 404 and case.operation.path.startswith("/v1/") and _unrouted(response):
+            return  # a generated id that ends the path (a "?" or "#" in it) leaves no route to serve it
         if case.meta.generation.mode.is_negative:
             # Invalid input without a token may be refused for either reason, but never served.
             assert 400 <= response.status_code < 500, label
@@ -165,6 +167,17 @@ def refused_without_a_valid_token(path: str):
             assert set(response.json()["error"]) == {"code", "message"}, label
 
     return verify
+
+
+def _unrouted(response) -> bool:
+    """The /v1 app's answer to a path no route matches (its routes check the key first, so a route never says this
+    before the key is valid)."""
+    return response.json()["error"] == {
+        "message": "Not Found",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "not_found",
+    }
 
 
 BAD_CREDENTIALS = [
