@@ -22,6 +22,9 @@ WORKER_CONCURRENCY = "workerConcurrency"
 WEB_ACL_ARN = "webAclArn"
 ALARM_EMAIL = "alarmEmail"
 MONITORING = "monitoring"
+SIGNUP = "signup"
+SIGNUP_DOMAINS = "signupDomains"
+SIGNUP_MODES = ("off", "approval", "open")  # as PARLEY_SIGNUP for parley serve
 
 DEFAULT_LAMBDA_ASSET = "build/lambda"
 DEFAULT_WEB_DIST = "web/dist"
@@ -64,6 +67,10 @@ class DeploySettings:
     the account. None: none reserved (the account's quota must leave 100 unreserved, so a new account cannot)."""
     web_acl_arn: str | None = None
     """A WAF web ACL (CloudFront scope) to put in front of the site and /api/*; see infra/README.md."""
+    signup: str = "off"
+    """Who may create an account from the login page (PARLEY_SIGNUP): nobody, anyone pending approval, or anyone."""
+    signup_domains: str | None = None
+    """With signup=open, only emails of these domains get in at once (comma-separated; PARLEY_SIGNUP_DOMAINS)."""
     monitoring: bool = True
     """CloudWatch alarms and a dashboard (infra/README.md says what they cost); `-c monitoring=off` leaves them out."""
     alarm_email: str | None = None
@@ -90,6 +97,8 @@ class DeploySettings:
             api_burst_limit=_number(text(API_BURST_LIMIT), API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT, int),
             worker_concurrency=_number(text(WORKER_CONCURRENCY), WORKER_CONCURRENCY, None, int),
             web_acl_arn=text(WEB_ACL_ARN),
+            signup=(text(SIGNUP) or "off").lower(),
+            signup_domains=text(SIGNUP_DOMAINS),
             monitoring=_switch(text(MONITORING), MONITORING),
             alarm_email=text(ALARM_EMAIL),
         )
@@ -114,6 +123,8 @@ class DeploySettings:
             raise SettingsError(f"{API_RATE_LIMIT} and {API_BURST_LIMIT} must be above zero.")
         if self.worker_concurrency is not None and self.worker_concurrency < 1:
             raise SettingsError(f"{WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
+        if self.signup not in SIGNUP_MODES:
+            raise SettingsError(f"{SIGNUP} must be one of {', '.join(SIGNUP_MODES)}, not {self.signup!r}.")
         if self.alarm_email and not EMAIL_PATTERN.fullmatch(self.alarm_email):
             raise SettingsError(f"{ALARM_EMAIL} must be one email address, not {self.alarm_email!r}.")
         if self.web_acl_arn and not WEB_ACL_ARN_PATTERN.fullmatch(self.web_acl_arn):

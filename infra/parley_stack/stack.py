@@ -70,6 +70,10 @@ class ParleyStack(Stack):
         # Only the HTTP API's function reads the client's address (the per-address login limit): it believes the
         # viewer's address CloudFront sends when the request carries CloudFront's origin secret.
         functions["http_api"].add_environment("PARLEY_CLOUDFRONT_SECRET_ARN", site.origin_secret.secret_arn)
+        # Sign-up is the app function's alone (POST /api/signup): off unless the deployment says otherwise.
+        functions["http_api"].add_environment("PARLEY_SIGNUP", settings.signup)
+        if settings.signup_domains:
+            functions["http_api"].add_environment("PARLEY_SIGNUP_DOMAINS", settings.signup_domains)
         site.origin_secret.grant_read(functions["http_api"])
         # The OpenAI-compatible function answers only requests that carry the same secret (its URL is public).
         functions["openai_api"].add_environment("PARLEY_CLOUDFRONT_SECRET_ARN", site.origin_secret.secret_arn)

@@ -169,3 +169,21 @@ def test_the_deploy_summary_says_how_to_add_a_user() -> None:
     assert "Parley is deployed: https://d111.cloudfront.net" in text
     assert "AWS_REGION=eu-west-1 PARLEY_DYNAMODB_TABLE=Parley-StorageTable-XYZ" in text
     assert "parley users add NAME --admin --store dynamodb" in text
+
+
+def test_sign_up_is_off_unless_the_deployment_opens_it(template_json: dict[str, Any], placeholder_assets) -> None:
+    app_function = parley_functions(template_json)["http_api"]
+    assert app_function.properties["Environment"]["Variables"]["PARLEY_SIGNUP"] == "off"
+    code, web = placeholder_assets
+    values = {"lambdaAsset": str(code), "webDist": str(web), "signup": "open", "signupDomains": "example.org"}
+    stack = ParleyStack(
+        cdk.App(),
+        "Parley",
+        settings=DeploySettings.from_context(values.get),
+        env=cdk.Environment(account="123456789012", region="us-east-1"),
+    )
+    opened = parley_functions(Template.from_stack(stack).to_json())["http_api"]
+    variables = opened.properties["Environment"]["Variables"]
+    assert (variables["PARLEY_SIGNUP"], variables["PARLEY_SIGNUP_DOMAINS"]) == ("open", "example.org")
+    with pytest.raises(SettingsError, match="signup must be one of"):
+        DeploySettings.from_context({**values, "signup": "everyone"}.get)
