@@ -164,7 +164,8 @@ class Target:
         return name
 
     def client(self, url: str | None = None, **options: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=url or self.url, timeout=20, limits=CLIENT_LIMITS, **options)
+        options.setdefault("timeout", 20)
+        return httpx.AsyncClient(base_url=url or self.url, limits=CLIENT_LIMITS, **options)
 
     async def player(self, name: str | None = None, *, admin: bool = False) -> Player:
         """A new account (an administrator's with ``admin``), logged in."""
