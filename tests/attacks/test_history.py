@@ -120,7 +120,8 @@ async def test_an_upload_past_the_cap_is_refused_before_it_is_stored(target: Tar
     for declare in (True, False):
         status, sent = await send_two_gigabytes(alice, declare_length=declare)
         assert status in (413, None), status
-        assert sent <= 16 * 1024 * 1024, f"{sent:,} bytes were taken before the refusal ({declare=})"
+        # What slips into socket buffers before the close depends on the machine: tens of MB at most, never 2 GB.
+        assert sent <= 64 * 1024 * 1024, f"{sent:,} bytes were taken before the refusal ({declare=})"
 
     # Through the two steps too: the file past the cap is refused where it is sent (this server, or the bucket's
     # policy), and no job runs.

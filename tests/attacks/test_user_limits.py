@@ -14,7 +14,9 @@ from tests.attacks.targets import events_until_end, send_prompt
 
 async def test_a_user_gets_at_most_four_answers_at_once(target, ledger):
     player = await target.player()
-    target.upstream.script = Script(tokens=["slow "] * 100, token_delay=0.02)
+    # Ten seconds an answer: the first must still run when the fifth prompt arrives, however slowly a loaded
+    # machine passes five prompts through the emulated gateway.
+    target.upstream.script = Script(tokens=["slow "] * 100, token_delay=0.1)
     limit = 4
     sockets = [await player.socket() for _ in range(limit + 1)]
     try:
