@@ -12,6 +12,7 @@ import pytest
 
 from parley.config import Argon2Params, Settings
 from parley.core.providers.registry import ModelRegistry
+from parley.core.store.registry import open_stores
 from parley.runtime import Runtime, open_runtime
 from parley.server.app import create_app
 from parley.server.embedded import serving
@@ -196,3 +197,22 @@ def pytest_sessionfinish(session, exitstatus):
     for handle in (getattr(utils, "outnull_file", None), getattr(utils, "errnull_file", None)):
         if handle is not None:
             handle.close()
+
+
+# Store tests run on both backends: SQLite, and DynamoDB on moto.
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store_settings(request, tmp_path):
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path / "data")
+    return Settings(
+        data_dir=tmp_path / "data",
+        store="dynamodb",
+        dynamodb_table=request.getfixturevalue("dynamodb_table"),
+        aws_endpoint_url=request.getfixturevalue("moto_server"),
+    )
+
+
+@pytest.fixture
+async def stores(store_settings):
+    async with open_stores(store_settings.store, store_settings) as opened:
+        yield opened

@@ -9,33 +9,13 @@ import zipfile
 
 import pytest
 
-from parley.config import Settings
 from parley.core.history import parley_format as fmt
 from parley.core.history.export import HistoryExport, safe_file_name
 from parley.core.history.importer import HistoryImporter
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.store.base import ImportStatus, Message, MessageStatus
 from parley.core.store.parts import OpaquePart, TextPart, text_parts
-from parley.core.store.registry import open_stores
 from parley.errors import InvalidInput
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def store_settings(request, tmp_path):
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path / "data")
-    return Settings(
-        data_dir=tmp_path / "data",
-        store="dynamodb",
-        dynamodb_table=request.getfixturevalue("dynamodb_table"),
-        aws_endpoint_url=request.getfixturevalue("moto_server"),
-    )
-
-
-@pytest.fixture
-async def stores(store_settings):
-    async with open_stores(store_settings.store, store_settings) as opened:
-        yield opened
 
 
 def exporter(stores) -> HistoryExport:

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from parley.config import Settings
 from parley.core.store.base import (
     MAX_FOLLOWERS,
     DailyUsage,
@@ -25,24 +24,6 @@ from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
 
 COMPLETE, STREAMING = MessageStatus.COMPLETE, MessageStatus.STREAMING
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def store_settings(request, tmp_path):
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path / "data")
-    return Settings(
-        data_dir=tmp_path / "data",
-        store="dynamodb",
-        dynamodb_table=request.getfixturevalue("dynamodb_table"),
-        aws_endpoint_url=request.getfixturevalue("moto_server"),
-    )
-
-
-@pytest.fixture
-async def stores(store_settings):
-    async with open_stores(store_settings.store, store_settings) as opened:
-        yield opened
 
 
 @pytest.fixture
