@@ -34,6 +34,7 @@ class ModelInfo:
     context_window: int = 8192
     display_name: str = ""
     ranges: ParamRanges = field(default_factory=ParamRanges)
+    vision: bool = False  # takes images in user messages
 
     @property
     def label(self) -> str:
@@ -50,9 +51,20 @@ class GenerationParams:
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """An image attached to a user message. Between processes (the serverless path's SNS message is capped at
+    256 KB) only ``file_id`` and ``media_type`` travel; ``data`` is loaded just before the provider is called."""
+
+    file_id: str
+    media_type: str
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str
+    images: tuple[ImageInput, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Files a user attaches to prompts: documents whose text the model reads, and images it sees."""
