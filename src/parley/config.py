@@ -57,6 +57,7 @@ ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
 ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
+ENV_FILES_BUCKET = "PARLEY_FILES_BUCKET"
 
 SignupMode = Literal["off", "approval", "open"]
 
@@ -175,6 +176,9 @@ class Settings:
     ws_max_frame_bytes: int = 32 * 1024
     # The private bucket exports are written to and imports uploaded to (None: through this server instead).
     history_bucket: str | None = None
+    # The private bucket attached files are kept in, uploaded to straight from the browser (None: this server's
+    # data directory instead).
+    files_bucket: str | None = None
 
     # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
@@ -255,6 +259,7 @@ class Settings:
             ("app_name", ENV_APP_NAME, parse_app_name),
             ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
             ("history_bucket", ENV_HISTORY_BUCKET, str),
+            ("files_bucket", ENV_FILES_BUCKET, str),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

@@ -17,6 +17,7 @@ from parley.background import in_background
 from parley.config import Settings
 from parley.core.auth.setup import setup_link
 from parley.core.chat.observer import Observers
+from parley.core.files.base import FileLimits
 from parley.runtime import (
     Runtime,
     build_import_runner,
@@ -26,6 +27,7 @@ from parley.runtime import (
     open_runtime,
 )
 from parley.server.errors import install_error_handlers
+from parley.server.file_transfer import FileTransfer, LocalFileTransfer
 from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.metrics import ServerMetrics
 from parley.server.metrics import install as install_metrics
@@ -86,6 +88,7 @@ def create_app(
     metrics: ServerMetrics | None = None,
     tracing: Tracing | None = None,
     history_transfer: HistoryTransfer | None = None,
+    file_transfer: FileTransfer | None = None,
 ) -> FastAPI:
     """The app; it opens its own runtime at start-up unless one is given (tests pass theirs, built with
     ``metrics`` and ``tracing`` as its observers when they want them). Metrics are served when a metrics token
@@ -93,7 +96,8 @@ def create_app(
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
     function sees is API Gateway's, never one a page could have rebound. ``history_transfer`` is how exports are
-    fetched and imports uploaded (default: through this server)."""
+    fetched and imports uploaded (default: through this server); ``file_transfer`` is where attached files are
+    uploaded (default: to this server)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +111,7 @@ def create_app(
             if tracing is not None:
                 stack.callback(tracing.shutdown)  # last: spans of the answers cut at shutdown are sent too
             opened = await stack.enter_async_context(open_runtime(settings, observer=observer))
-            _attach(app, settings, opened, history_transfer)
+            _attach(app, settings, opened, history_transfer, file_transfer)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
@@ -128,7 +132,7 @@ def create_app(
         redoc_url=None,
     )
     if runtime is not None:
-        _attach(app, settings, runtime, history_transfer)
+        _attach(app, settings, runtime, history_transfer, file_transfer)
     for routes in (
         health,
         auth,
@@ -164,11 +168,18 @@ def create_app(
     return app
 
 
-def _attach(app: FastAPI, settings: Settings, runtime: Runtime, transfer: HistoryTransfer | None) -> None:
+def _attach(
+    app: FastAPI,
+    settings: Settings,
+    runtime: Runtime,
+    transfer: HistoryTransfer | None,
+    file_transfer: FileTransfer | None,
+) -> None:
     app.state.runtime = runtime
     app.state.history_transfer = transfer or LocalTransfer(
         build_import_runner(runtime.stores), max_import_bytes=settings.max_import_bytes
     )
+    app.state.file_transfer = file_transfer or LocalFileTransfer(max_file_bytes=FileLimits().max_file_bytes)
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
     app.state.share_rate_limit = build_share_rate_limit(settings, runtime.stores)

@@ -1,0 +1,283 @@
+"""Attached files on the serverless home: blobs in the files bucket, the presigned POST an upload goes to and the
+presigned GET an original comes from, and the file worker the bucket's event runs (moto's S3 on loopback)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from parley.aws.files_bucket import (
+    NoFilesBucket,
+    S3FileBlobs,
+    S3FileTransfer,
+    file_of_key,
+    files_bucket_cors,
+    original_key,
+)
+from parley.aws.functions.files import COULD_NOT_PROCESS, FileWorkerFunction, FileWorkerParts
+from parley.aws.local.containers import LambdaContext
+from parley.config import Settings
+from parley.core.files.base import FileStatus, StoredFile
+from parley.errors import ConfigError, TooLarge
+
+EVENT = Path(__file__).parent / "events" / "s3_object_created.json"
+USER, OTHER = uuid.uuid4().hex, uuid.uuid4().hex
+LIMIT = 1024
+
+
+@pytest.fixture
+def s3(moto_server):
+    return boto3.client("s3", endpoint_url=moto_server, config=Config(signature_version="s3v4"))
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"files-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=item["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+def keys(s3, bucket):
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def stored(size=5, status=FileStatus.UPLOADING, user=USER, name="notes.pdf"):
+    now = time.time()
+    return StoredFile(
+        id=uuid.uuid4().hex, user_id=user, name=name, size=size, status=status, created_at=now, updated_at=now
+    )
+
+
+# The bucket's keys
+
+
+def test_an_originals_key_names_its_user_and_file_and_no_other_key_does():
+    assert original_key(USER, "f1") == f"files/{USER}/f1/original"
+    assert file_of_key(f"files/{USER}/f1/original") == (USER, "f1")
+    for key in (
+        f"files/{USER}/f1/text.json",  # what the worker writes: no second run
+        f"files/{USER}/f1/image",
+        f"imports/{USER}/f1",
+        f"files/{USER}/original",
+        f"files/{USER}/f1/x/original",
+        "files//f1/original",
+        f"exports/{USER}/f1/original",
+    ):
+        assert file_of_key(key) is None, key
+
+
+def test_the_bucket_takes_posts_from_the_site_only():
+    (rule,) = files_bucket_cors("https://chat.example.com")["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://chat.example.com"] and rule["AllowedMethods"] == ["POST"]
+
+
+# FileBlobs
+
+
+async def test_blobs_are_kept_under_files_and_read_back(s3, bucket):
+    blobs = S3FileBlobs(s3, bucket)
+    await blobs.put(f"{USER}/f1/original", b"%PDF-1.7 hello")
+    await blobs.put(f"{USER}/f1/text.json", b'{"text": "hello"}')
+    assert keys(s3, bucket) == [f"files/{USER}/f1/original", f"files/{USER}/f1/text.json"]
+    assert await blobs.get(f"{USER}/f1/original") == b"%PDF-1.7 hello"
+    assert await blobs.size(f"{USER}/f1/text.json") == len(b'{"text": "hello"}')
+    assert await blobs.get(f"{USER}/f2/original") is None
+    assert await blobs.size(f"{USER}/f2/original") is None
+
+
+async def test_deleting_a_prefix_takes_that_file_or_user_and_nothing_else(s3, bucket):
+    blobs = S3FileBlobs(s3, bucket)
+    user_ten = USER + "0"  # a user id the first one is a prefix of
+    for key in (f"{USER}/f1/original", f"{USER}/f1/image", f"{USER}/f2/original", f"{user_ten}/f3/original"):
+        await blobs.put(key, b"x")
+    await blobs.delete_prefix(f"{USER}/f1")
+    assert keys(s3, bucket) == [f"files/{USER}/f2/original", f"files/{user_ten}/f3/original"]
+    await blobs.delete_prefix(f"{USER}/")
+    assert keys(s3, bucket) == [f"files/{user_ten}/f3/original"]
+    for everything in ("", "/"):
+        with pytest.raises(ValueError):
+            await blobs.delete_prefix(everything)
+    assert keys(s3, bucket) == [f"files/{user_ten}/f3/original"]
+
+
+# Uploads and downloads
+
+
+def policy_of(fields):
+    return json.loads(base64.b64decode(fields["policy"]))
+
+
+async def test_an_upload_goes_straight_to_the_files_original_capped_at_its_declared_size(s3, bucket):
+    transfer = S3FileTransfer(s3, bucket, max_file_bytes=LIMIT)
+    file = stored(size=5)
+    target = await transfer.upload_target(file)
+    assert target.fields["key"] == f"files/{USER}/{file.id}/original"
+    assert target.max_bytes == 5
+    policy = policy_of(target.fields)
+    assert ["content-length-range", 1, 5] in policy["conditions"]
+    assert {"key": f"files/{USER}/{file.id}/original"} in policy["conditions"]
+    expires = policy["expiration"]  # 15 minutes from now, in the policy S3 checks
+    assert expires.endswith("Z")
+    async with httpx.AsyncClient(timeout=20) as browser:
+        posted = await browser.post(target.url, data=target.fields, files={"file": ("notes.pdf", b"hello")})
+    assert posted.status_code == 204, posted.text
+    assert keys(s3, bucket) == [f"files/{USER}/{file.id}/original"]
+    # A declared size past the limit (the route refuses it first) is still capped at the limit.
+    assert (await transfer.upload_target(stored(size=LIMIT * 10))).max_bytes == LIMIT
+
+
+async def test_an_original_is_downloaded_through_a_short_lived_link_as_an_attachment(s3, bucket):
+    transfer = S3FileTransfer(s3, bucket, max_file_bytes=LIMIT)
+    file = stored(name='résumé "final".pdf')
+    await S3FileBlobs(s3, bucket).put(f"{USER}/{file.id}/original", b"%PDF-1.7")
+    link = await transfer.download_link(file)
+    assert link is not None and "X-Amz-Expires=300" in link
+    async with httpx.AsyncClient(timeout=20) as browser:
+        downloaded = await browser.get(link)
+    assert downloaded.status_code == 200 and downloaded.content == b"%PDF-1.7"
+    disposition = downloaded.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="r_sum_ _final_.pdf"')
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf" in disposition
+
+
+async def test_without_the_bucket_uploads_are_refused_with_the_reason():
+    for call in (NoFilesBucket().upload_target, NoFilesBucket().download_link):
+        with pytest.raises(ConfigError, match="PARLEY_FILES_BUCKET"):
+            await call(stored())
+
+
+# The file worker
+
+
+class Records:
+    """An in-memory FileStore: what the worker reads and writes of the records."""
+
+    def __init__(self, *files: StoredFile) -> None:
+        self.files = {(file.user_id, file.id): file for file in files}
+
+    async def get_file(self, user_id, file_id):
+        return self.files.get((user_id, file_id))
+
+    async def save_file(self, file):
+        self.files[(file.user_id, file.id)] = file
+
+
+class Processing:
+    def __init__(self, records: Records, *, fail: Exception | None = None, seconds: float = 0.0) -> None:
+        self.records, self.fail, self.seconds, self.calls = records, fail, seconds, []
+
+    async def process(self, user_id, file_id):
+        import asyncio
+
+        self.calls.append((user_id, file_id))
+        await asyncio.sleep(self.seconds)
+        if self.fail is not None:
+            raise self.fail
+        file = self.records.files[(user_id, file_id)]
+        self.records.files[(user_id, file_id)] = dataclasses.replace(file, status=FileStatus.READY)
+
+
+@pytest.fixture
+def worker_for(moto_server, bucket, tmp_path):
+    made = []
+
+    def make(records, processing):
+        settings = Settings(
+            data_dir=tmp_path / "lambda", store="sqlite", aws_endpoint_url=moto_server, files_bucket=bucket
+        )
+        function = FileWorkerFunction(settings, env={}, parts=FileWorkerParts(records, processing))
+        made.append(function)
+        return function
+
+    yield make
+    for function in made:
+        function.close()
+
+
+def event_for(bucket, key):
+    event = copy.deepcopy(json.loads(EVENT.read_text()))
+    event["Records"][0]["s3"]["bucket"]["name"] = bucket
+    event["Records"][0]["s3"]["object"]["key"] = urllib.parse.quote_plus(key)
+    return event
+
+
+def context(seconds=120.0):
+    return LambdaContext(function_name="file_worker", timeout_ms=int(seconds * 1000))
+
+
+def test_the_saved_event_names_an_original():
+    key = json.loads(EVENT.read_text())["Records"][0]["s3"]["object"]["key"]
+    assert file_of_key(urllib.parse.unquote_plus(key)) is not None
+
+
+def test_an_uploaded_original_is_processed_once(s3, bucket, worker_for):
+    file = stored(size=5)
+    records = Records(file)
+    processing = Processing(records)
+    worker = worker_for(records, processing)
+    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
+    worker(event_for(bucket, original_key(USER, file.id)), context())
+    assert processing.calls == [(USER, file.id)]
+    assert records.files[(USER, file.id)].status is FileStatus.READY
+    # The same event again (S3 delivers at least once), or the original posted again: not processed twice.
+    worker(event_for(bucket, original_key(USER, file.id)), context())
+    assert processing.calls == [(USER, file.id)]
+
+
+def test_what_processing_writes_and_stray_objects_run_nothing(s3, bucket, worker_for):
+    file = stored(size=5)
+    records = Records(file)
+    processing = Processing(records)
+    worker = worker_for(records, processing)
+    for key in (f"files/{USER}/{file.id}/text.json", f"files/{USER}/{file.id}/image", f"files/{USER}/stray"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        worker(event_for(bucket, key), context())
+    # An original whose record is another user's, or gone: nobody's file is processed.
+    s3.put_object(Bucket=bucket, Key=original_key(OTHER, file.id), Body=b"hello")
+    worker(event_for(bucket, original_key(OTHER, file.id)), context())
+    assert processing.calls == []
+    assert records.files[(USER, file.id)].status is FileStatus.UPLOADING
+
+
+def test_an_original_larger_than_declared_is_refused_unread(s3, bucket, worker_for):
+    file = stored(size=5)
+    records = Records(file)
+    processing = Processing(records)
+    worker = worker_for(records, processing)
+    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello, and more than declared")
+    worker(event_for(bucket, original_key(USER, file.id)), context())
+    assert processing.calls == []
+    failed = records.files[(USER, file.id)]
+    assert (failed.status, failed.error) == (FileStatus.ERROR, TooLarge.default_message)
+
+
+@pytest.mark.parametrize(
+    ("fail", "seconds", "remaining"),
+    [(RuntimeError("parser crashed"), 0.0, 120.0), (None, 5.0, 10.5)],
+    ids=["failed", "outlasted-the-function"],
+)
+def test_a_file_the_worker_cannot_finish_is_marked_error(s3, bucket, worker_for, fail, seconds, remaining):
+    file = stored(size=5)
+    records = Records(file)
+    worker = worker_for(records, Processing(records, fail=fail, seconds=seconds))
+    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
+    started = time.monotonic()
+    worker(event_for(bucket, original_key(USER, file.id)), context(remaining))
+    assert time.monotonic() - started < 4  # stopped before Lambda's timeout would have ended the run
+    failed = records.files[(USER, file.id)]
+    assert (failed.status, failed.error) == (FileStatus.ERROR, COULD_NOT_PROCESS)
+    assert "parser crashed" not in str(failed.error)  # the detail goes to the log, not to the user
