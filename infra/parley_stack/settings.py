@@ -19,6 +19,7 @@ APP_NAME = "appName"
 API_RATE_LIMIT = "apiRateLimit"
 API_BURST_LIMIT = "apiBurstLimit"
 WORKER_CONCURRENCY = "workerConcurrency"
+FILE_WORKER_CONCURRENCY = "fileWorkerConcurrency"
 WEB_ACL_ARN = "webAclArn"
 ALARM_EMAIL = "alarmEmail"
 MONITORING = "monitoring"
@@ -65,6 +66,9 @@ class DeploySettings:
     worker_concurrency: int | None = None
     """Concurrency reserved for the worker: answers that may run at once, kept free for them whatever else runs in
     the account. None: none reserved (the account's quota must leave 100 unreserved, so a new account cannot)."""
+    file_worker_concurrency: int | None = None
+    """Concurrency reserved for the file worker: uploads processed at once (a burst of uploads then waits in
+    Lambda's queue instead of taking the concurrency answers need). None: none reserved, as above."""
     web_acl_arn: str | None = None
     """A WAF web ACL (CloudFront scope) to put in front of the site and /api/*; see infra/README.md."""
     signup: str = "off"
@@ -96,6 +100,7 @@ class DeploySettings:
             api_rate_limit=_number(text(API_RATE_LIMIT), API_RATE_LIMIT, DEFAULT_API_RATE_LIMIT, float),
             api_burst_limit=_number(text(API_BURST_LIMIT), API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT, int),
             worker_concurrency=_number(text(WORKER_CONCURRENCY), WORKER_CONCURRENCY, None, int),
+            file_worker_concurrency=_number(text(FILE_WORKER_CONCURRENCY), FILE_WORKER_CONCURRENCY, None, int),
             web_acl_arn=text(WEB_ACL_ARN),
             signup=(text(SIGNUP) or "off").lower(),
             signup_domains=text(SIGNUP_DOMAINS),
@@ -123,6 +128,8 @@ class DeploySettings:
             raise SettingsError(f"{API_RATE_LIMIT} and {API_BURST_LIMIT} must be above zero.")
         if self.worker_concurrency is not None and self.worker_concurrency < 1:
             raise SettingsError(f"{WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
+        if self.file_worker_concurrency is not None and self.file_worker_concurrency < 1:
+            raise SettingsError(f"{FILE_WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
         if self.signup not in SIGNUP_MODES:
             raise SettingsError(f"{SIGNUP} must be one of {', '.join(SIGNUP_MODES)}, not {self.signup!r}.")
         if self.alarm_email and not EMAIL_PATTERN.fullmatch(self.alarm_email):

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from tests.cfn import flatten, only, parley_functions, references, resources
+from tests.cfn import flatten, parley_functions, references, resources
 
 BUCKET_NAME = "parley-history-123456789012-us-east-1"  # the synth's placeholder account and region
 
@@ -66,7 +66,11 @@ def test_the_bucket_refuses_plain_http(template: Template, template_json: dict[s
 def test_an_upload_invokes_the_import_worker(template_json: dict[str, Any]) -> None:
     logical_id, _ = history_bucket(template_json)
     worker = parley_functions(template_json)["import_worker"]
-    _, notifications = only(template_json, "Custom::S3BucketNotifications")
+    (notifications,) = [
+        body
+        for body in resources(template_json, "Custom::S3BucketNotifications").values()
+        if references(body["Properties"]["BucketName"]) == {logical_id}
+    ]
     (configuration,) = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
     assert configuration["Events"] == ["s3:ObjectCreated:*"]
     assert configuration["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "imports/"}]}}
@@ -74,14 +78,22 @@ def test_an_upload_invokes_the_import_worker(template_json: dict[str, Any]) -> N
     assert references(notifications["Properties"]["BucketName"]) == {logical_id}
 
 
-def bucket_statements(template_json: dict[str, Any], function_name: str) -> list[dict[str, Any]]:
+def bucket_statements(
+    template_json: dict[str, Any], function_name: str, bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """The function's S3 statements on ``bucket`` (by logical id; the history bucket unless given)."""
+    bucket = bucket or history_bucket(template_json)[0]
     function = parley_functions(template_json)[function_name]
     role = references(function.properties["Role"])
     statements = []
     for policy in resources(template_json, "AWS::IAM::Policy"):
         properties = template_json["Resources"][policy]["Properties"]
         if references(properties["Roles"]) & role:
-            statements += [s for s in properties["PolicyDocument"]["Statement"] if "s3:" in str(s["Action"])]
+            statements += [
+                s
+                for s in properties["PolicyDocument"]["Statement"]
+                if "s3:" in str(s["Action"]) and bucket in references(s["Resource"])
+            ]
     return statements
 
 
@@ -90,7 +102,9 @@ def granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     by_keys: dict[str, set[str]] = {}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        by_keys.setdefault(flatten(statement["Resource"]).split("}/", 1)[-1], set()).update(actions)
+        named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in named:
+            by_keys.setdefault(flatten(resource).split("}/", 1)[-1], set()).update(actions)
     return by_keys
 
 

@@ -93,18 +93,19 @@ def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(wi
             readers.add(name)
         if variables.get("PARLEY_OPENAI_API_KEY_SECRET_ARN") == OPENAI_SECRET:
             told.add(name)
-    assert readers == told == {"http_api", "ws_sendprompt", "worker", "openai_api"}
+    assert readers == told == {"http_api", "ws_sendprompt", "worker", "openai_api", "file_worker"}
 
 
 @pytest.fixture(scope="module")
 def tuned(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
-    """A deployment with concurrency reserved for the worker, its own throttling, and a WAF web ACL."""
+    """A deployment with concurrency reserved for the workers, its own throttling, and a WAF web ACL."""
     code, web = placeholder_assets
     settings = DeploySettings.from_context(
         context(
             lambdaAsset=str(code),
             webDist=str(web),
             workerConcurrency="20",
+            fileWorkerConcurrency="3",
             apiRateLimit="12.5",
             apiBurstLimit="25",
             webAclArn=WEB_ACL,
@@ -117,12 +118,13 @@ def tuned(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
     return Template.from_stack(stack).to_json()
 
 
-def test_concurrency_is_reserved_for_the_worker_when_asked(tuned: dict[str, Any]) -> None:
+def test_concurrency_is_reserved_for_the_workers_when_asked(tuned: dict[str, Any]) -> None:
     reserved = {
         name: function.properties.get("ReservedConcurrentExecutions")
         for name, function in parley_functions(tuned).items()
     }
     assert reserved.pop("worker") == 20
+    assert reserved.pop("file_worker") == 3
     assert set(reserved.values()) == {None}
 
 
@@ -142,6 +144,7 @@ def test_the_web_acl_fronts_the_distribution(tuned: dict[str, Any]) -> None:
     [
         ("workerConcurrency", "0", "at least 1"),
         ("workerConcurrency", "many", "a number"),
+        ("fileWorkerConcurrency", "0", "at least 1"),
         ("apiRateLimit", "0", "above zero"),
         ("apiBurstLimit", "1.5", "a number"),
         ("webAclArn", "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/y", "us-east-1"),
