@@ -3,6 +3,7 @@ presigned GET an original comes from, and the file worker the bucket's event run
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
@@ -181,8 +182,6 @@ class Processing:
         self.records, self.fail, self.seconds, self.calls = records, fail, seconds, []
 
     async def process(self, user_id, file_id):
-        import asyncio
-
         self.calls.append((user_id, file_id))
         await asyncio.sleep(self.seconds)
         if self.fail is not None:
@@ -263,6 +262,18 @@ def test_an_original_larger_than_declared_is_refused_unread(s3, bucket, worker_f
     assert processing.calls == []
     failed = records.files[(USER, file.id)]
     assert (failed.status, failed.error) == (FileStatus.ERROR, TooLarge.default_message)
+    assert keys(s3, bucket) == []  # what was not declared (nor counted against the quota) is not kept
+
+
+def test_a_file_uploaded_in_one_step_through_the_api_is_processed_on_its_event(s3, bucket, worker_for):
+    # POST /api/files on AWS keeps the original in the bucket and marks the file processing; the event runs it.
+    file = stored(size=5, status=FileStatus.PROCESSING)
+    records = Records(file)
+    processing = Processing(records)
+    worker = worker_for(records, processing)
+    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
+    worker(event_for(bucket, original_key(USER, file.id)), context())
+    assert processing.calls == [(USER, file.id)]
 
 
 @pytest.mark.parametrize(
@@ -281,3 +292,29 @@ def test_a_file_the_worker_cannot_finish_is_marked_error(s3, bucket, worker_for,
     failed = records.files[(USER, file.id)]
     assert (failed.status, failed.error) == (FileStatus.ERROR, COULD_NOT_PROCESS)
     assert "parser crashed" not in str(failed.error)  # the detail goes to the log, not to the user
+
+
+async def test_the_emulated_notification_delivers_originals_only_once_each(s3, bucket):
+    """`make aws-local`'s stand-in for the bucket's event: the deployed filter (files/ ... /original), once an
+    object, as S3's event shape."""
+    from parley.aws.local.bucket_events import BucketNotification
+
+    class Pool:
+        name = "file_worker"
+
+        def __init__(self):
+            self.events = []
+
+        async def invoke(self, event):
+            self.events.append(event)
+
+    pool = Pool()
+    notification = BucketNotification(s3, bucket, "files/", pool, suffix="/original")
+    for key in (original_key(USER, "f1"), f"files/{USER}/f1/text.json", f"files/{USER}/f1/image", "imports/u/j"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    await notification.poll()
+    await notification.poll()
+    await asyncio.sleep(0.1)  # deliveries run as tasks, as S3's are asynchronous
+    delivered = [urllib.parse.unquote_plus(e["Records"][0]["s3"]["object"]["key"]) for e in pool.events]
+    assert delivered == [original_key(USER, "f1")]
+    assert file_of_key(delivered[0]) == (USER, "f1")

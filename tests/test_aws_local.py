@@ -209,3 +209,49 @@ async def test_history_through_the_bucket_needs_nothing_the_roles_do_not_grant(d
     assert downloaded.status_code == 200
     with zipfile.ZipFile(io.BytesIO(downloaded.content)) as opened:
         assert json.loads(opened.read("manifest.json"))["conversations"] == 1
+
+
+async def test_a_file_posted_to_the_files_bucket_runs_the_file_worker_once(deployment, monkeypatch):
+    """The browser's presigned POST lands in the files bucket, whose event (originals only) runs the file worker
+    with the bucket's blobs; what processing writes beside the original runs nothing."""
+    import boto3
+    from botocore.config import Config
+
+    from parley.aws.files_bucket import S3FileBlobs, S3FileTransfer
+    from parley.aws.functions.files import FileWorkerParts
+    from tests.test_aws_files import Processing, Records, stored
+
+    file = stored(size=11)
+    records = Records(file)
+
+    class Writing(Processing):
+        """Processing that writes the extracted text beside the original, as the files service does."""
+
+        async def process(self, user_id, file_id):
+            await super().process(user_id, file_id)
+            await handed[0].put(f"{user_id}/{file_id}/text.json", b'{"text": "hello world"}')
+
+    processing = Writing(records)
+    handed: list[S3FileBlobs] = []
+
+    def connect(settings, stores, blobs):
+        handed.append(blobs)
+        return FileWorkerParts(records, processing)
+
+    monkeypatch.setattr("parley.aws.functions.files.connect_files", connect)
+    s3 = boto3.client("s3", endpoint_url=deployment.aws_endpoint, config=Config(signature_version="s3v4"))
+    target = await S3FileTransfer(s3, deployment.files_bucket, max_file_bytes=1024).upload_target(file)
+    assert target.url.startswith(deployment.aws_endpoint)  # straight to the bucket, not through a function
+    async with httpx.AsyncClient(timeout=20) as storage:
+        posted = await storage.post(target.url, data=target.fields, files={"file": ("notes.txt", b"hello world")})
+    assert posted.status_code == 204, posted.text
+    for _ in range(400):
+        if processing.calls:
+            break
+        await asyncio.sleep(0.05)
+    assert processing.calls == [(file.user_id, file.id)]
+    assert isinstance(handed[0], S3FileBlobs)
+    assert await handed[0].get(f"{file.user_id}/{file.id}/original") == b"hello world"
+    await asyncio.sleep(1)  # three polls of the bucket: the text written beside the original runs nothing
+    assert processing.calls == [(file.user_id, file.id)]
+    assert records.files[(file.user_id, file.id)].status.value == "ready"

@@ -73,13 +73,7 @@ class FilesBucket(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=list(APP_ACTIONS), resources=[self.bucket.arn_for_objects(f"{FILES}*")])
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{FILES}*"]}},
-            )
-        )
+        self._grant_listing(function)
 
     def grant_read_derived(self, function: lambda_.IFunction) -> None:
         """A function that builds or runs a chat turn with attachments: reads a document's text and an image as
@@ -101,8 +95,24 @@ class FilesBucket(Construct):
                 resources=[self.bucket.arn_for_objects(f"{FILES}*/{name}") for name in DERIVED],
             )
         )
+        # A file deleted while it was processed: what processing wrote after the deletion is removed by prefix.
+        # An original past what was declared is not kept either.
+        worker.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[self.bucket.arn_for_objects(f"{FILES}*")])
+        )
+        self._grant_listing(worker)
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.LambdaDestination(worker),
             s3.NotificationKeyFilter(prefix=FILES, suffix=ORIGINAL),
+        )
+
+    def _grant_listing(self, function: lambda_.IFunction) -> None:
+        """Listing keys under files/ (to delete by prefix), never the whole bucket."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{FILES}*"]}},
+            )
         )

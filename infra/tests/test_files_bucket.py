@@ -99,15 +99,20 @@ def test_each_function_may_touch_only_what_it_needs_of_the_bucket(template_json:
         "files/*": {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
         arn: {"s3:ListBucket"},
     }
-    # Listing, to delete a file's or a user's blobs by prefix, only under files/.
-    (listing,) = [s for s in app if "s3:ListBucket" in as_list(s["Action"])]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["files/*"]}}
-    # The worker reads originals and writes what it makes of them; it deletes nothing.
-    assert granted(bucket_statements(template_json, "file_worker", bucket)) == {
+    # The worker reads originals and writes what it makes of them; it deletes a file's blobs when the file was
+    # deleted while it was processed.
+    worker = bucket_statements(template_json, "file_worker", bucket)
+    assert granted(worker) == {
         "files/*/original": {"s3:GetObject"},
         "files/*/text.json": {"s3:PutObject"},
         "files/*/image": {"s3:PutObject"},
+        "files/*": {"s3:DeleteObject"},
+        arn: {"s3:ListBucket"},
     }
+    # Listing, to delete a file's or a user's blobs by prefix, only under files/.
+    for statements in (app, worker):
+        (listing,) = [s for s in statements if "s3:ListBucket" in as_list(s["Action"])]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["files/*"]}}
     # A chat turn reads a document's text and an image, never an original.
     for name in READERS:
         assert granted(bucket_statements(template_json, name, bucket)) == {

@@ -178,5 +178,5 @@ def _missing(error: ClientError) -> bool:
 
 def _attachment(name: str) -> str:
     """A download's Content-Disposition: the name as the user gave it (RFC 5987), and an ASCII fallback."""
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name) or "file"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name) or "file"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

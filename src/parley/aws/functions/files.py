@@ -90,15 +90,17 @@ class FileWorkerFunction(LambdaFunction):
             log.warning("an object that is no file's original: %s", key)
             return
         file = await self.parts.files.get_file(*owner)
-        if file is None or file.status is not FileStatus.UPLOADING:
+        # Waiting for its bytes (a presigned POST), or given them already (a one-step upload through the API).
+        if file is None or file.status not in (FileStatus.UPLOADING, FileStatus.PROCESSING):
             # A repeated event, a file deleted meanwhile, or an original posted again: processed once, never twice.
             log.warning("an upload with no file waiting for it: %s", key)
             return
         # The upload's policy caps its size at the declared one (which the quota counted); this holds even where
-        # a policy was not enforced (an emulation).
+        # a policy was not enforced (an emulation): the bytes past what was declared are not kept.
         head = await asyncio.to_thread(self.s3.head_object, Bucket=bucket, Key=key)
         if int(head["ContentLength"]) > file.size:
             await self._fail(file, TooLarge.default_message)
+            await asyncio.to_thread(self.s3.delete_object, Bucket=bucket, Key=key)
             return
         try:
             await asyncio.wait_for(self.parts.processing.process(*owner), timeout=max(0.0, deadline - time.monotonic()))
