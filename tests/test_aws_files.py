@@ -23,7 +23,6 @@ from parley.aws.files_bucket import (
     S3FileBlobs,
     S3FileTransfer,
     file_of_key,
-    files_bucket_cors,
     original_key,
 )
 from parley.aws.functions.files import COULD_NOT_PROCESS, FileWorkerFunction, FileWorkerParts
@@ -81,9 +80,11 @@ def test_an_originals_key_names_its_user_and_file_and_no_other_key_does():
         assert file_of_key(key) is None, key
 
 
-def test_the_bucket_takes_posts_from_the_site_only():
-    (rule,) = files_bucket_cors("https://chat.example.com")["CORSRules"]
-    assert rule["AllowedOrigins"] == ["https://chat.example.com"] and rule["AllowedMethods"] == ["POST"]
+def test_the_buckets_take_posts_from_the_site_only():
+    from parley.aws.upload_cors import upload_cors
+
+    (rule,) = upload_cors("https://chat.example.com")["CORSRules"]
+    assert (rule["AllowedOrigins"], rule["AllowedMethods"]) == (["https://chat.example.com"], ["POST"])
 
 
 # FileBlobs
@@ -190,17 +191,35 @@ class Processing:
         self.records.files[(user_id, file_id)] = dataclasses.replace(file, status=FileStatus.READY)
 
 
+@dataclasses.dataclass
+class Worker:
+    """The file worker over one file's record, and the bucket its event names."""
+
+    function: FileWorkerFunction
+    records: Records
+    processing: Processing
+    s3: object
+    bucket: str
+
+    def arrive(self, key: str, body: bytes = b"hello", *, remaining: float = 120.0) -> None:
+        """An object is created at ``key``, and its event runs the worker (with ``remaining`` seconds to run)."""
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        self.function(event_for(self.bucket, key), LambdaContext("file_worker", timeout_ms=int(remaining * 1000)))
+
+
 @pytest.fixture
-def worker_for(moto_server, bucket, tmp_path):
+def worker_for(moto_server, s3, bucket, tmp_path):
     made = []
 
-    def make(records, processing):
+    def make(file: StoredFile, **processing_options) -> Worker:
+        records = Records(file)
+        processing = Processing(records, **processing_options)
         settings = Settings(
             data_dir=tmp_path / "lambda", store="sqlite", aws_endpoint_url=moto_server, files_bucket=bucket
         )
         function = FileWorkerFunction(settings, env={}, parts=FileWorkerParts(records, processing))
         made.append(function)
-        return function
+        return Worker(function, records, processing, s3, bucket)
 
     yield make
     for function in made:
@@ -214,66 +233,49 @@ def event_for(bucket, key):
     return event
 
 
-def context(seconds=120.0):
-    return LambdaContext(function_name="file_worker", timeout_ms=int(seconds * 1000))
-
-
 def test_the_saved_event_names_an_original():
     key = json.loads(EVENT.read_text())["Records"][0]["s3"]["object"]["key"]
     assert file_of_key(urllib.parse.unquote_plus(key)) is not None
 
 
-def test_an_uploaded_original_is_processed_once(s3, bucket, worker_for):
+def test_an_uploaded_original_is_processed_once(worker_for):
     file = stored(size=5)
-    records = Records(file)
-    processing = Processing(records)
-    worker = worker_for(records, processing)
-    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
-    worker(event_for(bucket, original_key(USER, file.id)), context())
-    assert processing.calls == [(USER, file.id)]
-    assert records.files[(USER, file.id)].status is FileStatus.READY
+    worker = worker_for(file)
+    worker.arrive(original_key(USER, file.id))
+    assert worker.processing.calls == [(USER, file.id)]
+    assert worker.records.files[(USER, file.id)].status is FileStatus.READY
     # The same event again (S3 delivers at least once), or the original posted again: not processed twice.
-    worker(event_for(bucket, original_key(USER, file.id)), context())
-    assert processing.calls == [(USER, file.id)]
+    worker.arrive(original_key(USER, file.id))
+    assert worker.processing.calls == [(USER, file.id)]
 
 
-def test_what_processing_writes_and_stray_objects_run_nothing(s3, bucket, worker_for):
+def test_what_processing_writes_and_stray_objects_run_nothing(worker_for):
     file = stored(size=5)
-    records = Records(file)
-    processing = Processing(records)
-    worker = worker_for(records, processing)
+    worker = worker_for(file)
     for key in (f"files/{USER}/{file.id}/text.json", f"files/{USER}/{file.id}/image", f"files/{USER}/stray"):
-        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-        worker(event_for(bucket, key), context())
+        worker.arrive(key)
     # An original whose record is another user's, or gone: nobody's file is processed.
-    s3.put_object(Bucket=bucket, Key=original_key(OTHER, file.id), Body=b"hello")
-    worker(event_for(bucket, original_key(OTHER, file.id)), context())
-    assert processing.calls == []
-    assert records.files[(USER, file.id)].status is FileStatus.UPLOADING
+    worker.arrive(original_key(OTHER, file.id))
+    assert worker.processing.calls == []
+    assert worker.records.files[(USER, file.id)].status is FileStatus.UPLOADING
 
 
 def test_an_original_larger_than_declared_is_refused_unread(s3, bucket, worker_for):
     file = stored(size=5)
-    records = Records(file)
-    processing = Processing(records)
-    worker = worker_for(records, processing)
-    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello, and more than declared")
-    worker(event_for(bucket, original_key(USER, file.id)), context())
-    assert processing.calls == []
-    failed = records.files[(USER, file.id)]
+    worker = worker_for(file)
+    worker.arrive(original_key(USER, file.id), b"hello, and more than declared")
+    assert worker.processing.calls == []
+    failed = worker.records.files[(USER, file.id)]
     assert (failed.status, failed.error) == (FileStatus.ERROR, TooLarge.default_message)
     assert keys(s3, bucket) == []  # what was not declared (nor counted against the quota) is not kept
 
 
-def test_a_file_uploaded_in_one_step_through_the_api_is_processed_on_its_event(s3, bucket, worker_for):
+def test_a_file_uploaded_in_one_step_through_the_api_is_processed_on_its_event(worker_for):
     # POST /api/files on AWS keeps the original in the bucket and marks the file processing; the event runs it.
     file = stored(size=5, status=FileStatus.PROCESSING)
-    records = Records(file)
-    processing = Processing(records)
-    worker = worker_for(records, processing)
-    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
-    worker(event_for(bucket, original_key(USER, file.id)), context())
-    assert processing.calls == [(USER, file.id)]
+    worker = worker_for(file)
+    worker.arrive(original_key(USER, file.id))
+    assert worker.processing.calls == [(USER, file.id)]
 
 
 @pytest.mark.parametrize(
@@ -281,15 +283,13 @@ def test_a_file_uploaded_in_one_step_through_the_api_is_processed_on_its_event(s
     [(RuntimeError("parser crashed"), 0.0, 120.0), (None, 5.0, 10.5)],
     ids=["failed", "outlasted-the-function"],
 )
-def test_a_file_the_worker_cannot_finish_is_marked_error(s3, bucket, worker_for, fail, seconds, remaining):
+def test_a_file_the_worker_cannot_finish_is_marked_error(worker_for, fail, seconds, remaining):
     file = stored(size=5)
-    records = Records(file)
-    worker = worker_for(records, Processing(records, fail=fail, seconds=seconds))
-    s3.put_object(Bucket=bucket, Key=original_key(USER, file.id), Body=b"hello")
+    worker = worker_for(file, fail=fail, seconds=seconds)
     started = time.monotonic()
-    worker(event_for(bucket, original_key(USER, file.id)), context(remaining))
+    worker.arrive(original_key(USER, file.id), remaining=remaining)
     assert time.monotonic() - started < 4  # stopped before Lambda's timeout would have ended the run
-    failed = records.files[(USER, file.id)]
+    failed = worker.records.files[(USER, file.id)]
     assert (failed.status, failed.error) == (FileStatus.ERROR, COULD_NOT_PROCESS)
     assert "parser crashed" not in str(failed.error)  # the detail goes to the log, not to the user
 

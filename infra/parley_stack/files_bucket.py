@@ -21,6 +21,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from parley_stack.upload_buckets import upload_bucket, upload_bucket_name
+from parley_stack.upload_buckets import upload_origins as bucket_origins
+
 FILES = "files/"
 ORIGINAL = "/original"  # ORIGINAL in parley/core/files/base.py: the only key whose creation runs the worker
 DERIVED = ("text.json", "image")  # TEXT and IMAGE there: what the worker writes
@@ -30,35 +33,22 @@ APP_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject")
 
 
 def files_bucket_name(stack: Stack) -> str:
-    return f"{stack.stack_name.lower()}-files-{stack.account}-{stack.region}"
+    return upload_bucket_name(stack, "files")
 
 
 def upload_origins(stack: Stack) -> list[str]:
-    """Where a presigned POST sends the browser: the bucket's global and regional virtual-host names."""
-    name = files_bucket_name(stack)
-    return [f"https://{name}.s3.amazonaws.com", f"https://{name}.s3.{stack.region}.amazonaws.com"]
+    return bucket_origins(stack, files_bucket_name(stack))
 
 
 class FilesBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, site_url: str) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = upload_bucket(
             self,
             "Bucket",
-            bucket_name=files_bucket_name(Stack.of(self)),
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            name=files_bucket_name(Stack.of(self)),
+            site_url=site_url,
             versioned=False,
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST],
-                    allowed_origins=[site_url],
-                    allowed_headers=["*"],
-                    max_age=3000,
-                )
-            ],
             # No lifecycle rule: a file lives until its owner deletes it (or their account goes).
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -6,78 +6,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from tests.cfn import all_policy_statements, as_list, flatten, parley_functions, references, resources
 from tests.test_history_bucket import bucket_statements, granted
+from tests.upload_buckets import (
+    assert_encrypted_and_posted_to_by_the_site_only,
+    assert_refuses_plain_http,
+    lambda_notification,
+    upload_bucket,
+)
 
 BUCKET_NAME = "parley-files-123456789012-us-east-1"  # the synth's placeholder account and region
 READERS = ("ws_sendprompt", "worker")  # build or run a chat turn with attachments
 
 
 def files_bucket(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    (logical_id,) = [
-        name
-        for name, resource in template_json["Resources"].items()
-        if resource["Type"] == "AWS::S3::Bucket"
-        and flatten(resource["Properties"].get("BucketName", "")) == BUCKET_NAME
-    ]
-    return logical_id, template_json["Resources"][logical_id]
+    return upload_bucket(template_json, BUCKET_NAME)
 
 
-def test_the_bucket_is_private_encrypted_and_keeps_files_until_deleted(template_json: dict[str, Any]) -> None:
+def test_the_bucket_is_encrypted_posted_to_by_the_site_only_and_keeps_files_until_deleted(
+    template_json: dict[str, Any],
+) -> None:
     _, bucket = files_bucket(template_json)
-    properties = bucket["Properties"]
-    assert properties["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-    ]
-    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert_encrypted_and_posted_to_by_the_site_only(template_json, bucket)  # private: test_site.py, every bucket
     # Nothing expires, and a deleted file leaves no version behind.
-    assert "LifecycleConfiguration" not in properties
-    assert properties.get("VersioningConfiguration", {}).get("Status") != "Enabled"
+    assert "LifecycleConfiguration" not in bucket["Properties"]
+    assert bucket["Properties"].get("VersioningConfiguration", {}).get("Status") != "Enabled"
     # User data: kept when the stack is destroyed, as the table is.
     assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
 
 
-def test_only_the_sites_pages_may_post_to_it(template_json: dict[str, Any]) -> None:
-    _, bucket = files_bucket(template_json)
-    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
-    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedMethods"] == ["POST"]
-    assert [flatten(origin) for origin in rule["AllowedOrigins"]] == ["https://${" + distribution + ".DomainName}"]
-
-
 def test_the_bucket_refuses_plain_http(template: Template, template_json: dict[str, Any]) -> None:
-    logical_id, _ = files_bucket(template_json)
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": logical_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
-                )
-            },
-        },
-    )
+    assert_refuses_plain_http(template, files_bucket(template_json)[0])
 
 
 def test_an_original_invokes_the_file_worker_and_what_it_writes_does_not(template_json: dict[str, Any]) -> None:
     logical_id, _ = files_bucket(template_json)
     worker = parley_functions(template_json)["file_worker"]
-    (notifications,) = [
-        body
-        for body in resources(template_json, "Custom::S3BucketNotifications").values()
-        if references(body["Properties"]["BucketName"]) == {logical_id}
-    ]
-    (configuration,) = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+    configuration = lambda_notification(template_json, logical_id)
     rules = {rule["Name"]: rule["Value"] for rule in configuration["Filter"]["Key"]["FilterRules"]}
     assert rules == {"prefix": "files/", "suffix": "/original"}
     assert references(configuration["LambdaFunctionArn"]) == {worker.logical_id}

@@ -27,20 +27,6 @@ _DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-def files_bucket_cors(site_origin: str) -> dict[str, Any]:
-    """The bucket's CORS rule: the site's pages may post an upload to it (and read nothing)."""
-    return {
-        "CORSRules": [
-            {
-                "AllowedOrigins": [site_origin],
-                "AllowedMethods": ["POST"],
-                "AllowedHeaders": ["*"],
-                "MaxAgeSeconds": 3000,
-            }
-        ]
-    }
-
-
 def original_key(user_id: str, file_id: str) -> str:
     """The bucket key of a file's original: where its upload goes, and what its event names."""
     return FILES_PREFIX + blob_key(user_id, file_id, ORIGINAL)

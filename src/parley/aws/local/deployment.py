@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from parley.aws.dynamodb.schema import create_table
-from parley.aws.files_bucket import FILES_PREFIX, files_bucket_cors
+from parley.aws.files_bucket import FILES_PREFIX
 from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.files import FileWorkerFunction
 from parley.aws.functions.http_api import HttpApiFunction
@@ -30,7 +30,7 @@ from parley.aws.functions.websocket import (
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction
-from parley.aws.history_bucket import IMPORTS_PREFIX, history_bucket_cors
+from parley.aws.history_bucket import IMPORTS_PREFIX
 from parley.aws.local.bucket_events import BucketNotification
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront
@@ -38,6 +38,7 @@ from parley.aws.local.function_url import serve_function_url
 from parley.aws.local.gateway import Functions, Gateway
 from parley.aws.local.iam import restricted_stores
 from parley.aws.local.streams import StreamMapping
+from parley.aws.upload_cors import upload_cors
 from parley.background import in_background
 from parley.config import Settings
 from parley.core.files.base import ORIGINAL
@@ -195,9 +196,9 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
-                # The bucket answers the site's uploads, as the deployed bucket's CORS rule says.
-                s3.put_bucket_cors(Bucket=history_bucket, CORSConfiguration=history_bucket_cors(url))
-                s3.put_bucket_cors(Bucket=files_bucket, CORSConfiguration=files_bucket_cors(url))
+                # The buckets answer the site's uploads, as the deployed buckets' CORS rules say.
+                for bucket in (history_bucket, files_bucket):
+                    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=upload_cors(url))
                 openai_client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
                 async with (
                     serve_function_url(
