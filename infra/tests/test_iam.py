@@ -122,7 +122,6 @@ EXPECTED_TABLE_ACCESS = {
     "file_worker": {
         "dynamodb:GetItem": {USER},
         "dynamodb:PutItem": {USER},
-        "dynamodb:UpdateItem": {USER},
     },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,

@@ -154,11 +154,10 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "ConditionCheckItem": (MESSAGES,),
     },
     # Processes an uploaded file (from the files bucket's event): reads its record, saves what processing learned
-    # (or its error). File records are items of their user.
+    # (or its error; a put on the condition that the record still exists). File records are items of their user.
     "file_worker": {
         "GetItem": (USERS_AND_THEIR_ITEMS,),
         "PutItem": (USERS_AND_THEIR_ITEMS,),
-        "UpdateItem": (USERS_AND_THEIR_ITEMS,),
     },
 }
 
