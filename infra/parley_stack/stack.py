@@ -101,6 +101,9 @@ class ParleyStack(Stack):
             self, "TableName", value=storage.table.table_name, description="PARLEY_DYNAMODB_TABLE for parley users"
         )
         CfnOutput(self, "Region", value=self.region, description="AWS_REGION for parley users")
+        CfnOutput(
+            self, "FilesBucketName", value=files.name, description="Attached files (kept when the stack is destroyed)"
+        )
         if settings.monitoring:
             self._monitor(settings, functions, storage, http, websocket)
 

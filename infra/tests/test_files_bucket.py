@@ -108,3 +108,9 @@ def test_the_functions_that_use_it_are_told_its_name(template_json: dict[str, An
             assert references(variables["PARLEY_FILES_BUCKET"]) == {bucket}
             told.add(name)
     assert told == {"http_api", "file_worker", *READERS}
+
+
+def test_the_deployment_names_the_bucket(template_json: dict[str, Any]) -> None:
+    # Kept when the stack goes: the operator is told its name, to empty and delete it when they mean to.
+    bucket, _ = files_bucket(template_json)
+    assert references(template_json["Outputs"]["FilesBucketName"]["Value"]) == {bucket}
