@@ -76,6 +76,9 @@ class Handler:
     """Calls Bedrock or an OpenAI-compatible endpoint."""
     lists_models: bool = False
     """Builds the model list (to check a request's model and parameters), which asks the OpenAI endpoint."""
+    embeds: bool = False
+    """Embeds text with the deployment's embedding model, when one is set (`embeddingModel`): a document's passages
+    as it is indexed, or a prompt's question to find the passages to give the model."""
     publishes_prompts: bool = False
     """Publishes to the prompts topic."""
     manages_connections: bool = False
@@ -92,7 +95,12 @@ class Handler:
 
 HANDLERS: dict[str, Handler] = {
     "http_api": Handler(
-        "HttpApiFunction", "Parley HTTP API (FastAPI through Mangum)", 30, memory_mb=512, runs_models=True
+        "HttpApiFunction",
+        "Parley HTTP API (FastAPI through Mangum)",
+        30,
+        memory_mb=512,
+        runs_models=True,
+        embeds=True,
     ),
     "authorizer": Handler("AuthorizerFunction", "Parley HTTP API authorizer", 10),
     "ws_connect": Handler("WsConnectFunction", "Parley WebSocket $connect: redeems the ticket", 10),
@@ -103,6 +111,7 @@ HANDLERS: dict[str, Handler] = {
         29,
         checks_tokens=False,
         lists_models=True,
+        embeds=True,
         publishes_prompts=True,
         manages_connections=True,
     ),
@@ -152,7 +161,7 @@ HANDLERS: dict[str, Handler] = {
         # the function itself; at 1,769 MB and above a function gets a whole vCPU, which parsing uses.
         memory_mb=2048,
         checks_tokens=False,
-        runs_models=True,  # embeds the passages it indexes, when an embedding model is configured
+        embeds=True,
         reserved_by="file_worker_concurrency",
     ),
 }
@@ -227,6 +236,11 @@ class Functions(Construct):
                 websocket.grant_manage_connections(function, methods=[CLOSE_METHOD])
             if spec.runs_models:
                 _grant_bedrock(function)
+            if spec.embeds and settings.embedding_model:
+                function.add_environment("PARLEY_EMBEDDING_PROVIDER", "bedrock")
+                function.add_environment("PARLEY_EMBEDDING_MODEL", settings.embedding_model)
+                if not spec.runs_models:  # which may invoke any model of the region already
+                    _grant_bedrock(function, model=settings.embedding_model, actions=("bedrock:InvokeModel",))
             if (spec.runs_models or spec.lists_models) and openai_key is not None:
                 function.add_environment("PARLEY_OPENAI_API_KEY_SECRET_ARN", openai_key.secret_arn)
                 openai_key.grant_read(function)
@@ -318,11 +332,17 @@ def _leading_keys(patterns: Sequence[str]) -> dict[str, Any]:
     return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
 
 
-def _grant_bedrock(function: lambda_.Function) -> None:
-    """Invoke any foundation model or inference profile in this region: a resource pattern, not an action one."""
+def _grant_bedrock(
+    function: lambda_.Function, *, model: str | None = None, actions: Sequence[str] = BEDROCK_ACTIONS
+) -> None:
+    """Invoke any foundation model or inference profile in this region (a resource pattern, not an action one), or
+    only ``model``."""
     stack = Stack.of(function)
-    resources = [
-        stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
-        stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
-    ]
-    iam.Grant.add_to_principal(grantee=function, actions=list(BEDROCK_ACTIONS), resource_arns=resources)
+    if model is not None:
+        resources = [stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=model)]
+    else:
+        resources = [
+            stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
+            stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
+        ]
+    iam.Grant.add_to_principal(grantee=function, actions=list(actions), resource_arns=resources)

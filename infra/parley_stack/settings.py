@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ASSET = "lambdaAsset"
 WEB_DIST = "webDist"
 BEDROCK_MODELS = "bedrockModels"
+EMBEDDING_MODEL = "embeddingModel"
 OPENAI_KEY_SECRET_ARN = "openaiKeySecretArn"  # noqa: S105 - a context key, not a secret
 OPENAI_BASE_URL = "openaiBaseUrl"
 APP_NAME = "appName"
@@ -40,6 +41,7 @@ DEFAULT_API_BURST_LIMIT = 100
 # A web ACL for CloudFront lives in us-east-1, with the global scope, whatever the stack's region.
 WEB_ACL_ARN_PATTERN = re.compile(r"arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+")
 
+MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[\w.:-]+")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -55,6 +57,9 @@ class DeploySettings:
     """The built web app; `config.json` is written next to it in the bucket."""
     bedrock_models: str = DEFAULT_BEDROCK_MODELS
     """Comma-separated Bedrock model ids offered to users."""
+    embedding_model: str | None = None
+    """A Bedrock embedding model (e.g. amazon.titan-embed-text-v2:0) for attached documents: retrieval becomes
+    hybrid. None: keywords only (BM25), and no function may invoke one."""
     openai_key_secret_arn: str | None = None
     """The complete ARN of a Secrets Manager secret holding an OpenAI(-compatible) API key."""
     openai_base_url: str | None = None
@@ -94,6 +99,7 @@ class DeploySettings:
             lambda_asset=_directory(text(LAMBDA_ASSET) or DEFAULT_LAMBDA_ASSET),
             web_dist=_directory(text(WEB_DIST) or DEFAULT_WEB_DIST),
             bedrock_models=text(BEDROCK_MODELS) or DEFAULT_BEDROCK_MODELS,
+            embedding_model=text(EMBEDDING_MODEL),
             openai_key_secret_arn=text(OPENAI_KEY_SECRET_ARN),
             openai_base_url=text(OPENAI_BASE_URL),
             app_name=" ".join((text(APP_NAME) or DEFAULT_APP_NAME).split()),
@@ -122,6 +128,10 @@ class DeploySettings:
             )
         if len(self.app_name) > MAX_APP_NAME_CHARS or not self.app_name.isprintable():
             raise SettingsError(f"{APP_NAME} must be one line of at most {MAX_APP_NAME_CHARS} characters.")
+        if self.embedding_model and not MODEL_ID_PATTERN.fullmatch(self.embedding_model):
+            raise SettingsError(
+                f"{EMBEDDING_MODEL} must be one Bedrock model id, such as amazon.titan-embed-text-v2:0."
+            )
         if self.openai_key_secret_arn and not self.openai_key_secret_arn.startswith("arn:"):
             raise SettingsError(f"{OPENAI_KEY_SECRET_ARN} must be the complete ARN of a Secrets Manager secret.")
         if not self.api_rate_limit > 0 or self.api_burst_limit < 1:

@@ -272,7 +272,7 @@ def test_manage_connections_is_scoped_to_the_websocket_stage(template_json: dict
         assert {a for a in function.actions() if a.startswith("execute-api:")} <= {"execute-api:ManageConnections"}
 
 
-@pytest.mark.parametrize("name", ["http_api", "worker", "openai_api", "file_worker"])
+@pytest.mark.parametrize("name", ["http_api", "worker", "openai_api"])
 def test_model_runners_invoke_bedrock_models_of_this_region(template_json: dict[str, Any], name: str) -> None:
     function = parley_functions(template_json)[name]
     expected = [
@@ -289,8 +289,8 @@ def test_only_model_runners_reach_bedrock(template_json: dict[str, Any]) -> None
         for name, function in parley_functions(template_json).items()
         if any(action.startswith("bedrock:") for action in function.actions())
     }
-    # The file worker embeds the passages it indexes (Bedrock Titan), when an embedding model is configured.
-    assert users == {"http_api", "worker", "openai_api", "file_worker"}
+    # And those that embed, when an embedding model is configured (test_settings.py).
+    assert users == {"http_api", "worker", "openai_api"}
 
 
 def test_each_function_has_its_own_role(template_json: dict[str, Any]) -> None:
