@@ -10,7 +10,7 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw
 
-from parley.core.files.images import ImageLimits, PillowImages, ProcessedImage
+from parley.core.files.images import ImageLimits, PillowImages, ProcessedImage, estimate_image_tokens
 from parley.errors import InvalidImage
 
 GPS_IFD = 0x8825
@@ -200,3 +200,9 @@ def test_an_encoding_over_the_byte_cap_is_made_smaller():
     result = process(encode(noise, "PNG"), max_bytes=200_000)
     assert len(result.data) <= 200_000
     assert result.width < 1024 and opened(result).size == (result.width, result.height)
+
+
+def test_an_image_is_estimated_by_its_size_within_what_models_charge():
+    assert estimate_image_tokens(32, 32) == 85
+    assert estimate_image_tokens(512, 512) == 350
+    assert estimate_image_tokens(2048, 1365) == 1600

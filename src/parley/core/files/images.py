@@ -27,8 +27,9 @@ from parley.errors import InvalidImage
 
 ACCEPTED_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF")
 # What a model is charged for one image, at most, as Parley sends them (Claude: pixels / 750 after its own
-# downscale, about 1,600; OpenAI: 85 + 170 per 512 px tile, about 1,100). Used to estimate prompts and budgets.
-ESTIMATED_TOKENS_PER_IMAGE: Final = 1_600
+# downscale, about 1,600; OpenAI: 85 + 170 per 512 px tile, up to about 1,450).
+MAX_IMAGE_TOKENS: Final = 1_600
+MIN_IMAGE_TOKENS: Final = 85
 
 _FEW_COLOURS: Final = 256  # at most this many distinct colours: a drawing, kept lossless
 _MIN_SIDE: Final = 256  # re-encoding never shrinks an image below this to meet max_bytes
@@ -48,6 +49,12 @@ class ProcessedImage:
     media_type: str  # image/png, image/jpeg or image/webp
     width: int
     height: int
+
+
+def estimate_image_tokens(width: int, height: int) -> int:
+    """About what a model charges for an image of this size (Claude's pixels / 750, within what OpenAI charges),
+    for context and budget estimates."""
+    return max(MIN_IMAGE_TOKENS, min(MAX_IMAGE_TOKENS, -(-width * height // 750)))
 
 
 class ImageProcessor(Protocol):
