@@ -18,6 +18,7 @@ Images with transparency or few colours (screenshots, diagrams) become PNG; phot
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -64,13 +65,19 @@ class ImageProcessor(Protocol):
 
 
 class PillowImages:
-    def __init__(self, limits: ImageLimits = ImageLimits()) -> None:
+    def __init__(self, limits: ImageLimits = ImageLimits(), *, concurrency: int = 2) -> None:
         self.limits = limits
+        # A decoded image may take a few hundred MB (max_pixels x 4 bytes): only so many are decoded at once.
+        self._slots = threading.BoundedSemaphore(concurrency)
 
     def process(self, data: bytes) -> ProcessedImage:
         """Check, decode, orient, downscale and re-encode ``data``. Blocking: call through ``asyncio.to_thread``."""
         if not data:
             raise InvalidImage("The image is empty.")
+        with self._slots:
+            return self._process(data)
+
+    def _process(self, data: bytes) -> ProcessedImage:
         try:
             with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as source:
                 self._check_size(source)
