@@ -10,7 +10,7 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw
 
-from parley.core.files.images import ImageLimits, PillowImages, ProcessedImage, estimate_image_tokens
+from parley.core.files.images import ImageLimits, PillowImages, PreparedImage, estimate_image_tokens
 from parley.errors import InvalidImage
 
 GPS_IFD = 0x8825
@@ -41,13 +41,13 @@ def exif_with_gps(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-def opened(result: ProcessedImage) -> Image.Image:
+def opened(result: PreparedImage) -> Image.Image:
     image = Image.open(io.BytesIO(result.data))
     image.load()
     return image
 
 
-def process(data: bytes, **limits: int) -> ProcessedImage:
+def process(data: bytes, **limits: int) -> PreparedImage:
     return PillowImages(ImageLimits(**limits)).process(data)
 
 
@@ -206,3 +206,12 @@ def test_an_image_is_estimated_by_its_size_within_what_models_charge():
     assert estimate_image_tokens(32, 32) == 85
     assert estimate_image_tokens(512, 512) == 350
     assert estimate_image_tokens(2048, 1365) == 1600
+
+
+async def test_prepare_gives_what_process_gives():
+    data = encode(photo(), "PNG")
+    processor = PillowImages()
+    prepared = await processor.prepare(data, "image/png")
+    assert prepared == processor.process(data)
+    with pytest.raises(InvalidImage, match="not an image"):
+        await processor.prepare(b"<svg/>", "image/png")  # the declared type is only a hint

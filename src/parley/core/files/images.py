@@ -2,7 +2,8 @@
 
 ``PillowImages.process(data)`` accepts PNG, JPEG, WebP and GIF (its first frame), and nothing else whatever the name
 or the declared type says: an SVG, an HTML page or a TIFF is refused. It is CPU work (tens to hundreds of
-milliseconds for a photo): a sync function that callers run off the event loop (``asyncio.to_thread``).
+milliseconds for a photo): a sync function to run off the event loop. ``prepare`` (the ``ImageProcessor`` the files
+service and the OpenAI-compatible API are given) runs it in a worker thread.
 
 What it guards against and drops:
 - decompression bombs: the pixel count in the header is checked against ``ImageLimits.max_pixels`` before a single
@@ -17,6 +18,7 @@ Images with transparency or few colours (screenshots, diagrams) become PNG; phot
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ class ImageLimits:
 
 
 @dataclass(frozen=True)
-class ProcessedImage:
+class PreparedImage:
     data: bytes
     media_type: str  # image/png, image/jpeg or image/webp
     width: int
@@ -59,9 +61,9 @@ def estimate_image_tokens(width: int, height: int) -> int:
 
 
 class ImageProcessor(Protocol):
-    def process(self, data: bytes) -> ProcessedImage:
-        """The re-encoded image; ``InvalidImage`` (with a reason a person can act on) when it cannot be.
-        Blocking CPU work: run it in a thread."""
+    async def prepare(self, data: bytes, media_type: str = "") -> PreparedImage:
+        """The image to keep and send, made from ``data`` (``media_type``: what it was sniffed or declared as, a hint
+        only). Raises ``InvalidImage`` with a reason a person can act on (not an image after all, too many pixels)."""
 
 
 class PillowImages:
@@ -70,14 +72,18 @@ class PillowImages:
         # A decoded image may take a few hundred MB (max_pixels x 4 bytes): only so many are decoded at once.
         self._slots = threading.BoundedSemaphore(concurrency)
 
-    def process(self, data: bytes) -> ProcessedImage:
+    async def prepare(self, data: bytes, media_type: str = "") -> PreparedImage:
+        """``process`` in a worker thread. The type is found from the bytes, whatever ``media_type`` says."""
+        return await asyncio.to_thread(self.process, data)
+
+    def process(self, data: bytes) -> PreparedImage:
         """Check, decode, orient, downscale and re-encode ``data``. Blocking: call through ``asyncio.to_thread``."""
         if not data:
             raise InvalidImage("The image is empty.")
         with self._slots:
             return self._process(data)
 
-    def _process(self, data: bytes) -> ProcessedImage:
+    def _process(self, data: bytes) -> PreparedImage:
         try:
             with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as source:
                 self._check_size(source)
@@ -122,14 +128,14 @@ class PillowImages:
             image.thumbnail((side, side), Image.Resampling.LANCZOS)
         return image
 
-    def _encode(self, image: Image.Image) -> ProcessedImage:
+    def _encode(self, image: Image.Image) -> PreparedImage:
         lossless = _has_alpha(image) or image.getcolors(_FEW_COLOURS) is not None
         while True:
             for fmt in ("PNG", "WEBP") if lossless else ("JPEG",):
                 encoded = _save(image, fmt, self.limits.jpeg_quality)
                 if len(encoded) <= self.limits.max_bytes:
                     width, height = image.size
-                    return ProcessedImage(encoded, f"image/{fmt.lower()}", width, height)
+                    return PreparedImage(encoded, f"image/{fmt.lower()}", width, height)
             if max(image.size) <= _MIN_SIDE:
                 raise InvalidImage("The image cannot be made small enough to send to a model.")
             image = image.resize(

@@ -195,15 +195,15 @@ class Completions:
         )
 
     async def _reencode_images(self, request: CompletionRequest) -> CompletionRequest:
-        """The request with every image checked and re-encoded (downscaled, metadata stripped), in a thread: an image
-        the client sent is never passed on as it came."""
+        """The request with every image checked and re-encoded (downscaled, metadata stripped; in a worker thread): an
+        image the client sent is never passed on as it came."""
         messages = []
         tokens = 0
         for index, message in enumerate(request.messages):
             images = []
             for image in message.images:
                 try:
-                    processed = await asyncio.to_thread(self._images.process, image.data)
+                    processed = await self._images.prepare(image.data, image.media_type)
                 except InvalidImage as exc:
                     raise InvalidParameter(f"messages[{index}].content", exc.message) from None
                 images.append(ImageInput(image.file_id, processed.media_type, processed.data))
