@@ -11,14 +11,14 @@ import pytest
 
 from parley.aws.bedrock import BedrockProvider, bedrock_sees
 from parley.config import Settings
-from parley.core.providers.base import ChatMessage, GenerationParams, ImageInput, ModelInfo
+from parley.core.providers.base import ChatMessage, GenerationParams, ImageInput, ModelInfo, TextChunk
 from parley.core.providers.endpoints import Endpoint, ModelEntry, load_models_file
 from parley.core.providers.local import MODEL_ID, LocalProvider
 from parley.core.providers.openai_compat import OpenAICompatProvider
 from parley.core.providers.registry import ModelRegistry
 from parley.core.providers.vision import OPENAI_COMPATIBLE, sees
 from parley.errors import ConfigError, ModelCannotSee, ParleyError, ProviderError
-from parley.testing.fake_openai import FakeOpenAI
+from parley.testing.fake_openai import FakeOpenAI, Script
 from parley.testing.mock_provider import MockProvider
 from tests.test_provider_bedrock import ANSWER, FakeBedrock
 
@@ -241,3 +241,9 @@ async def test_the_registry_names_a_model_that_can_see():
     with pytest.raises(ModelCannotSee, match="such as Eyes"):
         registry.require_vision("text-only")
     assert registry.require_vision("Eyes").info == ModelInfo(id="Eyes", provider="lab", vision=True)
+
+
+async def test_the_fake_upstream_echoes_only_the_text_of_a_message_with_images(fake, openai_provider):
+    fake.enqueue(Script(echo=True))
+    chunks = [chunk async for chunk in openai_provider.stream("llava:13b", [LOOK], PARAMS)]
+    assert "".join(chunk.text for chunk in chunks if isinstance(chunk, TextChunk)) == "What is in these?"
