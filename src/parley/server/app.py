@@ -155,7 +155,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        route_limits=[(is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD)],
+        route_limits=[
+            (is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD),
+            (openai_api.is_completion, settings.max_completion_bytes),
+        ],
     )
     if metrics is not None and settings.metrics_token:
         install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
