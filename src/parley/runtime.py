@@ -25,6 +25,11 @@ from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.files.base import FileBlobs, FileLimits
+from parley.core.files.hooks import DocumentIndexer, ImageProcessor, NoImages, NoPassages
+from parley.core.files.local_blobs import LocalFileBlobs
+from parley.core.files.sandbox import SubprocessExtractor
+from parley.core.files.service import FileService
 from parley.core.history.importer import HistoryImporter
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.openai_api.completions import Completions
@@ -53,14 +58,20 @@ class Runtime:
     meter: UsageMeter
     usage: UsageReports
     shares: ShareService
+    files: FileService
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher(settings.argon2, settings.hash_concurrency)
 
 
-def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None = None) -> AuthService:
+def build_auth(
+    settings: Settings, stores: Stores, hasher: PasswordHasher | None = None, *, file_blobs: FileBlobs | None = None
+) -> AuthService:
+    """Removing an account removes its attached files too: their records, passages and bytes in ``file_blobs``
+    (the home's; by default this machine's data directory)."""
     secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
+    files = build_files(settings, stores, file_blobs)
     return AuthService(
         stores,
         hasher=hasher or build_hasher(settings),
@@ -72,6 +83,7 @@ def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None
         ),
         throttle=build_throttle(settings, stores),
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
+        before_remove=files.delete_user_files,
     )
 
 
@@ -143,6 +155,36 @@ def build_import_runner(stores: Stores) -> ImportJobRunner:
     return ImportJobRunner(stores.import_jobs, importer)
 
 
+def build_file_limits(settings: Settings) -> FileLimits:
+    return FileLimits(max_file_bytes=settings.max_file_bytes, max_user_bytes=settings.max_user_file_bytes)
+
+
+def build_file_blobs(settings: Settings) -> FileBlobs:
+    """This machine's blobs, under the data directory: the local home's. The serverless home passes its bucket's
+    to ``open_runtime`` (and ``build_auth``) instead."""
+    return LocalFileBlobs(settings.files_dir)
+
+
+def build_files(
+    settings: Settings,
+    stores: Stores,
+    blobs: FileBlobs | None = None,
+    *,
+    images: ImageProcessor | None = None,
+    indexer: DocumentIndexer | None = None,
+) -> FileService:
+    """Attached files, on both homes (the server's routes, the serverless file worker, user removal)."""
+    limits = build_file_limits(settings)
+    return FileService(
+        stores.files,
+        blobs or build_file_blobs(settings),
+        limits=limits,
+        extractor=SubprocessExtractor(limits),
+        images=images or NoImages(),
+        indexer=indexer or NoPassages(),
+    )
+
+
 def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
     """Every edge counts a user's requests against the same budget, kept in the store."""
     return RateLimiter(stores.request_rate, settings.requests_per_minute)
@@ -156,9 +198,10 @@ async def open_runtime(
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
     observer: RunObserver | None = None,
+    file_blobs: FileBlobs | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
-    run (the server's metrics)."""
+    run (the server's metrics); ``file_blobs`` is where attached files' bytes live (default: the data directory)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
@@ -177,7 +220,7 @@ async def open_runtime(
         yield Runtime(
             settings=settings,
             stores=stores,
-            auth=build_auth(settings, stores, hasher),
+            auth=build_auth(settings, stores, hasher, file_blobs=file_blobs),
             setup=build_setup(stores, hasher),
             signup=build_signup(settings, stores, hasher),
             models=models,
@@ -187,6 +230,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
+            files=build_files(settings, stores, file_blobs),
         )
 
 
