@@ -3,8 +3,6 @@ bucket). A user keeps at most some thousand files, so listing and totalling are 
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,9 +79,7 @@ class DynamoFileStore:
     async def save_file(self, file: StoredFile) -> None:
         # Never brings back a record deleted while its file was processed.
         try:
-            await self._table.put(
-                _item(dataclasses.replace(file, updated_at=time.time())), condition="attribute_exists(pk)"
-            )
+            await self._table.put(_item(file), condition="attribute_exists(pk)")
         except ClientError as error:
             if not is_condition_failure(error):
                 raise

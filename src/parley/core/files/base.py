@@ -118,7 +118,8 @@ class FileStore(Protocol):
         """Newest first."""
 
     async def save_file(self, file: StoredFile) -> None:
-        """Write a record's status and what processing learned (only the file's processor writes it)."""
+        """Write a record's status and what processing learned (only the file's processor writes it); a record
+        deleted meanwhile stays deleted."""
 
     async def delete_file(self, user_id: str, file_id: str) -> bool: ...
 

@@ -173,7 +173,9 @@ class FileService:
         if data is None:
             return await self._fail(file, "The file's content went missing before it could be read. Upload it again.")
         try:
-            finished = await self._finish(file, data, await self._extractor.extract(data))
+            extraction = await self._extractor.extract(data)
+            file = dataclasses.replace(file, media_type=extraction.media_type, kind=extraction.kind)
+            finished = await self._finish(file, data, extraction)
         except ParleyError as refused:
             finished = await self._fail(file, refused.message)
         except Exception:
@@ -185,7 +187,6 @@ class FileService:
         return finished
 
     async def _finish(self, file: StoredFile, data: bytes, extraction: Extraction) -> StoredFile:
-        file = dataclasses.replace(file, media_type=extraction.media_type, kind=extraction.kind)
         if extraction.problem is not None:
             return await self._fail(file, extraction.problem.message(seconds=self.limits.extract_seconds))
         if extraction.kind is FileKind.IMAGE:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 
 from parley.core.files.base import FileKind, FileStatus, StoredFile
 from parley.core.files.records import new_file
@@ -84,7 +83,7 @@ class SqliteFileStore:
                     file.width,
                     file.height,
                     int(file.text_truncated),
-                    time.time(),
+                    file.updated_at,
                     file.id,
                     file.user_id,
                 ),
