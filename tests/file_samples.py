@@ -107,3 +107,24 @@ def docx_with_bomb(inflated_bytes: int = 200 * 1024**2) -> bytes:
             for _ in range(inflated_bytes // len(block)):
                 member.write(block)
     return out.getvalue()
+
+
+def pdf_bomb(inflated_bytes: int = 256 * 1024**2) -> bytes:
+    """A one-page PDF whose content stream inflates from about half a megabyte to ``inflated_bytes`` of spaces."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObject
+
+    deflate = zlib.compressobj(9)
+    block = b" " * (1024 * 1024)
+    compressed = b"".join(deflate.compress(block) for _ in range(inflated_bytes // len(block))) + deflate.flush()
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    stream = StreamObject()
+    stream._data = compressed
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    stream[NameObject("/Length")] = NumberObject(len(compressed))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    page[NameObject("/Resources")] = DictionaryObject()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
