@@ -31,6 +31,23 @@ MULTIPART_OVERHEAD = 64 * 1024
 _MAX_FILE_NAME = 200
 
 
+# The OpenAPI description of an upload route's body (``openapi_extra``): multipart, one file in the field ``file``.
+MULTIPART_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
 def too_large_message(max_bytes: int) -> str:
     return f"The file is larger than this server accepts ({max_bytes / (1024 * 1024):g} MB)."
 

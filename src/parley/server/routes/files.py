@@ -23,7 +23,7 @@ from parley.server.file_schemas import FileListOut, FileOut, FileUploadOut, File
 from parley.server.file_transfer import FileTransfer
 from parley.server.history_schemas import UploadTargetOut
 from parley.server.schemas import ErrorBody
-from parley.server.uploads import FILE_FIELD, SpooledUpload, spool_upload
+from parley.server.uploads import MULTIPART_FILE_BODY, SpooledUpload, spool_upload
 
 router = APIRouter(tags=["files"])
 
@@ -34,20 +34,6 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody},
     409: {"model": ErrorBody},
     413: {"model": ErrorBody},
-}
-_MULTIPART_FILE = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": [FILE_FIELD],
-                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
 }
 _CONTENT_TYPES: dict[str, dict[str, object]] = {
     "image/png": {},
@@ -85,7 +71,7 @@ async def create_file_upload(
     )
 
 
-@router.post("/api/files/{file_id}/content", responses=_UPLOAD_ERRORS, openapi_extra=_MULTIPART_FILE)
+@router.post("/api/files/{file_id}/content", responses=_UPLOAD_ERRORS, openapi_extra=MULTIPART_FILE_BODY)
 async def upload_file_content(
     file_id: FileId, request: Request, principal: PrincipalDep, runtime: RuntimeDep
 ) -> FileOut:
@@ -105,7 +91,7 @@ async def upload_file_content(
     return FileOut.of(file)
 
 
-@router.post("/api/files", status_code=201, responses=_UPLOAD_ERRORS, openapi_extra=_MULTIPART_FILE)
+@router.post("/api/files", status_code=201, responses=_UPLOAD_ERRORS, openapi_extra=MULTIPART_FILE_BODY)
 async def upload_file(request: Request, principal: PrincipalDep, runtime: RuntimeDep) -> FileOut:
     """A file in one step (multipart, field `file`); poll `GET /api/files/{id}` until it is ready."""
     upload = await _spool(request, runtime)
