@@ -13,7 +13,7 @@ import pytest
 
 from parley.config import Settings
 from parley.core.files.base import IMAGE, ORIGINAL, TEXT, ExtractedDocument, FileKind, FileLimits, FileStatus, blob_key
-from parley.core.files.hooks import PreparedImage
+from parley.core.files.images import PreparedImage
 from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.files.sandbox import SubprocessExtractor
 from parley.core.files.service import FileService, clean_name, document_from_bytes

@@ -56,6 +56,7 @@ ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
+ENV_MAX_COMPLETION_BYTES = "PARLEY_MAX_COMPLETION_BYTES"
 ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
 ENV_MAX_FILE_BYTES = "PARLEY_MAX_FILE_BYTES"
 ENV_MAX_USER_FILE_BYTES = "PARLEY_MAX_USER_FILE_BYTES"
@@ -183,6 +184,8 @@ class Settings:
     max_import_bytes: int = 512 * 1024 * 1024  # an uploaded file to import (its own limit, over max_body_bytes)
     max_file_bytes: int = 25 * 1024 * 1024  # a file attached to prompts
     max_user_file_bytes: int = 500 * 1024 * 1024  # all of a user's attached files together
+    # A /v1/chat/completions body, which may carry images as base64 data URLs (on AWS the function URL caps it at 6 MB).
+    max_completion_bytes: int = 20 * 1024 * 1024
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
     share_views_per_minute: int = 60  # per client address, reads of public share links; bursts of half that pass
@@ -268,6 +271,7 @@ class Settings:
             ("web_dir", ENV_WEB_DIR, Path),
             ("app_name", ENV_APP_NAME, parse_app_name),
             ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
+            ("max_completion_bytes", ENV_MAX_COMPLETION_BYTES, int),
             ("history_bucket", ENV_HISTORY_BUCKET, str),
             ("max_file_bytes", ENV_MAX_FILE_BYTES, int),
             ("max_user_file_bytes", ENV_MAX_USER_FILE_BYTES, int),

@@ -26,7 +26,8 @@ from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.files.base import FileBlobs, FileLimits
-from parley.core.files.hooks import DocumentIndexer, ImageProcessor, NoImages, NoPassages
+from parley.core.files.hooks import DocumentIndexer, NoPassages
+from parley.core.files.images import ImageProcessor, PillowImages
 from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.files.sandbox import SubprocessExtractor
 from parley.core.files.service import FileService
@@ -180,7 +181,7 @@ def build_files(
         blobs or build_file_blobs(settings),
         limits=limits,
         extractor=SubprocessExtractor(limits),
-        images=images or NoImages(),
+        images=images or PillowImages(),
         indexer=indexer or NoPassages(),
     )
 

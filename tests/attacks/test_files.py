@@ -87,7 +87,11 @@ async def test_a_user_cannot_pass_their_space(target: Target, ledger) -> None:
 async def test_a_files_type_is_what_its_bytes_say_not_its_name(target: Target) -> None:
     alice = await target.player()
     image = await processed(alice, file_samples.png(), "invoice.pdf")
-    assert (image["kind"], image["media_type"]) == ("image", "image/png")
+    assert (image["status"], image["kind"], image["media_type"], image["width"]) == ("ready", "image", "image/png", 2)
+    shown = await alice.http.get(f"/api/files/{image['id']}/content")
+    assert shown.status_code == 200 and shown.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert shown.headers["content-type"] == "image/png" and shown.headers["x-content-type-options"] == "nosniff"
+    assert shown.headers["content-disposition"].startswith("inline")
     text = await processed(alice, b"Just words, in a file that says it is a PDF.", "paper.pdf")
     assert (text["status"], text["kind"], text["media_type"]) == ("ready", "document", "text/plain")
 

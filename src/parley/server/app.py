@@ -166,6 +166,7 @@ def create_app(
         route_limits=[
             (is_file_upload, settings.max_file_bytes + MULTIPART_OVERHEAD),  # first: the attached files' own cap
             (is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD),
+            (openai_api.is_completion, settings.max_completion_bytes),
         ],
     )
     if metrics is not None and settings.metrics_token:

@@ -35,7 +35,8 @@ from parley.core.files.base import (
     blob_key,
 )
 from parley.core.files.extract import Problem
-from parley.core.files.hooks import DocumentIndexer, ImageProcessor
+from parley.core.files.hooks import DocumentIndexer
+from parley.core.files.images import ImageProcessor
 from parley.core.files.sandbox import Extraction, TextExtractor
 from parley.errors import Conflict, InvalidInput, NotFound, ParleyError, TooLarge
 
