@@ -146,6 +146,11 @@ async def test_limits_are_told_plainly(client, alice):
     not_multipart = await client.post("/api/files", headers=alice.headers, content=b"raw bytes")
     assert not_multipart.status_code == 400
 
+    # Alice's space is full (1 MB + 10 bytes declared of 1.5 MB): a one-step upload past it is refused, however small.
+    await client.post("/api/files/uploads", headers=alice.headers, json={"name": "e", "size": 512 * 1024 - 10})
+    full = await client.post("/api/files", headers=alice.headers, files={"file": ("f", b"x")})
+    assert full.status_code == 413 and "Delete some files first" in full.json()["error"]["message"]
+
 
 async def test_another_users_file_is_not_found_anywhere(client, alice, bob):
     file = await upload(client, alice, b"alice's private notes", "notes.txt")

@@ -113,11 +113,16 @@ class FileService:
             raise InvalidInput("A file's size is a number of bytes.")
         if size > self.limits.max_file_bytes:
             raise TooLarge(file_too_large(self.limits))
+        await self.check_room(user_id, size)
+        return await self._store.create_file(user_id, clean_name(name), size)
+
+    async def check_room(self, user_id: str, size: int = 1) -> None:
+        """Whether the user may add a file of ``size`` bytes: Conflict at the most files, TooLarge past their space.
+        (A one-step upload asks before it reads a byte, with the smallest size.)"""
         count, used = await self._store.user_totals(user_id)
         if count >= self.limits.max_user_files:
             raise Conflict(f"You have {count:,} files, as many as this server keeps. Delete some first.")
         self._check_space(used + size)
-        return await self._store.create_file(user_id, clean_name(name), size)
 
     async def receive(self, user_id: str, file_id: str, path: Path) -> StoredFile:
         """The bytes of an UPLOADING file, spooled at ``path`` (this server's uploads): kept as its original, and

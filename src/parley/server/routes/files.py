@@ -94,6 +94,7 @@ async def upload_file_content(
 @router.post("/api/files", status_code=201, responses=_UPLOAD_ERRORS, openapi_extra=MULTIPART_FILE_BODY)
 async def upload_file(request: Request, principal: PrincipalDep, runtime: RuntimeDep) -> FileOut:
     """A file in one step (multipart, field `file`); poll `GET /api/files/{id}` until it is ready."""
+    await runtime.files.check_room(principal.user.id)  # before a byte is read
     upload = await _spool(request, runtime)
     try:
         file = await runtime.files.upload(principal.user.id, upload.file_name, upload.path)
