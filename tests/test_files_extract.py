@@ -12,13 +12,13 @@ from parley.core.files import sniff
 from parley.core.files.base import ExtractedDocument
 from parley.core.files.extract import Problem, TextLimits
 from parley.core.files.extract_worker import read_file
-from tests import file_samples
+from parley.testing import sample_files
 
 LIMITS = TextLimits(max_chars=100_000)
 
 
 def test_a_pdf_gives_its_text_and_where_each_page_starts():
-    answer = read_file(file_samples.pdf("The first page.", "", "Page three (with parentheses)."), LIMITS)
+    answer = read_file(sample_files.pdf("The first page.", "", "Page three (with parentheses)."), LIMITS)
     assert (answer["media_type"], answer["kind"], answer["problem"]) == ("application/pdf", "document", None)
     text, starts = answer["text"], answer["page_starts"]
     assert "The first page." in text and "Page three (with parentheses)." in text
@@ -29,29 +29,29 @@ def test_a_pdf_gives_its_text_and_where_each_page_starts():
 
 
 def test_a_password_protected_pdf_is_refused_as_such():
-    answer = read_file(file_samples.pdf("Secret plans.", password="hunter2"), LIMITS)
+    answer = read_file(sample_files.pdf("Secret plans.", password="hunter2"), LIMITS)
     assert answer["problem"] == Problem.ENCRYPTED
     assert "password" in Problem.ENCRYPTED.message()
     assert "text" not in answer
 
 
 def test_a_pdf_without_text_says_no_text_was_found():
-    assert read_file(file_samples.pdf(""), LIMITS)["problem"] == Problem.NO_TEXT
+    assert read_file(sample_files.pdf(""), LIMITS)["problem"] == Problem.NO_TEXT
 
 
 def test_office_documents_give_their_paragraphs_tables_slides_and_rows():
     word = read_file(
-        file_samples.docx("Quarterly report.", "Revenue grew.", table=[["Region", "Sales"], ["North", "12"]]), LIMITS
+        sample_files.docx("Quarterly report.", "Revenue grew.", table=[["Region", "Sales"], ["North", "12"]]), LIMITS
     )
     assert word["media_type"] == sniff.DOCX
     assert word["text"] == "Quarterly report.\n\nRevenue grew.\n\nRegion\tSales\n\nNorth\t12"
 
-    slides = read_file(file_samples.pptx("Agenda", "Roadmap for 2027"), LIMITS)
+    slides = read_file(sample_files.pptx("Agenda", "Roadmap for 2027"), LIMITS)
     assert slides["media_type"] == sniff.PPTX
     assert slides["text"] == "Agenda\n\nRoadmap for 2027"
     assert ExtractedDocument(slides["text"], tuple(slides["page_starts"])).page_at(slides["text"].index("Roadmap")) == 2
 
-    sheet = read_file(file_samples.xlsx([["item", "cost"], ["tea, green", 3.5], [None, None], ["milk", 1]]), LIMITS)
+    sheet = read_file(sample_files.xlsx([["item", "cost"], ["tea, green", 3.5], [None, None], ["milk", 1]]), LIMITS)
     assert sheet["media_type"] == sniff.XLSX
     assert sheet["text"] == '## Budget\nitem,cost\n"tea, green",3.5\nmilk,1'
 
@@ -95,7 +95,7 @@ def test_a_windows_1252_file_is_decoded_not_mangled():
 
 
 def test_images_are_sniffed_by_their_magic_numbers_whatever_their_name():
-    assert read_file(file_samples.png(), LIMITS) == {"media_type": "image/png", "kind": "image", "problem": None}
+    assert read_file(sample_files.png(), LIMITS) == {"media_type": "image/png", "kind": "image", "problem": None}
     assert sniff.sniff(b"\xff\xd8\xff\xe0" + b"\0" * 20) == "image/jpeg"
     assert sniff.sniff(b"GIF89a" + b"\0" * 20) == "image/gif"
     assert sniff.sniff(b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 20) == "image/webp"
@@ -131,14 +131,14 @@ def test_a_password_protected_office_document_says_so():
 
 
 def test_a_word_document_holding_a_zip_bomb_is_refused_before_it_inflates():
-    answer = read_file(file_samples.docx_with_bomb(), LIMITS)
+    answer = read_file(sample_files.docx_with_bomb(), LIMITS)
     assert (answer["media_type"], answer["problem"]) == (sniff.DOCX, Problem.TOO_LARGE)
 
 
 def test_text_past_the_limit_is_cut_and_says_so():
     answer = read_file(b"word " * 1000, TextLimits(max_chars=100))
     assert len(answer["text"]) == 100 and answer["truncated"] is True
-    pdf = read_file(file_samples.pdf("a" * 80, "b" * 80, "c" * 80), TextLimits(max_chars=100))
+    pdf = read_file(sample_files.pdf("a" * 80, "b" * 80, "c" * 80), TextLimits(max_chars=100))
     assert len(pdf["text"]) == 100 and pdf["truncated"] is True and "c" not in pdf["text"]
 
 

@@ -19,7 +19,7 @@ from parley.core.files.sandbox import SubprocessExtractor
 from parley.core.files.service import FileService, clean_name, document_from_bytes
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput, NotFound, TooLarge
-from tests import file_samples
+from parley.testing import sample_files
 
 LIMITS = FileLimits(
     max_file_bytes=2 * 1024 * 1024, max_user_bytes=3 * 1024 * 1024, max_user_files=5, extract_seconds=30
@@ -101,7 +101,7 @@ async def world(tmp_path):
 
 
 async def test_a_document_becomes_ready_with_its_text_kept_and_indexed(world):
-    file = await world.upload(file_samples.docx("Revenue grew by 12%.", "Costs fell."), "report.docx")
+    file = await world.upload(sample_files.docx("Revenue grew by 12%.", "Costs fell."), "report.docx")
     assert (file.status, file.name, file.media_type, file.kind) == (FileStatus.PROCESSING, "report.docx", "", None)
     assert await world.blobs.get(blob_key(world.alice, file.id, ORIGINAL)) is not None
 
@@ -121,14 +121,14 @@ async def test_a_document_becomes_ready_with_its_text_kept_and_indexed(world):
 
 
 async def test_a_pdf_keeps_its_page_offsets(world):
-    ready = await world.processed(file_samples.pdf("Alpha page.", "Beta page."), "paper.pdf")
+    ready = await world.processed(sample_files.pdf("Alpha page.", "Beta page."), "paper.pdf")
     document = await world.files.document(world.alice, ready.id)
     assert ready.media_type == "application/pdf" and len(document.page_starts) == 2
     assert document.page_at(document.text.index("Beta")) == 2
 
 
 async def test_the_type_comes_from_the_content_never_the_name(world):
-    image = await world.processed(file_samples.png(), "invoice.pdf")
+    image = await world.processed(sample_files.png(), "invoice.pdf")
     assert (image.status, image.kind, image.media_type, image.width, image.height) == (
         FileStatus.READY,
         FileKind.IMAGE,
@@ -136,8 +136,8 @@ async def test_the_type_comes_from_the_content_never_the_name(world):
         2,
         2,
     )
-    assert world.images.prepared == [(file_samples.png(), "image/png")]
-    assert await world.blobs.get(blob_key(world.alice, image.id, IMAGE)) == b"re-encoded " + file_samples.png()[:8]
+    assert world.images.prepared == [(sample_files.png(), "image/png")]
+    assert await world.blobs.get(blob_key(world.alice, image.id, IMAGE)) == b"re-encoded " + sample_files.png()[:8]
     assert world.indexer.indexed == {}
 
     page = await world.processed(b"<html><body><p>Hello</p><script>x()</script></body></html>", "notes.txt")
@@ -146,7 +146,7 @@ async def test_the_type_comes_from_the_content_never_the_name(world):
 
 async def test_an_image_the_processor_refuses_ends_in_error_with_its_reason(world):
     world.images.refusal = InvalidInput("The image has more pixels than this server takes.")
-    refused = await world.processed(file_samples.png(), "huge.png")
+    refused = await world.processed(sample_files.png(), "huge.png")
     assert (refused.status, refused.error) == (FileStatus.ERROR, "The image has more pixels than this server takes.")
     with pytest.raises(NotFound):
         await world.files.content(world.alice, refused.id)
@@ -156,9 +156,9 @@ async def test_an_image_the_processor_refuses_ends_in_error_with_its_reason(worl
     ("content", "reason"),
     [
         (bytes(range(256)) * 4, "not supported"),
-        (file_samples.pdf("Secret.", password="pw"), "password-protected"),
-        (file_samples.pdf(""), "No text was found"),
-        (file_samples.docx_with_bomb(), "too large to read"),
+        (sample_files.pdf("Secret.", password="pw"), "password-protected"),
+        (sample_files.pdf(""), "No text was found"),
+        (sample_files.docx_with_bomb(), "too large to read"),
     ],
 )
 async def test_a_file_that_cannot_be_read_ends_in_error_with_a_plain_reason(world, content, reason):
@@ -276,11 +276,11 @@ async def test_another_users_file_is_not_found(world):
 
 
 async def test_content_is_the_image_shown_or_the_original_to_save_never_a_page(world):
-    image = await world.processed(file_samples.png(), "photo")
+    image = await world.processed(sample_files.png(), "photo")
     shown = await world.files.content(world.alice, image.id)
     assert (shown.media_type, shown.inline, shown.data[:11]) == ("image/png", True, b"re-encoded ")
 
-    pdf = file_samples.pdf("Report.")
+    pdf = sample_files.pdf("Report.")
     saved = await world.files.content(world.alice, (await world.processed(pdf, "r.pdf")).id)
     assert (saved.media_type, saved.inline, saved.data) == ("application/pdf", False, pdf)
 
@@ -312,7 +312,7 @@ def test_names_are_shown_never_used_as_paths():
 
 
 async def test_deleting_a_file_removes_its_record_passages_and_bytes(world):
-    file = await world.processed(file_samples.docx("Keep me."), "doc.docx")
+    file = await world.processed(sample_files.docx("Keep me."), "doc.docx")
     other = await world.processed(b"stays")
     await world.files.delete(world.alice, file.id)
     with pytest.raises(NotFound):

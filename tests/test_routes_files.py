@@ -11,7 +11,7 @@ import pytest
 from parley.config import Settings
 from parley.core.providers.registry import ModelRegistry
 from parley.runtime import build_files, open_runtime
-from tests import file_samples
+from parley.testing import sample_files
 from tests.test_files_service import RecordingImages
 
 MISSING = "0123456789abcdef0123456789abcdef"
@@ -47,7 +47,7 @@ async def upload(client, account, content: bytes, name: str) -> dict:
 
 
 async def test_the_two_step_upload_makes_a_file_that_becomes_ready(client, alice):
-    pdf = file_samples.pdf("Minutes of the meeting.", "Decisions taken.")
+    pdf = sample_files.pdf("Minutes of the meeting.", "Decisions taken.")
     made = await client.post(
         "/api/files/uploads", headers=alice.headers, json={"name": "minutes.pdf", "size": len(pdf)}
     )
@@ -95,7 +95,7 @@ async def test_the_two_step_upload_makes_a_file_that_becomes_ready(client, alice
 
 
 async def test_the_one_step_upload_sniffs_the_type_from_the_content(client, alice):
-    image = await upload(client, alice, file_samples.png(), "scan.pdf")
+    image = await upload(client, alice, sample_files.png(), "scan.pdf")
     assert (image["status"], image["kind"], image["media_type"], image["width"]) == ("ready", "image", "image/png", 2)
     shown = await client.get(f"/api/files/{image['id']}/content", headers=alice.headers)
     assert shown.status_code == 200 and shown.content.startswith(b"re-encoded ")
@@ -104,7 +104,7 @@ async def test_the_one_step_upload_sniffs_the_type_from_the_content(client, alic
     assert shown.headers["cache-control"].startswith("private")
     assert shown.headers["x-content-type-options"] == "nosniff"
 
-    sheet = await upload(client, alice, file_samples.xlsx([["a", "b"], [1, 2]]), "numbers.txt")
+    sheet = await upload(client, alice, sample_files.xlsx([["a", "b"], [1, 2]]), "numbers.txt")
     assert sheet["media_type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
     failed = await upload(client, alice, bytes(range(256)) * 4, "data.csv")

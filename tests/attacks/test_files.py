@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests import file_samples
+from parley.testing import sample_files
 from tests.attacks.targets import Player, Target
 from tests.attacks.test_history import send_two_gigabytes
 
@@ -86,7 +86,7 @@ async def test_a_user_cannot_pass_their_space(target: Target, ledger) -> None:
 
 async def test_a_files_type_is_what_its_bytes_say_not_its_name(target: Target) -> None:
     alice = await target.player()
-    image = await processed(alice, file_samples.png(), "invoice.pdf")
+    image = await processed(alice, sample_files.png(), "invoice.pdf")
     assert (image["status"], image["kind"], image["media_type"], image["width"]) == ("ready", "image", "image/png", 2)
     shown = await alice.http.get(f"/api/files/{image['id']}/content")
     assert shown.status_code == 200 and shown.content.startswith(b"\x89PNG\r\n\x1a\n")
@@ -99,9 +99,9 @@ async def test_a_files_type_is_what_its_bytes_say_not_its_name(target: Target) -
 async def test_bombs_and_locked_files_end_in_error_while_the_server_answers(target: Target, ledger) -> None:
     alice = await target.player()
     cases = {
-        "bomb.docx": (file_samples.docx_with_bomb(), "too large to read"),
-        "bomb.pdf": (file_samples.pdf_bomb(), "No text was found"),
-        "locked.pdf": (file_samples.pdf("Secret plans.", password="hunter2"), "password-protected"),
+        "bomb.docx": (sample_files.docx_with_bomb(), "too large to read"),
+        "bomb.pdf": (sample_files.pdf_bomb(), "No text was found"),
+        "locked.pdf": (sample_files.pdf("Secret plans.", password="hunter2"), "password-protected"),
         "program.exe": (b"MZ\x90\x00" + bytes(range(256)) * 64, "not supported"),
     }
     for name, (content, reason) in cases.items():
@@ -111,7 +111,7 @@ async def test_bombs_and_locked_files_end_in_error_while_the_server_answers(targ
         assert time.monotonic() - started < 90
         assert (await alice.http.get("/api/health")).status_code == 200
         ledger.attempt(target.path, "hostile files")
-    fine = await processed(alice, file_samples.docx("Still working."), "fine.docx")
+    fine = await processed(alice, sample_files.docx("Still working."), "fine.docx")
     assert (fine["status"], fine["text_chars"]) == ("ready", len("Still working."))
 
 

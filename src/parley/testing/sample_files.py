@@ -1,5 +1,5 @@
-"""Small files the file tests make: real documents written with the libraries that read them, a real PNG, and
-hostile ones (an encrypted PDF, a Word document holding a zip bomb)."""
+"""Documents the file tests and the extraction benchmark make: real ones written with the libraries that read them,
+a real PNG, and hostile ones (an encrypted PDF, a Word document holding a zip bomb, a PDF bomb)."""
 
 from __future__ import annotations
 
