@@ -137,6 +137,7 @@ def build_completions(
     *,
     meter: UsageMeter | None = None,
     observer: RunObserver | None = None,
+    images: ImageProcessor | None = None,
 ) -> Completions:
     """The OpenAI-compatible endpoint's answers, on both edges."""
     return Completions(
@@ -147,6 +148,7 @@ def build_completions(
         meter=meter or UsageMeter(stores.usage),
         title_max_chars=settings.title_max_chars,
         observer=observer,
+        images=images,
     )
 
 
@@ -213,7 +215,9 @@ async def open_runtime(
         meter = UsageMeter(stores.usage)
         chat = build_chat(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(chat.aclose)
-        completions = build_completions(settings, stores, models, meter=meter, observer=observer)
+        # One image processor for uploads and /v1 alike: its bound on images decoded at once is the process's.
+        images = PillowImages()
+        completions = build_completions(settings, stores, models, meter=meter, observer=observer, images=images)
         stack.push_async_callback(completions.aclose)
         api_keys = ApiKeys(stores.api_keys, stores.users)
         stack.push_async_callback(api_keys.aclose)
@@ -231,7 +235,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
-            files=build_files(settings, stores, file_blobs),
+            files=build_files(settings, stores, file_blobs, images=images),
         )
 
 
