@@ -211,47 +211,42 @@ async def test_history_through_the_bucket_needs_nothing_the_roles_do_not_grant(d
         assert json.loads(opened.read("manifest.json"))["conversations"] == 1
 
 
-async def test_a_file_posted_to_the_files_bucket_runs_the_file_worker_once(deployment, monkeypatch):
-    """The browser's presigned POST lands in the files bucket, whose event (originals only) runs the file worker
-    with the bucket's blobs; what processing writes beside the original runs nothing."""
+async def test_a_file_goes_to_the_bucket_and_is_processed_by_the_worker_with_nothing_the_roles_do_not_grant(
+    deployment, http
+):
+    """The web app's two steps on AWS: the file made through the API, its bytes posted straight to the files bucket
+    (a presigned POST), the bucket's event runs the file worker (the real files service), the file is ready and its
+    original comes back through a presigned GET; deleting it removes its blobs. The fixture fails the test on any
+    table call a role would refuse."""
     import boto3
-    from botocore.config import Config
 
-    from parley.aws.files_bucket import S3FileBlobs, S3FileTransfer
-    from parley.aws.functions.files import FileWorkerParts
-    from tests.test_aws_files import Processing, Records, stored
-
-    file = stored(size=11)
-    records = Records(file)
-
-    class Writing(Processing):
-        """Processing that writes the extracted text beside the original, as the files service does."""
-
-        async def process(self, user_id, file_id):
-            await super().process(user_id, file_id)
-            await handed[0].put(f"{user_id}/{file_id}/text.json", b'{"text": "hello world"}')
-
-    processing = Writing(records)
-    handed: list[S3FileBlobs] = []
-
-    def connect(settings, stores, blobs):
-        handed.append(blobs)
-        return FileWorkerParts(records, processing)
-
-    monkeypatch.setattr("parley.aws.functions.files.connect_files", connect)
-    s3 = boto3.client("s3", endpoint_url=deployment.aws_endpoint, config=Config(signature_version="s3v4"))
-    target = await S3FileTransfer(s3, deployment.files_bucket, max_file_bytes=1024).upload_target(file)
-    assert target.url.startswith(deployment.aws_endpoint)  # straight to the bucket, not through a function
+    text = b"The kakapo is a flightless parrot of New Zealand."
+    made = await http.post("/api/files/uploads", json={"name": "birds.txt", "size": len(text)})
+    assert made.status_code == 201, made.text
+    file, target = made.json()["file"], made.json()["upload"]
+    assert file["status"] == "uploading"
+    assert target["url"].startswith(deployment.aws_endpoint)  # straight to the bucket, not through a function
+    assert target["fields"]["key"].endswith(f"/{file['id']}/original") and target["max_bytes"] == len(text)
+    # The local route for the bytes is not served where they go to the bucket.
+    assert (await http.post(f"/api/files/{file['id']}/content", files={"file": ("b.txt", text)})).status_code == 404
     async with httpx.AsyncClient(timeout=20) as storage:
-        posted = await storage.post(target.url, data=target.fields, files={"file": ("notes.txt", b"hello world")})
+        posted = await storage.post(target["url"], data=target["fields"], files={"file": ("birds.txt", text)})
     assert posted.status_code == 204, posted.text
-    for _ in range(400):
-        if processing.calls:
+    for _ in range(1200):
+        file = (await http.get(f"/api/files/{file['id']}")).json()
+        if file["status"] in ("ready", "error"):
             break
         await asyncio.sleep(0.05)
-    assert processing.calls == [(file.user_id, file.id)]
-    assert isinstance(handed[0], S3FileBlobs)
-    assert await handed[0].get(f"{file.user_id}/{file.id}/original") == b"hello world"
-    await asyncio.sleep(1)  # three polls of the bucket: the text written beside the original runs nothing
-    assert processing.calls == [(file.user_id, file.id)]
-    assert records.files[(file.user_id, file.id)].status.value == "ready"
+    assert (file["status"], file["kind"], file["text_chars"]) == ("ready", "document", len(text)), file
+
+    s3 = boto3.client("s3", endpoint_url=deployment.aws_endpoint)
+    listed = s3.list_objects_v2(Bucket=deployment.files_bucket)["Contents"]
+    assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed) == ["original", "text.json"]
+    link = await http.get(f"/api/files/{file['id']}/content")
+    assert link.status_code == 302 and "X-Amz-Expires=300" in link.headers["location"]
+    async with httpx.AsyncClient(timeout=20) as browser:
+        original = await browser.get(link.headers["location"])
+    assert original.content == text and original.headers["content-disposition"].startswith("attachment")
+
+    assert (await http.delete(f"/api/files/{file['id']}")).status_code == 204
+    assert s3.list_objects_v2(Bucket=deployment.files_bucket).get("Contents", []) == []

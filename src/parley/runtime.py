@@ -25,6 +25,12 @@ from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.files.base import FileBlobs, FileLimits
+from parley.core.files.hooks import DocumentIndexer, NoPassages
+from parley.core.files.images import ImageProcessor, PillowImages
+from parley.core.files.local_blobs import LocalFileBlobs
+from parley.core.files.sandbox import SubprocessExtractor
+from parley.core.files.service import FileService
 from parley.core.history.importer import HistoryImporter
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.openai_api.completions import Completions
@@ -53,14 +59,20 @@ class Runtime:
     meter: UsageMeter
     usage: UsageReports
     shares: ShareService
+    files: FileService
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher(settings.argon2, settings.hash_concurrency)
 
 
-def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None = None) -> AuthService:
+def build_auth(
+    settings: Settings, stores: Stores, hasher: PasswordHasher | None = None, *, file_blobs: FileBlobs | None = None
+) -> AuthService:
+    """Removing an account removes its attached files too: their records, passages and bytes in ``file_blobs``
+    (the home's; by default this machine's data directory)."""
     secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
+    files = build_files(settings, stores, file_blobs)
     return AuthService(
         stores,
         hasher=hasher or build_hasher(settings),
@@ -72,6 +84,7 @@ def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None
         ),
         throttle=build_throttle(settings, stores),
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
+        before_remove=files.delete_user_files,
     )
 
 
@@ -124,6 +137,7 @@ def build_completions(
     *,
     meter: UsageMeter | None = None,
     observer: RunObserver | None = None,
+    images: ImageProcessor | None = None,
 ) -> Completions:
     """The OpenAI-compatible endpoint's answers, on both edges."""
     return Completions(
@@ -134,6 +148,7 @@ def build_completions(
         meter=meter or UsageMeter(stores.usage),
         title_max_chars=settings.title_max_chars,
         observer=observer,
+        images=images,
     )
 
 
@@ -141,6 +156,36 @@ def build_import_runner(stores: Stores) -> ImportJobRunner:
     """Both homes run import jobs the same way: the local server in a task, the serverless worker on an event."""
     importer = HistoryImporter(stores.conversations, stores.messages, stores.imports)
     return ImportJobRunner(stores.import_jobs, importer)
+
+
+def build_file_limits(settings: Settings) -> FileLimits:
+    return FileLimits(max_file_bytes=settings.max_file_bytes, max_user_bytes=settings.max_user_file_bytes)
+
+
+def build_file_blobs(settings: Settings) -> FileBlobs:
+    """This machine's blobs, under the data directory: the local home's. The serverless home passes its bucket's
+    to ``open_runtime`` (and ``build_auth``) instead."""
+    return LocalFileBlobs(settings.files_dir)
+
+
+def build_files(
+    settings: Settings,
+    stores: Stores,
+    blobs: FileBlobs | None = None,
+    *,
+    images: ImageProcessor | None = None,
+    indexer: DocumentIndexer | None = None,
+) -> FileService:
+    """Attached files, on both homes (the server's routes, the serverless file worker, user removal)."""
+    limits = build_file_limits(settings)
+    return FileService(
+        stores.files,
+        blobs or build_file_blobs(settings),
+        limits=limits,
+        extractor=SubprocessExtractor(limits),
+        images=images or PillowImages(),
+        indexer=indexer or NoPassages(),
+    )
 
 
 def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
@@ -156,9 +201,10 @@ async def open_runtime(
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
     observer: RunObserver | None = None,
+    file_blobs: FileBlobs | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
-    run (the server's metrics)."""
+    run (the server's metrics); ``file_blobs`` is where attached files' bytes live (default: the data directory)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
@@ -169,7 +215,9 @@ async def open_runtime(
         meter = UsageMeter(stores.usage)
         chat = build_chat(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(chat.aclose)
-        completions = build_completions(settings, stores, models, meter=meter, observer=observer)
+        # One image processor for uploads and /v1 alike: its bound on images decoded at once is the process's.
+        images = PillowImages()
+        completions = build_completions(settings, stores, models, meter=meter, observer=observer, images=images)
         stack.push_async_callback(completions.aclose)
         api_keys = ApiKeys(stores.api_keys, stores.users)
         stack.push_async_callback(api_keys.aclose)
@@ -177,7 +225,7 @@ async def open_runtime(
         yield Runtime(
             settings=settings,
             stores=stores,
-            auth=build_auth(settings, stores, hasher),
+            auth=build_auth(settings, stores, hasher, file_blobs=file_blobs),
             setup=build_setup(stores, hasher),
             signup=build_signup(settings, stores, hasher),
             models=models,
@@ -187,6 +235,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
+            files=build_files(settings, stores, file_blobs, images=images),
         )
 
 

@@ -17,7 +17,7 @@ from parley.background import in_background
 from parley.config import Settings
 from parley.core.auth.setup import setup_link
 from parley.core.chat.observer import Observers
-from parley.core.files.base import FileLimits
+from parley.core.files.background import BackgroundProcessing
 from parley.runtime import (
     Runtime,
     build_import_runner,
@@ -39,6 +39,7 @@ from parley.server.routes import (
     auth,
     chat,
     conversations,
+    files,
     health,
     history,
     models,
@@ -54,7 +55,7 @@ from parley.server.routes import (
 )
 from parley.server.sessions import SessionWatcher
 from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
-from parley.server.uploads import MULTIPART_OVERHEAD, is_upload
+from parley.server.uploads import MULTIPART_OVERHEAD, is_file_upload, is_upload
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def create_app(
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
     function sees is API Gateway's, never one a page could have rebound. ``history_transfer`` is how exports are
     fetched and imports uploaded (default: through this server); ``file_transfer`` is where attached files are
-    uploaded (default: to this server)."""
+    uploaded (default: to this server, which processes them in background tasks)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +106,7 @@ def create_app(
             async with in_background(app.state.sessions.run()):
                 yield
             await _close_transfer(app)
+            await app.state.file_processing.aclose()
             return
         observer = Observers(*(watcher for watcher in (metrics, tracing) if watcher is not None))
         async with AsyncExitStack() as stack:
@@ -116,6 +118,7 @@ def create_app(
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
             await _close_transfer(app)
+            await app.state.file_processing.aclose()  # a file cut short stays processing: its owner may delete it
 
     if metrics is None and settings.metrics_token:
         metrics = ServerMetrics()
@@ -141,6 +144,7 @@ def create_app(
         models,
         conversations,
         history,
+        files,
         shares,
         search,
         preferences,
@@ -159,7 +163,11 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        route_limits=[(is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD)],
+        route_limits=[
+            (is_file_upload, settings.max_file_bytes + MULTIPART_OVERHEAD),  # first: the attached files' own cap
+            (is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD),
+            (openai_api.is_completion, settings.max_completion_bytes),
+        ],
     )
     if metrics is not None and settings.metrics_token:
         install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
@@ -179,7 +187,8 @@ def _attach(
     app.state.history_transfer = transfer or LocalTransfer(
         build_import_runner(runtime.stores), max_import_bytes=settings.max_import_bytes
     )
-    app.state.file_transfer = file_transfer or LocalFileTransfer(max_file_bytes=FileLimits().max_file_bytes)
+    app.state.file_transfer = file_transfer or LocalFileTransfer(max_file_bytes=settings.max_file_bytes)
+    app.state.file_processing = BackgroundProcessing(runtime.files)
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
     app.state.share_rate_limit = build_share_rate_limit(settings, runtime.stores)

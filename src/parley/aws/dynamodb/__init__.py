@@ -18,6 +18,7 @@ from parley.aws.dynamodb.auth_state import (
     DynamoTokenRevocationStore,
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.files import DynamoFileStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.search import DynamoSearchIndex
@@ -39,7 +40,8 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     shares = DynamoShareStore(table)
     conversations = DynamoConversationStore(table, search, shares)
     usage = DynamoUsageStore(table)
-    users = DynamoUserStore(table, conversations, usage, shares)
+    files = DynamoFileStore(table)
+    users = DynamoUserStore(table, conversations, usage, shares, files)
     return Stores(
         users=users,
         setup_codes=DynamoSetupCodeStore(table, users),
@@ -58,6 +60,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         imports=DynamoImportRecordStore(table),
         import_jobs=DynamoImportJobStore(table),
         shares=shares,
+        files=files,
     )
 
 

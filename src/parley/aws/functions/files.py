@@ -27,6 +27,7 @@ from parley.config import ENV_FILES_BUCKET, Settings
 from parley.core.files.base import FileBlobs, FileStatus, FileStore, StoredFile
 from parley.core.store.base import Stores
 from parley.errors import ConfigError, TooLarge
+from parley.runtime import build_files
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,8 @@ class FileWorkerParts:
 
 
 def connect_files(settings: Settings, stores: Stores, blobs: FileBlobs) -> FileWorkerParts:
-    """The files service over the bucket's blobs, as the worker runs it.
-
-    Not connected on this branch: ``FileService`` (``core/files/service.py``) and ``Stores.files`` come with the
-    files service. Connecting is building the service from ``stores`` and ``blobs`` here."""
-    raise ConfigError("The file worker is not connected to the files service.")
+    """The files service over the bucket's blobs, as the worker runs it (the same as ``parley serve``'s)."""
+    return FileWorkerParts(stores.files, build_files(settings, stores, blobs))
 
 
 class FileWorkerFunction(LambdaFunction):

@@ -10,10 +10,9 @@ from botocore.config import Config
 from mangum import Mangum
 
 from parley.aws.clients import aws_client
-from parley.aws.files_bucket import NoFilesBucket, S3FileTransfer
+from parley.aws.files_bucket import NoFilesBucket, S3FileBlobs, S3FileTransfer
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.history_bucket import NoHistoryBucket, S3Transfer
-from parley.core.files.base import FileLimits
 from parley.runtime import open_runtime
 from parley.server.app import create_app
 from parley.server.file_transfer import FileTransfer
@@ -24,7 +23,12 @@ class HttpApiFunction(LambdaFunction):
     async def open(self, stack: AsyncExitStack) -> None:
         # SigV4 presigning: links say how long they live (X-Amz-Expires), and every region accepts them.
         self.s3 = aws_client("s3", self.settings, config=Config(signature_version="s3v4"))
-        runtime = await stack.enter_async_context(open_runtime(self.settings, env=self.env, stores=self.stores))
+        # Attached files' bytes live in the bucket (a function's disk is gone with its container).
+        bucket = self.settings.files_bucket
+        blobs = S3FileBlobs(self.s3, bucket) if bucket else None
+        runtime = await stack.enter_async_context(
+            open_runtime(self.settings, env=self.env, stores=self.stores, file_blobs=blobs)
+        )
         # Lifespan off: Mangum would start and stop the app on every invocation; the runtime is opened once here.
         self.app = Mangum(
             create_app(
@@ -47,7 +51,7 @@ class HttpApiFunction(LambdaFunction):
         # Files are posted straight to the bucket, and its event (not this function) starts their processing.
         if not self.settings.files_bucket:
             return NoFilesBucket()
-        return S3FileTransfer(self.s3, self.settings.files_bucket, max_file_bytes=FileLimits().max_file_bytes)
+        return S3FileTransfer(self.s3, self.settings.files_bucket, max_file_bytes=self.settings.max_file_bytes)
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         # Mangum runs the thread's current event loop: make that this function's loop, where the runtime lives.

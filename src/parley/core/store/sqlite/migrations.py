@@ -384,6 +384,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE users ADD COLUMN email TEXT;
         """,
     ),
+    (
+        # Attached files: the record of each (its bytes are blobs under the data directory). Type and kind are
+        # learned from the bytes when the file is processed; deleting the user deletes the records.
+        "0015_files",
+        """
+        CREATE TABLE files (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            media_type TEXT NOT NULL DEFAULT '',
+            kind TEXT,
+            error TEXT,
+            text_chars INTEGER NOT NULL DEFAULT 0,
+            passages INTEGER NOT NULL DEFAULT 0,
+            width INTEGER,
+            height INTEGER,
+            text_truncated INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX files_by_user ON files (user_id, created_at);
+        """,
+    ),
 ]
 
 
