@@ -318,3 +318,33 @@ async def test_the_emulated_notification_delivers_originals_only_once_each(s3, b
     delivered = [urllib.parse.unquote_plus(e["Records"][0]["s3"]["object"]["key"]) for e in pool.events]
     assert delivered == [original_key(USER, "f1")]
     assert file_of_key(delivered[0]) == (USER, "f1")
+
+
+async def test_removing_a_user_of_a_deployment_removes_their_files_from_its_bucket(
+    moto_server, dynamodb_table, s3, bucket, tmp_path, monkeypatch
+):
+    """`parley users remove NAME --store dynamodb` with the deployment's PARLEY_FILES_BUCKET: their files go from
+    the bucket (not from this machine's data directory), another user's stay."""
+    import io
+
+    from parley.aws.dynamodb import dynamo_stores
+    from parley.cli.main import main as parley_cli
+
+    for name, value in {
+        "PARLEY_STORE": "dynamodb",
+        "PARLEY_DYNAMODB_TABLE": dynamodb_table,
+        "AWS_ENDPOINT_URL": moto_server,
+        "PARLEY_FILES_BUCKET": bucket,
+        "PARLEY_DATA_DIR": str(tmp_path / "cli"),
+        "PARLEY_LOCAL_MODEL": "off",
+    }.items():
+        monkeypatch.setenv(name, value)
+    users = dynamo_stores(boto3.client("dynamodb", endpoint_url=moto_server), dynamodb_table).users
+    ids = {}
+    for name in ("alice", "bob"):
+        monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-password\n"))
+        assert await asyncio.to_thread(parley_cli, ["users", "add", name, "--password-stdin"]) == 0
+        ids[name] = (await users.get_user_by_name(name)).id
+        s3.put_object(Bucket=bucket, Key=original_key(ids[name], "f1"), Body=b"notes")
+    assert await asyncio.to_thread(parley_cli, ["users", "remove", "alice"]) == 0
+    assert keys(s3, bucket) == [original_key(ids["bob"], "f1")]

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from parley.config import ENV_FILES_BUCKET
+from parley.aws.clients import aws_client
+from parley.config import ENV_FILES_BUCKET, Settings
 from parley.core.files.base import ORIGINAL, StoredFile, blob_key
 from parley.errors import ConfigError
 from parley.server.history_transfer import UploadTarget
@@ -40,6 +41,14 @@ def file_of_key(key: str) -> tuple[str, str] | None:
     if len(parts) != 3 or not all(parts) or parts[2] != ORIGINAL:
         return None
     return parts[0], parts[1]
+
+
+def bucket_blobs(settings: Settings) -> S3FileBlobs | None:
+    """The files bucket's blobs when the settings name one (``PARLEY_FILES_BUCKET``), for a command run against a
+    deployment: ``parley users remove`` then removes the user's files from the bucket, not from this machine."""
+    if not settings.files_bucket:
+        return None
+    return S3FileBlobs(aws_client("s3", settings), settings.files_bucket)
 
 
 class S3FileBlobs:
