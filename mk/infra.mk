@@ -67,7 +67,7 @@ deploy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm
 
 destroy: $(STAMPS)/infra-venv $(STAMPS)/infra-npm $(PLACEHOLDER_FILES)
 	cd $(INFRA) && $(CDK_ENV) $(CDK) destroy $(STACK) $(SYNTH_CONTEXT) $(CDK_ARGS)
-	@echo "The DynamoDB table is kept (user data): see infra/README.md to delete it."
+	@echo "The DynamoDB table and the files bucket are kept (user data): see infra/README.md to delete them."
 
 infra-test: $(STAMPS)/infra-venv $(STAMPS)/infra-npm
 	$(INFRA_PYTHON) -m pytest $(INFRA)/tests

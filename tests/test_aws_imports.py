@@ -19,6 +19,7 @@ LIGHT_HANDLERS = [
     "worker",
     "session_end",
     "import_worker",
+    "file_worker",
 ]
 HEAVY = ["fastapi", "starlette", "uvicorn", "openai", "llama_cpp", "mangum"]
 

@@ -209,3 +209,44 @@ async def test_history_through_the_bucket_needs_nothing_the_roles_do_not_grant(d
     assert downloaded.status_code == 200
     with zipfile.ZipFile(io.BytesIO(downloaded.content)) as opened:
         assert json.loads(opened.read("manifest.json"))["conversations"] == 1
+
+
+async def test_a_file_goes_to_the_bucket_and_is_processed_by_the_worker_with_nothing_the_roles_do_not_grant(
+    deployment, http
+):
+    """The web app's two steps on AWS: the file made through the API, its bytes posted straight to the files bucket
+    (a presigned POST), the bucket's event runs the file worker (the real files service), the file is ready and its
+    original comes back through a presigned GET; deleting it removes its blobs. The fixture fails the test on any
+    table call a role would refuse."""
+    import boto3
+
+    text = b"The kakapo is a flightless parrot of New Zealand."
+    made = await http.post("/api/files/uploads", json={"name": "birds.txt", "size": len(text)})
+    assert made.status_code == 201, made.text
+    file, target = made.json()["file"], made.json()["upload"]
+    assert file["status"] == "uploading"
+    assert target["url"].startswith(deployment.aws_endpoint)  # straight to the bucket, not through a function
+    assert target["fields"]["key"].endswith(f"/{file['id']}/original") and target["max_bytes"] == len(text)
+    # The local route for the bytes is not served where they go to the bucket.
+    assert (await http.post(f"/api/files/{file['id']}/content", files={"file": ("b.txt", text)})).status_code == 404
+    async with httpx.AsyncClient(timeout=20) as storage:
+        posted = await storage.post(target["url"], data=target["fields"], files={"file": ("birds.txt", text)})
+    assert posted.status_code == 204, posted.text
+    for _ in range(1200):
+        file = (await http.get(f"/api/files/{file['id']}")).json()
+        if file["status"] in ("ready", "error"):
+            break
+        await asyncio.sleep(0.05)
+    assert (file["status"], file["kind"], file["text_chars"]) == ("ready", "document", len(text)), file
+
+    s3 = boto3.client("s3", endpoint_url=deployment.aws_endpoint)
+    listed = s3.list_objects_v2(Bucket=deployment.files_bucket)["Contents"]
+    assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed) == ["original", "text.json"]
+    link = await http.get(f"/api/files/{file['id']}/content")
+    assert link.status_code == 302 and "X-Amz-Expires=300" in link.headers["location"]
+    async with httpx.AsyncClient(timeout=20) as browser:
+        original = await browser.get(link.headers["location"])
+    assert original.content == text and original.headers["content-disposition"].startswith("attachment")
+
+    assert (await http.delete(f"/api/files/{file['id']}")).status_code == 204
+    assert s3.list_objects_v2(Bucket=deployment.files_bucket).get("Contents", []) == []

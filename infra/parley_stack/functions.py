@@ -14,8 +14,10 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from parley_stack.settings import REPO_ROOT, DeploySettings
@@ -27,6 +29,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.TWO_WEEKS
 WORKER_QUEUE_AGE = Duration.minutes(15)
+# Extraction's own limit (60 s), indexing and embedding the passages, and room to mark the file ERROR before the end.
+FILE_WORKER_TIMEOUT_SECONDS = 300
+FILE_WORKER_QUEUE_AGE = Duration.hours(1)
 # The OpenAI-compatible function streams its answers: a function URL with InvokeMode RESPONSE_STREAM, and the Lambda
 # Web Adapter (a layer published by AWS Labs) between Lambda and the function's own web server. Its handler is the
 # startup script that scripts/build_lambda_bundle.py writes at the code's root.
@@ -71,14 +76,17 @@ class Handler:
     """Calls Bedrock or an OpenAI-compatible endpoint."""
     lists_models: bool = False
     """Builds the model list (to check a request's model and parameters), which asks the OpenAI endpoint."""
+    embeds: bool = False
+    """Embeds text with the deployment's embedding model, when one is set (`embeddingModel`): a document's passages
+    as it is indexed, or a prompt's question to find the passages to give the model."""
     publishes_prompts: bool = False
     """Publishes to the prompts topic."""
     manages_connections: bool = False
     """Posts to, reads or closes WebSocket connections."""
     closes_connections: bool = False
     """Closes WebSocket connections, and does nothing else with them."""
-    reserves_concurrency: bool = False
-    """Gets the concurrency reserved by the `workerConcurrency` context, if any."""
+    reserved_by: str | None = None
+    """The deploy setting (a field of ``DeploySettings``) whose concurrency, if set, is reserved for it."""
     streams_from_url: bool = False
     """A web server behind the Lambda Web Adapter, reached through a function URL that streams responses."""
     scratch_mb: int = 512
@@ -87,7 +95,12 @@ class Handler:
 
 HANDLERS: dict[str, Handler] = {
     "http_api": Handler(
-        "HttpApiFunction", "Parley HTTP API (FastAPI through Mangum)", 30, memory_mb=512, runs_models=True
+        "HttpApiFunction",
+        "Parley HTTP API (FastAPI through Mangum)",
+        30,
+        memory_mb=512,
+        runs_models=True,
+        embeds=True,
     ),
     "authorizer": Handler("AuthorizerFunction", "Parley HTTP API authorizer", 10),
     "ws_connect": Handler("WsConnectFunction", "Parley WebSocket $connect: redeems the ticket", 10),
@@ -98,6 +111,7 @@ HANDLERS: dict[str, Handler] = {
         29,
         checks_tokens=False,
         lists_models=True,
+        embeds=True,
         publishes_prompts=True,
         manages_connections=True,
     ),
@@ -113,7 +127,7 @@ HANDLERS: dict[str, Handler] = {
         checks_tokens=False,
         runs_models=True,
         manages_connections=True,
-        reserves_concurrency=True,
+        reserved_by="worker_concurrency",
     ),
     "openai_api": Handler(
         "OpenAiApiFunction",
@@ -138,6 +152,17 @@ HANDLERS: dict[str, Handler] = {
         memory_mb=1024,
         checks_tokens=False,
         scratch_mb=1024,  # a copy of the upload (PARLEY_MAX_IMPORT_BYTES, 512 MB by default) and room to spare
+    ),
+    "file_worker": Handler(
+        "FileWorkerFunction",
+        "Parley file worker: extracts and indexes an uploaded file (from the files bucket's event)",
+        FILE_WORKER_TIMEOUT_SECONDS,
+        # Text is extracted in a child process limited to 60 s and 1 GiB of address space (FileLimits), beside
+        # the function itself; at 1,769 MB and above a function gets a whole vCPU, which parsing uses.
+        memory_mb=2048,
+        checks_tokens=False,
+        embeds=True,
+        reserved_by="file_worker_concurrency",
     ),
 }
 
@@ -189,7 +214,7 @@ class Functions(Construct):
                 timeout=Duration.seconds(spec.timeout_seconds),
                 memory_size=spec.memory_mb,
                 ephemeral_storage_size=Size.mebibytes(spec.scratch_mb),
-                reserved_concurrent_executions=settings.worker_concurrency if spec.reserves_concurrency else None,
+                reserved_concurrent_executions=getattr(settings, spec.reserved_by) if spec.reserved_by else None,
                 environment=environment,
                 log_group=logs.LogGroup(
                     self,
@@ -211,6 +236,11 @@ class Functions(Construct):
                 websocket.grant_manage_connections(function, methods=[CLOSE_METHOD])
             if spec.runs_models:
                 _grant_bedrock(function)
+            if spec.embeds and settings.embedding_model:
+                function.add_environment("PARLEY_EMBEDDING_PROVIDER", "bedrock")
+                function.add_environment("PARLEY_EMBEDDING_MODEL", settings.embedding_model)
+                if not spec.runs_models:  # which may invoke any model of the region already
+                    _grant_bedrock(function, model=settings.embedding_model, actions=("bedrock:InvokeModel",))
             if (spec.runs_models or spec.lists_models) and openai_key is not None:
                 function.add_environment("PARLEY_OPENAI_API_KEY_SECRET_ARN", openai_key.secret_arn)
                 openai_key.grant_read(function)
@@ -222,6 +252,21 @@ class Functions(Construct):
         # (throttled: the worker's reserved or the account's concurrency all in use) waits in Lambda's queue for 15
         # minutes at most, not Lambda's default of 6 hours: by then its user's answer slot is about to be freed.
         self["worker"].configure_async_invoke(retry_attempts=0, max_event_age=WORKER_QUEUE_AGE)
+        # A file is processed once: one that broke the worker would break it again (a parser bomb). The worker marks
+        # a file it cannot finish ERROR itself; an invocation that dies outright (out of memory), or that waited an
+        # hour for concurrency, lands in this queue, which alarms (monitoring.py). It costs nothing while empty.
+        self.file_worker_failures = sqs.Queue(
+            self,
+            "FileWorkerFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self["file_worker"].configure_async_invoke(
+            retry_attempts=0,
+            max_event_age=FILE_WORKER_QUEUE_AGE,
+            on_failure=destinations.SqsDestination(self.file_worker_failures),
+        )
 
     def __getitem__(self, name: str) -> lambda_.Function:
         return self._functions[name]
@@ -287,11 +332,17 @@ def _leading_keys(patterns: Sequence[str]) -> dict[str, Any]:
     return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
 
 
-def _grant_bedrock(function: lambda_.Function) -> None:
-    """Invoke any foundation model or inference profile in this region: a resource pattern, not an action one."""
+def _grant_bedrock(
+    function: lambda_.Function, *, model: str | None = None, actions: Sequence[str] = BEDROCK_ACTIONS
+) -> None:
+    """Invoke any foundation model or inference profile in this region (a resource pattern, not an action one), or
+    only ``model``."""
     stack = Stack.of(function)
-    resources = [
-        stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
-        stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
-    ]
-    iam.Grant.add_to_principal(grantee=function, actions=list(BEDROCK_ACTIONS), resource_arns=resources)
+    if model is not None:
+        resources = [stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=model)]
+    else:
+        resources = [
+            stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
+            stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
+        ]
+    iam.Grant.add_to_principal(grantee=function, actions=list(actions), resource_arns=resources)

@@ -15,6 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from parley_stack.upload_buckets import upload_bucket, upload_bucket_name
+from parley_stack.upload_buckets import upload_origins as bucket_origins
+
 EXPORTS = "exports/"
 IMPORTS = "imports/"
 KEEP_DAYS = 1
@@ -25,34 +28,21 @@ WORKER_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
 
 
 def history_bucket_name(stack: Stack) -> str:
-    return f"{stack.stack_name.lower()}-history-{stack.account}-{stack.region}"
+    return upload_bucket_name(stack, "history")
 
 
 def upload_origins(stack: Stack) -> list[str]:
-    """Where a presigned POST sends the browser: the bucket's global and regional virtual-host names."""
-    name = history_bucket_name(stack)
-    return [f"https://{name}.s3.amazonaws.com", f"https://{name}.s3.{stack.region}.amazonaws.com"]
+    return bucket_origins(stack, history_bucket_name(stack))
 
 
 class HistoryBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, site_url: str) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = upload_bucket(
             self,
             "Bucket",
-            bucket_name=history_bucket_name(Stack.of(self)),
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST],
-                    allowed_origins=[site_url],
-                    allowed_headers=["*"],
-                    max_age=3000,
-                )
-            ],
+            name=history_bucket_name(Stack.of(self)),
+            site_url=site_url,
             # Uploads wait minutes for their worker, exports for their download: nothing needs to stay a day.
             lifecycle_rules=[
                 s3.LifecycleRule(

@@ -1,9 +1,9 @@
 """Alarms and a dashboard: what an operator needs to see that Parley is failing, and nothing that runs at idle.
 
 Alarms (each one CloudWatch alarm on one metric, see the README for what they cost): every function's errors and
-throttles, worker answers Lambda dropped before they ran, the table's throttled reads and writes, and the HTTP API's 5xx
-answers. They notify an SNS topic, with an email subscription when `alarmEmail` is given. The dashboard shows
-requests, latency, errors and concurrency of each piece.
+throttles, worker answers Lambda dropped before they ran, uploads the file worker died on, the table's throttled
+reads and writes, and the HTTP API's 5xx answers. They notify an SNS topic, with an email subscription when
+`alarmEmail` is given. The dashboard shows requests, latency, errors and concurrency of each piece.
 
 The alarm topic is not encrypted with SNS's AWS-managed key (as the prompts topic is): CloudWatch cannot publish
 to a topic under that key, and an alarm's notification carries no user data.
@@ -21,6 +21,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 PERIOD = Duration.minutes(5)
@@ -34,6 +35,8 @@ class Monitoring(Construct):
         *,
         functions: Mapping[str, lambda_.Function],
         worker: lambda_.Function,
+        file_worker: lambda_.Function,
+        file_failures: sqs.IQueue,
         table: dynamodb.Table,
         http_api: apigwv2.HttpApi,
         websocket_api: apigwv2.WebSocketApi,
@@ -78,6 +81,13 @@ class Monitoring(Construct):
             "WorkerAnswersDropped",
             worker.metric("AsyncEventsDropped", period=PERIOD, statistic="Sum"),
             "Answers were dropped before the worker ran them (throttled for 15 minutes): users saw no answer.",
+        )
+        failed_files = file_failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+        alarm(
+            "FileWorkerFailures",
+            failed_files,
+            "The file worker died on an upload (out of memory, or it never ran): the file stays 'processing' until "
+            "its owner deletes it; the queue holds the event.",
         )
         for kind in ("Read", "Write"):
             alarm(
@@ -129,6 +139,15 @@ class Monitoring(Construct):
                 [
                     worker.metric("ConcurrentExecutions", period=PERIOD, statistic="Maximum", label="answers at once"),
                     worker.metric("AsyncEventsDropped", period=PERIOD, statistic="Sum", label="dropped"),
+                ],
+            ),
+            _graph(
+                "File worker",
+                [
+                    file_worker.metric_invocations(period=PERIOD, label="files processed"),
+                    file_worker.metric_errors(period=PERIOD, label="errors"),
+                    file_worker.metric("ConcurrentExecutions", period=PERIOD, statistic="Maximum", label="at once"),
+                    failed_files.with_(label="died on (queued)"),
                 ],
             ),
             _graph(

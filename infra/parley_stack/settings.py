@@ -13,12 +13,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ASSET = "lambdaAsset"
 WEB_DIST = "webDist"
 BEDROCK_MODELS = "bedrockModels"
+EMBEDDING_MODEL = "embeddingModel"
 OPENAI_KEY_SECRET_ARN = "openaiKeySecretArn"  # noqa: S105 - a context key, not a secret
 OPENAI_BASE_URL = "openaiBaseUrl"
 APP_NAME = "appName"
 API_RATE_LIMIT = "apiRateLimit"
 API_BURST_LIMIT = "apiBurstLimit"
 WORKER_CONCURRENCY = "workerConcurrency"
+FILE_WORKER_CONCURRENCY = "fileWorkerConcurrency"
 WEB_ACL_ARN = "webAclArn"
 ALARM_EMAIL = "alarmEmail"
 MONITORING = "monitoring"
@@ -39,6 +41,7 @@ DEFAULT_API_BURST_LIMIT = 100
 # A web ACL for CloudFront lives in us-east-1, with the global scope, whatever the stack's region.
 WEB_ACL_ARN_PATTERN = re.compile(r"arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+")
 
+MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[\w.:-]+")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -54,6 +57,9 @@ class DeploySettings:
     """The built web app; `config.json` is written next to it in the bucket."""
     bedrock_models: str = DEFAULT_BEDROCK_MODELS
     """Comma-separated Bedrock model ids offered to users."""
+    embedding_model: str | None = None
+    """A Bedrock embedding model (e.g. amazon.titan-embed-text-v2:0) for attached documents: retrieval becomes
+    hybrid. None: keywords only (BM25), and no function may invoke one."""
     openai_key_secret_arn: str | None = None
     """The complete ARN of a Secrets Manager secret holding an OpenAI(-compatible) API key."""
     openai_base_url: str | None = None
@@ -65,6 +71,9 @@ class DeploySettings:
     worker_concurrency: int | None = None
     """Concurrency reserved for the worker: answers that may run at once, kept free for them whatever else runs in
     the account. None: none reserved (the account's quota must leave 100 unreserved, so a new account cannot)."""
+    file_worker_concurrency: int | None = None
+    """Concurrency reserved for the file worker: uploads processed at once (a burst of uploads then waits in
+    Lambda's queue instead of taking the concurrency answers need). None: none reserved, as above."""
     web_acl_arn: str | None = None
     """A WAF web ACL (CloudFront scope) to put in front of the site and /api/*; see infra/README.md."""
     signup: str = "off"
@@ -90,12 +99,14 @@ class DeploySettings:
             lambda_asset=_directory(text(LAMBDA_ASSET) or DEFAULT_LAMBDA_ASSET),
             web_dist=_directory(text(WEB_DIST) or DEFAULT_WEB_DIST),
             bedrock_models=text(BEDROCK_MODELS) or DEFAULT_BEDROCK_MODELS,
+            embedding_model=text(EMBEDDING_MODEL),
             openai_key_secret_arn=text(OPENAI_KEY_SECRET_ARN),
             openai_base_url=text(OPENAI_BASE_URL),
             app_name=" ".join((text(APP_NAME) or DEFAULT_APP_NAME).split()),
             api_rate_limit=_number(text(API_RATE_LIMIT), API_RATE_LIMIT, DEFAULT_API_RATE_LIMIT, float),
             api_burst_limit=_number(text(API_BURST_LIMIT), API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT, int),
             worker_concurrency=_number(text(WORKER_CONCURRENCY), WORKER_CONCURRENCY, None, int),
+            file_worker_concurrency=_number(text(FILE_WORKER_CONCURRENCY), FILE_WORKER_CONCURRENCY, None, int),
             web_acl_arn=text(WEB_ACL_ARN),
             signup=(text(SIGNUP) or "off").lower(),
             signup_domains=text(SIGNUP_DOMAINS),
@@ -117,12 +128,18 @@ class DeploySettings:
             )
         if len(self.app_name) > MAX_APP_NAME_CHARS or not self.app_name.isprintable():
             raise SettingsError(f"{APP_NAME} must be one line of at most {MAX_APP_NAME_CHARS} characters.")
+        if self.embedding_model and not MODEL_ID_PATTERN.fullmatch(self.embedding_model):
+            raise SettingsError(
+                f"{EMBEDDING_MODEL} must be one Bedrock model id, such as amazon.titan-embed-text-v2:0."
+            )
         if self.openai_key_secret_arn and not self.openai_key_secret_arn.startswith("arn:"):
             raise SettingsError(f"{OPENAI_KEY_SECRET_ARN} must be the complete ARN of a Secrets Manager secret.")
         if not self.api_rate_limit > 0 or self.api_burst_limit < 1:
             raise SettingsError(f"{API_RATE_LIMIT} and {API_BURST_LIMIT} must be above zero.")
         if self.worker_concurrency is not None and self.worker_concurrency < 1:
             raise SettingsError(f"{WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
+        if self.file_worker_concurrency is not None and self.file_worker_concurrency < 1:
+            raise SettingsError(f"{FILE_WORKER_CONCURRENCY} must be at least 1 (leave it out to reserve none).")
         if self.signup not in SIGNUP_MODES:
             raise SettingsError(f"{SIGNUP} must be one of {', '.join(SIGNUP_MODES)}, not {self.signup!r}.")
         if self.alarm_email and not EMAIL_PATTERN.fullmatch(self.alarm_email):

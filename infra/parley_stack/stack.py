@@ -8,6 +8,8 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from constructs import Construct
 
+from parley_stack.files_bucket import FilesBucket
+from parley_stack.files_bucket import upload_origins as file_upload_origins
 from parley_stack.functions import Functions, session_end_filter
 from parley_stack.history_bucket import HistoryBucket, upload_origins
 from parley_stack.http_api import HttpApi
@@ -18,6 +20,9 @@ from parley_stack.storage import Storage
 from parley_stack.websocket import WebSocket
 
 STACK_NAME = "Parley"
+# Besides the HTTP API's function, those that build or run a chat turn with attachments (the WebSocket's prompt and
+# the worker that answers it): they read a document's text and an image.
+FILE_READERS = ("ws_sendprompt", "worker")
 
 
 class ParleyStack(Stack):
@@ -54,7 +59,7 @@ class ParleyStack(Stack):
             app_name=settings.app_name,
             web_acl_arn=settings.web_acl_arn,
             openai_function_url=functions.urls["openai_api"].url,
-            upload_origins=upload_origins(self),
+            upload_origins=[*upload_origins(self), *file_upload_origins(self)],
         )
         # Exports and imports go through a bucket of their own: a Lambda response is capped at 6 MB.
         history = HistoryBucket(self, "History", site_url=site.url)
@@ -62,6 +67,15 @@ class ParleyStack(Stack):
         history.run_imports_with(functions["import_worker"])
         for name in ("http_api", "import_worker"):
             functions[name].add_environment("PARLEY_HISTORY_BUCKET", history.name)
+        # Attached files too (the browser posts them straight to the bucket), in a bucket of their own: they are
+        # kept until deleted. Its event runs the file worker; a chat turn reads what processing made of them.
+        files = FilesBucket(self, "Files", site_url=site.url)
+        files.grant_app(functions["http_api"])
+        files.process_files_with(functions["file_worker"])
+        for name in FILE_READERS:
+            files.grant_read_derived(functions[name])
+        for name in ("http_api", "file_worker", *FILE_READERS):
+            functions[name].add_environment("PARLEY_FILES_BUCKET", files.name)
         # The page's origin, for the WebSocket's Origin check. No cycle: the distribution depends on the HTTP API
         # resource, not on its routes or on the functions behind them.
         # The /v1 function serves no page and checks no Origin; told the site's URL, it would depend on the
@@ -87,6 +101,9 @@ class ParleyStack(Stack):
             self, "TableName", value=storage.table.table_name, description="PARLEY_DYNAMODB_TABLE for parley users"
         )
         CfnOutput(self, "Region", value=self.region, description="AWS_REGION for parley users")
+        CfnOutput(
+            self, "FilesBucketName", value=files.name, description="Attached files (kept when the stack is destroyed)"
+        )
         if settings.monitoring:
             self._monitor(settings, functions, storage, http, websocket)
 
@@ -98,6 +115,8 @@ class ParleyStack(Stack):
             "Monitoring",
             functions=functions.by_name(),
             worker=functions["worker"],
+            file_worker=functions["file_worker"],
+            file_failures=functions.file_worker_failures,
             table=storage.table,
             http_api=http.api,
             websocket_api=websocket.api,

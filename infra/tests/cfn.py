@@ -32,11 +32,11 @@ def prompts_topic(template: Json) -> tuple[str, Json]:
 
 
 def site_bucket(template: Json) -> tuple[str, Json]:
-    """The bucket of the web build (the history bucket, named from the account and region, aside)."""
+    """The bucket of the web build (the history and files buckets, named from the account and region, aside)."""
     buckets = {
         name: body
         for name, body in resources(template, "AWS::S3::Bucket").items()
-        if "history" not in flatten(body["Properties"].get("BucketName", ""))
+        if not flatten(body["Properties"].get("BucketName", "")).startswith(("parley-history-", "parley-files-"))
     }
     assert len(buckets) == 1, f"expected one site bucket, found {sorted(buckets)}"
     return next(iter(buckets.items()))

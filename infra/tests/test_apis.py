@@ -115,8 +115,12 @@ def test_api_gateway_may_invoke_each_function_from_its_own_api_only(template_jso
     (websocket,) = websocket_api(template_json)
     functions = parley_functions(template_json)
     # The worker is invoked by SNS, the session-end function by the table's stream, the /v1 function through its
-    # function URL, the import worker by the history bucket: none by API Gateway.
-    behind_apis = [name for name in functions if name not in ("worker", "session_end", "openai_api", "import_worker")]
+    # function URL, the import worker by the history bucket, the file worker by the files bucket: none by API Gateway.
+    behind_apis = [
+        name
+        for name in functions
+        if name not in ("worker", "session_end", "openai_api", "import_worker", "file_worker")
+    ]
     expected = {name: (websocket if name.startswith("ws_") else http) for name in behind_apis}
     granted: dict[str, set[str]] = {}
     for body in template_json["Resources"].values():

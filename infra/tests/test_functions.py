@@ -25,6 +25,7 @@ CONTRACT = {
     "session_end": (30, None),
     "openai_api": (900, 512),
     "import_worker": (900, 1024),
+    "file_worker": (300, 2048),
 }
 # The session-end function's stream filter, beside its code (the local emulation applies the same file).
 SESSION_END_FILTER = REPO_ROOT / "src" / "parley" / "aws" / "functions" / "session_end_filter.json"
@@ -143,13 +144,41 @@ def test_the_worker_is_subscribed_to_the_prompts_topic(template_json: dict[str, 
     assert [references(p["SourceArn"]) for p in invoke_permissions] == [{topic}]
 
 
+def invoke_configs(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each function's asynchronous invocation settings, by function name."""
+    names = {function.logical_id: name for name, function in parley_functions(template_json).items()}
+    configs = {}
+    for body in resources(template_json, "AWS::Lambda::EventInvokeConfig").values():
+        (function,) = references(body["Properties"]["FunctionName"])
+        configs[names[function]] = body["Properties"]
+    return configs
+
+
 def test_a_failed_answer_is_not_run_again(template_json: dict[str, Any]) -> None:
-    worker = parley_functions(template_json)["worker"]
-    _, config = only(template_json, "AWS::Lambda::EventInvokeConfig")
-    assert references(config["Properties"]["FunctionName"]) == {worker.logical_id}
-    assert config["Properties"]["MaximumRetryAttempts"] == 0
+    config = invoke_configs(template_json)["worker"]
+    assert config["MaximumRetryAttempts"] == 0
     # One that cannot start (throttled) waits 15 minutes at most, not 6 hours: its answer slot is leased for 16.
-    assert config["Properties"]["MaximumEventAgeInSeconds"] == 15 * 60
+    assert config["MaximumEventAgeInSeconds"] == 15 * 60
+    assert "DestinationConfig" not in config
+
+
+def test_a_file_is_processed_once_and_one_the_worker_died_on_is_queued(template_json: dict[str, Any]) -> None:
+    configs = invoke_configs(template_json)
+    assert set(configs) == {"worker", "file_worker"}
+    config = configs["file_worker"]
+    # A file that broke the worker would break it again (a parser bomb): no retry.
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["MaximumEventAgeInSeconds"] == 60 * 60
+    (queue,) = resources(template_json, "AWS::SQS::Queue")
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert references(destination) == {queue}
+    properties = template_json["Resources"][queue]["Properties"]
+    assert properties["SqsManagedSseEnabled"] is True
+    assert properties["MessageRetentionPeriod"] == 14 * 24 * 3600
+    worker = parley_functions(template_json)["file_worker"]
+    assert worker.resources_for("sqs:SendMessage") == ["${" + queue + ".Arn}"]
+    others = [f.name for f in parley_functions(template_json).values() if f.name != "file_worker"]
+    assert all(not parley_functions(template_json)[name].resources_for("sqs:SendMessage") for name in others)
 
 
 def test_the_session_end_function_gets_the_tables_changes_through_its_filter(template_json: dict[str, Any]) -> None:

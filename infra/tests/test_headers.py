@@ -63,8 +63,9 @@ def test_pages_get_the_local_csp_but_may_also_connect_to_the_websocket_stage(tem
     deployed = csp_directives(flatten(csp["ContentSecurityPolicy"]))
     local = csp_directives(LOCAL["CONTENT_SECURITY_POLICY"])
     stage = "wss://${" + ws_api + "}.execute-api.us-east-1.${AWS::URLSuffix}/prod"
-    bucket = "parley-history-123456789012-us-east-1"  # the synth's placeholder account and region
-    uploads = f"https://{bucket}.s3.amazonaws.com https://{bucket}.s3.us-east-1.amazonaws.com"
+    # Imports go to the history bucket, attached files to the files bucket (the synth's placeholder account, region).
+    buckets = ("parley-history-123456789012-us-east-1", "parley-files-123456789012-us-east-1")
+    uploads = " ".join(f"https://{b}.s3.amazonaws.com https://{b}.s3.us-east-1.amazonaws.com" for b in buckets)
     assert deployed == {**local, "connect-src": f"'self' {stage} {uploads}"}
     # What the tests of `parley serve` rely on, so this cannot pass on a weakened local policy either.
     assert deployed["script-src"] == "'self'"

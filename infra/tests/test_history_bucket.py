@@ -5,83 +5,60 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
-from tests.cfn import flatten, only, parley_functions, references, resources
+from tests.cfn import flatten, parley_functions, references, resources
+from tests.upload_buckets import (
+    assert_encrypted_and_posted_to_by_the_site_only,
+    assert_refuses_plain_http,
+    lambda_notification,
+    upload_bucket,
+)
 
 BUCKET_NAME = "parley-history-123456789012-us-east-1"  # the synth's placeholder account and region
 
 
 def history_bucket(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    (logical_id,) = [
-        name
-        for name, resource in template_json["Resources"].items()
-        if resource["Type"] == "AWS::S3::Bucket"
-        and flatten(resource["Properties"].get("BucketName", "")) == BUCKET_NAME
-    ]
-    return logical_id, template_json["Resources"][logical_id]
+    return upload_bucket(template_json, BUCKET_NAME)
 
 
-def test_the_bucket_is_private_encrypted_and_kept_a_day(template_json: dict[str, Any]) -> None:
+def test_the_bucket_is_encrypted_posted_to_by_the_site_only_and_kept_a_day(template_json: dict[str, Any]) -> None:
     _, bucket = history_bucket(template_json)
-    properties = bucket["Properties"]
-    assert properties["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-    ]
-    rules = {rule["Prefix"]: rule for rule in properties["LifecycleConfiguration"]["Rules"]}
+    assert_encrypted_and_posted_to_by_the_site_only(template_json, bucket)
+    rules = {rule["Prefix"]: rule for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert set(rules) == {"exports/", "imports/"}
     assert all(rule["ExpirationInDays"] == 1 and rule["Status"] == "Enabled" for rule in rules.values())
     assert rules["exports/"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
-def test_only_the_sites_pages_may_post_to_it(template_json: dict[str, Any]) -> None:
-    _, bucket = history_bucket(template_json)
-    (distribution,) = resources(template_json, "AWS::CloudFront::Distribution")
-    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedMethods"] == ["POST"]
-    assert [flatten(origin) for origin in rule["AllowedOrigins"]] == ["https://${" + distribution + ".DomainName}"]
-
-
 def test_the_bucket_refuses_plain_http(template: Template, template_json: dict[str, Any]) -> None:
-    logical_id, _ = history_bucket(template_json)
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": logical_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
-                )
-            },
-        },
-    )
+    assert_refuses_plain_http(template, history_bucket(template_json)[0])
 
 
 def test_an_upload_invokes_the_import_worker(template_json: dict[str, Any]) -> None:
     logical_id, _ = history_bucket(template_json)
     worker = parley_functions(template_json)["import_worker"]
-    _, notifications = only(template_json, "Custom::S3BucketNotifications")
-    (configuration,) = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+    configuration = lambda_notification(template_json, logical_id)
     assert configuration["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "imports/"}]}}
     assert references(configuration["LambdaFunctionArn"]) == {worker.logical_id}
-    assert references(notifications["Properties"]["BucketName"]) == {logical_id}
 
 
-def bucket_statements(template_json: dict[str, Any], function_name: str) -> list[dict[str, Any]]:
+def bucket_statements(
+    template_json: dict[str, Any], function_name: str, bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """The function's S3 statements on ``bucket`` (by logical id; the history bucket unless given)."""
+    bucket = bucket or history_bucket(template_json)[0]
     function = parley_functions(template_json)[function_name]
     role = references(function.properties["Role"])
     statements = []
     for policy in resources(template_json, "AWS::IAM::Policy"):
         properties = template_json["Resources"][policy]["Properties"]
         if references(properties["Roles"]) & role:
-            statements += [s for s in properties["PolicyDocument"]["Statement"] if "s3:" in str(s["Action"])]
+            statements += [
+                s
+                for s in properties["PolicyDocument"]["Statement"]
+                if "s3:" in str(s["Action"]) and bucket in references(s["Resource"])
+            ]
     return statements
 
 
@@ -90,7 +67,9 @@ def granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     by_keys: dict[str, set[str]] = {}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        by_keys.setdefault(flatten(statement["Resource"]).split("}/", 1)[-1], set()).update(actions)
+        named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in named:
+            by_keys.setdefault(flatten(resource).split("}/", 1)[-1], set()).update(actions)
     return by_keys
 
 

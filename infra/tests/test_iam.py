@@ -118,6 +118,11 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
     },
+    # Reads the record of the file whose original arrived, and saves what processing learned (or its error).
+    "file_worker": {
+        "dynamodb:GetItem": {USER},
+        "dynamodb:PutItem": {USER},
+    },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,
 # a user's search postings of a word.
@@ -208,8 +213,8 @@ def test_who_may_change_users_sessions_and_tickets(template_json: dict[str, Any]
     # Users (and an account's admin flag) and their conversations: the app and the function that starts answers;
     # the /v1 function writes a conversation a key saves, and a key's last use; the import worker writes
     # conversations, import records and jobs (the user item's policy is the partition's: LeadingKeys cannot tell a
-    # user item from its conversations).
-    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api", "import_worker"}
+    # user item from its conversations); the file worker writes file records (items of their user).
+    assert writers["USER#*"] == {"http_api", "ws_sendprompt", "openai_api", "import_worker", "file_worker"}
     assert writers["APIKEY#*"] == {"http_api", "openai_api"}
     # Usernames are claimed by `parley users add`, and in the app by first-run setup and sign-up.
     assert writers["USERNAME#*"] == {"http_api"}
@@ -284,6 +289,7 @@ def test_only_model_runners_reach_bedrock(template_json: dict[str, Any]) -> None
         for name, function in parley_functions(template_json).items()
         if any(action.startswith("bedrock:") for action in function.actions())
     }
+    # And those that embed, when an embedding model is configured (test_settings.py).
     assert users == {"http_api", "worker", "openai_api"}
 
 

@@ -29,11 +29,12 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(template_json: dict[
     assert watched == {"Errors": functions, "Throttles": functions}
 
 
-def test_dropped_answers_table_throttles_and_server_errors_alarm(template_json: dict[str, Any]) -> None:
+def test_dropped_answers_failed_files_table_throttles_and_server_errors_alarm(template_json: dict[str, Any]) -> None:
     metrics = {
         (a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms(template_json).values()
     }
     assert ("AWS/Lambda", "AsyncEventsDropped") in metrics
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics  # uploads the file worker died on
     assert ("AWS/ApiGateway", "5xx") in metrics
     assert ("AWS/DynamoDB", "ReadThrottleEvents") in metrics and ("AWS/DynamoDB", "WriteThrottleEvents") in metrics
 
@@ -55,7 +56,7 @@ def test_alarms_notify_the_topic_and_stay_quiet_at_idle(template_json: dict[str,
 def test_the_dashboard_shows_the_alarms_and_each_piece(template_json: dict[str, Any]) -> None:
     _, dashboard = only(template_json, "AWS::CloudWatch::Dashboard")
     body = str(dashboard["Properties"]["DashboardBody"])
-    for title in ("Alarms", "Invocations", "Errors", "HTTP API", "WebSocket", "Worker", "Table"):
+    for title in ("Alarms", "Invocations", "Errors", "HTTP API", "WebSocket", "Worker", "File worker", "Table"):
         assert f'"title":"{title}' in body, title
 
 

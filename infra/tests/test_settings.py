@@ -18,6 +18,7 @@ from tests.cfn import deployed_config, distribution_config, parley_functions, re
 
 OPENAI_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:parley/openai-AbCdEf"
 WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/parley-rate/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+EMBEDDING_MODEL = "amazon.titan-embed-text-v2:0"
 
 
 def context(**values: str) -> Any:
@@ -98,16 +99,19 @@ def test_the_openai_key_is_read_only_by_the_functions_that_list_or_run_models(wi
 
 @pytest.fixture(scope="module")
 def tuned(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
-    """A deployment with concurrency reserved for the worker, its own throttling, and a WAF web ACL."""
+    """A deployment with concurrency reserved for the workers, its own throttling, a WAF web ACL, and an embedding
+    model."""
     code, web = placeholder_assets
     settings = DeploySettings.from_context(
         context(
             lambdaAsset=str(code),
             webDist=str(web),
             workerConcurrency="20",
+            fileWorkerConcurrency="3",
             apiRateLimit="12.5",
             apiBurstLimit="25",
             webAclArn=WEB_ACL,
+            embeddingModel=EMBEDDING_MODEL,
         )
     )
     app = cdk.App()
@@ -117,13 +121,42 @@ def tuned(placeholder_assets: tuple[Path, Path]) -> dict[str, Any]:
     return Template.from_stack(stack).to_json()
 
 
-def test_concurrency_is_reserved_for_the_worker_when_asked(tuned: dict[str, Any]) -> None:
+def test_concurrency_is_reserved_for_the_workers_when_asked(tuned: dict[str, Any]) -> None:
     reserved = {
         name: function.properties.get("ReservedConcurrentExecutions")
         for name, function in parley_functions(tuned).items()
     }
     assert reserved.pop("worker") == 20
+    assert reserved.pop("file_worker") == 3
     assert set(reserved.values()) == {None}
+
+
+def test_an_embedding_model_is_told_to_and_invocable_by_the_functions_that_embed_only(
+    tuned: dict[str, Any], template_json: dict[str, Any]
+) -> None:
+    titan = f"arn:${{AWS::Partition}}:bedrock:us-east-1::foundation-model/{EMBEDDING_MODEL}"  # built in-process
+    told = set()
+    for name, function in parley_functions(tuned).items():
+        variables = function.properties["Environment"]["Variables"]
+        if "PARLEY_EMBEDDING_MODEL" in variables:
+            assert (variables["PARLEY_EMBEDDING_MODEL"], variables["PARLEY_EMBEDDING_PROVIDER"]) == (
+                EMBEDDING_MODEL,
+                "bedrock",
+            )
+            told.add(name)
+            # This one model only, unless the function runs models anyway.
+            assert titan in function.resources_for("bedrock:InvokeModel") or name == "http_api", name
+    # Indexing a document's passages, and finding those for a question (where a turn is prepared).
+    assert told == {"file_worker", "ws_sendprompt", "http_api"}
+    for name in ("file_worker", "ws_sendprompt"):
+        function = parley_functions(tuned)[name]
+        assert function.resources_for("bedrock:InvokeModel") == [titan], name
+        assert function.resources_for("bedrock:InvokeModelWithResponseStream") == [], name
+    # Without the setting, nobody is told of one and neither may invoke a model.
+    for name, function in parley_functions(template_json).items():
+        assert "PARLEY_EMBEDDING_MODEL" not in function.properties["Environment"]["Variables"], name
+    for name in ("file_worker", "ws_sendprompt"):
+        assert parley_functions(template_json)[name].resources_for("bedrock:InvokeModel") == [], name
 
 
 def test_the_stages_throttle_as_asked(tuned: dict[str, Any]) -> None:
@@ -142,6 +175,8 @@ def test_the_web_acl_fronts_the_distribution(tuned: dict[str, Any]) -> None:
     [
         ("workerConcurrency", "0", "at least 1"),
         ("workerConcurrency", "many", "a number"),
+        ("fileWorkerConcurrency", "0", "at least 1"),
+        ("embeddingModel", "titan embeddings", "one Bedrock model id"),
         ("apiRateLimit", "0", "above zero"),
         ("apiBurstLimit", "1.5", "a number"),
         ("webAclArn", "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/y", "us-east-1"),

@@ -40,8 +40,9 @@ def function_named(template: dict[str, Any], prefix: str) -> str:
 
 
 def test_the_bucket_is_private(template_json: dict[str, Any]) -> None:
-    # Two buckets: the site's, and the history bucket (test_history_bucket.py); both private.
-    assert len(resources(template_json, "AWS::S3::Bucket")) == 2
+    # Three buckets: the site's, the history bucket (test_history_bucket.py) and the files bucket
+    # (test_files_bucket.py); all private.
+    assert len(resources(template_json, "AWS::S3::Bucket")) == 3
     for _, bucket in resources(template_json, "AWS::S3::Bucket").items():
         properties = bucket["Properties"]
         assert properties["PublicAccessBlockConfiguration"] == {

@@ -33,12 +33,14 @@ FREE_WHEN_IDLE = {
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
-    "AWS::S3::Bucket",  # the web build: a few MB; the history bucket: emptied daily
-    "Custom::S3BucketNotifications",  # the history bucket's event for the import worker, set at deploy time
+    "AWS::S3::Bucket",  # the web build: a few MB; the history bucket: emptied daily; the files bucket: what is kept
+    "Custom::S3BucketNotifications",  # the buckets' events for the import and file workers, set at deploy time
     "AWS::S3::BucketPolicy",
     "AWS::SNS::Subscription",
     "AWS::SNS::Topic",
     "AWS::SNS::TopicPolicy",
+    "AWS::SQS::Queue",  # the file worker's failures: billed per request, none while empty
+    "AWS::SQS::QueuePolicy",
     "Custom::CDKBucketDeployment",
     "Custom::S3AutoDeleteObjects",
 }
@@ -47,7 +49,9 @@ CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
 # the HTTP API that a request came through CloudFront); $0.10 a month per alarm (an account's first 10 are free); the
 # dashboard ($3 a month past an account's first 3). infra/README.md adds them up; `-c monitoring=off` drops those.
 BILLED_MONTHLY = {"AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
-OTHER_ALARMS = 4  # besides each function's errors and throttles: dropped answers, table read and write throttles, 5xx
+# Besides each function's errors and throttles: dropped answers, files the file worker died on, table read and write
+# throttles, 5xx.
+OTHER_ALARMS = 5
 
 
 def test_synth_writes_an_assembly_this_cli_reads(cloud_assembly: Path) -> None:

@@ -58,6 +58,7 @@ ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
 ENV_MAX_COMPLETION_BYTES = "PARLEY_MAX_COMPLETION_BYTES"
 ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
+ENV_FILES_BUCKET = "PARLEY_FILES_BUCKET"
 ENV_MAX_FILE_BYTES = "PARLEY_MAX_FILE_BYTES"
 ENV_MAX_USER_FILE_BYTES = "PARLEY_MAX_USER_FILE_BYTES"
 
@@ -178,6 +179,9 @@ class Settings:
     ws_max_frame_bytes: int = 32 * 1024
     # The private bucket exports are written to and imports uploaded to (None: through this server instead).
     history_bucket: str | None = None
+    # The private bucket attached files are kept in, uploaded to straight from the browser (None: this server's
+    # data directory instead).
+    files_bucket: str | None = None
 
     # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
@@ -273,6 +277,7 @@ class Settings:
             ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
             ("max_completion_bytes", ENV_MAX_COMPLETION_BYTES, int),
             ("history_bucket", ENV_HISTORY_BUCKET, str),
+            ("files_bucket", ENV_FILES_BUCKET, str),
             ("max_file_bytes", ENV_MAX_FILE_BYTES, int),
             ("max_user_file_bytes", ENV_MAX_USER_FILE_BYTES, int),
         ]

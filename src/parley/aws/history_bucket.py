@@ -25,20 +25,6 @@ UPLOAD_SECONDS = 900
 _PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts are at least 5 MB, but for the last
 
 
-def history_bucket_cors(site_origin: str) -> dict[str, Any]:
-    """The bucket's CORS rule: the site's pages may post an upload to it (and read nothing)."""
-    return {
-        "CORSRules": [
-            {
-                "AllowedOrigins": [site_origin],
-                "AllowedMethods": ["POST"],
-                "AllowedHeaders": ["*"],
-                "MaxAgeSeconds": 3000,
-            }
-        ]
-    }
-
-
 def import_key(user_id: str, job_id: str) -> str:
     return f"{IMPORTS_PREFIX}{user_id}/{job_id}"
 

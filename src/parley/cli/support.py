@@ -16,6 +16,7 @@ from parley.errors import ParleyError
 
 if TYPE_CHECKING:
     from parley.core.auth.service import AuthService
+    from parley.core.files.base import FileBlobs
     from parley.core.store.base import Stores
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -61,4 +62,14 @@ async def with_auth(settings: Settings, action: Callable[[AuthService, Stores], 
     from parley.runtime import build_auth
 
     async with open_stores(settings.store, settings) as stores:
-        return await action(build_auth(settings, stores), stores)
+        return await action(build_auth(settings, stores, file_blobs=_deployment_files(settings)), stores)
+
+
+def _deployment_files(settings: Settings) -> FileBlobs | None:
+    """A deployment's files bucket, when one is named: removing a user removes their files from it (by default,
+    from this machine's data directory)."""
+    if not settings.files_bucket:
+        return None
+    from parley.aws.files_bucket import bucket_blobs  # boto3 is imported only by a command that needs it
+
+    return bucket_blobs(settings)

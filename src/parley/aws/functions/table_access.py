@@ -153,6 +153,12 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "BatchWriteItem": (MESSAGES,),
         "ConditionCheckItem": (MESSAGES,),
     },
+    # Processes an uploaded file (from the files bucket's event): reads its record, saves what processing learned
+    # (or its error; a put on the condition that the record still exists). File records are items of their user.
+    "file_worker": {
+        "GetItem": (USERS_AND_THEIR_ITEMS,),
+        "PutItem": (USERS_AND_THEIR_ITEMS,),
+    },
 }
 
 # Function -> partition keys of the index it may query (the only action granted on the index).

@@ -1,8 +1,9 @@
-"""The history bucket's ObjectCreated notification, locally: moto's bucket, polled, invoking the import worker.
+"""A bucket's ObjectCreated notification, locally: moto's bucket, polled, invoking a function (the history bucket's
+imports run the import worker, the files bucket's originals the file worker).
 
-On AWS, S3 invokes the function for every object created under ``imports/``; here the bucket is listed every
-0.3 s and each new object is handed to the function as the same event, once. Like S3's, the delivery is
-asynchronous: the upload's answer does not wait for the import.
+On AWS, S3 invokes the function for every object created whose key matches the notification's filter (a prefix,
+and a suffix); here the bucket is listed every 0.3 s and each new matching object is handed to the function as the
+same event, once. Like S3's, the delivery is asynchronous: the upload's answer does not wait for the function.
 """
 
 from __future__ import annotations
@@ -21,11 +22,19 @@ POLL_SECONDS = 0.3
 
 class BucketNotification:
     def __init__(
-        self, client: Any, bucket: str, prefix: str, function: FunctionPool, *, interval: float = POLL_SECONDS
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str,
+        function: FunctionPool,
+        *,
+        suffix: str = "",
+        interval: float = POLL_SECONDS,
     ) -> None:
         self._client = client  # a low-level "s3" client
         self._bucket = bucket
         self._prefix = prefix
+        self._suffix = suffix
         self._function = function
         self._interval = interval
         self._delivered: set[tuple[str, str]] = set()  # (key, etag)
@@ -38,16 +47,18 @@ class BucketNotification:
                 try:
                     await self.poll()
                 except Exception:
-                    log.exception("listing the history bucket failed")
+                    log.exception("listing the bucket %s failed", self._bucket)
                 await asyncio.sleep(self._interval)
         finally:
             for task in self._running:
                 task.cancel()
 
     async def poll(self) -> None:
-        listed = await asyncio.to_thread(self._client.list_objects_v2, Bucket=self._bucket, Prefix=self._prefix)
+        listed = await asyncio.to_thread(self._list)
         present = set()
-        for item in listed.get("Contents", []):
+        for item in listed:
+            if not item["Key"].endswith(self._suffix):
+                continue
             created = (item["Key"], item["ETag"])
             present.add(created)
             if created not in self._delivered:
@@ -56,6 +67,11 @@ class BucketNotification:
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
         self._delivered &= present  # a key uploaded again later is a new object
+
+    def _list(self) -> list[dict[str, Any]]:
+        """Every object under the prefix (the files bucket keeps its objects: past a page of 1,000 too)."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._prefix)
+        return [item for page in pages for item in page.get("Contents", [])]
 
     async def _deliver(self, item: dict[str, Any]) -> None:
         event = {

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 
 from parley.aws.dynamodb.schema import create_table
+from parley.aws.files_bucket import FILES_PREFIX
 from parley.aws.functions.authorizer import AuthorizerFunction
+from parley.aws.functions.files import FileWorkerFunction
 from parley.aws.functions.http_api import HttpApiFunction
 from parley.aws.functions.imports import ImportWorkerFunction
 from parley.aws.functions.sessions import SessionEndFunction, stream_filter
@@ -28,7 +30,7 @@ from parley.aws.functions.websocket import (
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction
-from parley.aws.history_bucket import IMPORTS_PREFIX, history_bucket_cors
+from parley.aws.history_bucket import IMPORTS_PREFIX
 from parley.aws.local.bucket_events import BucketNotification
 from parley.aws.local.containers import FunctionPool
 from parley.aws.local.events import CloudFront
@@ -36,8 +38,10 @@ from parley.aws.local.function_url import serve_function_url
 from parley.aws.local.gateway import Functions, Gateway
 from parley.aws.local.iam import restricted_stores
 from parley.aws.local.streams import StreamMapping
+from parley.aws.upload_cors import upload_cors
 from parley.background import in_background
 from parley.config import Settings
+from parley.core.files.base import ORIGINAL
 from parley.server.embedded import serving
 from parley.server.middleware.trusted_host import trusted_hosts
 
@@ -63,6 +67,7 @@ class LocalDeployment:
     aws_endpoint: str
     table: str
     history_bucket: str
+    files_bucket: str
     settings: Settings
     gateway: Gateway
     sessions_stream: StreamMapping
@@ -119,6 +124,8 @@ async def run_local_deployment(
         history_bucket = f"parley-history-{suffix}"
         s3 = boto3.client("s3", endpoint_url=aws_endpoint)
         s3.create_bucket(Bucket=history_bucket)
+        files_bucket = f"parley-files-{suffix}"
+        s3.create_bucket(Bucket=files_bucket)
 
         holder: dict[str, Settings] = {}
         refused: list[str] = []
@@ -145,10 +152,13 @@ async def run_local_deployment(
             },
             worker=pool(WorkerFunction, "worker", 8),
         )
-        # Not behind the gateway: the table's stream invokes one, the bucket's notification the other.
+        # Not behind the gateway: the table's stream invokes one, the buckets' notifications the others.
         session_end = pool(SessionEndFunction, "session_end", 1)
         import_worker = pool(ImportWorkerFunction, "import_worker", 2)
         uploads = BucketNotification(s3, history_bucket, IMPORTS_PREFIX, import_worker)
+        file_worker = pool(FileWorkerFunction, "file_worker", 2)
+        # As the deployed bucket's filter says: originals only, not what the worker writes beside them.
+        originals = BucketNotification(s3, files_bucket, FILES_PREFIX, file_worker, suffix=f"/{ORIGINAL}")
         sessions_stream = StreamMapping(
             boto3.client("dynamodbstreams", endpoint_url=aws_endpoint), stream_arn, session_end, stream_filter()
         )
@@ -178,6 +188,7 @@ async def run_local_deployment(
                     sns_topic_arn=topic_arn,
                     jwt_secret_arn=secret_arn,
                     history_bucket=history_bucket,
+                    files_bucket=files_bucket,
                     **{
                         "ws_callback_url": url,
                         "allowed_origins": (url,),  # the web app is served by this same gateway
@@ -185,8 +196,9 @@ async def run_local_deployment(
                     },
                 )
                 sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=f"{url}/_sns/worker")
-                # The bucket answers the site's uploads, as the deployed bucket's CORS rule says.
-                s3.put_bucket_cors(Bucket=history_bucket, CORSConfiguration=history_bucket_cors(url))
+                # The buckets answer the site's uploads, as the deployed buckets' CORS rules say.
+                for bucket in (history_bucket, files_bucket):
+                    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=upload_cors(url))
                 openai_client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
                 async with (
                     serve_function_url(
@@ -198,6 +210,7 @@ async def run_local_deployment(
                     httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5)) as origin_client,
                     in_background(sessions_stream.run()),
                     in_background(uploads.run()),
+                    in_background(originals.run()),
                 ):
                     gateway.function_url, gateway.origin_client = function_url, origin_client
                     try:
@@ -209,6 +222,7 @@ async def run_local_deployment(
                             aws_endpoint=aws_endpoint,
                             table=table,
                             history_bucket=history_bucket,
+                            files_bucket=files_bucket,
                             settings=holder["settings"],
                             gateway=gateway,
                             sessions_stream=sessions_stream,
@@ -217,7 +231,7 @@ async def run_local_deployment(
                     finally:
                         await gateway.drain()
         finally:
-            for function_pool in [*functions.all(), session_end, import_worker]:
+            for function_pool in [*functions.all(), session_end, import_worker, file_worker]:
                 await asyncio.to_thread(function_pool.close)
     finally:
         # moto's state lives as long as the process, and the emulation's data goes with it anyway: drop the
