@@ -20,6 +20,7 @@ from parley.aws.dynamodb.auth_state import (
 from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
+from parley.aws.dynamodb.passages import DynamoPassageIndex
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.setup_code import DynamoSetupCodeStore
 from parley.aws.dynamodb.shares import DynamoShareStore
@@ -58,6 +59,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         imports=DynamoImportRecordStore(table),
         import_jobs=DynamoImportJobStore(table),
         shares=shares,
+        passages=DynamoPassageIndex(table),
     )
 
 

@@ -16,6 +16,7 @@ from parley.core.store.sqlite.database import Database
 from parley.core.store.sqlite.imports import SqliteImportJobStore, SqliteImportRecordStore
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.messages import SqliteMessageLog
+from parley.core.store.sqlite.passages import SqlitePassageIndex
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
 from parley.core.store.sqlite.setup_code import SqliteSetupCodeStore
@@ -54,6 +55,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             imports=SqliteImportRecordStore(db),
             import_jobs=SqliteImportJobStore(db),
             shares=SqliteShareStore(db),
+            passages=SqlitePassageIndex(db),
         )
     finally:
         await db.close()
