@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from parley.core.files.base import ExtractedDocument, Passage, PassageHit
 from parley.core.retrieval import bm25
 from parley.core.retrieval.chunking import ChunkSizes, chunk_document
@@ -33,7 +35,7 @@ def test_passages_are_sized_cut_at_sentence_ends_and_overlap():
             assert 800 <= len(p.text) <= 1200
             assert p.text.endswith(".")  # cut where a sentence ends
         assert p.text.startswith("Sentence")  # and starts where one begins
-    for before, after in zip(passages, passages[1:], strict=False):
+    for before, after in itertools.pairwise(passages):
         assert before.start < after.start < before.end  # a little overlap...
         assert before.end - after.start <= 150  # ...and not much
     assert passages[-1].end == len(text)  # nothing left out

@@ -10,6 +10,8 @@ Lambda) map classes to status codes; the core never knows about them.
     │   ├── InvalidParameter      one named request field (OpenAI's ``param``)
     │   ├── UnknownModel
     │   ├── TooLarge              an upload past its cap (refused as its bytes arrive)
+    │   ├── InvalidImage          not a PNG, JPEG, WebP or GIF image, or too large to decode safely
+    │   ├── ModelCannotSee        images sent to a model that cannot take them
     │   └── UntrustedHost         a Host header this server does not answer to (DNS rebinding)
     ├── NotFound                  missing, or owned by someone else (indistinguishable on purpose)
     ├── Conflict                  e.g. a username that is taken
@@ -87,6 +89,29 @@ class UntrustedHost(InvalidInput):
 class TooLarge(InvalidInput):
     code = "too_large"
     default_message = "The upload is larger than this server accepts."
+
+
+class InvalidImage(InvalidInput):
+    """An image Parley will not read (``parley.core.files.images``); the message says why, plainly."""
+
+    code = "invalid_image"
+    default_message = "This is not an image Parley can read (PNG, JPEG, WebP or GIF)."
+
+
+class ModelCannotSee(InvalidInput):
+    """Images attached for a model that cannot see them; refused before anything is saved or sent."""
+
+    code = "model_cannot_see"
+    default_message = "This model cannot see images."
+
+    def __init__(self, model: str, suggestion: str | None = None) -> None:
+        self.model = model
+        self.suggestion = suggestion
+        if suggestion:
+            hint = f"Choose a model that can, such as {suggestion}, or send the message without images."
+        else:
+            hint = "No model on this server can; send the message without images."
+        super().__init__(f"The model {model} cannot see images. {hint}")
 
 
 class NotFound(ParleyError):

@@ -21,16 +21,21 @@ from parley.core.auth.setup import FirstRunSetup
 from parley.core.auth.signup import SignUp, SignupPolicy
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.file_context import FileAccess
 from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.files.base import FileBlobs, FileStore
 from parley.core.history.importer import HistoryImporter
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.openai_api.completions import Completions
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
+from parley.core.retrieval.embeddings import Embedder, build_embedder
+from parley.core.retrieval.indexer import DocumentIndexer
+from parley.core.retrieval.retriever import Retriever
 from parley.core.shares.service import ShareService
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
@@ -53,6 +58,7 @@ class Runtime:
     meter: UsageMeter
     usage: UsageReports
     shares: ShareService
+    indexer: DocumentIndexer  # what the files service hands a document's extracted text to
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
@@ -94,7 +100,9 @@ def build_chat(
     meter: UsageMeter | None = None,
     wall_clock: Callable[[], float] = time.time,
     observer: RunObserver | None = None,
+    files: FileAccess | None = None,
 ) -> ChatService:
+    """``files``: how turns read attached files (None: attachments are refused)."""
     return ChatService(
         stores.conversations,
         stores.messages,
@@ -105,7 +113,25 @@ def build_chat(
         meter=meter or UsageMeter(stores.usage),
         wall_clock=wall_clock,
         observer=observer,
+        files=files,
     )
+
+
+def build_file_access(
+    settings: Settings, stores: Stores, files: FileStore, blobs: FileBlobs, embedder: Embedder | None
+) -> FileAccess:
+    """How chat turns read attached files, the same on both homes: records and blobs of the home, the store's
+    passage index, and the embedding model when one is configured."""
+    return FileAccess(
+        files=files,
+        blobs=blobs,
+        retriever=Retriever(stores.passages, embedder),
+        document_share=settings.document_context_share,
+    )
+
+
+def build_indexer(stores: Stores, embedder: Embedder | None) -> DocumentIndexer:
+    return DocumentIndexer(stores.passages, embedder)
 
 
 def build_upstream_policy(settings: Settings) -> UpstreamPolicy:
@@ -156,9 +182,12 @@ async def open_runtime(
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
     observer: RunObserver | None = None,
+    files: FileStore | None = None,
+    blobs: FileBlobs | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
-    run (the server's metrics)."""
+    run (the server's metrics). ``files`` and ``blobs`` are where attached files are kept (without them, turns
+    refuse attachments)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
@@ -167,7 +196,11 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         # One meter for every generation path (chat turns, and any other that runs a model for a user).
         meter = UsageMeter(stores.usage)
-        chat = build_chat(settings, stores, models, meter=meter, observer=observer)
+        embedder = build_embedder(settings)
+        if embedder is not None:
+            stack.push_async_callback(embedder.aclose)
+        access = build_file_access(settings, stores, files, blobs, embedder) if files and blobs else None
+        chat = build_chat(settings, stores, models, meter=meter, observer=observer, files=access)
         stack.push_async_callback(chat.aclose)
         completions = build_completions(settings, stores, models, meter=meter, observer=observer)
         stack.push_async_callback(completions.aclose)
@@ -187,6 +220,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
+            indexer=build_indexer(stores, embedder),
         )
 
 

@@ -19,7 +19,9 @@ class ChunkSizes:
 
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE = re.compile(r"[.!?。！？…]['\"”’)\]]*\s+")
+# A sentence ends with . ! ? (or the ideographic and fullwidth ones, or an ellipsis), then closing quotes or
+# brackets, then space.
+_SENTENCE = re.compile("[.!?\u3002\uff01\uff1f\u2026]['\"\u201d\u2019)\\]]*\\s+")
 _SPACE = re.compile(r"\s+")
 
 
