@@ -408,7 +408,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             content = 'passages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER passages_insert AFTER INSERT ON passages BEGIN
-            INSERT INTO passage_index (rowid, user_id, file_id, body) VALUES (new.id, new.user_id, new.file_id, new.body);
+            INSERT INTO passage_index (rowid, user_id, file_id, body)
+            VALUES (new.id, new.user_id, new.file_id, new.body);
         END;
         CREATE TRIGGER passages_delete AFTER DELETE ON passages BEGIN
             INSERT INTO passage_index (passage_index, rowid, user_id, file_id, body)
