@@ -45,9 +45,11 @@ USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day f
 USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
 SETUP                      SETUP                    the hash of the first-run setup code (while no user exists)
 PASSAGES#<user_id>#<file_id>  P#<index>           a passage of an attached document: text, offsets, page (6-digit index)
-PASSAGES#<user_id>#<file_id>  INDEX#<n>           chunk n of the document's keyword index (built at upload; compressed)
+PASSAGES#<user_id>#<file_id>  INDEX#<n>           shard n of the document's keyword index: the postings of the words
+                                                    that hash to n (built at upload; compressed)
+PASSAGES#<user_id>#<file_id>  LENGTHS             the words in each passage (for BM25; compressed)
 PASSAGES#<user_id>#<file_id>  VECTORS#<n>         chunk n of its passages' embeddings (float32 rows), when configured
-PASSAGES#<user_id>#<file_id>  META                how many passages, index and vector chunks; the vectors' dimensions
+PASSAGES#<user_id>#<file_id>  META                how many passages, index shards and vector chunks; the dimensions
 """
 
 from __future__ import annotations
@@ -258,11 +260,12 @@ def passage(index: int) -> str:
 
 PASSAGE_PREFIX = "P#"
 PASSAGES_META = "META"
+PASSAGE_LENGTHS = "LENGTHS"
 PASSAGE_INDEX_PREFIX = "INDEX#"
 PASSAGE_VECTORS_PREFIX = "VECTORS#"
 
 
-def passage_index_chunk(number: int) -> str:
+def passage_index_shard(number: int) -> str:
     return f"{PASSAGE_INDEX_PREFIX}{number:04d}"
 
 

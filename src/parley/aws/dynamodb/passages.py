@@ -1,16 +1,18 @@
 """Passages on DynamoDB, without a search service (nothing runs or costs while nobody asks).
 
-Each document is one partition (``keys.passages``): its passages as items, and the document's keyword index
-built once when the file is processed (``bm25.KeywordIndex``, compressed, cut into items under DynamoDB's
-400 KB limit), with its passages' embeddings when an embedding model is configured. A search reads the indexes of
-the attached documents (one Query each), ranks with BM25 in the function (and cosine similarity, fused), and
-reads only the passages it returns (one BatchGetItem). No passage is read or tokenized per query.
+Each document is one partition (``keys.passages``): its passages as items, and its keyword index built once when
+the file is processed (``bm25.KeywordIndex``): the words in each passage, and the postings cut into shards by a
+hash of the word, each compressed in an item of its own; with its passages' embeddings when an embedding model is
+configured. A search reads, of the attached documents, their META and lengths and only the shards that hold the
+prompt's words (BatchGetItem), ranks with BM25 in the function (and by cosine similarity, fused), and reads only
+the passages it returns. No passage is read or tokenized per query, and no index is rebuilt.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from parley.aws.dynamodb import keys
@@ -21,7 +23,17 @@ from parley.core.retrieval.fusion import reciprocal_rank_fusion
 from parley.core.retrieval.keywords import query_terms
 from parley.core.retrieval.vectors import cosine, pack, unpack
 
-CHUNK_BYTES = 350 * 1024  # of an index or vectors item: under the item limit with its keys and attributes
+CHUNK_BYTES = 350 * 1024  # of a vectors item: under the item limit with its keys and attributes
+
+Ranked = list[tuple[int, int, float]]  # (which document, passage index, score)
+
+
+@dataclass(frozen=True)
+class _Document:
+    file_id: str
+    index: bm25.KeywordIndex
+    vectors: bytes
+    dimensions: int
 
 
 class DynamoPassageIndex:
@@ -36,7 +48,8 @@ class DynamoPassageIndex:
         if any(p.index != position for position, p in enumerate(passages)):
             raise ValueError("a document's passages are numbered 0, 1, 2... in order")
         pk = keys.passages(user_id, file_id)
-        index, packed = await asyncio.to_thread(_build, passages, vectors)
+        shards = bm25.shard_count(len(passages))
+        lengths, index, packed = await asyncio.to_thread(_build, passages, vectors, shards)
         await self.delete_document(user_id, file_id)
         items: list[dict[str, Any]] = [
             {
@@ -50,9 +63,9 @@ class DynamoPassageIndex:
             }
             for p in passages
         ]
-        index_chunks = _cut(index)
-        vector_chunks = _cut(packed) if packed else []
-        items += [{"pk": pk, "sk": keys.passage_index_chunk(n), "data": c} for n, c in enumerate(index_chunks)]
+        vector_chunks = [packed[at : at + CHUNK_BYTES] for at in range(0, len(packed), CHUNK_BYTES)]
+        items.append({"pk": pk, "sk": keys.PASSAGE_LENGTHS, "data": lengths})
+        items += [{"pk": pk, "sk": keys.passage_index_shard(n), "data": shard} for n, shard in enumerate(index)]
         items += [{"pk": pk, "sk": keys.passage_vectors_chunk(n), "data": c} for n, c in enumerate(vector_chunks)]
         await self._table.put_many(items)
         # Written last: a search finds a document only once all of it is in.
@@ -62,7 +75,7 @@ class DynamoPassageIndex:
                 "sk": keys.PASSAGES_META,
                 "user_id": user_id,
                 "passages": len(passages),
-                "index_chunks": len(index_chunks),
+                "shards": shards,
                 "vector_chunks": len(vector_chunks),
                 "dimensions": len(vectors[0]) if vectors else 0,
             }
@@ -86,19 +99,18 @@ class DynamoPassageIndex:
         words = query_terms(query)
         if not file_ids or limit <= 0:
             return []
-        loaded = [await self._load(user_id, file_id, query_vector is not None) for file_id in file_ids]
-        documents = [(file_id, doc) for file_id, doc in zip(file_ids, loaded, strict=True) if doc is not None]
+        documents = await self._load(user_id, file_ids, words, query_vector is not None)
         if not documents:
             return []
         keyword, similar = await asyncio.to_thread(_rank, documents, words, query_vector, limit)
-        wanted = {(documents[which][0], index) for which, index, _ in keyword + similar}
+        wanted = {(documents[which].file_id, index) for which, index, _ in keyword + similar}
         found = await self._table.get_many((keys.passages(user_id, f), keys.passage(i)) for f, i in wanted)
         by_key = {(item["pk"], int(item["index"])): item for item in found}
 
-        def hits(ranked: list[tuple[int, int, float]]) -> list[PassageHit]:
+        def hits(ranked: Ranked) -> list[PassageHit]:
             out = []
             for which, index, score in ranked:
-                file_id = documents[which][0]
+                file_id = documents[which].file_id
                 item = by_key.get((keys.passages(user_id, file_id), index))
                 if item is not None:
                     out.append(PassageHit(_passage(file_id, item), score))
@@ -109,61 +121,69 @@ class DynamoPassageIndex:
             return reciprocal_rank_fusion([keyword_hits, similar_hits], limit)
         return keyword_hits or similar_hits
 
-    async def _load(self, user_id: str, file_id: str, with_vectors: bool) -> _Document | None:
-        pk = keys.passages(user_id, file_id)
-        meta = await self._table.get(pk, keys.PASSAGES_META)
-        if meta is None:
-            return None
-        index_data = await self._chunks(pk, keys.PASSAGE_INDEX_PREFIX)
-        vector_data = await self._chunks(pk, keys.PASSAGE_VECTORS_PREFIX) if with_vectors else b""
-        return _Document(
-            index=await asyncio.to_thread(bm25.KeywordIndex.from_bytes, index_data),
-            vectors=vector_data,
-            dimensions=int(meta.get("dimensions", 0)),
-        )
-
-    async def _chunks(self, pk: str, prefix: str) -> bytes:
-        items = await self._table.query_all("pk = :p AND begins_with(sk, :s)", {":p": pk, ":s": prefix})
-        return b"".join(_bytes(item["data"]) for item in items)  # in sk order, which is chunk order
+    async def _load(
+        self, user_id: str, file_ids: Sequence[str], words: Sequence[str], with_vectors: bool
+    ) -> list[_Document]:
+        """The attached documents that are indexed, in order, each with what the query needs of its index."""
+        metas = await self._table.get_many((keys.passages(user_id, f), keys.PASSAGES_META) for f in file_ids)
+        meta_of = {item["pk"]: item for item in metas}
+        wanted: list[tuple[str, str]] = []
+        for file_id in file_ids:
+            pk = keys.passages(user_id, file_id)
+            if pk in meta_of:
+                needed = {bm25.shard_of(word, int(meta_of[pk]["shards"])) for word in words}
+                wanted += [(pk, keys.PASSAGE_LENGTHS), *((pk, keys.passage_index_shard(n)) for n in sorted(needed))]
+        parts: dict[tuple[str, str], bytes] = {
+            (item["pk"], item["sk"]): _bytes(item["data"]) for item in await self._table.get_many(wanted)
+        }
+        documents = []
+        for file_id in file_ids:
+            pk = keys.passages(user_id, file_id)
+            meta = meta_of.get(pk)
+            lengths = parts.get((pk, keys.PASSAGE_LENGTHS))
+            if meta is None or lengths is None:
+                continue
+            shards = [blob for (owner, sk), blob in parts.items() if owner == pk and sk != keys.PASSAGE_LENGTHS]
+            index = await asyncio.to_thread(bm25.KeywordIndex.from_parts, lengths, shards)
+            vectors = b""
+            if with_vectors and int(meta.get("vector_chunks", 0)):
+                items = await self._table.query_all(
+                    "pk = :p AND begins_with(sk, :s)", {":p": pk, ":s": keys.PASSAGE_VECTORS_PREFIX}
+                )
+                vectors = b"".join(_bytes(item["data"]) for item in items)  # sk order is chunk order
+            documents.append(_Document(file_id, index, vectors, int(meta.get("dimensions", 0))))
+        return documents
 
     async def delete_document(self, user_id: str, file_id: str) -> None:
         pk = keys.passages(user_id, file_id)
-        meta = await self._table.get(pk, keys.PASSAGES_META)
-        if meta is not None:  # first: a search no longer finds the document while its items go
-            await self._table.delete(pk, keys.PASSAGES_META)
+        # META first: a search no longer finds the document while its items go.
+        await self._table.delete(pk, keys.PASSAGES_META)
         items = await self._table.query_all("pk = :p", {":p": pk})
         await self._table.delete_keys((pk, item["sk"]) for item in items)
 
 
-class _Document:
-    def __init__(self, index: bm25.KeywordIndex, vectors: bytes, dimensions: int) -> None:
-        self.index = index
-        self.vectors = vectors
-        self.dimensions = dimensions
-
-
-def _build(passages: Sequence[Passage], vectors: Sequence[Sequence[float]] | None) -> tuple[bytes, bytes]:
-    index = bm25.KeywordIndex.build(passages).to_bytes()
-    return index, b"".join(pack(v) for v in vectors) if vectors else b""
-
-
-def _cut(data: bytes) -> list[bytes]:
-    return [data[at : at + CHUNK_BYTES] for at in range(0, len(data), CHUNK_BYTES)] or [b""]
+def _build(
+    passages: Sequence[Passage], vectors: Sequence[Sequence[float]] | None, shards: int
+) -> tuple[bytes, list[bytes], bytes]:
+    index = bm25.KeywordIndex.build(passages)
+    packed = b"".join(pack(v) for v in vectors) if vectors else b""
+    return index.lengths_bytes(), index.shard_bytes(shards), packed
 
 
 def _rank(
-    documents: Sequence[tuple[str, _Document]], words: Sequence[str], query_vector: Sequence[float] | None, limit: int
-) -> tuple[list[tuple[int, int, float]], list[tuple[int, int, float]]]:
-    keyword = bm25.rank([doc.index for _, doc in documents], words, limit)
-    similar: list[tuple[int, int, float]] = []
+    documents: Sequence[_Document], words: Sequence[str], query_vector: Sequence[float] | None, limit: int
+) -> tuple[Ranked, Ranked]:
+    keyword = bm25.rank([doc.index for doc in documents], words, limit)
+    similar: Ranked = []
     if query_vector is not None:
-        for which, (_, doc) in enumerate(documents):
+        for which, doc in enumerate(documents):
             if doc.dimensions != len(query_vector) or not doc.vectors:
-                continue
+                continue  # vectors of another model (the embedding model was changed): no similarity to speak of
             row = doc.dimensions * 4
             for index in range(len(doc.vectors) // row):
-                vector = unpack(doc.vectors[index * row : (index + 1) * row])
-                similar.append((which, index, cosine(query_vector, vector)))
+                similar.append(
+                    (which, index, cosine(query_vector, unpack(doc.vectors[index * row : (index + 1) * row])))
+                )
         similar.sort(key=lambda hit: (-hit[2], hit[0], hit[1]))
         similar = similar[:limit]
     return keyword, similar

@@ -5,7 +5,9 @@ commonest English function words are left out: they would match every passage an
 
 from __future__ import annotations
 
-from parley.core.store.search_text import words
+import functools
+
+from parley.core.store.search_text import WORD, normal
 
 MAX_QUERY_TERMS = 48
 MAX_TERM_CHARS = 64
@@ -19,7 +21,11 @@ STOP_WORDS = frozenset(
 
 def terms(text: str) -> list[str]:
     """Every word of a passage, in order, in its normal form (stop words kept: they count in its length)."""
-    return [word for _, _, word in words(text) if len(word) <= MAX_TERM_CHARS]
+    return [word for match in WORD.finditer(text) if len(word := _normal(match.group())) <= MAX_TERM_CHARS]
+
+
+# Words repeat (a few are most of any text): each distinct one is normalized once.
+_normal = functools.lru_cache(maxsize=1 << 16)(normal)
 
 
 def query_terms(query: str) -> list[str]:
