@@ -19,6 +19,7 @@ from parley.core.retrieval.fusion import reciprocal_rank_fusion
 from parley.core.retrieval.keywords import query_terms
 from parley.core.retrieval.vectors import cosine, pack, unpack
 from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.search import fts_string
 
 # Column weights: the owner and file columns are only there to be matched, never to rank.
 _RANKED = """
@@ -56,13 +57,9 @@ def load_sqlite_vec(conn: sqlite3.Connection) -> bool:
 def fts_match(user_id: str, file_ids: Sequence[str], words: Sequence[str]) -> str:
     """The owner's passages of these files with any of the words. Every value is a quoted FTS5 string, so
     nothing a user types is FTS5 syntax."""
-    files = " OR ".join(_quoted(file_id) for file_id in file_ids)
-    alternatives = " OR ".join(_quoted(word) for word in words)
-    return f"user_id : {_quoted(user_id)} AND file_id : ({files}) AND body : ({alternatives})"
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+    files = " OR ".join(fts_string(file_id) for file_id in file_ids)
+    alternatives = " OR ".join(fts_string(word) for word in words)
+    return f"user_id : {fts_string(user_id)} AND file_id : ({files}) AND body : ({alternatives})"
 
 
 class SqlitePassageIndex:
