@@ -359,3 +359,40 @@ async def test_attachments_over_the_websocket(runtime, alice, files, blobs, fake
     assert events[0]["type"] == "start" and events[0]["citations"] == []
     assert events[-1]["type"] == "done"
     assert "the otter sleeps" in fake.chat_requests[-1].body["messages"][0]["content"]
+
+
+async def test_regenerating_reads_the_questions_files_again(runtime, client, alice, files, blobs, fake):
+    user_id, headers = alice
+    doc = await add_document(runtime, files, blobs, user_id, "recipe.txt", "Bake at 220 degrees for 35 minutes.")
+    first = (
+        await client.post("/api/chat", json={"prompt": "How long?", "attachments": [doc.id]}, headers=headers)
+    ).json()
+    conversation_id = first["conversation_id"]
+    asked = (await client.get(f"/api/conversations/{conversation_id}", headers=headers)).json()["messages"][0]
+    again = await client.post(
+        "/api/chat",
+        json={"prompt": "How long?", "conversation_id": conversation_id, "edit_message_id": asked["id"]},
+        headers=headers,
+    )
+    assert again.status_code == 200, again.text
+    assert "35 minutes" in fake.chat_requests[-1].body["messages"][0]["content"]
+    messages = (await client.get(f"/api/conversations/{conversation_id}", headers=headers)).json()["messages"]
+    assert messages[0]["id"] == asked["id"]  # the same question, answered again
+    assert len(messages[1]["sibling_ids"]) == 2
+
+
+async def test_a_deleted_document_leaves_the_later_turns_context(runtime, client, alice, files, blobs, fake):
+    user_id, headers = alice
+    kept = await add_document(runtime, files, blobs, user_id, "kept.txt", "Kept: the key is under the mat.")
+    gone = await add_document(runtime, files, blobs, user_id, "gone.txt", "Gone: the safe code is 1234.")
+    first = await client.post(
+        "/api/chat", json={"prompt": "Read both", "attachments": [kept.id, gone.id]}, headers=headers
+    )
+    content = fake.chat_requests[-1].body["messages"][0]["content"]
+    assert content.index("under the mat") < content.index("safe code")  # in the order attached
+    await files.delete_file(user_id, gone.id)
+    await client.post(
+        "/api/chat", json={"prompt": "And now?", "conversation_id": first.json()["conversation_id"]}, headers=headers
+    )
+    content = fake.chat_requests[-1].body["messages"][0]["content"]
+    assert "under the mat" in content and "safe code" not in content
