@@ -23,14 +23,26 @@ from typing import Any
 
 import uvloop
 
-from bench import coldstart, history, local_model, logins, memory, openai_api, streams, ttft, versus_open_webui
+from bench import (
+    coldstart,
+    history,
+    local_model,
+    logins,
+    memory,
+    openai_api,
+    retrieval,
+    streams,
+    ttft,
+    versus_open_webui,
+)
 from bench.harness import Benchmark, Context
 from bench.procs import ROOT, CpuWatch, raise_open_files_limit
 from bench.results import Figure, Report, Status, write
 from bench.services import PARLEY_LIMITS
 
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
-    module.BENCHMARK for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api)
+    module.BENCHMARK
+    for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api, retrieval)
 )
 # Against other products: large installs of their own (`make bench-peers`), so not part of `make bench`.
 PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK,)
