@@ -77,3 +77,19 @@ async def test_a_document_indexed_again_replaces_its_passages_and_delete_removes
     await stores.passages.delete_document(alice.id, "doc")
     assert await stores.passages.passages(alice.id, "doc") == []
     assert await stores.passages.search(alice.id, ["doc"], "sourdough", 5) == []
+
+
+async def test_on_sqlite_a_removed_users_passages_go_with_them(tmp_path):
+    from parley.config import Settings
+    from parley.core.store.registry import open_stores
+
+    async with open_stores("sqlite", Settings(data_dir=tmp_path)) as stores:
+        alice = await stores.users.create_user("alice", "h")
+        await stores.passages.add_document(alice.id, "doc", chunk_document("doc", ExtractedDocument(GARDEN)), None)
+        assert await stores.users.delete_user(alice.id)
+
+        def left(conn):
+            return conn.execute("SELECT count(*) FROM passage_index WHERE passage_index MATCH 'goldfish'").fetchone()[0]
+
+        assert await stores.passages.passages(alice.id, "doc") == []
+        assert await stores.passages._db.run(left) == 0  # the full-text index too
