@@ -2,65 +2,31 @@
 text reached the prompt (whole, or retrieved passages with their citations), framed as untrusted; files that are
 not the user's or not ready are refused before anything is saved; images only go to models that can see.
 
-The files service is another module's; until it is wired in, these tests keep file records and blobs in memory
-(``MemoryFiles``, ``MemoryBlobs``: the ``FileStore`` and ``FileBlobs`` protocols, nothing more) and index documents
-with the runtime's ``DocumentIndexer``, as processing does."""
+Files are put in place as processing leaves them (a record in the store, the text blob, the passages indexed by
+``DocumentIndexer``), without the extraction sandbox: its own tests cover it. Blobs are kept in memory
+(``MemoryBlobs``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
-import uuid
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from parley.config import Settings
 from parley.core.chat.file_context import FIRST_PASSAGES_INSTRUCTION, PASSAGES_INSTRUCTION, WHOLE_INSTRUCTION
-from parley.core.files.base import (
-    IMAGE,
-    TEXT,
-    ExtractedDocument,
-    FileKind,
-    FileStatus,
-    StoredFile,
-    blob_key,
-)
+from parley.core.files.base import IMAGE, TEXT, ExtractedDocument, FileKind, FileStatus, blob_key
+from parley.core.files.service import document_to_bytes
 from parley.core.providers.base import ModelInfo
+from parley.core.retrieval.indexer import DocumentIndexer
 from parley.runtime import build_models, open_runtime
 from parley.server.app import create_app
 from parley.testing.fake_openai import FakeOpenAI, Script
 from parley.testing.mock_provider import MockProvider, Reply
 from tests.conftest import FAST_ARGON2, PASSWORD
 from tests.test_routes_chat import parse_sse
-
-
-class MemoryFiles:
-    def __init__(self) -> None:
-        self.records: dict[str, StoredFile] = {}
-
-    async def create_file(self, user_id: str, name: str, size: int) -> StoredFile:
-        now = time.time()
-        file = StoredFile(uuid.uuid4().hex, user_id, name, size, FileStatus.UPLOADING, now, now)
-        self.records[file.id] = file
-        return file
-
-    async def get_file(self, user_id: str, file_id: str) -> StoredFile | None:
-        file = self.records.get(file_id)
-        return file if file is not None and file.user_id == user_id else None
-
-    async def list_files(self, user_id: str) -> list[StoredFile]:
-        return sorted((f for f in self.records.values() if f.user_id == user_id), key=lambda f: -f.created_at)
-
-    async def save_file(self, file: StoredFile) -> None:
-        self.records[file.id] = file
-
-    async def delete_file(self, user_id: str, file_id: str) -> bool:
-        return self.records.pop(file_id, None) is not None
-
-    async def user_totals(self, user_id: str) -> tuple[int, int]:
-        mine = [f for f in self.records.values() if f.user_id == user_id]
-        return len(mine), sum(f.size for f in mine)
 
 
 class MemoryBlobs:
@@ -102,11 +68,6 @@ def settings(tmp_path, fake) -> Settings:
 
 
 @pytest.fixture
-def files() -> MemoryFiles:
-    return MemoryFiles()
-
-
-@pytest.fixture
 def blobs() -> MemoryBlobs:
     return MemoryBlobs()
 
@@ -122,10 +83,15 @@ async def runtime(settings, files, blobs, seer):
     models = await build_models(settings, {})
     models.add_provider(seer, [ModelInfo(id="seer", provider=seer.name, vision=True)])
     try:
-        async with open_runtime(settings, models=models, files=files, blobs=blobs) as opened:
+        async with open_runtime(settings, models=models, file_blobs=blobs) as opened:
             yield opened
     finally:
         await models.aclose()
+
+
+@pytest.fixture
+def files(runtime):
+    return runtime.stores.files
 
 
 @pytest.fixture
@@ -148,21 +114,21 @@ async def alice(runtime, client):
 
 async def add_document(runtime, files, blobs, user_id, name, text, status=FileStatus.READY, pages=()):
     """A document as processing leaves it: its record, its text blob, its passages indexed."""
-    now = time.time()
-    file = StoredFile(uuid.uuid4().hex, user_id, name, len(text), status, now, now, "text/plain", FileKind.DOCUMENT)
+    file = await files.create_file(user_id, name, len(text))
     document = ExtractedDocument(text, tuple(pages))
-    await blobs.put(blob_key(user_id, file.id, TEXT), json.dumps({"text": text, "page_starts": pages}).encode())
-    count = await runtime.indexer.index(user_id, file.id, document)
-    await files.save_file(StoredFile(**{**vars(file), "text_chars": len(text), "passages": count}))
+    await blobs.put(blob_key(user_id, file.id, TEXT), document_to_bytes(document))
+    count = await DocumentIndexer(runtime.stores.passages).index(user_id, file.id, document)
+    file = dataclasses.replace(
+        file, status=status, media_type="text/plain", kind=FileKind.DOCUMENT, text_chars=len(text), passages=count
+    )
+    await files.save_file(file)
     return file
 
 
 async def add_image(files, blobs, user_id, data=b"\x89PNG fake bytes"):
-    now = time.time()
-    file = StoredFile(
-        uuid.uuid4().hex, user_id, "cat.png", len(data), FileStatus.READY, now, now, "image/png", FileKind.IMAGE
-    )
+    file = await files.create_file(user_id, "cat.png", len(data))
     await blobs.put(blob_key(user_id, file.id, IMAGE), data)
+    file = dataclasses.replace(file, status=FileStatus.READY, media_type="image/png", kind=FileKind.IMAGE)
     await files.save_file(file)
     return file
 
@@ -292,7 +258,7 @@ async def test_files_that_are_not_the_users_or_not_ready_are_refused_and_nothing
     bobs = await add_document(runtime, files, blobs, bob_id, "bob-secret.txt", "Bob's secret.")
     waiting = await add_document(runtime, files, blobs, user_id, "slow.pdf", "Not yet.", status=FileStatus.PROCESSING)
     broken = await add_document(runtime, files, blobs, user_id, "bad.pdf", "", status=FileStatus.ERROR)
-    await files.save_file(StoredFile(**{**vars(broken), "error": "The PDF is encrypted."}))
+    await files.save_file(dataclasses.replace(broken, error="The PDF is encrypted."))
     cases = [
         ([bobs.id], bobs.id),
         (["no-such-file"], "no-such-file"),
@@ -396,3 +362,23 @@ async def test_a_deleted_document_leaves_the_later_turns_context(runtime, client
     )
     content = fake.chat_requests[-1].body["messages"][0]["content"]
     assert "under the mat" in content and "safe code" not in content
+
+
+async def test_a_file_uploaded_through_the_api_is_indexed_once_and_retrieved(client, alice, fake):
+    from tests.test_routes_files import ready
+
+    _, headers = alice
+    fact = "The lighthouse keeper's cat is named Barnacle."
+    text = filler("weather", 40) + "\n\n" + fact + "\n\n" + filler("tides", 40)
+    sent = await client.post("/api/files", headers=headers, files={"file": ("log.txt", text.encode())})
+    assert sent.status_code == 201, sent.text
+    file = await ready(client, SimpleNamespace(headers=headers), sent.json()["id"])
+    assert file["status"] == "ready" and file["passages"] > 10
+    response = await client.post(
+        "/api/chat",
+        json={"prompt": "What is the lighthouse keeper's cat called?", "attachments": [file["id"]]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert any(fact in c["text"] for c in response.json()["citations"])
+    assert fact in fake.chat_requests[-1].body["messages"][0]["content"]

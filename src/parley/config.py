@@ -56,7 +56,10 @@ ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_WEB_DIR = "PARLEY_WEB_DIR"
 ENV_APP_NAME = "PARLEY_APP_NAME"
 ENV_MAX_IMPORT_BYTES = "PARLEY_MAX_IMPORT_BYTES"
+ENV_MAX_COMPLETION_BYTES = "PARLEY_MAX_COMPLETION_BYTES"
 ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
+ENV_MAX_FILE_BYTES = "PARLEY_MAX_FILE_BYTES"
+ENV_MAX_USER_FILE_BYTES = "PARLEY_MAX_USER_FILE_BYTES"
 ENV_EMBEDDING_MODEL = "PARLEY_EMBEDDING_MODEL"
 ENV_EMBEDDING_PROVIDER = "PARLEY_EMBEDDING_PROVIDER"
 ENV_EMBEDDING_BASE_URL = "PARLEY_EMBEDDING_BASE_URL"
@@ -194,6 +197,10 @@ class Settings:
     # Limits. The per-user ones are kept in the store, so they hold across processes (Lambda containers).
     max_body_bytes: int = 256 * 1024
     max_import_bytes: int = 512 * 1024 * 1024  # an uploaded file to import (its own limit, over max_body_bytes)
+    max_file_bytes: int = 25 * 1024 * 1024  # a file attached to prompts
+    max_user_file_bytes: int = 500 * 1024 * 1024  # all of a user's attached files together
+    # A /v1/chat/completions body, which may carry images as base64 data URLs (on AWS the function URL caps it at 6 MB).
+    max_completion_bytes: int = 20 * 1024 * 1024
     max_sockets_per_user: int = 16
     requests_per_minute: int = 600  # per user, HTTP requests and WebSocket messages; bursts of half that pass
     share_views_per_minute: int = 60  # per client address, reads of public share links; bursts of half that pass
@@ -219,6 +226,16 @@ class Settings:
     def imports_dir(self) -> Path:
         """Where uploaded files wait for their import job (private; each is removed when its job ends)."""
         return self.data_dir / "imports"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where attached files' bytes are kept locally (private): ``<user>/<file>/<blob>``."""
+        return self.data_dir / "files"
+
+    @property
+    def file_uploads_dir(self) -> Path:
+        """Where an attached file's upload is spooled while it arrives (private; removed once kept or refused)."""
+        return self.data_dir / "file-uploads"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -269,7 +286,10 @@ class Settings:
             ("web_dir", ENV_WEB_DIR, Path),
             ("app_name", ENV_APP_NAME, parse_app_name),
             ("max_import_bytes", ENV_MAX_IMPORT_BYTES, int),
+            ("max_completion_bytes", ENV_MAX_COMPLETION_BYTES, int),
             ("history_bucket", ENV_HISTORY_BUCKET, str),
+            ("max_file_bytes", ENV_MAX_FILE_BYTES, int),
+            ("max_user_file_bytes", ENV_MAX_USER_FILE_BYTES, int),
             ("embedding_model", ENV_EMBEDDING_MODEL, str),
             ("embedding_provider", ENV_EMBEDDING_PROVIDER, str.strip),
             ("embedding_base_url", ENV_EMBEDDING_BASE_URL, str),

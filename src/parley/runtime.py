@@ -26,7 +26,11 @@ from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
-from parley.core.files.base import FileBlobs, FileStore
+from parley.core.files.base import FileBlobs, FileLimits
+from parley.core.files.images import ImageProcessor, PillowImages
+from parley.core.files.local_blobs import LocalFileBlobs
+from parley.core.files.sandbox import SubprocessExtractor
+from parley.core.files.service import FileService
 from parley.core.history.importer import HistoryImporter
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.openai_api.completions import Completions
@@ -58,15 +62,20 @@ class Runtime:
     meter: UsageMeter
     usage: UsageReports
     shares: ShareService
-    indexer: DocumentIndexer  # what the files service hands a document's extracted text to
+    files: FileService
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher(settings.argon2, settings.hash_concurrency)
 
 
-def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None = None) -> AuthService:
+def build_auth(
+    settings: Settings, stores: Stores, hasher: PasswordHasher | None = None, *, file_blobs: FileBlobs | None = None
+) -> AuthService:
+    """Removing an account removes its attached files too: their records, passages and bytes in ``file_blobs``
+    (the home's; by default this machine's data directory)."""
     secret = load_or_create_secret(settings.jwt_secret, settings.jwt_secret_path)
+    files = build_files(settings, stores, file_blobs)
     return AuthService(
         stores,
         hasher=hasher or build_hasher(settings),
@@ -78,6 +87,7 @@ def build_auth(settings: Settings, stores: Stores, hasher: PasswordHasher | None
         ),
         throttle=build_throttle(settings, stores),
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
+        before_remove=files.delete_user_files,
     )
 
 
@@ -117,21 +127,16 @@ def build_chat(
     )
 
 
-def build_file_access(
-    settings: Settings, stores: Stores, files: FileStore, blobs: FileBlobs, embedder: Embedder | None
-) -> FileAccess:
-    """How chat turns read attached files, the same on both homes: records and blobs of the home, the store's
-    passage index, and the embedding model when one is configured."""
+def build_file_access(settings: Settings, stores: Stores, blobs: FileBlobs, embedder: Embedder | None) -> FileAccess:
+    """How chat turns read attached files, the same on both homes: the store's records and passages, the home's
+    blobs, and the embedding model when one is configured."""
     return FileAccess(
-        files=files,
+        files=stores.files,
         blobs=blobs,
         retriever=Retriever(stores.passages, embedder),
+        limits=build_file_limits(settings),
         document_share=settings.document_context_share,
     )
-
-
-def build_indexer(stores: Stores, embedder: Embedder | None) -> DocumentIndexer:
-    return DocumentIndexer(stores.passages, embedder)
 
 
 def build_upstream_policy(settings: Settings) -> UpstreamPolicy:
@@ -150,6 +155,7 @@ def build_completions(
     *,
     meter: UsageMeter | None = None,
     observer: RunObserver | None = None,
+    images: ImageProcessor | None = None,
 ) -> Completions:
     """The OpenAI-compatible endpoint's answers, on both edges."""
     return Completions(
@@ -160,6 +166,7 @@ def build_completions(
         meter=meter or UsageMeter(stores.usage),
         title_max_chars=settings.title_max_chars,
         observer=observer,
+        images=images,
     )
 
 
@@ -167,6 +174,38 @@ def build_import_runner(stores: Stores) -> ImportJobRunner:
     """Both homes run import jobs the same way: the local server in a task, the serverless worker on an event."""
     importer = HistoryImporter(stores.conversations, stores.messages, stores.imports)
     return ImportJobRunner(stores.import_jobs, importer)
+
+
+def build_file_limits(settings: Settings) -> FileLimits:
+    return FileLimits(max_file_bytes=settings.max_file_bytes, max_user_bytes=settings.max_user_file_bytes)
+
+
+def build_file_blobs(settings: Settings) -> FileBlobs:
+    """This machine's blobs, under the data directory: the local home's. The serverless home passes its bucket's
+    to ``open_runtime`` (and ``build_auth``) instead."""
+    return LocalFileBlobs(settings.files_dir)
+
+
+def build_files(
+    settings: Settings,
+    stores: Stores,
+    blobs: FileBlobs | None = None,
+    *,
+    images: ImageProcessor | None = None,
+    embedder: Embedder | None = None,
+) -> FileService:
+    """Attached files, on both homes (the server's routes, the serverless file worker, user removal). A document's
+    passages are indexed once, as it is processed, with ``embedder``'s vectors when there is one (by default the
+    configured embedding model's)."""
+    limits = build_file_limits(settings)
+    return FileService(
+        stores.files,
+        blobs or build_file_blobs(settings),
+        limits=limits,
+        extractor=SubprocessExtractor(limits),
+        images=images or PillowImages(),
+        indexer=DocumentIndexer(stores.passages, embedder if embedder is not None else build_embedder(settings)),
+    )
 
 
 def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
@@ -182,12 +221,10 @@ async def open_runtime(
     stores: Stores | None = None,
     env: Mapping[str, str] | None = None,
     observer: RunObserver | None = None,
-    files: FileStore | None = None,
-    blobs: FileBlobs | None = None,
+    file_blobs: FileBlobs | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open stores and discover models (unless given), and build the services; ``observer`` watches every model
-    run (the server's metrics). ``files`` and ``blobs`` are where attached files are kept (without them, turns
-    refuse attachments)."""
+    run (the server's metrics); ``file_blobs`` is where attached files' bytes live (default: the data directory)."""
     async with AsyncExitStack() as stack:
         if stores is None:
             stores = await stack.enter_async_context(open_stores(settings.store, settings))
@@ -199,10 +236,13 @@ async def open_runtime(
         embedder = build_embedder(settings)
         if embedder is not None:
             stack.push_async_callback(embedder.aclose)
-        access = build_file_access(settings, stores, files, blobs, embedder) if files and blobs else None
+        file_blobs = file_blobs or build_file_blobs(settings)
+        access = build_file_access(settings, stores, file_blobs, embedder)
         chat = build_chat(settings, stores, models, meter=meter, observer=observer, files=access)
         stack.push_async_callback(chat.aclose)
-        completions = build_completions(settings, stores, models, meter=meter, observer=observer)
+        # One image processor for uploads and /v1 alike: its bound on images decoded at once is the process's.
+        images = PillowImages()
+        completions = build_completions(settings, stores, models, meter=meter, observer=observer, images=images)
         stack.push_async_callback(completions.aclose)
         api_keys = ApiKeys(stores.api_keys, stores.users)
         stack.push_async_callback(api_keys.aclose)
@@ -210,7 +250,7 @@ async def open_runtime(
         yield Runtime(
             settings=settings,
             stores=stores,
-            auth=build_auth(settings, stores, hasher),
+            auth=build_auth(settings, stores, hasher, file_blobs=file_blobs),
             setup=build_setup(stores, hasher),
             signup=build_signup(settings, stores, hasher),
             models=models,
@@ -220,7 +260,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
-            indexer=build_indexer(stores, embedder),
+            files=build_files(settings, stores, file_blobs, images=images, embedder=embedder),
         )
 
 

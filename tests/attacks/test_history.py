@@ -51,8 +51,10 @@ async def import_file(player: Player, content: bytes, name: str) -> dict:
     raise AssertionError(f"the import of {name} did not end")
 
 
-async def send_two_gigabytes(player: Player, *, declare_length: bool) -> tuple[int | None, int]:
-    """POST a 2 GB multipart body to the upload route, a megabyte at a time; the status (None: the server closed
+async def send_two_gigabytes(
+    player: Player, *, declare_length: bool, path: str = "/api/imports"
+) -> tuple[int | None, int]:
+    """POST a 2 GB multipart body to an upload route, a megabyte at a time; the status (None: the server closed
     the connection on it) and how many bytes went before it stopped taking them."""
     sent = 0
     two_gb = 2 * 1024**3
@@ -68,7 +70,7 @@ async def send_two_gigabytes(player: Player, *, declare_length: bool) -> tuple[i
     if declare_length:
         headers["content-length"] = str(two_gb + 200)
     try:
-        response = await player.http.post("/api/imports", headers=headers, content=body())
+        response = await player.http.post(path, headers=headers, content=body())
     except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError):
         return None, sent  # answered and closed while the body was still coming: refused just the same
     return response.status_code, sent

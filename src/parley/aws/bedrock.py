@@ -2,6 +2,9 @@
 
 boto3 is blocking, so the stream is read in a worker thread and handed to the event loop chunk by chunk;
 closing the stream early stops reading it. The client is injected (tests pass a fake one).
+
+Images in a user message go as Converse image blocks (raw bytes; boto3 encodes them), before the text, as
+Anthropic advises. Which models take them is known from their id (``BEDROCK_VISION``) unless the models file says.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from parley.core.providers.base import (
     Chunk,
     FinishChunk,
     GenerationParams,
+    ImageInput,
     ModelInfo,
     ParamRange,
     ParamRanges,
@@ -30,9 +34,11 @@ from parley.core.providers.base import (
     Usage,
     UsageChunk,
 )
-from parley.core.providers.endpoints import Endpoint
+from parley.core.providers.endpoints import Endpoint, ModelEntry
 from parley.core.providers.registry import provider_type
+from parley.core.providers.vision import VisionTable, image_bytes, sees
 from parley.errors import (
+    ParleyError,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
@@ -59,6 +65,25 @@ _ERRORS: dict[str, type[ProviderError]] = {
     "ModelNotReadyException": ProviderUnavailable,
     "ModelTimeoutException": ProviderTimeout,
 }
+# Model ids as Bedrock names them; a cross-region inference profile's prefix ("us.", "eu.", "global."...) and an
+# ARN's path are taken off first. The first matching row decides; other models are taken to be blind.
+BEDROCK_VISION: VisionTable = (
+    ("anthropic.claude-3-5-haiku*", False),
+    ("anthropic.claude-instant*", False),
+    ("anthropic.claude-v2*", False),
+    ("anthropic.claude-*", True),  # Claude 3 and later
+    ("amazon.nova-lite*", True),
+    ("amazon.nova-pro*", True),
+    ("amazon.nova-premier*", True),
+    ("amazon.nova-2-lite*", True),
+    ("meta.llama3-2-11b*", True),
+    ("meta.llama3-2-90b*", True),
+    ("meta.llama4*", True),
+    ("mistral.pixtral*", True),
+)
+_INFERENCE_PROFILE_PREFIXES = ("us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.", "global.")
+# Converse's image formats, by the media type Parley's image processing gives.
+_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp", "image/gif": "gif"}
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 _DONE = object()
 
@@ -72,16 +97,39 @@ def _mapped(error: Exception) -> ProviderError:
     return ProviderUnavailable()
 
 
+def bedrock_sees(model_id: str) -> bool:
+    name = model_id.rsplit("/", 1)[-1].lower()  # an ARN: ...:inference-profile/us.anthropic.claude-...
+    for prefix in _INFERENCE_PROFILE_PREFIXES:
+        if name.startswith(prefix):
+            name = name.removeprefix(prefix)
+            break
+    return sees(name, BEDROCK_VISION)
+
+
 class BedrockProvider:
-    def __init__(self, client: Any, models: Sequence[str], *, name: str = "bedrock", context_window: int = 32_000):
+    def __init__(
+        self,
+        client: Any,
+        models: Sequence[str | ModelEntry],
+        *,
+        name: str = "bedrock",
+        context_window: int = 32_000,
+    ):
         self.name = name
         self._client = client
-        self._models = list(models)
+        self._models = [ModelEntry(id=model) if isinstance(model, str) else model for model in models]
         self._context_window = context_window
 
     async def list_models(self) -> list[ModelInfo]:
         return [
-            ModelInfo(id=model, provider=self.name, context_window=self._context_window, ranges=_RANGES)
+            ModelInfo(
+                id=model.id,
+                provider=self.name,
+                context_window=model.context_window or self._context_window,
+                display_name=model.display_name,
+                ranges=_RANGES,
+                vision=bedrock_sees(model.id) if model.vision is None else model.vision,
+            )
             for model in self._models
         ]
 
@@ -90,7 +138,7 @@ class BedrockProvider:
     ) -> AsyncGenerator[Chunk, None]:
         request: dict[str, Any] = {
             "modelId": model,
-            "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in messages if m.role != "system"],
+            "messages": [_converse_message(m) for m in messages if m.role != "system"],
             "inferenceConfig": {
                 "maxTokens": params.max_tokens,
                 "temperature": params.temperature,
@@ -145,6 +193,26 @@ class BedrockProvider:
         return None
 
 
+def _converse_message(message: ChatMessage) -> dict[str, Any]:
+    if not message.images:
+        return {"role": message.role, "content": [{"text": message.content}]}
+    if message.role != "user":
+        raise ParleyError(f"Images can only be sent in a user message, not a {message.role} message.")
+    content: list[dict[str, Any]] = [_image_block(image) for image in message.images]
+    if message.content:  # Converse refuses an empty text block
+        content.append({"text": message.content})
+    return {"role": "user", "content": content}
+
+
+def _image_block(image: ImageInput) -> dict[str, Any]:
+    data = image_bytes(image)
+    try:
+        fmt = _IMAGE_FORMATS[image.media_type]
+    except KeyError:
+        raise ParleyError(f"Bedrock cannot take an image of type {image.media_type!r}.") from None
+    return {"image": {"format": fmt, "source": {"bytes": data}}}
+
+
 def _chunks(event: dict[str, Any]) -> list[Chunk]:
     if "contentBlockDelta" in event:
         text = event["contentBlockDelta"].get("delta", {}).get("text")
@@ -162,6 +230,6 @@ def _chunks(event: dict[str, Any]) -> list[Chunk]:
 def bedrock_provider(endpoint: Endpoint, settings: Settings) -> Provider:
     return BedrockProvider(
         aws_client("bedrock-runtime", settings),
-        [model.id for model in endpoint.models],
+        endpoint.models,
         name=endpoint.name,
     )

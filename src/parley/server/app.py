@@ -17,6 +17,7 @@ from parley.background import in_background
 from parley.config import Settings
 from parley.core.auth.setup import setup_link
 from parley.core.chat.observer import Observers
+from parley.core.files.background import BackgroundProcessing
 from parley.runtime import (
     Runtime,
     build_import_runner,
@@ -26,6 +27,7 @@ from parley.runtime import (
     open_runtime,
 )
 from parley.server.errors import install_error_handlers
+from parley.server.file_transfer import FileTransfer, LocalFileTransfer
 from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.metrics import ServerMetrics
 from parley.server.metrics import install as install_metrics
@@ -37,6 +39,7 @@ from parley.server.routes import (
     auth,
     chat,
     conversations,
+    files,
     health,
     history,
     models,
@@ -52,7 +55,7 @@ from parley.server.routes import (
 )
 from parley.server.sessions import SessionWatcher
 from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
-from parley.server.uploads import MULTIPART_OVERHEAD, is_upload
+from parley.server.uploads import MULTIPART_OVERHEAD, is_file_upload, is_upload
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ def create_app(
     metrics: ServerMetrics | None = None,
     tracing: Tracing | None = None,
     history_transfer: HistoryTransfer | None = None,
+    file_transfer: FileTransfer | None = None,
 ) -> FastAPI:
     """The app; it opens its own runtime at start-up unless one is given (tests pass theirs, built with
     ``metrics`` and ``tracing`` as its observers when they want them). Metrics are served when a metrics token
@@ -93,7 +97,8 @@ def create_app(
 
     ``check_host=False`` behind API Gateway, which answers only to its own domain names: there the Host the
     function sees is API Gateway's, never one a page could have rebound. ``history_transfer`` is how exports are
-    fetched and imports uploaded (default: through this server)."""
+    fetched and imports uploaded (default: through this server); ``file_transfer`` is where attached files are
+    uploaded (default: to this server, which processes them in background tasks)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,17 +106,19 @@ def create_app(
             async with in_background(app.state.sessions.run()):
                 yield
             await _close_transfer(app)
+            await app.state.file_processing.aclose()
             return
         observer = Observers(*(watcher for watcher in (metrics, tracing) if watcher is not None))
         async with AsyncExitStack() as stack:
             if tracing is not None:
                 stack.callback(tracing.shutdown)  # last: spans of the answers cut at shutdown are sent too
             opened = await stack.enter_async_context(open_runtime(settings, observer=observer))
-            _attach(app, settings, opened, history_transfer)
+            _attach(app, settings, opened, history_transfer, file_transfer)
             await _announce(opened, settings)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
             await _close_transfer(app)
+            await app.state.file_processing.aclose()  # a file cut short stays processing: its owner may delete it
 
     if metrics is None and settings.metrics_token:
         metrics = ServerMetrics()
@@ -128,7 +135,7 @@ def create_app(
         redoc_url=None,
     )
     if runtime is not None:
-        _attach(app, settings, runtime, history_transfer)
+        _attach(app, settings, runtime, history_transfer, file_transfer)
     for routes in (
         health,
         auth,
@@ -137,6 +144,7 @@ def create_app(
         models,
         conversations,
         history,
+        files,
         shares,
         search,
         preferences,
@@ -155,7 +163,11 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        route_limits=[(is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD)],
+        route_limits=[
+            (is_file_upload, settings.max_file_bytes + MULTIPART_OVERHEAD),  # first: the attached files' own cap
+            (is_upload, settings.max_import_bytes + MULTIPART_OVERHEAD),
+            (openai_api.is_completion, settings.max_completion_bytes),
+        ],
     )
     if metrics is not None and settings.metrics_token:
         install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
@@ -164,11 +176,19 @@ def create_app(
     return app
 
 
-def _attach(app: FastAPI, settings: Settings, runtime: Runtime, transfer: HistoryTransfer | None) -> None:
+def _attach(
+    app: FastAPI,
+    settings: Settings,
+    runtime: Runtime,
+    transfer: HistoryTransfer | None,
+    file_transfer: FileTransfer | None,
+) -> None:
     app.state.runtime = runtime
     app.state.history_transfer = transfer or LocalTransfer(
         build_import_runner(runtime.stores), max_import_bytes=settings.max_import_bytes
     )
+    app.state.file_transfer = file_transfer or LocalFileTransfer(max_file_bytes=settings.max_file_bytes)
+    app.state.file_processing = BackgroundProcessing(runtime.files)
     app.state.sessions = SessionWatcher(runtime.auth)
     app.state.rate_limit = build_rate_limit(settings, runtime.stores)
     app.state.share_rate_limit = build_share_rate_limit(settings, runtime.stores)

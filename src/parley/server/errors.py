@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parley import errors
 from parley.server.openai_errors import is_openai_path, openai_error_response, openai_status_and_code
 from parley.server.schemas import error_body
+from parley.server.uploads import is_upload
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ async def _parley_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.AuthError) and status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, errors.TooLarge):
-        headers["Connection"] = "close"  # the rest of an upload past its cap is not read: the connection ends
+    if isinstance(exc, errors.TooLarge) or is_upload(request.method, request.url.path):
+        # The rest of an upload that is refused (past its cap, or before a byte was read: another user's file) is
+        # not read: the connection ends, or the server would go on taking a body nobody wants.
+        headers["Connection"] = "close"
     if status >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
     if is_openai_path(request.url.path):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from parley.background import BackgroundTasks
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.store.base import ImportJob
 
@@ -59,7 +60,7 @@ class LocalTransfer:
         self._max_import_bytes = max_import_bytes
         self._clock = clock
         self._downloads: dict[str, _Download] = {}  # sha256 of a token -> whose archive, until when
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
         self._uploading: set[str] = set()  # jobs whose file is being uploaded or imported
         # Imports parse in threads; two at a time keeps the other users' requests answered.
         self._running = asyncio.Semaphore(2)
@@ -92,9 +93,7 @@ class LocalTransfer:
 
     def start_import(self, job: ImportJob, path: Path) -> None:
         """Import the spooled file in the background; the file is removed when the job ends."""
-        task = asyncio.create_task(self._import(job, path), name=f"import {job.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.start(self._import(job, path), name=f"import {job.id}")
 
     async def _import(self, job: ImportJob, path: Path) -> None:
         try:
@@ -106,13 +105,10 @@ class LocalTransfer:
 
     async def wait_idle(self) -> None:
         """Until every import started has ended (tests, and a clean shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.wait_idle()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self.wait_idle()
+        await self._tasks.aclose()
 
     def _forget_expired(self) -> None:
         now = self._clock()

@@ -53,7 +53,11 @@ def create_openai_app(settings: Settings, runtime: Runtime | None = None) -> Fas
     if settings.cloudfront_secret:
         app.add_middleware(OriginSecretMiddleware, secret=settings.cloudfront_secret)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits=[(openai_api.is_completion, settings.max_completion_bytes)],
+    )
     return app
 
 

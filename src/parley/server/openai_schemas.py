@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.core.openai_api.request import MAX_MESSAGES, MAX_STOP_CHARS, MAX_STOP_SEQUENCES, CompletionRequest
+from parley.core.openai_api.request import (
+    MAX_IMAGES,
+    MAX_MESSAGES,
+    MAX_STOP_CHARS,
+    MAX_STOP_SEQUENCES,
+    CompletionRequest,
+    image_from_url,
+)
 from parley.core.providers.base import ChatMessage, ModelInfo, Role
 from parley.errors import InvalidParameter
 
@@ -16,9 +23,15 @@ class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class ImageUrlIn(Lenient):
+    url: str
+    detail: str | None = Field(default=None, max_length=16)  # accepted and not used: the image is sent as it is
+
+
 class ContentPartIn(Lenient):
     type: str = Field(max_length=64)
     text: str | None = None
+    image_url: ImageUrlIn | str | None = None  # OpenAI's shape is {"url": ...}; some clients send the URL alone
 
 
 class MessageIn(Lenient):
@@ -31,13 +44,21 @@ class MessageIn(Lenient):
         if self.content is None or isinstance(self.content, str):
             return ChatMessage(role, self.content or "")
         texts = []
-        for part in self.content:
-            if part.type != "text" or part.text is None:
+        images = []
+        for number, part in enumerate(self.content):
+            if part.type == "text" and part.text is not None:
+                texts.append(part.text)
+            elif part.type == "image_url" and part.image_url is not None:
+                param = f"messages[{index}].content[{number}].image_url"
+                if role != "user":
+                    raise InvalidParameter(param, "Images can only be sent in user messages.")
+                url = part.image_url if isinstance(part.image_url, str) else part.image_url.url
+                images.append(image_from_url(url, param))
+            else:
                 raise InvalidParameter(
-                    f"messages[{index}].content", "Only text content parts are supported by this server."
+                    f"messages[{index}].content", "Only text and image_url content parts are supported by this server."
                 )
-            texts.append(part.text)
-        return ChatMessage(role, "".join(texts))
+        return ChatMessage(role, "".join(texts), images=tuple(images))
 
 
 class StreamOptionsIn(Lenient):
@@ -62,9 +83,13 @@ class ChatCompletionIn(Lenient):
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stops) > MAX_STOP_SEQUENCES or any(len(stop) > MAX_STOP_CHARS for stop in stops):
             raise InvalidParameter("stop", f"Up to {MAX_STOP_SEQUENCES} stop sequences of {MAX_STOP_CHARS} characters.")
+        parts = (part for message in self.messages if isinstance(message.content, list) for part in message.content)
+        if sum(part.type == "image_url" for part in parts) > MAX_IMAGES:  # counted before any is decoded
+            raise InvalidParameter("messages", f"At most {MAX_IMAGES} images can be sent in one request.")
+        messages = tuple(message.to_core(index) for index, message in enumerate(self.messages))
         return CompletionRequest(
             model=self.model,
-            messages=tuple(message.to_core(index) for index, message in enumerate(self.messages)),
+            messages=messages,
             temperature=self.temperature,
             top_p=self.top_p,
             # The newer name wins, as it does at OpenAI.

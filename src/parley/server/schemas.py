@@ -80,6 +80,7 @@ class ModelOut(BaseModel):
     provider: str
     context_window: int
     default: bool
+    vision: bool = Field(description="Whether the model takes images attached to a prompt.")
     parameters: dict[str, RangeOut]
 
     @classmethod
@@ -91,6 +92,7 @@ class ModelOut(BaseModel):
             provider=info.provider,
             context_window=info.context_window,
             default=info.id == default_id,
+            vision=info.vision,
             parameters={
                 "temperature": RangeOut.of(r.temperature),
                 "top_p": RangeOut.of(r.top_p),

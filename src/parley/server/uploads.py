@@ -1,8 +1,9 @@
-"""Import uploads: a multipart body streamed straight to a private file under the data directory, its ``file``
-field only, refused (413) as soon as it passes the cap. Never held in memory, never in the system temp dir.
+"""Uploads (a file to import, a file to attach): a multipart body streamed straight to a private file under the
+data directory, its ``file`` field only, refused (413) as soon as it passes the cap. Never held in memory, never in
+the system temp dir.
 
 These routes are the only ones that accept big bodies; ``UPLOAD_PATH`` is how the body-size middleware and the
-HTTP protocol's read deadline recognise them.
+HTTP protocol's read deadline recognise them (``FILE_UPLOAD_PATH`` the attached files', which have their own cap).
 """
 
 from __future__ import annotations
@@ -22,11 +23,29 @@ from starlette.requests import ClientDisconnect, Request
 from parley.core.private_files import private_directory, private_file
 from parley.errors import InvalidInput, TooLarge
 
-UPLOAD_PATH = re.compile(r"^/api/imports(/[0-9a-f]{32}/file)?$")
+FILE_UPLOAD_PATH = re.compile(r"^/api/files(/[0-9a-f]{32}/content)?$")
+UPLOAD_PATH = re.compile(rf"^/api/imports(/[0-9a-f]{{32}}/file)?$|{FILE_UPLOAD_PATH.pattern}")
 FILE_FIELD = "file"
 # What a multipart body adds around the file (boundaries, part headers) is allowed on top of the file's cap.
 MULTIPART_OVERHEAD = 64 * 1024
 _MAX_FILE_NAME = 200
+
+
+# The OpenAPI description of an upload route's body (``openapi_extra``): multipart, one file in the field ``file``.
+MULTIPART_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 def too_large_message(max_bytes: int) -> str:
@@ -35,6 +54,10 @@ def too_large_message(max_bytes: int) -> str:
 
 def is_upload(method: str, path: str) -> bool:
     return method == "POST" and UPLOAD_PATH.match(path) is not None
+
+
+def is_file_upload(method: str, path: str) -> bool:
+    return method == "POST" and FILE_UPLOAD_PATH.match(path) is not None
 
 
 @dataclass(frozen=True)

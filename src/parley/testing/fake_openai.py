@@ -6,6 +6,9 @@
         ...
         assert fake.chat_requests[-1].body["temperature"] == 0.2
 
+Models in ``vision_models`` take images (``image_url`` parts with ``data:`` URLs, as OpenAI's vision models do); the
+others answer an image with OpenAI's 400. ``fake.chat_requests[-1].images`` are the images a request carried.
+
 Every chat request takes the next enqueued ``Script``, or ``fake.script`` when the queue is empty.
 Other ways to run it:
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import enum
 import hashlib
@@ -69,6 +73,16 @@ class Script:
         return cls(status=status, retry_after=retry_after, error_message=message)
 
 
+@dataclass(frozen=True)
+class ReceivedImage:
+    """An ``image_url`` part of a chat request, decoded."""
+
+    message_index: int
+    media_type: str  # as the data URL declared it
+    data: bytes  # b"" when the URL was not a base64 data URL
+    url: str
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -80,6 +94,19 @@ class RecordedRequest:
     @property
     def authorization(self) -> str | None:
         return self.headers.get("authorization")
+
+    @property
+    def images(self) -> list[ReceivedImage]:
+        """The images of a chat request's messages, in order."""
+        messages = self.body.get("messages") if isinstance(self.body, dict) else None
+        found = []
+        for index, message in enumerate(messages if isinstance(messages, list) else ()):
+            content = message.get("content") if isinstance(message, dict) else None
+            for part in content if isinstance(content, list) else ():
+                if isinstance(part, dict) and part.get("type") == "image_url":
+                    url = str((part.get("image_url") or {}).get("url", ""))
+                    found.append(ReceivedImage(index, *_decode_data_url(url), url=url))
+        return found
 
 
 @dataclass
@@ -96,12 +123,15 @@ class FakeOpenAI:
         script: Script | None = None,
         *,
         models: Sequence[str] = ("fake-model",),
+        vision_models: Sequence[str] = (),
         embedding_models: Sequence[str] = ("fake-embed",),
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.script = script or Script()
+        self.vision_models = list(vision_models)  # offered too, and take images
+        self.models = [*models, *self.vision_models]  # chat requests for any other model get OpenAI's 404
         self.models = list(models)  # chat requests for any other model get OpenAI's 404
         self.embedding_models = list(embedding_models)
         self.api_key = api_key  # when set, requests without "Authorization: Bearer <api_key>" get a 401
@@ -254,6 +284,10 @@ class FakeOpenAI:
             message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
             await _send_json(writer, 404, _error_body(404, message))
             return True
+        if record.images and body["model"] not in self.vision_models:
+            message = "Invalid content type. image_url is only supported by certain models."
+            await _send_json(writer, 400, _error_body(400, message))
+            return True
         script = self._queue.popleft() if self._queue else self.script
         if script.status >= 400:
             headers = [] if script.retry_after is None else [("retry-after", f"{script.retry_after:g}")]
@@ -270,7 +304,7 @@ class FakeOpenAI:
             model=str(body["model"]),
             tokens=tokens,
             finish_reason=finish,
-            prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body["messages"] if isinstance(m, dict)),
+            prompt_tokens=sum(len(_text_of(m).split()) for m in body["messages"]),
         )
         watch = _ClientWatch(reader)
         try:
@@ -414,8 +448,27 @@ def _answer_tokens(script: Script, messages: list[Any]) -> Sequence[str]:
     if not script.echo:
         return list(script.tokens)
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    text = str(users[-1].get("content", "")) if users else ""
+    text = _text_of(users[-1]) if users else ""
     return re.findall(r"\s*\S+", text)
+
+
+def _text_of(message: Any) -> str:
+    """A message's text: its content string, or its text parts joined (image parts have none)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
+def _decode_data_url(url: str) -> tuple[str, bytes]:
+    """(media type, bytes) of a ``data:<type>;base64,<data>`` URL; ("", b"") for anything else."""
+    head, comma, payload = url.partition(",")
+    if not (url.startswith("data:") and comma and head.endswith(";base64")):
+        return "", b""
+    try:
+        return head[len("data:") : -len(";base64")], base64.b64decode(payload, validate=True)
+    except ValueError:
+        return "", b""
 
 
 def _error_body(status: int, message: str | None) -> dict[str, Any]:
@@ -479,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--model", action="append", dest="models", help="a model id to offer (repeatable)")
+    parser.add_argument(
+        "--vision-model", action="append", dest="vision_models", default=[], help="a model that takes images"
+    )
     parser.add_argument("--api-key", help="require this Bearer key")
     parser.add_argument("--answer", help="the answer's text, streamed word by word")
     parser.add_argument("--echo", action="store_true", help="answer with the last user message")
@@ -492,7 +548,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_delay=args.token_delay,
     )
     fake = FakeOpenAI(
-        script, models=args.models or ["fake-model"], api_key=args.api_key, host=args.host, port=args.port
+        script,
+        models=args.models or ["fake-model"],
+        vision_models=args.vision_models,
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
     )
     asyncio.run(_serve_until_signalled(fake))
 

@@ -42,6 +42,7 @@ class Call:
 class MockProvider:
     name: str = "mock"
     models: Sequence[str] = ("mock-model",)
+    vision_models: Sequence[str] = ()  # offered after ``models``; these take images
     context_window: int = 8192
     replies: list[Reply] = field(default_factory=list)
     history: list[Call] = field(default_factory=list)
@@ -51,7 +52,10 @@ class MockProvider:
         self.replies.extend(replies)
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=m, provider=self.name, context_window=self.context_window) for m in self.models]
+        return [
+            ModelInfo(id=m, provider=self.name, context_window=self.context_window, vision=m in self.vision_models)
+            for m in (*self.models, *self.vision_models)
+        ]
 
     async def stream(
         self, model: str, messages: Sequence[ChatMessage], params: GenerationParams

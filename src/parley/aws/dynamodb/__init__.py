@@ -18,6 +18,7 @@ from parley.aws.dynamodb.auth_state import (
     DynamoTokenRevocationStore,
 )
 from parley.aws.dynamodb.conversations import DynamoConversationStore
+from parley.aws.dynamodb.files import DynamoFileStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
 from parley.aws.dynamodb.passages import DynamoPassageIndex
@@ -40,7 +41,8 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
     shares = DynamoShareStore(table)
     conversations = DynamoConversationStore(table, search, shares)
     usage = DynamoUsageStore(table)
-    users = DynamoUserStore(table, conversations, usage, shares)
+    files = DynamoFileStore(table)
+    users = DynamoUserStore(table, conversations, usage, shares, files)
     return Stores(
         users=users,
         setup_codes=DynamoSetupCodeStore(table, users),
@@ -59,6 +61,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         imports=DynamoImportRecordStore(table),
         import_jobs=DynamoImportJobStore(table),
         shares=shares,
+        files=files,
         passages=DynamoPassageIndex(table),
     )
 

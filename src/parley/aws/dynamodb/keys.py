@@ -21,6 +21,8 @@ CONV#<conversation_id>     IDX#M#<message_id>#<word>
                                                     a word of a final message (gsi1: WORD#<user_id>#<word> /
                                                     <recency>#<conversation_id>#<message_id>): how often, a snippet
 CONV#<conversation_id>     IDX#T#<word>             a word of the conversation's title (gsi1 as above, no message id)
+USER#<user_id>             FILE#<file_id>           an attached file's record: name, size, status, what processing
+                                                    learned (listed, and totalled for the user's limits, by a query)
 USER#<user_id>             SHARE#<share_id>         the owner's record of a share, with its token's hash
                                                     (gsi1: SHARES#<user_id> / <created_at>#<share_id>)
 SHARE#<sha256 of token>    SHARE                    a share: title, owner, conversation, first 100 KB of the snapshot
@@ -93,6 +95,13 @@ def import_job(user_id: str, job_id: str) -> tuple[str, str]:
 
 def import_jobs_index(user_id: str) -> str:
     return f"IMPORTS#{user_id}"
+
+
+FILE_PREFIX = "FILE#"
+
+
+def file(user_id: str, file_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"{FILE_PREFIX}{file_id}"
 
 
 def messages(conversation_id: str) -> str:

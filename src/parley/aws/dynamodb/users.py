@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
+from parley.aws.dynamodb.files import DynamoFileStore
 from parley.aws.dynamodb.shares import DynamoShareStore
 from parley.aws.dynamodb.table import GSI1, Table, is_condition_failure
 from parley.core.store.base import User, new_user
@@ -57,11 +58,14 @@ def new_user_puts(user: User) -> list[tuple[dict[str, Any], str]]:
 
 
 class DynamoUserStore:
-    def __init__(self, table: Table, conversations: Any, usage: Any, shares: DynamoShareStore) -> None:
+    def __init__(
+        self, table: Table, conversations: Any, usage: Any, shares: DynamoShareStore, files: DynamoFileStore
+    ) -> None:
         self._table = table
         self._conversations = conversations
         self._usage = usage
         self._shares = shares
+        self._files = files
 
     async def create_user(
         self,
@@ -140,6 +144,7 @@ class DynamoUserStore:
         await self._shares.delete_all_for_user(user_id)  # first: a user who is removed leaves no public link
         await self._conversations.delete_all_for_user(user_id)
         await self._usage.delete_all_for_user(user_id)
+        await self._files.delete_all_for_user(user_id)  # the records: their blobs are the files service's
         imports = await self._table.query_all(
             "pk = :p AND begins_with(sk, :i)", {":p": keys.user(user_id)[0], ":i": keys.USER_IMPORTS_PREFIX}
         )

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from parley.core.auth.passwords import PasswordHasher
@@ -66,8 +66,12 @@ class AuthService:
         throttle: LoginThrottle,
         ticket_ttl_seconds: int,
         clock: Callable[[], float] = time.time,
+        before_remove: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_remove(user_id)`` runs before an account is deleted: what the user keeps outside the store
+        (attached files' bytes) goes first, so a failure leaves an account that can be removed again."""
         self._users = stores.users
+        self._before_remove = before_remove
         self._revoked = stores.revoked_tokens
         self._tickets = stores.tickets
         self._sessions = SessionCheck(stores)
@@ -150,7 +154,7 @@ class AuthService:
 
     async def remove_user(self, username: str) -> None:
         user = await self._require_user(username)
-        await self._users.delete_user(user.id)
+        await self._delete(user)
 
     async def approve_user(self, username: str) -> None:
         """Let a signed-up account log in."""
@@ -160,6 +164,11 @@ class AuthService:
     async def reject_user(self, username: str) -> None:
         """Remove a signed-up account that was never approved."""
         user = await self._require_pending(username)
+        await self._delete(user)
+
+    async def _delete(self, user: User) -> None:
+        if self._before_remove is not None:
+            await self._before_remove(user.id)
         await self._users.delete_user(user.id)
 
     async def _require_pending(self, username: str) -> User:

@@ -13,7 +13,6 @@ its user messages); an image is sent with the message it was attached to only.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from parley.core.files.base import (
     StoredFile,
     blob_key,
 )
+from parley.core.files.service import document_from_bytes
 from parley.core.providers.base import ImageInput, ModelInfo
 from parley.core.retrieval.retriever import Retriever
 from parley.core.store.base import Message
@@ -220,8 +220,7 @@ class FileContext:
         if data is None:
             log.warning("attached document %s has no text blob", file_id)
             return None
-        raw = json.loads(data)
-        return ExtractedDocument(str(raw["text"]), tuple(int(start) for start in raw.get("page_starts", ())))
+        return document_from_bytes(data)
 
 
 def _frame(instruction: str, documents: Sequence[tuple[StoredFile, str]]) -> str:

@@ -46,6 +46,7 @@ class StoredFile:
     passages: int = 0  # passages indexed for retrieval (documents)
     width: int | None = None  # pixels of the re-encoded image (images)
     height: int | None = None
+    text_truncated: bool = False  # the text was longer than ``FileLimits.max_text_chars``: only its start is kept
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class FileLimits:
     max_attachments: int = 10  # per prompt
     extract_seconds: float = 60.0  # a file whose text takes longer is refused (a parser bomb)
     max_text_chars: int = 5_000_000  # extracted text beyond this is cut, and the file says so
+    extract_memory_bytes: int = 1024 * 1024 * 1024  # address space of the extraction process (a parser bomb)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class FileStore(Protocol):
         """Newest first."""
 
     async def save_file(self, file: StoredFile) -> None:
-        """Write a record's status and what processing learned (only the file's processor writes it)."""
+        """Write a record's status and what processing learned (only the file's processor writes it); a record
+        deleted meanwhile stays deleted."""
 
     async def delete_file(self, user_id: str, file_id: str) -> bool: ...
 

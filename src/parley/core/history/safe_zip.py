@@ -72,6 +72,23 @@ def open_archive(path: Path, limits: ImportLimits) -> Iterator[SafeZip]:
         yield SafeZip(archive, limits)
 
 
+def check_declared_sizes(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
+    """Refuse a zip before any member is inflated: too many members, an encrypted one, one that declares more than
+    its share (``_allowed_bytes``), or all together more than ``limits.max_uncompressed_bytes``. Python's zip reader
+    never inflates a member past its declared size, so what is declared bounds what is read."""
+    infos = archive.infolist()
+    if len(infos) > limits.max_zip_entries:
+        raise InvalidInput(f"The zip holds more than {limits.max_zip_entries:,} files.")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise InvalidInput("The zip is encrypted.")
+        _check_declared(info, limits)
+        total += info.file_size
+    if total > limits.max_uncompressed_bytes:
+        raise InvalidInput("The zip would inflate to more than this server accepts (a zip bomb?).")
+
+
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)

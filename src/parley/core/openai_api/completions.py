@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parley.core.auth.api_keys import KeyHolder
 from parley.core.chat.context import estimate_tokens, title_from_prompt
@@ -24,14 +24,23 @@ from parley.core.chat.observer import RunObserver
 from parley.core.chat.params import ChatParams, resolve_generation_params
 from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.files.images import ImageProcessor, PillowImages, estimate_image_tokens
 from parley.core.openai_api.request import CompletionRequest
 from parley.core.openai_api.stop_sequences import StopScanner
-from parley.core.providers.base import FinishChunk, GenerationParams, ModelInfo, TextChunk, Usage, UsageChunk
+from parley.core.providers.base import (
+    FinishChunk,
+    GenerationParams,
+    ImageInput,
+    ModelInfo,
+    TextChunk,
+    Usage,
+    UsageChunk,
+)
 from parley.core.providers.registry import ModelRegistry, RegisteredModel
 from parley.core.store.base import ConversationStore, MessageLog, MessageStatus
 from parley.core.store.parts import text_parts
 from parley.core.usage.meter import Reservation, UsageMeter
-from parley.errors import InvalidInput, ParleyError
+from parley.errors import InvalidImage, InvalidInput, InvalidParameter, ParleyError
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +57,13 @@ class CompletionOutcome:
     error: ParleyError | None = None
 
 
+def estimate_prompt_tokens(request: CompletionRequest) -> int:
+    text = sum(estimate_tokens(message.content) for message in request.messages)
+    return text + request.image_tokens
+
+
 def estimate_usage(request: CompletionRequest, text: str) -> Usage:
-    prompt = sum(estimate_tokens(message.content) for message in request.messages)
-    return Usage(prompt_tokens=prompt, completion_tokens=(len(text) + 2) // 3)
+    return Usage(prompt_tokens=estimate_prompt_tokens(request), completion_tokens=(len(text) + 2) // 3)
 
 
 class CompletionRun:
@@ -84,7 +97,7 @@ class CompletionRun:
     async def deltas(self) -> AsyncGenerator[str, None]:
         """The answer's text. Its tokens are reserved against the user's budget before the model runs
         (BudgetExceeded, before any text, when it is used up), and settled when it ends."""
-        prompt_tokens = sum(estimate_tokens(message.content) for message in self.request.messages)
+        prompt_tokens = estimate_prompt_tokens(self.request)
         self.reservation = await self._meter.reserve(self.holder.user.id, self._max_tokens, prompt_tokens)
         scanner = StopScanner(self.request.stop)
         text: list[str] = []
@@ -146,8 +159,10 @@ class Completions:
         meter: UsageMeter,
         title_max_chars: int,
         observer: RunObserver | None = None,
+        images: ImageProcessor | None = None,
     ) -> None:
         self._models = models
+        self._images = images or PillowImages()
         self._policy = policy
         self._meter = meter
         self._observer = observer
@@ -159,23 +174,42 @@ class Completions:
     def list_models(self) -> list[ModelInfo]:
         return self._models.list_models()
 
-    def start(self, holder: KeyHolder, request: CompletionRequest) -> CompletionRun:
-        """Check the request against its model (UnknownModel, InvalidInput); nothing runs until ``deltas`` is read."""
-        model = self._models.get(request.model)
+    async def start(self, holder: KeyHolder, request: CompletionRequest) -> CompletionRun:
+        """Check the request against its model (UnknownModel, ModelCannotSee, InvalidInput) and re-encode its images;
+        the model runs only when ``deltas`` is read."""
+        model = self._models.require_vision(request.model) if request.images else self._models.get(request.model)
         params = resolve_generation_params(
             ChatParams(temperature=request.temperature, top_p=request.top_p, max_tokens=request.max_tokens),
             model.info,
         )
         if not any(message.role == "user" for message in request.messages):
             raise InvalidInput("The messages must include at least one user message.")
-        prompt_tokens = sum(estimate_tokens(message.content) for message in request.messages)
-        if prompt_tokens > model.info.context_window:
+        if request.images:
+            request = await self._reencode_images(request)
+        if estimate_prompt_tokens(request) > model.info.context_window:
             raise InvalidInput(
                 f"The messages are too long for this model's context window ({model.info.context_window} tokens)."
             )
         return CompletionRun(
             holder, request, model, params, self._policy, self._ended, meter=self._meter, observer=self._observer
         )
+
+    async def _reencode_images(self, request: CompletionRequest) -> CompletionRequest:
+        """The request with every image checked and re-encoded (downscaled, metadata stripped; in a worker thread): an
+        image the client sent is never passed on as it came."""
+        messages = []
+        tokens = 0
+        for index, message in enumerate(request.messages):
+            images = []
+            for image in message.images:
+                try:
+                    processed = await self._images.prepare(image.data, image.media_type)
+                except InvalidImage as exc:
+                    raise InvalidParameter(f"messages[{index}].content", exc.message) from None
+                images.append(ImageInput(image.file_id, processed.media_type, processed.data))
+                tokens += estimate_image_tokens(processed.width, processed.height)
+            messages.append(replace(message, images=tuple(images)))
+        return replace(request, messages=tuple(messages), image_tokens=tokens)
 
     def _ended(self, run: CompletionRun) -> None:
         # Settled in a task of its own: the client is not kept waiting, and a client that left (the reader is

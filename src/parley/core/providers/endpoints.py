@@ -7,9 +7,10 @@ A models file lists endpoints, each served by a provider type from the registry:
     type = "openai"                      # any registered provider type
     base_url = "http://127.0.0.1:11434/v1"
     api_key_env = "OLLAMA_API_KEY"       # optional: the variable holding its key
-    models = ["llama3.2", { id = "qwen2.5", context_window = 32768 }]   # empty: discover
+    models = ["llama3.2", { id = "qwen2.5", context_window = 32768 }, { id = "my-vlm", vision = true }]
 
-An endpoint with no ``models`` list asks the server's ``/models`` endpoint.
+An endpoint with no ``models`` list asks the server's ``/models`` endpoint. ``vision`` says whether a model takes
+images; without it, known model families are recognised by id (``parley.core.providers.vision``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ModelEntry:
     id: str
     context_window: int | None = None
     display_name: str = ""
+    vision: bool | None = None  # None: as the provider knows the model id
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,13 @@ def _parse_model(raw: Any, path: Path, endpoint: str) -> ModelEntry:
         return ModelEntry(id=raw)
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
         window = raw.get("context_window")
+        vision = raw.get("vision")
+        if vision is not None and not isinstance(vision, bool):
+            raise ConfigError(f"{path}: model {raw['id']!r} of endpoint {endpoint!r}: 'vision' must be true or false")
         return ModelEntry(
             id=raw["id"],
             context_window=int(window) if window is not None else None,
             display_name=str(raw.get("display_name", "")),
+            vision=vision,
         )
     raise ConfigError(f"{path}: endpoint {endpoint!r} has a model entry that is neither a name nor a table with 'id'")

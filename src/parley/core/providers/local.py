@@ -46,7 +46,7 @@ from parley.core.providers.base import (
 from parley.core.providers.endpoints import Endpoint
 from parley.core.providers.local_process import ModelProcess, Reply, describe_exit
 from parley.core.providers.registry import provider_type
-from parley.errors import ConfigError, ModelCrashed, ProviderError, UnknownModel
+from parley.errors import ConfigError, ModelCannotSee, ModelCrashed, ProviderError, UnknownModel
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,7 @@ class LocalProvider:
             context_window=self._context_window,
             display_name=DISPLAY_NAME,
             ranges=ParamRanges(max_tokens=MAX_TOKENS),
+            vision=False,  # a text-only model
         )
 
     async def list_models(self) -> list[ModelInfo]:
@@ -235,6 +236,8 @@ class LocalProvider:
     ) -> AsyncGenerator[Chunk, None]:
         if model != MODEL_ID:
             raise UnknownModel(f"Model {model!r} is not available.")
+        if any(message.images for message in messages):
+            raise ModelCannotSee(DISPLAY_NAME)
         process = await self._ensure_process()
         job = _Generation(id=next(self._ids), process=process, loop=asyncio.get_running_loop())
         with self._jobs_lock:

@@ -16,6 +16,7 @@ chat core enforces those timeouts precisely.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import time
@@ -23,7 +24,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Final
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
 
 from parley.config import Settings
 from parley.core.providers.base import (
@@ -39,7 +40,9 @@ from parley.core.providers.base import (
 )
 from parley.core.providers.endpoints import Endpoint
 from parley.core.providers.registry import provider_type
+from parley.core.providers.vision import OPENAI_COMPATIBLE, image_bytes, sees
 from parley.errors import (
+    ParleyError,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
@@ -78,6 +81,7 @@ class OpenAICompatProvider:
                     provider=self.name,
                     context_window=entry.context_window or DEFAULT_CONTEXT_WINDOW,
                     display_name=entry.display_name,
+                    vision=sees(entry.id, OPENAI_COMPATIBLE) if entry.vision is None else entry.vision,
                 )
                 for entry in self._endpoint.models
             ]
@@ -86,7 +90,12 @@ class OpenAICompatProvider:
         except openai.APIError as exc:
             raise self._translate(exc, "listing models") from None
         return [
-            ModelInfo(id=model.id, provider=self.name, context_window=_context_window(model.model_extra or {}))
+            ModelInfo(
+                id=model.id,
+                provider=self.name,
+                context_window=_context_window(model.model_extra or {}),
+                vision=sees(model.id, OPENAI_COMPATIBLE),
+            )
             for model in page.data
         ]
 
@@ -183,11 +192,19 @@ def create_openai_provider(endpoint: Endpoint, settings: Settings) -> Provider:
 
 
 def _to_openai(message: ChatMessage) -> ChatCompletionMessageParam:
+    if message.images and message.role != "user":
+        raise ParleyError(f"Images can only be sent in a user message, not a {message.role} message.")
     if message.role == "system":
         return {"role": "system", "content": message.content}
     if message.role == "assistant":
         return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
+    if not message.images:
+        return {"role": "user", "content": message.content}
+    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        url = f"data:{image.media_type};base64,{base64.b64encode(image_bytes(image)).decode('ascii')}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return {"role": "user", "content": parts}
 
 
 def _context_window(extra: Mapping[str, Any]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from parley.config import Settings
 from parley.core.providers.base import ModelInfo, Provider
 from parley.core.providers.endpoints import Endpoint
-from parley.errors import ConfigError, ParleyError, UnknownModel
+from parley.errors import ConfigError, ModelCannotSee, ParleyError, UnknownModel
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,14 @@ class ModelRegistry:
             return self._models[model_id]
         except KeyError:
             raise UnknownModel(f"Model {model_id!r} is not available.") from None
+
+    def require_vision(self, model_id: str) -> RegisteredModel:
+        """The model, if it can see images; else ``ModelCannotSee`` naming it and a model here that can."""
+        model = self.get(model_id)
+        if not model.info.vision:
+            seeing = next((entry.info.label for entry in self._models.values() if entry.info.vision), None)
+            raise ModelCannotSee(model.info.label, seeing)
+        return model
 
     def list_models(self) -> list[ModelInfo]:
         return [entry.info for entry in self._models.values()]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from parley.core.files.base import PassageIndex
+from parley.core.files.base import FileStore, PassageIndex
 from parley.core.store.parts import ContentPart, text_of
 from parley.errors import InvalidInput
 
@@ -622,4 +622,5 @@ class Stores:
     imports: ImportRecordStore
     import_jobs: ImportJobStore
     shares: ShareStore
+    files: FileStore
     passages: PassageIndex

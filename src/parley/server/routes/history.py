@@ -29,7 +29,7 @@ from parley.server.history_schemas import (
 )
 from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.schemas import ErrorBody
-from parley.server.uploads import FILE_FIELD, spool_upload, too_large_message
+from parley.server.uploads import MULTIPART_FILE_BODY, spool_upload, too_large_message
 
 router = APIRouter(tags=["history"])
 
@@ -40,20 +40,6 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     **_ERRORS,
     400: {"model": ErrorBody},
     413: {"model": ErrorBody},
-}
-_MULTIPART_FILE = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": [FILE_FIELD],
-                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -150,7 +136,7 @@ async def download_export(
     return _archive_response(runtime, user_id)
 
 
-@router.post("/api/imports", status_code=202, responses=_UPLOAD_ERRORS, openapi_extra=_MULTIPART_FILE)
+@router.post("/api/imports", status_code=202, responses=_UPLOAD_ERRORS, openapi_extra=MULTIPART_FILE_BODY)
 async def upload_import(request: Request, principal: PrincipalDep, runtime: RuntimeDep) -> ImportJobOut:
     """Upload a file to import (multipart, field `file`): a Parley archive or another app's export. The import
     runs in the background; poll `GET /api/imports/{id}`."""
@@ -176,7 +162,7 @@ async def create_import_upload(
     )
 
 
-@router.post("/api/imports/{job_id}/file", status_code=202, responses=_UPLOAD_ERRORS, openapi_extra=_MULTIPART_FILE)
+@router.post("/api/imports/{job_id}/file", status_code=202, responses=_UPLOAD_ERRORS, openapi_extra=MULTIPART_FILE_BODY)
 async def upload_import_file(
     job_id: JobId, request: Request, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ImportJobOut:

@@ -23,12 +23,18 @@ from parley.server.openai_errors import openai_error_body, openai_status_and_cod
 from parley.server.openai_schemas import ChatCompletionIn, OpenAIErrorBody, model_object
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+COMPLETIONS_PATH = "/v1/chat/completions"
 
 _key_bearer = HTTPBearer(auto_error=False, description="A Parley API key (parley_...), made in the web app or CLI.")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": OpenAIErrorBody} for status in (400, 401, 404, 429, 500, 502, 503, 504)
 }
 _SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def is_completion(method: str, path: str) -> bool:
+    """A chat completions request, whose body has a limit of its own (``max_completion_bytes``): it may hold images."""
+    return method == "POST" and path == COMPLETIONS_PATH
 
 
 async def get_key_holder(
@@ -65,7 +71,7 @@ async def get_model(
 )
 async def chat_completions(body: ChatCompletionIn, holder: KeyHolderDep, runtime: RuntimeDep) -> object:
     request = body.to_core()
-    run = runtime.completions.start(holder, request)
+    run = await runtime.completions.start(holder, request)
     if not request.stream:
         return JSONResponse(completion_object(run, await run.collect()))
     deltas = run.deltas()

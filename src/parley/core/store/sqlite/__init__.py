@@ -13,6 +13,7 @@ from parley.core.store.sqlite import backup as _backup  # noqa: F401  (registers
 from parley.core.store.sqlite.api_keys import SqliteApiKeyStore
 from parley.core.store.sqlite.conversations import SqliteConversationStore
 from parley.core.store.sqlite.database import Database
+from parley.core.store.sqlite.files import SqliteFileStore
 from parley.core.store.sqlite.imports import SqliteImportJobStore, SqliteImportRecordStore
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.messages import SqliteMessageLog
@@ -55,6 +56,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             imports=SqliteImportRecordStore(db),
             import_jobs=SqliteImportJobStore(db),
             shares=SqliteShareStore(db),
+            files=SqliteFileStore(db),
             passages=SqlitePassageIndex(db),
         )
     finally:

@@ -385,6 +385,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Attached files: the record of each (its bytes are blobs under the data directory). Type and kind are
+        # learned from the bytes when the file is processed; deleting the user deletes the records.
+        "0015_files",
+        """
+        CREATE TABLE files (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            media_type TEXT NOT NULL DEFAULT '',
+            kind TEXT,
+            error TEXT,
+            text_chars INTEGER NOT NULL DEFAULT 0,
+            passages INTEGER NOT NULL DEFAULT 0,
+            width INTEGER,
+            height INTEGER,
+            text_truncated INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX files_by_user ON files (user_id, created_at);
+        """,
+    ),
+    (
         # Passages of attached documents, for retrieval: written once when a file is processed. ``passage_index``
         # is their FTS5 index (BM25), kept in step by triggers; the owner and the file are indexed columns, so a
         # search matches inside FTS5 only the passages of the documents attached. ``vector`` is the passage's
