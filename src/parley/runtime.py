@@ -127,13 +127,15 @@ def build_chat(
     )
 
 
-def build_file_access(settings: Settings, stores: Stores, blobs: FileBlobs, embedder: Embedder | None) -> FileAccess:
+def build_file_access(
+    settings: Settings, stores: Stores, blobs: FileBlobs | None = None, embedder: Embedder | None = None
+) -> FileAccess:
     """How chat turns read attached files, the same on both homes: the store's records and passages, the home's
-    blobs, and the embedding model when one is configured."""
+    blobs (by default this machine's data directory), and the embedding model when one is configured."""
     return FileAccess(
         files=stores.files,
-        blobs=blobs,
-        retriever=Retriever(stores.passages, embedder),
+        blobs=blobs or build_file_blobs(settings),
+        retriever=Retriever(stores.passages, embedder if embedder is not None else build_embedder(settings)),
         limits=build_file_limits(settings),
         document_share=settings.document_context_share,
     )
@@ -236,7 +238,6 @@ async def open_runtime(
         embedder = build_embedder(settings)
         if embedder is not None:
             stack.push_async_callback(embedder.aclose)
-        file_blobs = file_blobs or build_file_blobs(settings)
         access = build_file_access(settings, stores, file_blobs, embedder)
         chat = build_chat(settings, stores, models, meter=meter, observer=observer, files=access)
         stack.push_async_callback(chat.aclose)

@@ -132,7 +132,6 @@ class FakeOpenAI:
         self.script = script or Script()
         self.vision_models = list(vision_models)  # offered too, and take images
         self.models = [*models, *self.vision_models]  # chat requests for any other model get OpenAI's 404
-        self.models = list(models)  # chat requests for any other model get OpenAI's 404
         self.embedding_models = list(embedding_models)
         self.api_key = api_key  # when set, requests without "Authorization: Bearer <api_key>" get a 401
         self.requests: list[RecordedRequest] = []
