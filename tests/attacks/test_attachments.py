@@ -5,6 +5,8 @@ about a file it might be."""
 
 from __future__ import annotations
 
+import json
+
 from tests.attacks.targets import next_error, send_prompt
 
 MADE_UP = "0123456789abcdef0123456789abcdef"
@@ -40,3 +42,29 @@ async def test_attachments_that_are_not_the_users_files_are_refused_before_anyth
             assert error["code"] == "invalid_input", error
     assert (await player.http.get("/api/conversations")).json()["items"] == []
     assert target.upstream.chat_requests == []
+
+
+async def test_another_users_ready_file_is_refused_as_a_made_up_one_would_be(target, ledger):
+    from tests.attacks.test_files import processed
+
+    alice, bob = await target.player(), await target.player()
+    secret = b"The vault code is 0451. " * 200  # long enough for passages to be searched
+    file = await processed(alice, secret, "alice-secrets.txt")
+    assert file["status"] == "ready"
+    stolen = await bob.http.post("/api/chat", json={"prompt": "vault code?", "attachments": [file["id"]]})
+    made_up = await bob.http.post("/api/chat", json={"prompt": "vault code?", "attachments": [MADE_UP]})
+    ledger.attempt(target.path, "another user's file attached")
+    assert stolen.status_code == made_up.status_code == 400
+    assert stolen.json()["error"]["message"].replace(file["id"], "ID") == made_up.json()["error"]["message"].replace(
+        MADE_UP, "ID"
+    )
+    async with await bob.socket() as ws:
+        await send_prompt(ws, "vault code?", "b1", attachments=[file["id"]])
+        assert (await next_error(ws))["code"] == "invalid_input"
+    assert (await bob.http.get("/api/conversations")).json()["items"] == []
+    assert all(b"0451" not in json.dumps(r.body).encode() for r in target.upstream.chat_requests)
+    # Alice, whose file it is, is answered from it.
+    events = await alice.ask("vault code?", "a1", attachments=[file["id"]])
+    assert events[-1]["type"] == "done", events
+    assert "0451" in json.dumps(target.upstream.chat_requests[-1].body)
+    await alice.settled(events[0]["conversation_id"])
