@@ -31,6 +31,7 @@ from bench import (
     logins,
     memory,
     openai_api,
+    retrieval,
     streams,
     ttft,
     versus_open_webui,
@@ -42,7 +43,7 @@ from bench.services import PARLEY_LIMITS
 
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
     module.BENCHMARK
-    for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api, extraction)
+    for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api, extraction, retrieval)
 )
 # Against other products: large installs of their own (`make bench-peers`), so not part of `make bench`.
 PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK,)

@@ -44,6 +44,7 @@ TABLE_KEYS = {
     "share": keys.share("0f" * 32)[0],
     "share of its owner": keys.share_of_owner("u1", "s1")[0],
     "setup code": keys.setup_code()[0],
+    "passages of a document": keys.passages("u1", "f1"),
 }
 INDEX_KEYS = {
     "users": keys.USERS_INDEX,

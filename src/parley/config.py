@@ -61,6 +61,10 @@ ENV_HISTORY_BUCKET = "PARLEY_HISTORY_BUCKET"
 ENV_FILES_BUCKET = "PARLEY_FILES_BUCKET"
 ENV_MAX_FILE_BYTES = "PARLEY_MAX_FILE_BYTES"
 ENV_MAX_USER_FILE_BYTES = "PARLEY_MAX_USER_FILE_BYTES"
+ENV_EMBEDDING_MODEL = "PARLEY_EMBEDDING_MODEL"
+ENV_EMBEDDING_PROVIDER = "PARLEY_EMBEDDING_PROVIDER"
+ENV_EMBEDDING_BASE_URL = "PARLEY_EMBEDDING_BASE_URL"
+ENV_EMBEDDING_API_KEY = "PARLEY_EMBEDDING_API_KEY"
 
 SignupMode = Literal["off", "approval", "open"]
 
@@ -155,6 +159,17 @@ class Settings:
     context_budget_tokens: int = 6000
     max_prompt_chars: int = 32_000
     save_interval_seconds: float = 1.0
+    # Attached documents: an embedding model makes retrieval hybrid (vectors fused with BM25 keywords); without
+    # one (the default) it is keywords only, and nothing is downloaded. The provider is "openai" (any
+    # OpenAI-compatible /embeddings: OpenAI, Ollama, vLLM; base URL and key default to the chat ones) or
+    # "bedrock" (e.g. amazon.titan-embed-text-v2:0).
+    embedding_model: str | None = None
+    embedding_provider: str = "openai"
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    # Of the context budget, the share an attached document's whole text may take; past it, retrieval picks
+    # passages to fill that share.
+    document_context_share: float = 0.6
     # On SIGTERM, running answers may finish for this long before they are cut and saved as interrupted.
     shutdown_grace_seconds: float = 30.0
 
@@ -280,6 +295,10 @@ class Settings:
             ("files_bucket", ENV_FILES_BUCKET, str),
             ("max_file_bytes", ENV_MAX_FILE_BYTES, int),
             ("max_user_file_bytes", ENV_MAX_USER_FILE_BYTES, int),
+            ("embedding_model", ENV_EMBEDDING_MODEL, str),
+            ("embedding_provider", ENV_EMBEDDING_PROVIDER, str.strip),
+            ("embedding_base_url", ENV_EMBEDDING_BASE_URL, str),
+            ("embedding_api_key", ENV_EMBEDDING_API_KEY, str),
         ]
         for name, var, parse in readers:
             raw = env.get(var)

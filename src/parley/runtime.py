@@ -21,12 +21,12 @@ from parley.core.auth.setup import FirstRunSetup
 from parley.core.auth.signup import SignUp, SignupPolicy
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
+from parley.core.chat.file_context import FileAccess
 from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.files.base import FileBlobs, FileLimits
-from parley.core.files.hooks import DocumentIndexer, NoPassages
 from parley.core.files.images import ImageProcessor, PillowImages
 from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.files.sandbox import SubprocessExtractor
@@ -37,6 +37,9 @@ from parley.core.openai_api.completions import Completions
 from parley.core.providers.endpoints import endpoints_from_settings
 from parley.core.providers.registry import ModelRegistry, build_model_registry
 from parley.core.rate_limit import RateLimiter
+from parley.core.retrieval.embeddings import Embedder, build_embedder
+from parley.core.retrieval.indexer import DocumentIndexer
+from parley.core.retrieval.retriever import Retriever
 from parley.core.shares.service import ShareService
 from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
@@ -107,7 +110,9 @@ def build_chat(
     meter: UsageMeter | None = None,
     wall_clock: Callable[[], float] = time.time,
     observer: RunObserver | None = None,
+    files: FileAccess | None = None,
 ) -> ChatService:
+    """``files``: how turns read attached files (None: attachments are refused)."""
     return ChatService(
         stores.conversations,
         stores.messages,
@@ -118,6 +123,21 @@ def build_chat(
         meter=meter or UsageMeter(stores.usage),
         wall_clock=wall_clock,
         observer=observer,
+        files=files,
+    )
+
+
+def build_file_access(
+    settings: Settings, stores: Stores, blobs: FileBlobs | None = None, embedder: Embedder | None = None
+) -> FileAccess:
+    """How chat turns read attached files, the same on both homes: the store's records and passages, the home's
+    blobs (by default this machine's data directory), and the embedding model when one is configured."""
+    return FileAccess(
+        files=stores.files,
+        blobs=blobs or build_file_blobs(settings),
+        retriever=Retriever(stores.passages, embedder if embedder is not None else build_embedder(settings)),
+        limits=build_file_limits(settings),
+        document_share=settings.document_context_share,
     )
 
 
@@ -174,9 +194,11 @@ def build_files(
     blobs: FileBlobs | None = None,
     *,
     images: ImageProcessor | None = None,
-    indexer: DocumentIndexer | None = None,
+    embedder: Embedder | None = None,
 ) -> FileService:
-    """Attached files, on both homes (the server's routes, the serverless file worker, user removal)."""
+    """Attached files, on both homes (the server's routes, the serverless file worker, user removal). A document's
+    passages are indexed once, as it is processed, with ``embedder``'s vectors when there is one (by default the
+    configured embedding model's)."""
     limits = build_file_limits(settings)
     return FileService(
         stores.files,
@@ -184,7 +206,7 @@ def build_files(
         limits=limits,
         extractor=SubprocessExtractor(limits),
         images=images or PillowImages(),
-        indexer=indexer or NoPassages(),
+        indexer=DocumentIndexer(stores.passages, embedder if embedder is not None else build_embedder(settings)),
     )
 
 
@@ -213,7 +235,11 @@ async def open_runtime(
             stack.push_async_callback(models.aclose)
         # One meter for every generation path (chat turns, and any other that runs a model for a user).
         meter = UsageMeter(stores.usage)
-        chat = build_chat(settings, stores, models, meter=meter, observer=observer)
+        embedder = build_embedder(settings)
+        if embedder is not None:
+            stack.push_async_callback(embedder.aclose)
+        access = build_file_access(settings, stores, file_blobs, embedder)
+        chat = build_chat(settings, stores, models, meter=meter, observer=observer, files=access)
         stack.push_async_callback(chat.aclose)
         # One image processor for uploads and /v1 alike: its bound on images decoded at once is the process's.
         images = PillowImages()
@@ -235,7 +261,7 @@ async def open_runtime(
             meter=meter,
             usage=UsageReports(stores.users, stores.usage),
             shares=ShareService(stores.conversations, stores.messages, stores.shares),
-            files=build_files(settings, stores, file_blobs, images=images),
+            files=build_files(settings, stores, file_blobs, images=images, embedder=embedder),
         )
 
 

@@ -1,7 +1,8 @@
 """The WebSocket message protocol, shared by both edges (the local server and the Lambda handlers).
 
 Client → server:
-    {"action": "sendprompt", "payload": {"msgid", "conversation_id"?, "prompt", "params"?, "edit_message_id"?}}
+    {"action": "sendprompt",
+     "payload": {"msgid", "conversation_id"?, "prompt", "params"?, "edit_message_id"?, "attachments"?}}
     {"action": "stop", "payload": {"msgid"}}
     {"action": "resume", "payload": {"msgid", "conversation_id", "after_seq"?}}
 Server → client: the chat events (``parley.core.chat.events``) as JSON objects, plus
@@ -19,7 +20,7 @@ from typing import Any
 
 from parley.core.chat.events import StreamEvent
 from parley.core.chat.params import ChatParams
-from parley.core.chat.request import ChatRequest
+from parley.core.chat.request import MAX_ATTACHMENTS, ChatRequest
 from parley.errors import InvalidInput
 
 MAX_ID_CHARS = 64
@@ -101,7 +102,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
             after_seq=after_seq,
         )
     if action == "sendprompt":
-        _only(payload, {"msgid", "conversation_id", "prompt", "params", "edit_message_id"}, msgid)
+        _only(payload, {"msgid", "conversation_id", "prompt", "params", "edit_message_id", "attachments"}, msgid)
         prompt, params = payload.get("prompt"), payload.get("params")
         if not isinstance(prompt, str):
             raise ProtocolError("payload.prompt: a string is required.", msgid)
@@ -113,6 +114,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
                 edit_message_id=_optional_id(payload, "edit_message_id", msgid),
                 # No params (or null) means the model's defaults; [] or "" is an error like any non-object.
                 params=parse_params({} if params is None else params, msgid),
+                attachments=_attachments(payload.get("attachments"), msgid),
             )
         )
     raise ProtocolError("action: must be 'sendprompt', 'stop' or 'resume'.", msgid)
@@ -149,6 +151,17 @@ def encode_error(msgid: str | None, code: str, message: str, *, retry_after: int
     if retry_after is not None:
         error["retry_after"] = retry_after
     return json.dumps(error, separators=(",", ":"))
+
+
+def _attachments(raw: Any, msgid: str | None) -> tuple[str, ...]:
+    """File ids: a list of at most ``MAX_ATTACHMENTS`` strings (null or missing: none)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_ATTACHMENTS:
+        raise ProtocolError(f"payload.attachments: a list of at most {MAX_ATTACHMENTS} file ids is required.", msgid)
+    if not all(isinstance(item, str) and 0 < len(item) <= MAX_ID_CHARS for item in raw):
+        raise ProtocolError(f"payload.attachments: file ids of 1 to {MAX_ID_CHARS} characters are required.", msgid)
+    return tuple(raw)
 
 
 def _only(data: dict[str, Any], allowed: set[str], msgid: str | None, where: str = "payload") -> None:

@@ -109,6 +109,8 @@ describe("MessageList switching", () => {
       seq: 0,
       parent_id: null,
       sibling_ids,
+      attachments: [],
+      citations: [],
       role,
       content,
       status: "complete",

@@ -11,6 +11,8 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
     seq: 0,
     parent_id: null,
     sibling_ids: [id],
+    attachments: [],
+    citations: [],
     role,
     content,
     status: "complete",

@@ -100,6 +100,8 @@ function message(id: string, role: "user" | "assistant", content: string): Messa
     seq: 0,
     parent_id: null,
     sibling_ids: [id],
+    attachments: [],
+    citations: [],
     role,
     content,
     status: "complete",

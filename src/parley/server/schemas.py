@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.core.chat.params import MAX_SYSTEM_PROMPT_CHARS, ChatParams
+from parley.core.chat.request import MAX_ATTACHMENTS
 from parley.core.providers.base import ModelInfo, ParamRange
 from parley.core.store.base import (
     MAX_MESSAGE_ID_CHARS,
@@ -21,7 +22,7 @@ from parley.core.store.base import (
     SharedMessage,
     SharedSnapshot,
 )
-from parley.core.store.parts import TextPart
+from parley.core.store.parts import CitationPart, FilePart, TextPart, parts_of_type
 from parley.core.store.tree import Branch
 from parley.core.usage.reports import MAX_MONTHLY_TOKENS, BudgetStatus, UsageReport
 from parley.errors import message_for_code
@@ -124,6 +125,40 @@ class ConversationPageOut(BaseModel):
     next_cursor: str | None
 
 
+class AttachmentOut(BaseModel):
+    """A file attached to a user message, as it was when attached (the file may have been deleted since)."""
+
+    file_id: str
+    name: str
+    kind: str = Field(description='"document" or "image".')
+    media_type: str
+    size: int
+
+    @classmethod
+    def of(cls, part: FilePart) -> AttachmentOut:
+        return cls(file_id=part.file_id, name=part.name, kind=part.kind, media_type=part.media_type, size=part.size)
+
+
+class CitationOut(BaseModel):
+    """A passage of an attached document the answer was given to read (numbered [1], [2]... in that order)."""
+
+    file_id: str
+    file_name: str
+    passage_index: int
+    page: int | None
+    text: str
+
+    @classmethod
+    def of(cls, part: CitationPart) -> CitationOut:
+        return cls(
+            file_id=part.file_id,
+            file_name=part.file_name,
+            passage_index=part.passage_index,
+            page=part.page,
+            text=part.text,
+        )
+
+
 # An answer that ended before it finished says why in ``error``.
 _ENDED_EARLY = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
 
@@ -147,6 +182,10 @@ class MessageOut(BaseModel):
     )
     usage: dict[str, int] | None
     msgid: str | None = Field(description="The client's id of the request that wrote this message.")
+    attachments: list[AttachmentOut] = Field(description="Files attached to a user message; empty otherwise.")
+    citations: list[CitationOut] = Field(
+        description="Passages of attached documents an answer was given, in the order numbered; empty otherwise."
+    )
     created_at: float
     updated_at: float
 
@@ -168,6 +207,8 @@ class MessageOut(BaseModel):
             error=message_for_code(m.finish_reason) if m.finish_reason and m.status in _ENDED_EARLY else None,
             usage=usage,
             msgid=m.client_msgid,
+            attachments=[AttachmentOut.of(part) for part in parts_of_type(m.parts, FilePart)],
+            citations=[CitationOut.of(part) for part in parts_of_type(m.parts, CitationPart)],
             created_at=m.created_at,
             updated_at=m.updated_at,
         )
@@ -256,6 +297,14 @@ class ChatRequestIn(Strict):
     prompt: str
     params: ChatParamsIn = Field(default_factory=ChatParamsIn)
     conversation_id: str | None = Field(default=None, max_length=64)
+    attachments: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Ids of your READY files to attach (POST /api/files): documents are read (whole, or the "
+        "passages that best match the prompt), images seen by models that can. Another user's file, or one not "
+        "ready, is refused with invalid_input naming it; an image for a model that cannot see, with "
+        "model_cannot_see.",
+    )
     edit_message_id: str | None = Field(
         default=None,
         max_length=MAX_MESSAGE_ID_CHARS,
@@ -272,6 +321,9 @@ class ChatResponse(BaseModel):
     message_id: str
     finish_reason: str
     usage: dict[str, int] | None
+    citations: list[CitationOut] = Field(
+        default_factory=list, description="Passages of attached documents the answer was given, numbered in order."
+    )
 
 
 class HealthResponse(BaseModel):

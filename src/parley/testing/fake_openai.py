@@ -27,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import enum
+import hashlib
 import itertools
 import json
 import math
@@ -123,6 +124,7 @@ class FakeOpenAI:
         *,
         models: Sequence[str] = ("fake-model",),
         vision_models: Sequence[str] = (),
+        embedding_models: Sequence[str] = ("fake-embed",),
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -130,6 +132,7 @@ class FakeOpenAI:
         self.script = script or Script()
         self.vision_models = list(vision_models)  # offered too, and take images
         self.models = [*models, *self.vision_models]  # chat requests for any other model get OpenAI's 404
+        self.embedding_models = list(embedding_models)
         self.api_key = api_key  # when set, requests without "Authorization: Bearer <api_key>" get a 401
         self.requests: list[RecordedRequest] = []
         self.host = host
@@ -146,6 +149,10 @@ class FakeOpenAI:
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
+
+    @property
+    def embedding_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/v1/embeddings"]
 
     @property
     def disconnects(self) -> int:
@@ -244,9 +251,28 @@ class FakeOpenAI:
             await _send_json(writer, 200, {"object": "list", "data": models})
         elif (request.method, request.path) == ("POST", "/v1/chat/completions"):
             return await self._chat(record, reader, writer) and keep_alive
+        elif (request.method, request.path) == ("POST", "/v1/embeddings"):
+            await self._embeddings(record, writer)
         else:
             await _send_json(writer, 404, _error_body(404, f"Unknown route {request.method} {request.path}."))
         return keep_alive
+
+    async def _embeddings(self, record: RecordedRequest, writer: asyncio.StreamWriter) -> None:
+        body = record.body
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            await _send_json(writer, 400, _error_body(400, "'input' must be a string or a list of strings."))
+            return
+        if body.get("model") not in self.embedding_models:
+            message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
+            await _send_json(writer, 404, _error_body(404, message))
+            return
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        await _send_json(writer, 200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
 
     async def _chat(self, record: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         body = record.body
@@ -401,6 +427,20 @@ async def _complete(writer: asyncio.StreamWriter, watch: _ClientWatch, script: S
     await watch.stop()
     await _send_json(writer, 200, answer.completion())
     return _Outcome.DONE
+
+
+EMBEDDING_DIMENSIONS = 64
+
+
+def fake_embedding(text: str) -> list[float]:
+    """A deterministic embedding: the text's words hashed into buckets, scaled to length 1. Texts sharing words
+    are near each other, so tests of vector ranking can say which passage should come first."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % EMBEDDING_DIMENSIONS] += 1.0
+    length = math.sqrt(sum(x * x for x in vector))
+    return [x / length for x in vector] if length else vector
 
 
 def _answer_tokens(script: Script, messages: list[Any]) -> Sequence[str]:

@@ -21,6 +21,7 @@ from parley.aws.dynamodb.conversations import DynamoConversationStore
 from parley.aws.dynamodb.files import DynamoFileStore
 from parley.aws.dynamodb.imports import DynamoImportJobStore, DynamoImportRecordStore
 from parley.aws.dynamodb.messages import DynamoMessageLog
+from parley.aws.dynamodb.passages import DynamoPassageIndex
 from parley.aws.dynamodb.search import DynamoSearchIndex
 from parley.aws.dynamodb.setup_code import DynamoSetupCodeStore
 from parley.aws.dynamodb.shares import DynamoShareStore
@@ -61,6 +62,7 @@ def dynamo_stores(client: Any, table_name: str) -> Stores:
         import_jobs=DynamoImportJobStore(table),
         shares=shares,
         files=files,
+        passages=DynamoPassageIndex(table),
     )
 
 

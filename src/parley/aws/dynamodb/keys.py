@@ -46,6 +46,12 @@ USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day f
                                                     a range of days is one Query, never a scan of records
 USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
 SETUP                      SETUP                    the hash of the first-run setup code (while no user exists)
+PASSAGES#<user_id>#<file_id>  P#<index>           a passage of an attached document: text, offsets, page (6-digit index)
+PASSAGES#<user_id>#<file_id>  INDEX#<n>           shard n of the document's keyword index: the postings of the words
+                                                    that hash to n (built at upload; compressed)
+PASSAGES#<user_id>#<file_id>  LENGTHS             the words in each passage (for BM25; compressed)
+PASSAGES#<user_id>#<file_id>  VECTORS#<n>         chunk n of its passages' embeddings (float32 rows), when configured
+PASSAGES#<user_id>#<file_id>  META                how many passages, index shards and vector chunks; the dimensions
 """
 
 from __future__ import annotations
@@ -250,3 +256,27 @@ def setup_code() -> tuple[str, str]:
 
 
 USERS_INDEX = "USERS"
+
+
+def passages(user_id: str, file_id: str) -> str:
+    """The partition of one document's passages and indexes."""
+    return f"PASSAGES#{user_id}#{file_id}"
+
+
+def passage(index: int) -> str:
+    return f"P#{index:06d}"
+
+
+PASSAGE_PREFIX = "P#"
+PASSAGES_META = "META"
+PASSAGE_LENGTHS = "LENGTHS"
+PASSAGE_INDEX_PREFIX = "INDEX#"
+PASSAGE_VECTORS_PREFIX = "VECTORS#"
+
+
+def passage_index_shard(number: int) -> str:
+    return f"{PASSAGE_INDEX_PREFIX}{number:04d}"
+
+
+def passage_vectors_chunk(number: int) -> str:
+    return f"{PASSAGE_VECTORS_PREFIX}{number:04d}"

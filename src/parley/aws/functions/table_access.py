@@ -30,6 +30,7 @@ API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and na
 USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters and budget
 SHARES = "SHARE#*"  # a share's snapshot, keyed by its token's hash (its owner's record is a user item)
 SETUP_CODE = "SETUP"  # the first-run setup code's hash (one item)
+PASSAGES = "PASSAGES#*"  # an attached document's passages and its keyword index (a partition per document)
 
 # The index's partition keys.
 USER_LIST = "USERS"
@@ -49,8 +50,9 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         # /api/keys: a key is three items written in one transaction (the lookup by its hash, the owner's record
         # and the claim of its name), listed by a query of the owner's partition, revoked in one transaction.
         "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE, SETUP_CODE),
-        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE, SHARES),
+        "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE, SHARES, PASSAGES),
         "PutItem": (
+            PASSAGES,
             USERS_AND_THEIR_ITEMS,
             USERNAMES,
             MESSAGES,
@@ -64,13 +66,15 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
             SHARES,
         ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS, USAGE),
-        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES, SETUP_CODE),
-        "BatchWriteItem": (MESSAGES, SHARES),
+        "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES, SETUP_CODE, PASSAGES),
+        # A processed document's passages and keyword index are written (and removed with the file) in batches.
+        "BatchWriteItem": (MESSAGES, SHARES, PASSAGES),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does);
         # a new share's, that its conversation does.
         "ConditionCheckItem": (MESSAGES, USERS_AND_THEIR_ITEMS),
-        # Search: the titles of the conversations found, and the postings of a common word it did not read.
-        "BatchGetItem": (USERS_AND_THEIR_ITEMS, MESSAGES),
+        # Search: the titles of the conversations found, and the postings of a common word it did not read;
+        # /api/chat's retrieval over attached documents (their keyword index shards and passages).
+        "BatchGetItem": (USERS_AND_THEIR_ITEMS, MESSAGES, PASSAGES),
     },
     "authorizer": {
         "GetItem": (REVOKED_TOKENS, USERS_AND_THEIR_ITEMS),
@@ -105,9 +109,12 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         # Saves the user's message and an empty answer (a transaction that checks the parent exists), takes a slot.
         # First reserves the answer's tokens against the user's budget (reads it, adds to the month's counter; gives
         # them back, an update of the counter, when the prompt is refused after all).
+        # Reads the attached files' records (user items) and, for documents, their keyword index shards, vectors
+        # and passages (retrieval), before anything is saved.
         "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS, ANSWERS, USAGE),
+        "BatchGetItem": (PASSAGES,),
         "ConditionCheckItem": (MESSAGES,),
-        "Query": (MESSAGES, ANSWER_SLOTS),
+        "Query": (MESSAGES, ANSWER_SLOTS, PASSAGES),
         "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, ANSWERS, ANSWER_SLOTS),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, ANSWERS, USAGE),
         "DeleteItem": (ANSWER_SLOTS, CONNECTIONS),

@@ -25,7 +25,14 @@ from parley.core.chat.resume import SavedAnswers
 from parley.core.chat.service import ChatService
 from parley.core.store.base import User
 from parley.errors import AnswerAbandoned, ParleyError
-from parley.runtime import build_auth, build_chat, build_limits, build_models, build_ws_policy
+from parley.runtime import (
+    build_auth,
+    build_chat,
+    build_file_access,
+    build_limits,
+    build_models,
+    build_ws_policy,
+)
 from parley.ws_dispatch import ClientSocket, ConnectionRefused, Refusal
 from parley.ws_protocol import NotRunning, ProtocolError, Resume, SendPrompt, Stop, encode_error, encode_event
 
@@ -164,7 +171,9 @@ class SendPromptFunction(_MessageFunction):
         await super().open(stack)
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
-        self.chat: ChatService = build_chat(self.settings, self.stores, models)
+        self.chat: ChatService = build_chat(
+            self.settings, self.stores, models, files=build_file_access(self.settings, self.stores)
+        )
         self.sns = aws_client("sns", self.settings)
 
     async def send_prompt(self, socket: ClientSocket, user: User, message: SendPrompt) -> None:

@@ -15,7 +15,7 @@ from parley.aws.relay import StreamRelay
 from parley.core.chat.request import PreparedChat
 from parley.core.store.base import LiveSignals, StopSignalStore
 from parley.errors import ParleyError
-from parley.runtime import build_chat, build_models
+from parley.runtime import build_chat, build_file_access, build_models
 from parley.ws_protocol import encode_error
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class WorkerFunction(LambdaFunction):
     async def open(self, stack: AsyncExitStack) -> None:
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
-        self.chat = build_chat(self.settings, self.stores, models)
+        self.chat = build_chat(self.settings, self.stores, models, files=build_file_access(self.settings, self.stores))
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         for record in event.get("Records", []):

@@ -1,10 +1,10 @@
-"""What the model sees: the system prompt plus as many recent turns as fit the token budget."""
+"""What the model sees: the system prompt, attached documents, and as many recent turns as fit the token budget."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parley.core.providers.base import ChatMessage
+from parley.core.providers.base import ChatMessage, ImageInput
 from parley.core.store.base import Message, MessageStatus
 from parley.errors import InvalidInput
 
@@ -20,10 +20,20 @@ def estimate_tokens(text: str) -> int:
 
 
 def build_context(
-    system_prompt: str | None, history: Sequence[Message], prompt: str, budget_tokens: int
+    system_prompt: str | None,
+    history: Sequence[Message],
+    prompt: str,
+    budget_tokens: int,
+    *,
+    documents: str | None = None,
+    images: Sequence[ImageInput] = (),
 ) -> list[ChatMessage]:
-    """System prompt, then the newest turns that fit, then the new prompt. History is oldest first."""
+    """System prompt, then the attached documents (a system message of their own, so the user's instructions
+    and the documents' untrusted text stay apart), then the newest turns that fit, then the new prompt with its
+    images. History is oldest first."""
     head = [ChatMessage("system", system_prompt)] if system_prompt else []
+    if documents:
+        head.append(ChatMessage("system", documents))
     used = sum(estimate_tokens(m.content) for m in head) + estimate_tokens(prompt)
     if used > budget_tokens:
         raise InvalidInput(
@@ -42,7 +52,7 @@ def build_context(
     # Chat templates expect the turns after the system prompt to start with a user message.
     while kept and kept[0].role != "user":
         kept.pop(0)
-    return [*head, *kept, ChatMessage("user", prompt)]
+    return [*head, *kept, ChatMessage("user", prompt, images=tuple(images))]
 
 
 def title_from_prompt(prompt: str, max_chars: int) -> str:

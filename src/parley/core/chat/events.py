@@ -18,12 +18,19 @@ class StreamEvent:
 
 @dataclass(frozen=True)
 class StartEvent(StreamEvent):
+    """The answer begins. ``citations`` are the passages of attached documents it was given (known before its
+    first token), each ``{file_id, file_name, passage_index, page, text}``; empty without any."""
+
     type: ClassVar[str] = "start"
     conversation_id: str
     message_id: str
     user_message_id: str
     model: str
     title: str
+    citations: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "citations": list(self.citations)}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
+from parley.core.chat.images import LoadImages
 from parley.core.chat.observer import NoObserver, RunObserver
 from parley.core.chat.upstream import UpstreamPolicy, stream_with_policy
 from parley.core.providers.base import ChatMessage, Chunk, GenerationParams, TextChunk, Usage, UsageChunk
@@ -32,8 +33,11 @@ class ModelRun:
         params: GenerationParams,
         policy: UpstreamPolicy,
         observer: RunObserver | None = None,
+        *,
+        images: LoadImages | None = None,
     ) -> None:
         self._model = model
+        self._images = images  # fills in attached images' bytes just before the call
         self._observer = observer or NoObserver()
         self._context = list(context)
         self._params = params
@@ -95,8 +99,9 @@ class ModelRun:
 
     async def _read(self) -> None:
         model, policy = self._model, self._policy
-        stream = stream_with_policy(model.provider, model.info.id, self._context, self._params, policy)
         try:
+            context = await self._images(self._context) if self._images is not None else self._context
+            stream = stream_with_policy(model.provider, model.info.id, context, self._params, policy)
             async with aclosing(stream):
                 async for chunk in stream:
                     if isinstance(chunk, TextChunk) and not chunk.text:

@@ -18,7 +18,7 @@ from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.request import ChatLimits
 from parley.core.providers.base import FinishChunk, TextChunk, Usage, UsageChunk
 from parley.core.store.base import MessageLog, MessageStatus
-from parley.core.store.parts import text_parts
+from parley.core.store.parts import CitationPart, text_parts
 from parley.errors import ParleyError
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class Answer:
     user_id: str
     conversation_id: str
     message_id: str
+    # The passages of attached documents it was given: saved after its text every time, so no save drops them.
+    citations: tuple[CitationPart, ...] = ()
     text: list[str] = field(default_factory=list)
     length: int = 0  # characters (code points): the seq of the last delta
     usage: Usage | None = None
@@ -152,7 +154,7 @@ class AnswerRecorder:
                 answer.user_id,
                 answer.conversation_id,
                 answer.message_id,
-                parts=text_parts(answer.content),
+                parts=(*text_parts(answer.content), *answer.citations),
                 status=status,
                 finish_reason=finish_reason,
                 prompt_tokens=answer.usage.prompt_tokens if answer.usage else None,

@@ -7,10 +7,12 @@ from typing import Any
 
 from parley.core.chat.events import StartEvent
 from parley.core.chat.params import ChatParams
-from parley.core.providers.base import ChatMessage, GenerationParams
+from parley.core.files.base import Citation, FileLimits
+from parley.core.providers.base import ChatMessage, GenerationParams, ImageInput
 from parley.core.usage.meter import Reservation
 
 MAX_MSGID_CHARS = 64
+MAX_ATTACHMENTS = FileLimits().max_attachments  # what a request may name; the server's own limit may be lower
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class ChatRequest:
     # the current one and the old branch is kept. With the edited message's own text: a new answer beside its
     # answers (regenerate).
     edit_message_id: str | None = None
+    # Ids of the user's READY files to attach to the prompt (documents are read, images seen).
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class PreparedChat:
     context: tuple[ChatMessage, ...]
     # The tokens held against the user's monthly budget until the answer settles.
     reservation: Reservation
+    # The passages of attached documents in the context, in the order they are numbered there.
+    citations: tuple[Citation, ...] = ()
 
     def start_event(self) -> StartEvent:
         return StartEvent(
@@ -79,17 +85,33 @@ class PreparedChat:
             user_message_id=self.user_message_id,
             model=self.model,
             title=self.title,
+            citations=tuple(asdict(citation) for citation in self.citations),
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data. Images travel as references (file id and type), never as bytes: the worker loads
+        them just before it calls the model."""
         data = asdict(self)
-        data["context"] = [{"role": m.role, "content": m.content} for m in self.context]
+        data["context"] = [_message_to_dict(m) for m in self.context]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PreparedChat:
-        fields = dict(data)
-        fields["params"] = GenerationParams(**fields["params"])
-        fields["context"] = tuple(ChatMessage(m["role"], m["content"]) for m in fields["context"])
-        fields["reservation"] = Reservation.from_dict(fields["reservation"])
-        return cls(**fields)
+        values = dict(data)
+        values["params"] = GenerationParams(**values["params"])
+        values["context"] = tuple(_message_from_dict(m) for m in values["context"])
+        values["reservation"] = Reservation.from_dict(values["reservation"])
+        values["citations"] = tuple(Citation(**c) for c in values.get("citations", ()))
+        return cls(**values)
+
+
+def _message_to_dict(message: ChatMessage) -> dict[str, Any]:
+    data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        data["images"] = [{"file_id": i.file_id, "media_type": i.media_type} for i in message.images]
+    return data
+
+
+def _message_from_dict(data: dict[str, Any]) -> ChatMessage:
+    images = tuple(ImageInput(i["file_id"], i["media_type"]) for i in data.get("images", ()))
+    return ChatMessage(data["role"], data["content"], images=images)

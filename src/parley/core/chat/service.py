@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 
 from parley.core.chat.abandoned import AbandonedAnswers
+from parley.core.chat.file_context import FileAccess, FileContext
+from parley.core.chat.images import ImageLoader
 from parley.core.chat.live import Generation, Subscription
 from parley.core.chat.observer import RunObserver
 from parley.core.chat.pipeline import ModelRun
@@ -25,6 +27,7 @@ from parley.core.chat.turns import Turns
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import ConversationStore, MessageLog, StopSignalStore, User
+from parley.core.store.parts import CitationPart
 from parley.core.store.tree import Branch, branch_of, newest_leaf_below
 from parley.core.usage.estimate import estimate_prompt_tokens, estimate_text_tokens
 from parley.core.usage.meter import UsageMeter
@@ -52,6 +55,7 @@ class ChatService:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         observer: RunObserver | None = None,
+        files: FileAccess | None = None,
     ) -> None:
         self._conversations = conversations
         self._messages = messages
@@ -60,7 +64,10 @@ class ChatService:
         self._policy = policy
         self._abandoned = AbandonedAnswers(messages, limits.abandoned_after, wall_clock=wall_clock)
         self._meter = meter
-        self._turns = Turns(conversations, messages, generations, models, self._abandoned, limits, meter)
+        self._turns = Turns(
+            conversations, messages, generations, models, self._abandoned, limits, meter, FileContext(files)
+        )
+        self._images = ImageLoader(files.blobs if files is not None else None)
         self._saved = SavedAnswers(self._abandoned)
         self._recorder = AnswerRecorder(messages, limits, clock=clock)
         self._active: dict[tuple[str, str], Generation] = {}
@@ -89,8 +96,16 @@ class ChatService:
         generation = Generation(prepared.user_id, prepared.msgid, prepared.conversation_id)
         generation.emit(prepared.start_event())
         self._active[(prepared.user_id, prepared.msgid)] = generation
-        run = ModelRun(model, prepared.context, prepared.params, self._policy, self._observer)
-        answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id)
+        run = ModelRun(
+            model,
+            prepared.context,
+            prepared.params,
+            self._policy,
+            self._observer,
+            images=self._images.load_for(prepared.user_id),
+        )
+        citations = tuple(CitationPart(**vars(citation)) for citation in prepared.citations)
+        answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id, citations=citations)
         generation.task = asyncio.create_task(
             self._run(prepared, generation, run, answer), name=f"generation-{prepared.msgid}"
         )

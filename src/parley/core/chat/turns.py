@@ -1,5 +1,6 @@
-"""Preparing a turn: check the request, take one of the user's answer slots, and write the user's message and the
-empty answer to fill, through the message log. Nothing is written when the request is refused."""
+"""Preparing a turn: check the request (and its attached files), take one of the user's answer slots, and write the
+user's message and the empty answer to fill, through the message log. Nothing is written when the request is
+refused."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.context import build_context, title_from_prompt
+from parley.core.chat.file_context import Attachments, FileContext
 from parley.core.chat.params import resolve_generation_params
 from parley.core.chat.request import MAX_MSGID_CHARS, ChatLimits, ChatRequest, PreparedChat
+from parley.core.files.base import FileKind, StoredFile
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import (
     Conversation,
@@ -25,7 +28,7 @@ from parley.core.store.base import (
     StopSignalStore,
     User,
 )
-from parley.core.store.parts import text_parts
+from parley.core.store.parts import CitationPart, ContentPart, FilePart, parts_of_type, text_parts
 from parley.core.store.tree import path_to, subtree
 from parley.core.usage.estimate import estimate_prompt_tokens
 from parley.core.usage.meter import UsageMeter
@@ -44,7 +47,9 @@ class Turns:
         abandoned: AbandonedAnswers,
         limits: ChatLimits,
         meter: UsageMeter,
+        files: FileContext,
     ) -> None:
+        self._files = files
         self._conversations = conversations
         self._messages = messages
         self._generations = generations
@@ -63,6 +68,8 @@ class Turns:
         msgid = request.msgid or uuid.uuid4().hex
         if len(msgid) > MAX_MSGID_CHARS:
             raise InvalidInput(f"msgid is longer than {MAX_MSGID_CHARS} characters.")
+        if len(request.attachments) > self._files.max_attachments:
+            raise InvalidInput(f"At most {self._files.max_attachments} files can be attached to a message.")
 
         model_id = request.params.model or self._models.default_model
         if model_id is None:
@@ -81,17 +88,34 @@ class Turns:
                 raise NotFound("Conversation not found.")
             if request.edit_message_id is not None:
                 edited, history = await self._message_to_edit(user.id, conversation.id, request.edit_message_id)
-                if edited.content == prompt:
+                # The same text, and the same files or none named: the question is answered again, with its files.
+                edited_files = [part.file_id for part in parts_of_type(edited.parts, FilePart)]
+                if edited.content == prompt and set(request.attachments) <= set(edited_files):
                     asked = edited
             else:
                 history = await self._messages.path(user.id, conversation.id) or []
         parent_id = history[-1].id if history else None
+        attached = await self._files.check(
+            user.id,
+            [part.file_id for part in parts_of_type(asked.parts, FilePart)] if asked else request.attachments,
+            model.info,
+        )
 
         # Everything that can refuse the request is checked before anything is written; the last checks,
         # the user's monthly token budget and a free slot among the user's answers (both counted in the store,
         # shared by every process), reserve the answer's tokens and record the msgid, or write nothing.
         budget = min(self._limits.context_budget_tokens, model.info.context_window - params.max_tokens)
-        context = build_context(request.params.system_prompt, history, prompt, budget)
+        documents = await self._files.documents(
+            user.id, await self._documents(user.id, history, attached), prompt, budget
+        )
+        context = build_context(
+            request.params.system_prompt,
+            history,
+            prompt,
+            budget,
+            documents=documents.text,
+            images=attached.images,
+        )
         reservation = await self._meter.reserve(user.id, params.max_tokens, estimate_prompt_tokens(context))
         try:
             await self._register(user.id, msgid)
@@ -103,7 +127,13 @@ class Turns:
                 title = title_from_prompt(prompt, self._limits.title_max_chars)
                 conversation = await self._conversations.create_conversation(user.id, title, model_id)
             user_message = asked or await self._append(
-                user.id, conversation.id, parent_id, "user", prompt, MessageStatus.COMPLETE, msgid=msgid
+                user.id,
+                conversation.id,
+                parent_id,
+                "user",
+                (*text_parts(prompt), *attached.parts),
+                MessageStatus.COMPLETE,
+                msgid=msgid,
             )
             used = {**dataclasses.asdict(params), "model": model_id}
             if request.params.system_prompt is not None:
@@ -113,7 +143,7 @@ class Turns:
                 conversation.id,
                 user_message.id,
                 "assistant",
-                "",
+                tuple(CitationPart(**vars(citation)) for citation in documents.citations),
                 MessageStatus.STREAMING,
                 model=model_id,
                 params=used,
@@ -135,7 +165,15 @@ class Turns:
             params=params,
             context=tuple(context),
             reservation=reservation,
+            citations=documents.citations,
         )
+
+    async def _documents(self, user_id: str, history: list[Message], attached: Attachments) -> list[StoredFile]:
+        """The documents the turn reads: those attached earlier in the branch, then the new ones."""
+        documents = await self._files.earlier_documents(user_id, history)
+        seen = {file.id for file in documents}
+        documents += [f for f in attached.files if f.kind is FileKind.DOCUMENT and f.id not in seen]
+        return documents
 
     async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
         """Record that a prepared turn could not be answered at all (its user message is kept)."""
@@ -193,7 +231,7 @@ class Turns:
         conversation_id: str,
         parent_id: str | None,
         role: str,
-        text: str,
+        parts: tuple[ContentPart, ...],
         status: MessageStatus,
         *,
         model: str | None = None,
@@ -205,7 +243,7 @@ class Turns:
             conversation_id,
             parent_id=parent_id,
             role=role,
-            parts=text_parts(text),
+            parts=parts,
             status=status,
             model=model,
             params=params,

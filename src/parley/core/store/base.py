@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from parley.core.files.base import FileStore
+from parley.core.files.base import FileStore, PassageIndex
 from parley.core.store.parts import ContentPart, text_of
 from parley.errors import InvalidInput
 
@@ -623,3 +623,4 @@ class Stores:
     import_jobs: ImportJobStore
     shares: ShareStore
     files: FileStore
+    passages: PassageIndex

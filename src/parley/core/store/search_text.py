@@ -24,7 +24,7 @@ MAX_RESULTS = 1000  # how deep the pages of one query go
 SNIPPET_BEFORE, SNIPPET_AFTER = 60, 140  # characters of context around the first match
 
 # Letters and digits (``\w`` without the underscore), with the combining marks of text not in NFC.
-_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 ELLIPSIS = "…"
 
 
@@ -36,7 +36,7 @@ def normal(word: str) -> str:
 
 def words(text: str) -> Iterator[tuple[int, int, str]]:
     """Each word of ``text``: its start and end (code points) and its normal form."""
-    for match in _WORD.finditer(text):
+    for match in WORD.finditer(text):
         yield match.start(), match.end(), normal(match.group())
 
 
@@ -44,7 +44,7 @@ def query_words(query: str) -> list[str]:
     """The words of a query as typed, each once (by normal form), at most ``MAX_QUERY_TERMS``."""
     seen: set[str] = set()
     found: list[str] = []
-    for match in _WORD.finditer(query[:MAX_QUERY_CHARS]):
+    for match in WORD.finditer(query[:MAX_QUERY_CHARS]):
         key = normal(match.group())
         if key and key not in seen:
             seen.add(key)

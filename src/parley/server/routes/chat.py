@@ -16,7 +16,7 @@ from parley.core.chat.request import ChatRequest
 from parley.core.chat.resume import SavedAnswer
 from parley.server.deps import PrincipalDep, RuntimeDep
 from parley.server.errors import error_response, status_for_code
-from parley.server.schemas import ChatRequestIn, ChatResponse, ErrorBody
+from parley.server.schemas import ChatRequestIn, ChatResponse, CitationOut, ErrorBody
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -44,6 +44,7 @@ async def chat(body: ChatRequestIn, request: Request, principal: PrincipalDep, r
             msgid=body.id,
             params=body.params.to_core(),
             edit_message_id=body.edit_message_id,
+            attachments=tuple(body.attachments),
         ),
     )
     if "text/event-stream" in request.headers.get("accept", ""):
@@ -134,5 +135,6 @@ async def _collect(generation: Generation) -> object:
                 message_id=start.message_id,
                 finish_reason=event.finish_reason,
                 usage=event.usage,
+                citations=[CitationOut(**citation) for citation in start.citations],
             )
     return JSONResponse({"error": {"code": "internal_error", "message": "The answer ended unexpectedly."}}, 500)

@@ -17,6 +17,7 @@ from parley.core.store.sqlite.files import SqliteFileStore
 from parley.core.store.sqlite.imports import SqliteImportJobStore, SqliteImportRecordStore
 from parley.core.store.sqlite.live_state import SqliteConnectionStore, SqliteStopSignalStore
 from parley.core.store.sqlite.messages import SqliteMessageLog
+from parley.core.store.sqlite.passages import SqlitePassageIndex
 from parley.core.store.sqlite.preferences import SqlitePreferencesStore
 from parley.core.store.sqlite.search import SqliteSearchIndex
 from parley.core.store.sqlite.setup_code import SqliteSetupCodeStore
@@ -56,6 +57,7 @@ async def open_sqlite_stores(settings: Settings) -> AsyncIterator[Stores]:
             import_jobs=SqliteImportJobStore(db),
             shares=SqliteShareStore(db),
             files=SqliteFileStore(db),
+            passages=SqlitePassageIndex(db),
         )
     finally:
         await db.close()

@@ -409,6 +409,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX files_by_user ON files (user_id, created_at);
         """,
     ),
+    (
+        # Passages of attached documents, for retrieval: written once when a file is processed. ``passage_index``
+        # is their FTS5 index (BM25), kept in step by triggers; the owner and the file are indexed columns, so a
+        # search matches inside FTS5 only the passages of the documents attached. ``vector`` is the passage's
+        # embedding (little-endian float32) when an embedding model is configured.
+        "0016_passages",
+        """
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            file_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            start_at INTEGER NOT NULL,
+            end_at INTEGER NOT NULL,
+            page INTEGER,
+            vector BLOB,
+            UNIQUE (user_id, file_id, idx)
+        );
+        CREATE VIRTUAL TABLE passage_index USING fts5(
+            user_id, file_id, body,
+            content = 'passages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER passages_insert AFTER INSERT ON passages BEGIN
+            INSERT INTO passage_index (rowid, user_id, file_id, body)
+            VALUES (new.id, new.user_id, new.file_id, new.body);
+        END;
+        CREATE TRIGGER passages_delete AFTER DELETE ON passages BEGIN
+            INSERT INTO passage_index (passage_index, rowid, user_id, file_id, body)
+            VALUES ('delete', old.id, old.user_id, old.file_id, old.body);
+        END;
+        """,
+    ),
 ]
 
 

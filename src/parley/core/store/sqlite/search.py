@@ -48,11 +48,12 @@ WHERE search_index MATCH :match AND search_index.rowid IN (SELECT value FROM jso
 def fts_query(user_id: str, words: list[str]) -> str:
     """The owner's documents with every word in a title or a message. Each word is a quoted FTS5 string, so
     nothing a user types is FTS5 syntax."""
-    phrases = " AND ".join(_quoted(word) for word in words)
-    return f"user_id : {_quoted(user_id)} AND {{title body}} : ({phrases})"
+    phrases = " AND ".join(fts_string(word) for word in words)
+    return f"user_id : {fts_string(user_id)} AND {{title body}} : ({phrases})"
 
 
-def _quoted(text: str) -> str:
+def fts_string(text: str) -> str:
+    """``text`` as one FTS5 string: matched as words, never read as query syntax."""
     return '"' + text.replace('"', '""') + '"'
 
 
