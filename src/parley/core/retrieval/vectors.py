@@ -1,4 +1,4 @@
-"""Embedding vectors as stored: little-endian float32, the layout sqlite-vec reads too; and cosine similarity in
+"""Embedding vectors as stored (little-endian float32), and cosine similarity in
 plain Python, for where no vector extension is loaded (Python's sqlite3 is often built unable to load one, and a
 Lambda keeps its dependencies small)."""
 

@@ -1,16 +1,14 @@
 """Passages on SQLite: BM25 ranking by FTS5 over the index ``0016_passages`` keeps, and, when passages have
 embeddings, cosine similarity to the query's, the two lists fused (reciprocal rank fusion).
 
-Vectors are stored as float32 blobs, sqlite-vec's own layout. Where the sqlite3 module can load extensions and
-sqlite-vec is installed, its ``vec_distance_cosine`` ranks them inside SQLite; many Python builds' sqlite3 cannot
-load any extension (Debian's among them), and there they are scored in Python, in a worker thread: the passages
-of the few documents attached to one prompt are few enough for that.
+Vectors are stored as float32 blobs and scored in Python, in a worker thread: the passages of the few documents
+attached to one prompt are few enough for that. (sqlite-vec would rank them inside SQLite, but many Python builds'
+sqlite3 cannot load extensions, this machine's among them, so that path could not be tested here.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import Sequence
 
@@ -32,27 +30,6 @@ LIMIT :limit
 """
 _COLUMNS = "file_id, idx, body, start_at, end_at, page"
 
-log = logging.getLogger(__name__)
-
-
-def load_sqlite_vec(conn: sqlite3.Connection) -> bool:
-    """Load sqlite-vec into the connection; False where this Python's sqlite3 cannot load extensions, or the
-    package is missing."""
-    if not hasattr(conn, "enable_load_extension"):
-        return False
-    try:
-        import sqlite_vec  # type: ignore[import-not-found,unused-ignore]
-
-        conn.enable_load_extension(True)
-        try:
-            sqlite_vec.load(conn)
-        finally:
-            conn.enable_load_extension(False)
-    except (ImportError, sqlite3.Error, AttributeError):
-        log.info("sqlite-vec could not be loaded: passage vectors are scored in Python", exc_info=True)
-        return False
-    return True
-
 
 def fts_match(user_id: str, file_ids: Sequence[str], words: Sequence[str]) -> str:
     """The owner's passages of these files with any of the words. Every value is a quoted FTS5 string, so
@@ -65,7 +42,6 @@ def fts_match(user_id: str, file_ids: Sequence[str], words: Sequence[str]) -> st
 class SqlitePassageIndex:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._vec: bool | None = None  # whether sqlite-vec is loaded (None: not tried yet)
 
     async def add_document(
         self, user_id: str, file_id: str, passages: Sequence[Passage], vectors: Sequence[Sequence[float]] | None
@@ -144,12 +120,6 @@ class SqlitePassageIndex:
                 (user_id, *file_ids),
             ).fetchall()
 
-        if self._vec is None:
-            self._vec = await self._db.run(load_sqlite_vec)
-        if self._vec:
-            return await self._db.run(
-                lambda conn: _nearest_in_sqlite(conn, marks, user_id, file_ids, query_vector, limit)
-            )
         rows = await self._db.run(read)
 
         def score() -> list[PassageHit]:
@@ -175,21 +145,3 @@ def _passage(row: sqlite3.Row) -> Passage:
         end=row["end_at"],
         page=row["page"],
     )
-
-
-def _nearest_in_sqlite(
-    conn: sqlite3.Connection,
-    marks: str,
-    user_id: str,
-    file_ids: Sequence[str],
-    query_vector: Sequence[float],
-    limit: int,
-) -> list[PassageHit]:
-    query = pack(query_vector)
-    rows = conn.execute(
-        f"SELECT {_COLUMNS}, 1.0 - vec_distance_cosine(vector, ?) AS similarity FROM passages"  # noqa: S608
-        f" WHERE user_id = ? AND file_id IN ({marks}) AND length(vector) = ?"
-        " ORDER BY similarity DESC, file_id, idx LIMIT ?",
-        (query, user_id, *file_ids, len(query), limit),
-    ).fetchall()
-    return [PassageHit(_passage(row), float(row["similarity"])) for row in rows]
