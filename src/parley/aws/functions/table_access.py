@@ -52,7 +52,6 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "GetItem": (USERNAMES, USERS_AND_THEIR_ITEMS, REVOKED_TOKENS, LOGIN_FAILURES, ANSWERS, USAGE, SETUP_CODE),
         "Query": (MESSAGES, ANSWER_SLOTS, USERS_AND_THEIR_ITEMS, USAGE, SHARES, PASSAGES),
         "PutItem": (
-            PASSAGES,
             USERS_AND_THEIR_ITEMS,
             USERNAMES,
             MESSAGES,
@@ -67,7 +66,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, LOGIN_FAILURES, REQUEST_RATES, ANSWERS, API_KEYS, USAGE),
         "DeleteItem": (USERS_AND_THEIR_ITEMS, LOGIN_FAILURES, ANSWER_SLOTS, USAGE, SHARES, SETUP_CODE, PASSAGES),
-        # A processed document's passages and keyword index are written (and removed with the file) in batches.
+        # A deleted file's passages and keyword index are removed with it, in batches.
         "BatchWriteItem": (MESSAGES, SHARES, PASSAGES),
         # A new message's transaction checks that its parent exists (and a branch switch that its leaf does);
         # a new share's, that its conversation does.
@@ -162,9 +161,14 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # Processes an uploaded file (from the files bucket's event): reads its record, saves what processing learned
     # (or its error; a put on the condition that the record still exists). File records are items of their user.
+    # Indexes a document: its passages, keyword index shards and vectors in batches, the META item last (an
+    # earlier index of the same file is queried and removed first).
     "file_worker": {
         "GetItem": (USERS_AND_THEIR_ITEMS,),
-        "PutItem": (USERS_AND_THEIR_ITEMS,),
+        "PutItem": (USERS_AND_THEIR_ITEMS, PASSAGES),
+        "Query": (PASSAGES,),
+        "DeleteItem": (PASSAGES,),
+        "BatchWriteItem": (PASSAGES,),
     },
 }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley.aws.clients import aws_client
+from parley.aws.files_bucket import bucket_blobs
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.management_api import ManagementApi
 from parley.core.chat.abandoned import AbandonedAnswers
@@ -171,9 +172,9 @@ class SendPromptFunction(_MessageFunction):
         await super().open(stack)
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
-        self.chat: ChatService = build_chat(
-            self.settings, self.stores, models, files=build_file_access(self.settings, self.stores)
-        )
+        # Attached documents' text is read from the files bucket before the prompt is saved.
+        files = build_file_access(self.settings, self.stores, bucket_blobs(self.settings))
+        self.chat: ChatService = build_chat(self.settings, self.stores, models, files=files)
         self.sns = aws_client("sns", self.settings)
 
     async def send_prompt(self, socket: ClientSocket, user: User, message: SendPrompt) -> None:

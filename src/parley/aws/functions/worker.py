@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
+from parley.aws.files_bucket import bucket_blobs
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.management_api import ManagementApi
 from parley.aws.relay import StreamRelay
@@ -52,7 +53,9 @@ class WorkerFunction(LambdaFunction):
     async def open(self, stack: AsyncExitStack) -> None:
         models = await build_models(self.settings, self.env)
         stack.push_async_callback(models.aclose)
-        self.chat = build_chat(self.settings, self.stores, models, files=build_file_access(self.settings, self.stores))
+        # Attached images are read from the files bucket just before the model is called.
+        files = build_file_access(self.settings, self.stores, bucket_blobs(self.settings))
+        self.chat = build_chat(self.settings, self.stores, models, files=files)
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         for record in event.get("Records", []):
