@@ -397,6 +397,19 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
 function useFileDrop(enabled: boolean, attach: (files: File[]) => void) {
   const [over, setOver] = useState(false);
   const depth = useRef(0); // enter and leave fire for every child crossed
+
+  // A file dropped anywhere else (the sidebar, a gap) must not make the browser open it in place of the app.
+  useEffect(() => {
+    const keep = (event: globalThis.DragEvent) => {
+      if (event.dataTransfer?.types.includes("Files")) event.preventDefault();
+    };
+    window.addEventListener("dragover", keep);
+    window.addEventListener("drop", keep);
+    return () => {
+      window.removeEventListener("dragover", keep);
+      window.removeEventListener("drop", keep);
+    };
+  }, []);
   const carriesFiles = (event: DragEvent) => enabled && event.dataTransfer.types.includes("Files");
   const handlers = {
     onDragEnter: (event: DragEvent) => {
