@@ -93,7 +93,12 @@ describe("AttachmentsStore", () => {
     expect(states(store)).toEqual(["processing"]);
     await vi.advanceTimersByTimeAsync(100);
     expect(getFile).toHaveBeenCalledTimes(3);
-    expect(store.getState().items[0]).toMatchObject({ status: "ready", kind: "image", mediaType: "image/png" });
+    expect(store.getState().items[0]).toMatchObject({
+      status: "ready",
+      kind: "image",
+      mediaType: "image/png",
+      truncated: false,
+    });
     expect(store.allReady).toBe(true);
 
     await vi.advanceTimersByTimeAsync(1000);
@@ -192,6 +197,15 @@ describe("AttachmentsStore", () => {
     expect(store.getState().items[0]).toMatchObject({ status: "ready", fileId: "f2", name: "b.md" });
     store.remove(store.getState().items[0]!.key);
     expect(deleteFile).toHaveBeenLastCalledWith("f2");
+  });
+
+  it("says when only the beginning of a long document is read", async () => {
+    const { store, posts } = setup({ statuses: ["ready"], final: { kind: "document", text_truncated: true } });
+    store.add([file("book.txt", "text/plain")]);
+    await vi.advanceTimersByTimeAsync(0);
+    posts[0]!.finish();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.getState().items[0]).toMatchObject({ status: "ready", truncated: true });
   });
 
   it("deletes a file taken off before the server had named it", async () => {

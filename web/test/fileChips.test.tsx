@@ -20,6 +20,7 @@ function chip(name: string, extra: Partial<Attachment> = {}): Attachment {
     progress: 1,
     fileId: `id-${name}`,
     error: null,
+    truncated: false,
     ...extra,
   };
 }
@@ -49,6 +50,7 @@ describe("attachment chips", () => {
           chip("draft.md", { status: "uploading", progress: 0.4, fileId: null }),
           chip("report.pdf", { status: "processing", mediaType: "application/pdf" }),
           chip("cat.png", { mediaType: "image/png", kind: "image" }),
+          chip("book.txt", { truncated: true }),
           chip("secret.pdf", { status: "error", error: "This PDF is encrypted." }),
         ]}
         fileUrl={fileUrl}
@@ -58,7 +60,7 @@ describe("attachment chips", () => {
       />,
     );
     const chips = within(screen.getByRole("list", { name: "Attached files" })).getAllByRole("listitem");
-    expect(chips.map((c) => c.dataset.status)).toEqual(["uploading", "processing", "ready", "error"]);
+    expect(chips.map((c) => c.dataset.status)).toEqual(["uploading", "processing", "ready", "ready", "error"]);
 
     expect(chips[0]?.textContent).toContain("2.0 KB · uploading 40%");
     expect(within(chips[0]!).getByRole("progressbar", { name: "Uploading draft.md" })).toHaveProperty("value", 0.4);
@@ -67,7 +69,9 @@ describe("attachment chips", () => {
     expect(chips[2]?.textContent).toContain("ready");
     expect(chips[2]!.querySelector("img")?.getAttribute("src")).toBe("/api/files/id-cat.png/content");
     expect(chips[1]!.querySelector("img")).toBeNull(); // a document has an icon, not a thumbnail
-    expect(within(chips[3]!).getByRole("alert")?.textContent).toContain("This PDF is encrypted.");
+    expect(chips[3]?.textContent).toContain("This file is long: only its beginning is read.");
+    expect(chips[2]?.textContent).not.toContain("long");
+    expect(within(chips[4]!).getByRole("alert")?.textContent).toContain("This PDF is encrypted.");
     expect(screen.queryByText(/cannot see images/)).toBeNull();
   });
 

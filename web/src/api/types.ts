@@ -74,6 +74,8 @@ export interface FileOut {
   passages: number;
   width: number | null;
   height: number | null;
+  /** The text was longer than the server reads: only its start is used. */
+  text_truncated?: boolean;
   created_at: number;
 }
 

@@ -83,6 +83,9 @@ function AttachmentChip({
           {item.error}
         </p>
       )}
+      {item.truncated && item.status === "ready" && (
+        <p className="chip-hint">This file is long: only its beginning is read.</p>
+      )}
       {blindModel !== null && item.status !== "error" && (
         <p className="chip-hint">{blindModel} cannot see images: pick a model that can, or remove this one.</p>
       )}

@@ -23,6 +23,8 @@ export interface Attachment {
   progress: number;
   fileId: string | null;
   error: string | null;
+  /** A document longer than the server reads: only its beginning is used. */
+  truncated: boolean;
 }
 
 export interface AttachmentsState {
@@ -108,6 +110,7 @@ export class AttachmentsStore extends Store<AttachmentsState> {
           progress: 1,
           fileId: ref.file_id,
           error: null,
+          truncated: false,
         }),
       );
     if (back.length > 0) this.setState({ items: [...back, ...this.state.items] });
@@ -130,6 +133,7 @@ export class AttachmentsStore extends Store<AttachmentsState> {
       progress: 0,
       fileId: null,
       error: null,
+      truncated: false,
     };
   }
 
@@ -196,6 +200,7 @@ function fromServer(file: FileOut): Partial<Attachment> {
     status: file.status === "ready" ? "ready" : "error",
     kind: file.kind,
     error: file.status === "error" ? (file.error ?? "The file could not be read.") : null,
+    truncated: file.text_truncated === true,
   };
   if (file.media_type) patch.mediaType = file.media_type;
   return patch;
