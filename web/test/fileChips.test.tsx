@@ -134,11 +134,14 @@ describe("Composer with files", () => {
   });
 
   it("sends the ready files with the prompt and empties itself", () => {
-    const { store, onSend, sendButton } = composer([chip("a.md"), chip("cat.png", { kind: "image", mediaType: "image/png" })]);
+    const { store, onSend, sendButton } = composer([
+      chip("a.md", { kind: "document" }),
+      chip("cat.png", { kind: "image", mediaType: "image/png" }),
+    ]);
     expect(sendButton).toHaveProperty("disabled", false);
     fireEvent.click(sendButton);
     expect(onSend).toHaveBeenCalledWith("What is in these?", [
-      { file_id: "id-a.md", name: "a.md", kind: null, media_type: "text/markdown", size: 2048 },
+      { file_id: "id-a.md", name: "a.md", kind: "document", media_type: "text/markdown", size: 2048 },
       { file_id: "id-cat.png", name: "cat.png", kind: "image", media_type: "image/png", size: 2048 },
     ]);
     expect(store.getState().items).toEqual([]);

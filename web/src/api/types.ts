@@ -95,7 +95,8 @@ export interface FileUpload {
 export interface AttachmentRef {
   file_id: string;
   name: string;
-  kind: FileKind | null;
+  /** "document" or "image". */
+  kind: string;
   media_type: string;
   size: number;
 }

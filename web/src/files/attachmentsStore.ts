@@ -47,7 +47,7 @@ const POLL_DELAYS = [250, 500, 1000, 1000, 2000];
 const POLL_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** An image, going by what the server found or, before it knows, by what the browser says. */
-export function isImage(item: Pick<Attachment, "kind" | "mediaType">): boolean {
+export function isImage(item: { kind: string | null; mediaType: string }): boolean {
   return item.kind ? item.kind === "image" : item.mediaType.startsWith("image/");
 }
 
@@ -105,7 +105,7 @@ export class AttachmentsStore extends Store<AttachmentsState> {
           name: ref.name,
           size: ref.size,
           mediaType: ref.media_type,
-          kind: ref.kind,
+          kind: ref.kind === "image" || ref.kind === "document" ? ref.kind : null,
           status: "ready",
           progress: 1,
           fileId: ref.file_id,
@@ -207,7 +207,8 @@ function fromServer(file: FileOut): Partial<Attachment> {
 }
 
 function refOf(item: Attachment): AttachmentRef {
-  return { file_id: item.fileId ?? "", name: item.name, kind: item.kind, media_type: item.mediaType, size: item.size };
+  // Only ready files are taken: the server has named them and knows their kind.
+  return { file_id: item.fileId ?? "", name: item.name, kind: item.kind ?? "", media_type: item.mediaType, size: item.size };
 }
 
 function messageOf(error: unknown): string {
