@@ -224,13 +224,14 @@ def test_an_image_dropped_on_the_chat_shows_inline_in_the_question(page: Page, u
     expect(shown).to_be_visible()
     assert shown.evaluate("(img) => img.complete && img.naturalWidth") == 64  # served by the app, as re-encoded
     opener = page.locator("article.message.user a.attachment-image")
-    expect(opener).to_have_attribute("target", "_blank")
-    with page.expect_popup() as popup:
-        opener.click()
-    full = popup.value
-    full.wait_for_load_state()
-    assert re.search(r"/api/files/[^/]+/content$", full.url)
-    full.close()
+    expect(opener).to_have_attribute("target", "_blank")  # a middle click opens it in a new tab
+    opener.click()
+    lightbox = page.get_by_role("dialog", name="red.png")
+    expect(lightbox.get_by_role("img", name="red.png")).to_be_visible()
+    expect(lightbox.get_by_role("button", name="Close")).to_be_focused()
+    assert run_axe(page) == []
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
 
     for theme in ("light", "dark"):
         use_theme(page, theme)
@@ -277,18 +278,20 @@ def test_a_file_not_ready_holds_the_message(page: Page, user: User, tmp_path: Pa
     unusable = tmp_path / "data.bin"
     unusable.write_bytes(bytes(range(256)) * 64)
 
-    # The server says "processing" for as long as this route stands.
+    # Looking at a file answers "processing" for as long as this route stands.
+    file_route = re.compile(r"/api/files/([0-9a-f]{32})$")
+
     def still_processing(route: Route) -> None:
-        if route.request.method != "GET":
+        found = file_route.search(route.request.url)
+        if route.request.method != "GET" or found is None:
             route.fallback()
             return
-        answer = route.fetch()
-        body = answer.json()
-        body["status"] = "processing"
-        route.fulfill(response=answer, json=body)
+        processing = {"id": found.group(1), "name": "notes.md", "size": 20, "status": "processing", "media_type": ""}
+        blank = {"kind": None, "error": None, "text_chars": 0, "passages": 0, "width": None, "height": None}
+        route.fulfill(json={**processing, **blank, "text_truncated": False, "created_at": 0})
 
     login(page, user)
-    page.route(re.compile(r"/api/files/[0-9a-f]+$"), still_processing)
+    page.route(file_route, still_processing)
     page.get_by_label("Message", exact=True).fill("Summarise my notes")
     attach_with_button(page, notes)
     chip = composer_chips(page).first
@@ -299,7 +302,7 @@ def test_a_file_not_ready_holds_the_message(page: Page, user: User, tmp_path: Pa
     page.get_by_label("Message", exact=True).press("Enter")
     expect(page.locator("article.message")).to_have_count(0)  # Enter does not send it either
 
-    page.unroute(re.compile(r"/api/files/[0-9a-f]+$"))
+    page.unroute(file_route, still_processing)
     expect(chip).to_have_attribute("data-status", "ready", timeout=READY_TIMEOUT)
     expect(send_button(page)).to_be_enabled()
 

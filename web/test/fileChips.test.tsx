@@ -189,9 +189,24 @@ describe("a message's files and sources", () => {
     const image = screen.getByRole("img", { name: "cat.png" });
     expect(image.getAttribute("src")).toBe("/api/files/i1/content");
     const opener = image.closest("a")!;
-    expect(opener.getAttribute("href")).toBe("/api/files/i1/content");
+    expect(opener.getAttribute("href")).toBe("/api/files/i1/content"); // a new tab, with a middle click
     expect(opener.getAttribute("target")).toBe("_blank");
     expect(opener.getAttribute("rel")).toBe("noopener noreferrer");
+
+    // A plain click opens it full size over the page.
+    HTMLDialogElement.prototype.showModal ??= function (this: HTMLDialogElement) {
+      this.setAttribute("open", "");
+    };
+    HTMLDialogElement.prototype.close ??= function (this: HTMLDialogElement) {
+      this.removeAttribute("open");
+    };
+    expect(screen.queryByRole("heading", { name: "cat.png" })).toBeNull();
+    fireEvent.click(opener);
+    const lightbox = screen.getByRole("heading", { name: "cat.png" }).closest("dialog")!;
+    expect(lightbox.open).toBe(true);
+    expect(within(lightbox).getByRole("img", { name: "cat.png" }).getAttribute("src")).toBe("/api/files/i1/content");
+    fireEvent.click(within(lightbox).getByRole("button", { name: "Close" }));
+    expect(screen.queryByRole("heading", { name: "cat.png" })).toBeNull();
     const download = screen.getByRole("link", { name: /notes\.md/ });
     expect(download.getAttribute("download")).toBe("notes.md");
     expect(download?.textContent).toContain("2.9 KB");
