@@ -569,6 +569,17 @@ describe("ChatStore with files", () => {
       message: "Fake cannot see images.",
     });
 
+    // An edit refused the same way fails as an answer does (there is no new prompt to give back).
+    const { store: edited, sent: editSent, onRefused: editRefused } = setup({
+      conversation: detail([message("u1", "user", "Hi", { attachments: [cat] }), message("a1", "assistant", "Hello.")]),
+    });
+    edited.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    edited.editAndResend("u1", "What is this?");
+    edited.handleEvent({ type: "error", msgid: prompt(editSent.at(-1)).msgid, code: "model_cannot_see", message: "No." });
+    expect(editRefused).not.toHaveBeenCalled();
+    expect(edited.getState().messages.at(-1)).toMatchObject({ status: "error", error: "No." });
+
     // Any other failure is the answer's, as before.
     store.send("What is this?", [cat]);
     store.handleEvent({ type: "error", msgid: prompt(sent.at(-1)).msgid, code: "rate_limited", message: "Slow down." });

@@ -63,7 +63,8 @@ interface Generation {
   stopRequested: boolean;
   /** The answer's length in characters (code points) so far: the seq of the last delta shown. */
   lastSeq: number;
-  /** A prompt sent from this page: what to give back if the server refuses it before saving anything. */
+  /** A new prompt sent from this page: what to give back if the server refuses it before saving anything (an edit
+   * or an answer asked again fails as an answer does: there is no new prompt to give back). */
   sent: Sent | null;
 }
 
@@ -365,7 +366,7 @@ export class ChatStore extends Store<ChatState> {
         following: "socket",
         stopRequested: false,
         lastSeq: 0,
-        sent: { prompt, attachments: turn.kind === "answer-again" ? [] : attachments, before: this.state.messages },
+        sent: turn.kind === "new" ? { prompt, attachments, before: this.state.messages } : null,
       },
     });
     return true;
