@@ -43,7 +43,7 @@ describe("BranchSwitcher", () => {
 });
 
 function chatMessage(id: string, role: "user" | "assistant", text: string, siblingIds: string[]): ChatMessage {
-  return { key: id, id, role, status: "complete", text: StreamText.from(text), msgid: null, error: null, siblingIds };
+  return { key: id, id, role, status: "complete", text: StreamText.from(text), msgid: null, error: null, siblingIds, attachments: [], citations: [] };
 }
 
 function view(message: ChatMessage, busy = false) {
@@ -57,6 +57,7 @@ function view(message: ChatMessage, busy = false) {
       isLastAnswer={true}
       busy={busy}
       appName="Parley"
+      fileUrl={(id) => `/api/files/${id}/content`}
       onEdit={() => undefined}
       onRegenerate={() => undefined}
       onSwitch={onSwitch}
@@ -121,6 +122,8 @@ describe("MessageList switching", () => {
       msgid: null,
       created_at: 0,
       updated_at: 0,
+      attachments: [],
+      citations: [],
     };
   }
   const branch = (answer: MessageOut): ConversationDetail => ({
@@ -151,7 +154,7 @@ describe("MessageList switching", () => {
         return false;
       }
     };
-    render(<MessageList store={store} appName="Parley" onEdit={() => undefined} onRegenerate={() => undefined} onSwitch={onSwitch} />);
+    render(<MessageList store={store} appName="Parley" fileUrl={(id) => id} onEdit={() => undefined} onRegenerate={() => undefined} onSwitch={onSwitch} />);
     return store;
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../src/api/client";
-import type { ConversationDetail, MessageOut } from "../src/api/types";
+import type { AttachmentRef, CitationOut, ConversationDetail, MessageOut } from "../src/api/types";
 import { ChatStore, versionsOf, type Versions } from "../src/chat/chatStore";
 import type { FrameThrottle } from "../src/chat/frame";
 import type { ClientMessage, SendPrompt } from "../src/ws/protocol";
@@ -23,6 +23,8 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
     msgid: role === "user" ? `msgid-${id}` : null,
     created_at: 0,
     updated_at: 0,
+    attachments: [],
+    citations: [],
     ...extra,
   };
 }
@@ -52,6 +54,7 @@ function setup(
     return structuredClone(branch);
   });
   const onCreated = vi.fn();
+  const onRefused = vi.fn();
   const store = new ChatStore({
     api: { getConversation, switchBranch },
     send: (m) => {
@@ -61,6 +64,7 @@ function setup(
     },
     params: () => ({ model: "fake-model", temperature: 0.5 }),
     onCreated,
+    onRefused,
     frame: (callback) => {
       let pending = false;
       const throttle: FrameThrottle = {
@@ -87,7 +91,7 @@ function setup(
     },
   });
   const runFrames = () => frames.splice(0).forEach((f) => f());
-  return { store, sent, getConversation, switchBranch, onCreated, runFrames };
+  return { store, sent, getConversation, switchBranch, onCreated, onRefused, runFrames };
 }
 
 const prompt = (m: ClientMessage | undefined) => (m as SendPrompt).payload;
@@ -473,5 +477,115 @@ describe("ChatStore versions (branches)", () => {
     await store.switchBranch("a2");
     expect(store.getState().generation).toMatchObject({ msgid: "other-tab", following: "socket", lastSeq: 8 });
     expect(sent.at(-1)).toEqual({ action: "resume", payload: { msgid: "other-tab", conversation_id: "c1", after_seq: 8 } });
+  });
+});
+
+describe("ChatStore with files", () => {
+  const notes: AttachmentRef = { file_id: "f1", name: "notes.md", kind: "document", media_type: "text/markdown", size: 12 };
+  const cat: AttachmentRef = { file_id: "f2", name: "cat.png", kind: "image", media_type: "image/png", size: 99 };
+  const cited: CitationOut = { file_id: "f1", file_name: "notes.md", passage_index: 0, page: null, text: "hello" };
+
+  it("sends the files' ids with the prompt and shows them on the question; none, no field", () => {
+    const { store, sent } = setup();
+    store.send("Plain");
+    expect(prompt(sent[0])).not.toHaveProperty("attachments");
+    store.handleEvent({ type: "error", msgid: prompt(sent[0]).msgid, code: "x", message: "failed" });
+
+    store.send("Read these", [notes, cat]);
+    expect(prompt(sent[1]).attachments).toEqual(["f1", "f2"]);
+    const question = store.getState().messages.at(-2)!;
+    expect(question.attachments).toEqual([notes, cat]);
+    expect(store.getState().messages.at(-1)!.attachments).toEqual([]);
+  });
+
+  it("shows the answer's sources from the start event", () => {
+    const { store, sent } = setup();
+    store.send("Read this", [notes]);
+    const { msgid } = prompt(sent[0]);
+    store.handleEvent({
+      type: "start",
+      msgid,
+      conversation_id: "c1",
+      message_id: "a-new",
+      user_message_id: "u-new",
+      model: "fake-model",
+      title: "Read this",
+      citations: [cited],
+    });
+    expect(store.getState().messages.map((m) => m.citations)).toEqual([[], [cited]]);
+    start(store, "other"); // an older server's start event has none: nothing breaks
+    expect(store.getState().messages[1]!.citations).toEqual([cited]);
+  });
+
+  it("shows saved files and sources, and takes them in when they first arrive", async () => {
+    const saved = detail([
+      message("u1", "user", "Read this", { attachments: [notes] }),
+      message("a1", "assistant", "It says hello [1].", { parent_id: "u1", citations: [cited] }),
+    ]);
+    const { store } = setup({ conversation: saved });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().messages.map((m) => [m.attachments, m.citations])).toEqual([
+      [[notes], []],
+      [[], [cited]],
+    ]);
+  });
+
+  it("an edit carries the question's files; answering again sends none (the server has them)", async () => {
+    const saved = detail([
+      message("u1", "user", "Read this", { attachments: [notes] }),
+      message("a1", "assistant", "Done.", { parent_id: "u1" }),
+    ]);
+    const { store, sent } = setup({ conversation: saved });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.regenerate()).toBe(true);
+    expect(prompt(sent.at(-1))).not.toHaveProperty("attachments");
+    store.handleEvent({ type: "done", msgid: prompt(sent.at(-1)).msgid, finish_reason: "stop", usage: null });
+
+    expect(store.editAndResend("u1", "Read this again")).toBe(true);
+    expect(prompt(sent.at(-1)).attachments).toEqual(["f1"]);
+    expect(store.getState().messages[0]!.attachments).toEqual([notes]);
+  });
+
+  it("gives a prompt with an image back when the model cannot see, leaving the chat as it was", async () => {
+    const saved = detail([message("u1", "user", "Hi"), message("a1", "assistant", "Hello.", { parent_id: "u1" })]);
+    const { store, sent, onRefused } = setup({ conversation: saved });
+    store.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    const before = store.getState().messages;
+    store.send("What is this?", [cat]);
+    expect(store.getState().messages).toHaveLength(4);
+    store.handleEvent({
+      type: "error",
+      msgid: prompt(sent.at(-1)).msgid,
+      code: "model_cannot_see",
+      message: "Fake cannot see images.",
+    });
+    expect(store.getState().messages).toBe(before);
+    expect(store.getState().generation).toBeNull();
+    expect(onRefused).toHaveBeenCalledWith({
+      prompt: "What is this?",
+      attachments: [cat],
+      code: "model_cannot_see",
+      message: "Fake cannot see images.",
+    });
+
+    // An edit refused the same way fails as an answer does (there is no new prompt to give back).
+    const { store: edited, sent: editSent, onRefused: editRefused } = setup({
+      conversation: detail([message("u1", "user", "Hi", { attachments: [cat] }), message("a1", "assistant", "Hello.")]),
+    });
+    edited.open("c1");
+    await vi.advanceTimersByTimeAsync(0);
+    edited.editAndResend("u1", "What is this?");
+    edited.handleEvent({ type: "error", msgid: prompt(editSent.at(-1)).msgid, code: "model_cannot_see", message: "No." });
+    expect(editRefused).not.toHaveBeenCalled();
+    expect(edited.getState().messages.at(-1)).toMatchObject({ status: "error", error: "No." });
+
+    // Any other failure is the answer's, as before.
+    store.send("What is this?", [cat]);
+    store.handleEvent({ type: "error", msgid: prompt(sent.at(-1)).msgid, code: "rate_limited", message: "Slow down." });
+    expect(store.getState().messages.at(-1)).toMatchObject({ status: "error", error: "Slow down." });
+    expect(onRefused).toHaveBeenCalledTimes(1);
   });
 });

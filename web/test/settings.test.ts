@@ -10,6 +10,7 @@ function model(id: string, maxTokens: number, isDefault = false): ModelOut {
     provider: "openai",
     context_window: 8192,
     default: isDefault,
+    vision: false,
     parameters: {
       temperature: { min: 0, max: 2, default: 1 },
       top_p: { min: 0, max: 1, default: 1 },

@@ -11,6 +11,8 @@ import type {
   ConversationPage,
   ErrorBody,
   ExportLink,
+  FileOut,
+  FileUpload,
   HealthResponse,
   ImportJob,
   ImportUpload,
@@ -235,14 +237,11 @@ export class ApiClient {
 
   /** Send an import's file where ``createImport`` said: the target's fields, then the file. */
   async uploadImport(upload: ImportUpload, file: File): Promise<void> {
-    const form = new FormData();
-    for (const [name, value] of Object.entries(upload.upload.fields)) form.append(name, value);
-    form.append("file", file, file.name);
-    const target = new URL(upload.upload.url, this.baseUrl + "/");
-    const ours = target.origin === new URL(this.baseUrl + "/").origin;
+    const form = uploadForm(upload.upload.fields, file);
+    const { url, ours } = this.uploadTarget(upload.upload.url);
     let response: Response;
     try {
-      response = await this.fetchImpl(target.toString(), {
+      response = await this.fetchImpl(url, {
         method: "POST",
         body: form,
         // Our own server needs the session and the CSRF header; a storage URL is authorized by its signature.
@@ -263,16 +262,53 @@ export class ApiClient {
   getImport(id: string): Promise<ImportJob> {
     return this.request("GET", `/api/imports/${encodeURIComponent(id)}`);
   }
+
+  /** Where an upload's form goes, absolute; ``ours`` when it is this server (which wants the session and the CSRF
+   * header), not a storage URL authorized by its signature. */
+  uploadTarget(url: string): { url: string; ours: boolean } {
+    const target = new URL(url, this.baseUrl + "/");
+    return { url: target.toString(), ours: target.origin === new URL(this.baseUrl + "/").origin };
+  }
+
+  /** A new file record and where its bytes go (see ``uploadTarget``); 413 when it is too big for the limits. */
+  createFileUpload(name: string, size: number): Promise<FileUpload> {
+    return this.request("POST", "/api/files/uploads", { body: { name, size } });
+  }
+
+  getFile(id: string, signal?: AbortSignal): Promise<FileOut> {
+    return this.request("GET", `/api/files/${encodeURIComponent(id)}`, { signal });
+  }
+
+  deleteFile(id: string): Promise<void> {
+    return this.request("DELETE", `/api/files/${encodeURIComponent(id)}`);
+  }
+
+  /** A file's bytes: an image as the server re-encoded it (shown inline), a document's original (downloaded). */
+  fileContentUrl(id: string): string {
+    return `${this.baseUrl}/api/files/${encodeURIComponent(id)}/content`;
+  }
+}
+
+/** A multipart upload: the target's fields first (a presigned POST requires them before the file), then the file. */
+export function uploadForm(fields: Record<string, string>, file: File): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", file, file.name);
+  return form;
 }
 
 function errorFrom(response: Response, payload: unknown): ApiError {
+  return errorOf(response.status, response.statusText, payload, response.headers.get("Retry-After"));
+}
+
+/** The ApiError for an answer that was not ok: the server's {code, message} when it sent one. */
+export function errorOf(status: number, statusText: string, payload: unknown, retryAfter: string | null = null): ApiError {
   const detail = isErrorBody(payload) ? payload.error : null;
-  const retryAfter = parseRetryAfter(response.headers.get("Retry-After"));
   return new ApiError(
-    response.status,
+    status,
     detail?.code ?? "http_error",
-    detail?.message ?? `The server answered ${response.status} ${response.statusText}`.trim() + ".",
-    retryAfter,
+    detail?.message ?? `The server answered ${status} ${statusText}`.trim() + ".",
+    parseRetryAfter(retryAfter),
   );
 }
 

@@ -7,13 +7,19 @@ type Schemas = components["schemas"];
 export type LoginResponse = Schemas["LoginResponse"];
 export type AccountCreated = Schemas["AccountCreated"];
 export type HealthResponse = Schemas["HealthResponse"];
-export type ModelOut = Schemas["ModelOut"];
+/** ``vision``: the model can be shown images. */
+export type ModelOut = Schemas["ModelOut"] & { vision?: boolean };
 export type ModelsResponse = Schemas["ModelsResponse"];
 export type RangeOut = Schemas["RangeOut"];
 export type ConversationOut = Schemas["ConversationOut"];
 export type ConversationPage = Schemas["ConversationPageOut"];
 export type ConversationDetail = Schemas["ConversationDetailOut"];
-export type MessageOut = Schemas["MessageOut"];
+/** A message as the conversation API gives it, with the files its user message carried and the passages its
+ * answer was given to read (both empty when none; absent from a server that predates files). */
+export type MessageOut = Schemas["MessageOut"] & {
+  attachments?: readonly AttachmentRef[];
+  citations?: readonly CitationOut[];
+};
 export type SearchHit = Schemas["SearchHitOut"];
 export type SearchPage = Schemas["SearchPageOut"];
 export type Preferences = Schemas["Preferences"];
@@ -48,3 +54,58 @@ export const PARAM_NAMES: readonly ParamName[] = [
   "frequency_penalty",
   "presence_penalty",
 ];
+
+// Attached files (README "Documents and images"). Written out here rather than taken from the generated schema so
+// the app also builds against a server without the files API; the shapes are the server's FileOut and the rest.
+export type FileStatus = "uploading" | "processing" | "ready" | "error";
+export type FileKind = "document" | "image";
+
+export interface FileOut {
+  id: string;
+  name: string;
+  size: number;
+  status: FileStatus;
+  /** Sniffed from the content once processing knows it; empty before. */
+  media_type: string;
+  kind: FileKind | null;
+  /** Why the file cannot be used, in words for the user (status "error"). */
+  error: string | null;
+  text_chars: number;
+  passages: number;
+  width: number | null;
+  height: number | null;
+  /** The text was longer than the server reads: only its start is used. */
+  text_truncated?: boolean;
+  created_at: number;
+}
+
+/** Where a new file's bytes go: this server (``fields`` empty) or a presigned storage POST (its ``fields`` first). */
+export interface UploadTarget {
+  url: string;
+  fields: Record<string, string>;
+  max_bytes: number;
+}
+
+export interface FileUpload {
+  file: FileOut;
+  upload: UploadTarget;
+}
+
+/** A file a user message carried. */
+export interface AttachmentRef {
+  file_id: string;
+  name: string;
+  /** "document" or "image". */
+  kind: string;
+  media_type: string;
+  size: number;
+}
+
+/** A passage an answer was given to read, numbered by its place in the list. */
+export interface CitationOut {
+  file_id: string;
+  file_name: string;
+  passage_index: number;
+  page: number | null;
+  text: string;
+}

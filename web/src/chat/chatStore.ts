@@ -5,7 +5,14 @@
 // again or the socket comes back is rejoined with a `resume` from the last seq the page has: the server sends
 // what was missed, then the rest.
 import { ApiError, type ApiClient } from "../api/client";
-import type { ChatParams, ConversationDetail, MessageOut, MessageStatus } from "../api/types";
+import type {
+  AttachmentRef,
+  ChatParams,
+  CitationOut,
+  ConversationDetail,
+  MessageOut,
+  MessageStatus,
+} from "../api/types";
 import { Store } from "../lib/store";
 import { codePoints, newMsgid, textAfter, type ClientMessage, type ServerEvent, type StartEvent } from "../ws/protocol";
 import { frameThrottle, type FrameThrottle } from "./frame";
@@ -23,6 +30,10 @@ export interface ChatMessage {
   /** The versions of this turn (messages sharing its parent), oldest first, itself included. A message the
    * server has not named yet stands in with its key until the start event gives its id. */
   siblingIds: readonly string[];
+  /** The files a user message carried. */
+  attachments: readonly AttachmentRef[];
+  /** The passages an answer was given to read, in the order the model saw them numbered. */
+  citations: readonly CitationOut[];
 }
 
 /** Where a message stands among its turn's versions, and the ids of its neighbours (null at either end). */
@@ -52,7 +63,28 @@ interface Generation {
   stopRequested: boolean;
   /** The answer's length in characters (code points) so far: the seq of the last delta shown. */
   lastSeq: number;
+  /** A new prompt sent from this page: what to give back if the server refuses it before saving anything (an edit
+   * or an answer asked again fails as an answer does: there is no new prompt to give back). */
+  sent: Sent | null;
 }
+
+interface Sent {
+  prompt: string;
+  attachments: readonly AttachmentRef[];
+  /** The branch shown before it was sent. */
+  before: readonly ChatMessage[];
+}
+
+/** A prompt the server would not take (nothing was saved), handed back to be changed and sent again. */
+export interface Refusal {
+  prompt: string;
+  attachments: readonly AttachmentRef[];
+  code: string;
+  message: string;
+}
+
+/** Refusals that are about what the prompt carries, so the user gets the prompt back rather than a failed answer. */
+const GIVEN_BACK = new Set(["model_cannot_see"]);
 
 export interface ChatState {
   conversationId: string | null;
@@ -74,6 +106,8 @@ export interface ChatDeps {
   params: () => ChatParams;
   /** A new chat got its id from the server (the page's address should now name it). */
   onCreated?: (event: StartEvent) => void;
+  /** The server refused a prompt before saving it (see GIVEN_BACK): its turn is taken off the page. */
+  onRefused?: (refusal: Refusal) => void;
   frame?: (callback: () => void) => FrameThrottle;
 }
 
@@ -142,9 +176,9 @@ export class ChatStore extends Store<ChatState> {
     }
   }
 
-  send(prompt: string): boolean {
+  send(prompt: string, attachments: readonly AttachmentRef[] = []): boolean {
     if (this.isBusy || !prompt.trim()) return false;
-    return this.start(prompt, this.state.messages, { kind: "new" });
+    return this.start(prompt, this.state.messages, { kind: "new" }, attachments);
   }
 
   /** Ask ``prompt`` in place of a user message: a new version of that turn, answered, becomes the branch shown
@@ -156,7 +190,8 @@ export class ChatStore extends Store<ChatState> {
     const message = messages[index];
     if (!message) return false;
     if (message.id === null || this.state.conversationId === null) {
-      return this.start(prompt, messages.slice(0, index), { kind: "new" }); // never saved: ask it afresh
+      // never saved: ask it afresh
+      return this.start(prompt, messages.slice(0, index), { kind: "new" }, message.attachments);
     }
     if (prompt === message.text.text) {
       const answer = messages[index + 1];
@@ -166,11 +201,13 @@ export class ChatStore extends Store<ChatState> {
         answers: answer?.role === "assistant" ? savedVersions(answer) : [],
       });
     }
-    return this.start(prompt, messages.slice(0, index), {
-      kind: "edit",
-      edited: message.id,
-      versions: savedVersions(message),
-    });
+    // The new version carries the same files (the server reads a regenerated answer's from its saved question).
+    return this.start(
+      prompt,
+      messages.slice(0, index),
+      { kind: "edit", edited: message.id, versions: savedVersions(message) },
+      message.attachments,
+    );
   }
 
   /** Answer the last prompt again (also the retry of a failed or cut-off answer). */
@@ -220,8 +257,11 @@ export class ChatStore extends Store<ChatState> {
       case "start":
         this.setState({
           conversationId: event.conversation_id,
+          generation: { ...generation, sent: null }, // saved: nothing to give back any more
           messages: this.state.messages.map((m) => {
-            if (m.key === generation.assistantKey) return named(m, event.message_id);
+            if (m.key === generation.assistantKey) {
+              return { ...named(m, event.message_id), citations: event.citations ?? [] };
+            }
             if (m.role === "user" && m.msgid === event.msgid) return named(m, event.user_message_id);
             return m;
           }),
@@ -242,6 +282,10 @@ export class ChatStore extends Store<ChatState> {
         this.finish(generation, event.finish_reason === "stopped" ? "stopped" : "complete", null);
         break;
       case "error":
+        if (generation.sent !== null && GIVEN_BACK.has(event.code)) {
+          this.giveBack(generation.sent, event.code, event.message);
+          break;
+        }
         this.finish(generation, this.assistant(generation)?.text.length ? "interrupted" : "error", event.message);
         break;
     }
@@ -270,12 +314,20 @@ export class ChatStore extends Store<ChatState> {
   }
 
   /** Send a prompt and show its turn at once: ``before`` is the branch kept above the new messages. */
-  private start(prompt: string, before: readonly ChatMessage[], turn: Turn): boolean {
+  private start(
+    prompt: string,
+    before: readonly ChatMessage[],
+    turn: Turn,
+    attachments: readonly AttachmentRef[] = [],
+  ): boolean {
     const msgid = newMsgid();
     const payload: ClientMessage = { action: "sendprompt", payload: { msgid, prompt, params: this.deps.params() } };
     if (this.state.conversationId !== null) payload.payload.conversation_id = this.state.conversationId;
     if (turn.kind === "edit") payload.payload.edit_message_id = turn.edited;
     if (turn.kind === "answer-again") payload.payload.edit_message_id = turn.asked;
+    if (turn.kind !== "answer-again" && attachments.length > 0) {
+      payload.payload.attachments = attachments.map((a) => a.file_id);
+    }
     if (!this.deps.send(payload)) return false;
     const added: ChatMessage[] = [];
     if (turn.kind !== "answer-again") {
@@ -289,6 +341,8 @@ export class ChatStore extends Store<ChatState> {
         msgid,
         error: null,
         siblingIds: [...(turn.kind === "edit" ? turn.versions : []), key],
+        attachments,
+        citations: [],
       });
     }
     const assistantKey = `local-${msgid}-answer`;
@@ -301,12 +355,28 @@ export class ChatStore extends Store<ChatState> {
       msgid,
       error: null,
       siblingIds: [...(turn.kind === "answer-again" ? turn.answers : []), assistantKey],
+      attachments: [],
+      citations: [],
     };
     this.setState({
       messages: [...before, ...added, assistant],
-      generation: { msgid, assistantKey: assistant.key, following: "socket", stopRequested: false, lastSeq: 0 },
+      generation: {
+        msgid,
+        assistantKey: assistant.key,
+        following: "socket",
+        stopRequested: false,
+        lastSeq: 0,
+        sent: turn.kind === "new" ? { prompt, attachments, before: this.state.messages } : null,
+      },
     });
     return true;
+  }
+
+  /** The server refused the prompt and saved nothing: show the branch as it was, and hand the prompt back. */
+  private giveBack(sent: Sent, code: string, message: string): void {
+    this.frame.cancel();
+    this.setState({ generation: null, messages: sent.before });
+    this.deps.onRefused?.({ prompt: sent.prompt, attachments: sent.attachments, code, message });
   }
 
   private assistant(generation: Generation): ChatMessage | undefined {
@@ -391,8 +461,13 @@ export class ChatStore extends Store<ChatState> {
       const known = shown.get(saved.id);
       const fresh = fromServer(saved);
       if (!known || known.status !== fresh.status || known.text.text !== saved.content) return fresh;
-      const same = known.error === fresh.error && sameIds(known.siblingIds, fresh.siblingIds);
-      return same ? known : { ...known, siblingIds: fresh.siblingIds, error: fresh.error };
+      const same =
+        known.error === fresh.error &&
+        sameIds(known.siblingIds, fresh.siblingIds) &&
+        known.attachments.length === fresh.attachments.length &&
+        known.citations.length === fresh.citations.length;
+      const { siblingIds, error, attachments, citations } = fresh;
+      return same ? known : { ...known, siblingIds, error, attachments, citations };
     });
     const last = messages[messages.length - 1];
     let generation: Generation | null = null;
@@ -407,6 +482,7 @@ export class ChatStore extends Store<ChatState> {
         following: "waiting",
         stopRequested: false,
         lastSeq: codePoints(last.text.text),
+        sent: null,
       };
     }
     this.setState({ messages, loading: false, generation, ...patch });
@@ -445,6 +521,8 @@ function fromServer(message: MessageOut): ChatMessage {
     msgid: message.msgid,
     error: endedText(message),
     siblingIds: message.sibling_ids.length > 0 ? message.sibling_ids : [message.id],
+    attachments: message.attachments ?? [],
+    citations: message.citations ?? [],
   };
 }
 

@@ -1,10 +1,11 @@
 // The signed-in app: sidebar, conversation, composer, settings. Owns the socket and the stores for
 // as long as the session lasts.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { ApiError, type ApiClient } from "../api/client";
-import { ChatStore } from "../chat/chatStore";
+import { ChatStore, type Refusal } from "../chat/chatStore";
 import { ConversationsStore } from "../chat/conversationsStore";
 import type { AppConfig } from "../config";
+import { AttachmentsStore, MAX_ATTACHMENTS } from "../files/attachmentsStore";
 import { useStore, ValueStore } from "../lib/store";
 import { navigate, navigateTo, USAGE_PATH, useConversationRoute, useUsageRoute } from "../router";
 import { SearchStore } from "../search/searchStore";
@@ -22,6 +23,7 @@ import { SettingsDrawer } from "./SettingsDrawer";
 import { Sidebar } from "./Sidebar";
 import { toasts } from "./toasts";
 import { UsagePage } from "../usage/UsagePage";
+import type { AttachmentRef } from "../api/types";
 
 interface Props {
   config: AppConfig;
@@ -38,11 +40,14 @@ function createServices(config: AppConfig, api: ApiClient) {
   const conversations = new ConversationsStore(api);
   const search = new SearchStore(api);
   const connection = new ValueStore<SocketState>({ status: "connecting", retryAt: null, everOpened: false });
+  const attachments = new AttachmentsStore({ api });
+  const refused = new ValueStore<{ refusal: Refusal | null }>({ refusal: null });
   const chat: ChatStore = new ChatStore({
     api,
     send: (message) => socket.send(message),
     params: () => settings.params(),
     onCreated: (event) => navigate(event.conversation_id, { replace: true }),
+    onRefused: (refusal) => refused.set({ refusal }),
   });
   const socket: ChatSocket = new ChatSocket({
     url: config.wsUrl,
@@ -57,12 +62,12 @@ function createServices(config: AppConfig, api: ApiClient) {
     onLost: () => chat.socketLost(),
     onOpen: () => chat.socketOpened(),
   });
-  return { settings, conversations, search, connection, chat, socket };
+  return { settings, conversations, search, connection, attachments, refused, chat, socket };
 }
 
 export function ChatApp({ config, api, username, onLogout }: Props) {
   const services = useMemo(() => createServices(config, api), [config, api]);
-  const { settings, conversations, search, connection, chat, socket } = services;
+  const { settings, conversations, search, connection, attachments, refused, chat, socket } = services;
   const routeId = useConversationRoute();
   const onUsagePage = useUsageRoute();
   const composer = useRef<ComposerHandle>(null);
@@ -79,9 +84,20 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
     return () => {
       socket.stop();
       chat.dispose();
+      attachments.dispose();
       settings.dispose();
     };
-  }, [services, socket, settings, conversations, chat]);
+  }, [services, socket, settings, conversations, chat, attachments]);
+
+  // A prompt the server would not take (an image for a model that cannot see): say why, and give it back.
+  const refusal = useStore(refused, (s) => s.refusal);
+  useEffect(() => {
+    if (refusal === null) return;
+    refused.set({ refusal: null });
+    toasts.show(refusal.message, 8000);
+    attachments.restore(refusal.attachments);
+    composer.current?.setText(refusal.prompt);
+  }, [refusal, refused, attachments]);
 
   useEffect(() => {
     chat.open(routeId);
@@ -154,11 +170,20 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
     });
   };
 
-  const send = (text: string) => {
-    const sent = chat.send(text);
+  const send = (text: string, files: readonly AttachmentRef[]) => {
+    const sent = chat.send(text, files);
     if (!sent) toasts.show("Not connected: your message was not sent. Try again in a moment.");
     return sent;
   };
+
+  const attach = useCallback(
+    (files: File[]) => {
+      if (attachments.add(files) > 0) toasts.show(`A message can carry at most ${MAX_ATTACHMENTS} files.`);
+    },
+    [attachments],
+  );
+  const fileUrl = useCallback((fileId: string) => api.fileContentUrl(fileId), [api]);
+  const drop = useFileDrop(!onUsagePage, attach);
 
   const onEdit = useCallback(
     (key: string, text: string) => {
@@ -211,7 +236,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
         />
       </div>
       {drawerOpen && <div className="scrim" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}
-      <div className="main-column">
+      <div className="main-column" {...drop.handlers}>
         <header className="topbar">
           <button
             type="button"
@@ -301,6 +326,7 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
                 <MessageList
                   store={chat}
                   appName={config.appName}
+                  fileUrl={fileUrl}
                   onEdit={onEdit}
                   onRegenerate={onRegenerate}
                   onSwitch={onSwitch}
@@ -313,9 +339,19 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
               generating={generation !== null}
               canSend={connected && !loading && !loadError && !switching}
               offlineReason={connected ? null : "Not connected: messages can be sent once the connection is back."}
+              attachments={attachments}
+              fileUrl={fileUrl}
+              modelName={model?.name ?? null}
+              modelCanSee={model?.vision !== false}
+              onAttach={attach}
               onSend={send}
               onStop={() => chat.stop()}
             />
+            {drop.over && (
+              <div className="drop-zone" aria-hidden="true">
+                <p>Drop files to attach them</p>
+              </div>
+            )}
           </>
         )}
       </div>
@@ -355,4 +391,51 @@ export function ChatApp({ config, api, username, onLogout }: Props) {
       />
     </div>
   );
+}
+
+/** Files dragged over the chat: ``over`` while they are above it (the drop zone shows), ``attach`` when dropped. */
+function useFileDrop(enabled: boolean, attach: (files: File[]) => void) {
+  const [over, setOver] = useState(false);
+  const depth = useRef(0); // enter and leave fire for every child crossed
+
+  // A file dropped anywhere else (the sidebar, a gap) must not make the browser open it in place of the app.
+  useEffect(() => {
+    const keep = (event: globalThis.DragEvent) => {
+      if (event.dataTransfer?.types.includes("Files")) event.preventDefault();
+    };
+    window.addEventListener("dragover", keep);
+    window.addEventListener("drop", keep);
+    return () => {
+      window.removeEventListener("dragover", keep);
+      window.removeEventListener("drop", keep);
+    };
+  }, []);
+  const carriesFiles = (event: DragEvent) => enabled && event.dataTransfer.types.includes("Files");
+  const handlers = {
+    onDragEnter: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth.current += 1;
+      setOver(true);
+    },
+    onDragOver: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault(); // allows the drop
+      event.dataTransfer.dropEffect = "copy";
+    },
+    onDragLeave: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      depth.current = Math.max(0, depth.current - 1);
+      if (depth.current === 0) setOver(false);
+    },
+    onDrop: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth.current = 0;
+      setOver(false);
+      const files = [...event.dataTransfer.files];
+      if (files.length > 0) attach(files);
+    },
+  };
+  return { over, handlers };
 }

@@ -11,6 +11,7 @@ import { MessageView } from "./MessageView";
 interface Props {
   store: ChatStore;
   appName: string;
+  fileUrl: (fileId: string) => string;
   onEdit: (key: string, text: string) => void;
   onRegenerate: () => void;
   /** Show the branch through this message; resolves true once shown (false: not switched, and said why). */
@@ -26,7 +27,7 @@ interface Landing {
   to: Direction;
 }
 
-export function MessageList({ store, appName, onEdit, onRegenerate, onSwitch }: Props) {
+export function MessageList({ store, appName, fileUrl, onEdit, onRegenerate, onSwitch }: Props) {
   const messages = useStore(store, (s) => s.messages);
   const generation = useStore(store, (s) => s.generation);
   const switching = useStore(store, (s) => s.switching);
@@ -126,6 +127,7 @@ export function MessageList({ store, appName, onEdit, onRegenerate, onSwitch }: 
               isLastAnswer={message.key === lastAnswerKey}
               busy={generation !== null || switching}
               appName={appName}
+              fileUrl={fileUrl}
               onEdit={onEdit}
               onRegenerate={onRegenerate}
               onSwitch={switchVersion}

@@ -7,6 +7,7 @@ import { MarkdownBlock } from "../markdown/Markdown";
 import { BranchSwitcher, type Direction } from "./BranchSwitcher";
 import { CopyButton } from "./CopyButton";
 import { AlertIcon, EditIcon, LogoIcon, RegenerateIcon } from "./icons";
+import { Citations, MessageAttachments } from "./MessageFiles";
 
 interface Props {
   message: ChatMessage;
@@ -19,6 +20,8 @@ interface Props {
   /** An answer is being written or a branch switched: edit, regenerate and switch wait. */
   busy: boolean;
   appName: string;
+  /** Where an attached file's bytes are served. */
+  fileUrl: (fileId: string) => string;
   onEdit: (key: string, text: string) => void;
   onRegenerate: () => void;
   onSwitch: (message: ChatMessage, turn: number, to: Direction) => void;
@@ -36,7 +39,7 @@ function MessageVersions({ message, turn, busy, onSwitch }: Props) {
 }
 
 function UserMessage(props: Props) {
-  const { message, turn, busy, onEdit } = props;
+  const { message, turn, busy, fileUrl, onEdit } = props;
   const [editing, setEditing] = useState(false);
   const text = message.text.text;
   if (editing) {
@@ -53,6 +56,7 @@ function UserMessage(props: Props) {
   }
   return (
     <article className="message user" aria-label="You said" data-turn={turn} data-message-id={message.id ?? undefined}>
+      <MessageAttachments items={message.attachments} fileUrl={fileUrl} />
       <div className="bubble">{text}</div>
       <div className="message-footer">
         <div className="message-actions">
@@ -138,6 +142,7 @@ function Answer(props: Props) {
         ) : (
           <AnswerText text={message.text} streaming={streaming} />
         )}
+        <Citations items={message.citations} />
         {message.status === "stopped" && <p className="answer-note">Stopped.</p>}
         {failed && (
           <div className="answer-error" role="alert">

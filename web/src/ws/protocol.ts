@@ -1,5 +1,5 @@
 // The WebSocket's messages (README "API"; parley.server.routes.ws). Not in the OpenAPI spec, so written here.
-import type { ChatParams } from "../api/types";
+import type { ChatParams, CitationOut } from "../api/types";
 
 export interface SendPrompt {
   action: "sendprompt";
@@ -9,6 +9,8 @@ export interface SendPrompt {
     conversation_id?: string;
     params: ChatParams;
     edit_message_id?: string;
+    /** Ids of ready files the prompt carries (sent only when there are some). */
+    attachments?: string[];
   };
 }
 
@@ -33,6 +35,8 @@ export interface StartEvent {
   user_message_id: string;
   model: string;
   title: string;
+  /** The passages the answer is given to read, known before its first word (absent from an older server). */
+  citations?: CitationOut[];
 }
 
 export interface DeltaEvent {
