@@ -122,8 +122,6 @@ describe("MessageList switching", () => {
       msgid: null,
       created_at: 0,
       updated_at: 0,
-      attachments: [],
-      citations: [],
     };
   }
   const branch = (answer: MessageOut): ConversationDetail => ({

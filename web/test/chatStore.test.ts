@@ -23,8 +23,6 @@ function message(id: string, role: "user" | "assistant", content: string, extra:
     msgid: role === "user" ? `msgid-${id}` : null,
     created_at: 0,
     updated_at: 0,
-    attachments: [],
-    citations: [],
     ...extra,
   };
 }

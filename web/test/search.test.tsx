@@ -112,8 +112,6 @@ function message(id: string, role: "user" | "assistant", content: string): Messa
     msgid: null,
     created_at: 0,
     updated_at: 0,
-    attachments: [],
-    citations: [],
   };
 }
 
