@@ -35,6 +35,7 @@ from e2e.support import (
     use_theme,
     wait_idle,
 )
+from parley.testing import sample_files
 from parley.testing.fake_openai import FakeOpenAI
 
 READY_TIMEOUT = 30_000  # ms: on the serverless path a file is read by a worker its bucket event starts
@@ -240,6 +241,40 @@ def test_an_image_dropped_on_the_chat_shows_inline_in_the_question(page: Page, u
 
     page.reload()
     expect(page.locator("article.message.user").get_by_role("img", name="red.png")).to_be_visible()
+
+
+def test_a_pdf_and_a_picture_asked_about_together_give_a_grounded_answer_with_page_citations(
+    page: Page, user: User, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The issue's own ask: a PDF and a picture uploaded in the browser, one question about both; the model is shown
+    the picture and the PDF's matching passages, and the answer cites them by page."""
+    lines = [f"Page {n} lists the tide tables of harbour {n}, which change with the seasons. " * 6 for n in range(30)]
+    lines[17] = "The harbour master's boat is painted blue and is called Marigold. " * 6
+    report = tmp_path / "harbour-report.pdf"
+    report.write_bytes(sample_files.pdf(*lines))
+    login(page, user)
+    page.get_by_label("Model", exact=True).select_option("fake-vision")
+    attach_with_button(page, report)
+    drop_file(page, "boat.png", "image/png", png(40, 30, (30, 60, 200)))
+    expect(composer_chips(page)).to_have_count(2)
+    for chip in composer_chips(page).all():
+        expect(chip).to_have_attribute("data-status", "ready", timeout=READY_TIMEOUT)
+
+    send(page, "Is the boat in this picture the harbour master's boat Marigold?")
+    expect(answers(page).first).to_contain_text("Hello from the fake model.")
+    wait_idle(page)
+
+    asked = fake.chat_requests[-1]
+    assert len(asked.images) == 1
+    given = "\n".join(str(m["content"]) for m in asked.body["messages"])
+    assert "called Marigold" in given and 'trust="untrusted"' in given
+    sources = answers(page).first.get_by_role("region", name="Sources")
+    cited = sources.locator("details", has_text="harbour-report.pdf").filter(has_text="page 18")
+    expect(cited.first).to_be_visible()
+    question = page.locator("article.message.user")
+    expect(question.get_by_role("img", name="boat.png")).to_be_visible()
+    expect(question.get_by_role("link", name=re.compile("harbour-report.pdf"))).to_be_visible()
+    assert run_axe(page) == []
 
 
 def test_an_image_pasted_for_a_model_that_cannot_see_comes_back_with_the_reason(
