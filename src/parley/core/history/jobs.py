@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 # Deadlines after which a job is taken to have died with the process that ran it (a server stopped, a worker out of
 # memory), the same on both homes; applied when the owner's jobs are read, and, locally, when the server starts.
 #
-# A queued job's file arrives within this or never (a presigned POST lives 15 minutes; a local upload is cut off
-# long before).
+# A queued job's file arrives within this or never (a presigned POST lives 15 minutes; the app uploads the file
+# right after making the job).
 IMPORT_UPLOAD_WINDOW_SECONDS = 2 * 3600.0
 # A running job saves its progress every half second; none for this long (the import worker's longest run, Lambda's
 # limit) means nothing is running it any more.
