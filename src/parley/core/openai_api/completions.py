@@ -17,10 +17,11 @@ error event: its answer is incomplete).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -62,6 +63,8 @@ CLIENT_GONE = "stopped"
 
 # A client refused during shutdown (or whose answer was cut by it) may try again this many seconds later.
 SHUTDOWN_RETRY_AFTER = 5
+# How long shutdown waits for cut answers to reach their end (their readers to take the error).
+CUT_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -373,20 +376,26 @@ class Completions:
         remaining = self._drain_deadline - self._clock()
         if self._running and remaining > 0:
             log.info("waiting up to %.0f s for %d running v1 answers to finish", remaining, len(self._running))
-            waits = [asyncio.create_task(run.ended.wait()) for run in self._running]
-            await asyncio.wait(waits, timeout=remaining)
-            for wait in waits:
-                wait.cancel()
+            await _all_ended(self._running, remaining)
         cut = list(self._running)
         if cut:
             log.warning("shutting down: %d v1 answers cut short", len(cut))
         for run in cut:
             run.cut(ShuttingDown(SHUTDOWN_RETRY_AFTER, "The server is restarting; this answer was cut short."))
-        for run in cut:
-            await run.ended.wait()
+        # A cut answer ends when its reader next asks for text; a client that reads nothing (its connection
+        # stalled) must not hold the shutdown: the server cancels its response later, which ends it too.
+        await _all_ended(cut, CUT_WAIT_SECONDS)
         await self.settled()
 
     async def settled(self) -> None:
         """Wait until every answer that has ended has recorded its usage (and been saved, when its key says so)."""
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)
+
+
+async def _all_ended(runs: Iterable[CompletionRun], within: float) -> None:
+    """Wait until every run has ended, for ``within`` seconds at most."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            for run in list(runs):
+                await run.ended.wait()
