@@ -25,6 +25,7 @@ from parley.core.chat.file_context import FileAccess
 from parley.core.chat.observer import RunObserver
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.service import ChatService
+from parley.core.chat.slots import AnswerSlots
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.files.base import FileBlobs, FileLimits
 from parley.core.files.images import ImageProcessor, PillowImages
@@ -166,6 +167,8 @@ def build_completions(
         stores.conversations,
         stores.messages,
         meter=meter or UsageMeter(stores.usage),
+        # The app's answer slots: a user's /v1 answers and app answers share one cap.
+        slots=AnswerSlots(stores.stop_signals, build_limits(settings)),
         title_max_chars=settings.title_max_chars,
         observer=observer,
         images=images,
