@@ -26,9 +26,16 @@ BODY_ROUTES = [
     ("POST", "/v1/chat/completions"),
     ("PUT", "/api/admin/budgets/{username}"),  # an admin's: the player is refused (4xx) whatever it sends
     ("POST", "/api/imports/uploads"),
+    ("POST", "/api/files/uploads"),
 ]
-# Uploads of files to import (multipart, with a cap of their own): their bad input is in test_history.py.
-UPLOAD_ROUTES = [("POST", "/api/imports"), ("POST", "/api/imports/{job_id}/file")]
+# Uploads of files to import and to attach (multipart, with caps of their own): their bad input is in
+# test_history.py and test_files.py.
+UPLOAD_ROUTES = [
+    ("POST", "/api/imports"),
+    ("POST", "/api/imports/{job_id}/file"),
+    ("POST", "/api/files"),
+    ("POST", "/api/files/{file_id}/content"),
+]
 # Routes without a body must not trip over one either.
 BODYLESS_ROUTES = [("POST", "/api/ws-ticket")]
 
@@ -66,6 +73,11 @@ WRONG_SHAPES = [
 ]
 
 
+def body_limit(settings, path: str) -> int:
+    """The most a route reads: /v1's completions have a cap of their own (images ride in them as data URLs)."""
+    return settings.max_completion_bytes if path == "/v1/chat/completions" else settings.max_body_bytes
+
+
 async def conversation_id_of(player) -> str:
     events = await player.ask("make one conversation", "setup-1")
     return events[0]["conversation_id"]
@@ -99,13 +111,15 @@ async def test_every_body_route_is_in_the_list(target):
     assert with_body == set(BODY_ROUTES + UPLOAD_ROUTES)
 
 
+# /v1's own cap (20 MB by default: images ride in its bodies) made small, so its refusal is tested like the others'.
+@pytest.mark.target_settings(max_completion_bytes=300_000)
 async def test_an_oversized_body_is_refused_with_413_on_every_route(target, ledger):
     player = await target.player()
     conversation = await conversation_id_of(player)
-    too_big = target.settings.max_body_bytes + 1
     attempts = 0
     for method, path in BODY_ROUTES + BODYLESS_ROUTES:
         url = concrete(path, conversation)
+        too_big = body_limit(target.settings, path) + 1
         declared = json.dumps({"prompt": "x" * too_big}).encode()
         response = await player.http.request(
             method, url, content=declared, headers={"content-type": "application/json"}
