@@ -25,16 +25,38 @@ def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     summary = backup_for(settings.store).backup(settings, args.path)
     print(f"Backed up {_counts(summary)} to {summary.path} ({summary.size_bytes:,} bytes).")
+    if summary.missing:
+        print(
+            f"{_files(len(summary.missing))} had lost their content before it could be copied (deleted meanwhile, "
+            f"or gone from the disk); a restore marks them failed: {_ids(summary.missing)}."
+        )
     return 0
 
 
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
     summary, kept = backup_for(settings.store).restore(settings, args.path)
     print(f"Restored {_counts(summary)} from {args.path}.")
-    if kept is not None:
-        print(f"The data it replaced is kept in {kept}.")
+    if kept:
+        print(f"The data it replaced is kept in {' and '.join(str(path) for path in kept)}.")
+    if summary.missing:
+        print(
+            f"{_files(len(summary.missing))} had no content in the backup and are marked failed (their owners see "
+            f"why and can upload them again): {_ids(summary.missing)}."
+        )
     return 0
 
 
 def _counts(summary: BackupSummary) -> str:
-    return f"{summary.users} users, {summary.conversations} conversations and {summary.messages} messages"
+    return (
+        f"{summary.users} users, {summary.conversations} conversations, {summary.messages} messages and "
+        f"{_files(summary.files)} ({summary.file_bytes:,} bytes)"
+    )
+
+
+def _files(count: int) -> str:
+    return "1 attached file" if count == 1 else f"{count} attached files"
+
+
+def _ids(ids: tuple[str, ...], shown: int = 10) -> str:
+    more = len(ids) - shown
+    return ", ".join(ids[:shown]) + (f" and {more} more" if more > 0 else "")
