@@ -150,9 +150,7 @@ def test_the_commands(settings, tmp_path, monkeypatch, capsys):
     asyncio.run(_create_store(settings))
     target = tmp_path / "nightly.db"
     assert main(["backup", str(target)]) == 0
-    assert (
-        "Backed up 1 users, 0 conversations, 0 messages and 0 attached files (0 bytes)" in capsys.readouterr().out
-    )
+    assert "Backed up 1 users, 0 conversations, 0 messages and 0 attached files (0 bytes)" in capsys.readouterr().out
     assert main(["backup", str(target)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["restore", str(target)]) == 0

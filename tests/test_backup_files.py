@@ -21,9 +21,12 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from parley.cli.main import main
 from parley.config import Settings
-from parley.core.files.base import FileKind, FileStatus
+from parley.core.files.base import ORIGINAL, TEXT, FileKind, FileStatus, blob_key
+from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.store.backups import backup_for
+from parley.core.store.registry import open_stores
 from parley.core.store.sqlite.backup import LOST_CONTENT
 from parley.runtime import Runtime, open_runtime
 from parley.server.app import create_app
@@ -225,3 +228,39 @@ async def test_a_bare_database_made_by_the_previous_version_still_restores(tmp_p
         assert await content(client, headers, kept_file["id"]) == b"Still on this disk.\n"
         failed = (await client.get(f"/api/files/{deleted['id']}", headers=headers)).json()
         assert (failed["status"], failed["error"]) == ("error", LOST_CONTENT)
+
+
+def test_the_commands_tell_the_files_and_where_the_replaced_data_is_kept(tmp_path, monkeypatch, capsys):
+    settings = Settings(data_dir=tmp_path / "data", local_model=False, argon2=FAST_ARGON2)
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PARLEY_LOCAL_MODEL", "off")
+    gone = asyncio.run(_a_document_and_a_lost_file(settings))
+    target = tmp_path / "nightly.parley"
+
+    assert main(["backup", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "Backed up 1 users, 0 conversations, 0 messages and 1 attached file (16 bytes)" in out
+    assert "The content of 1 attached file was gone before it could be copied" in out
+    assert f"a restore marks them failed: {gone}." in out
+
+    assert main(["restore", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "Restored 1 users, 0 conversations, 0 messages and 1 attached file (16 bytes)" in out
+    assert "The data it replaced is kept in " in out and ".before-restore.bak and " in out
+    assert (
+        f"was not in the backup: they are marked failed, so their owners see why and can upload them again: {gone}."
+        in out
+    )
+
+
+async def _a_document_and_a_lost_file(settings: Settings) -> str:
+    async with open_stores("sqlite", settings) as stores:
+        user = await stores.users.create_user("ada", "hash")
+        file = await stores.files.create_file(user.id, "notes.txt", 5)
+        blobs = LocalFileBlobs(settings.files_dir)
+        await blobs.put(blob_key(user.id, file.id, ORIGINAL), b"notes")
+        await blobs.put(blob_key(user.id, file.id, TEXT), b'{"text": 1}')
+        await stores.files.save_file(dataclasses.replace(file, status=FileStatus.READY, kind=FileKind.DOCUMENT))
+        gone = await stores.files.create_file(user.id, "gone.txt", 5)
+        await stores.files.save_file(dataclasses.replace(gone, status=FileStatus.PROCESSING))
+        return gone.id

@@ -27,8 +27,8 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Backed up {_counts(summary)} to {summary.path} ({summary.size_bytes:,} bytes).")
     if summary.missing:
         print(
-            f"{_files(len(summary.missing))} had lost their content before it could be copied (deleted meanwhile, "
-            f"or gone from the disk); a restore marks them failed: {_ids(summary.missing)}."
+            f"The content of {_files(len(summary.missing))} was gone before it could be copied (deleted meanwhile, "
+            f"or lost from the disk); a restore marks them failed: {_ids(summary.missing)}."
         )
     return 0
 
@@ -40,8 +40,8 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
         print(f"The data it replaced is kept in {' and '.join(str(path) for path in kept)}.")
     if summary.missing:
         print(
-            f"{_files(len(summary.missing))} had no content in the backup and are marked failed (their owners see "
-            f"why and can upload them again): {_ids(summary.missing)}."
+            f"The content of {_files(len(summary.missing))} was not in the backup: they are marked failed, so their "
+            f"owners see why and can upload them again: {_ids(summary.missing)}."
         )
     return 0
 

@@ -145,6 +145,11 @@ def restore(settings: Settings, source: Path) -> tuple[BackupSummary, tuple[Path
     if not source.is_file():
         raise NotFound(f"There is no file at {source}.")
     archive = is_archive(source)
+    if not archive and not _is_database(source):
+        raise InvalidInput(
+            f"{source} is not a Parley backup (neither an archive made by parley backup nor an SQLite database; "
+            "if it was compressed, decompress it first)."
+        )
     if not archive:
         _check_database(source, shown_as=source)  # a bare database, as versions before this one made
     db_path = settings.database_path
@@ -166,7 +171,10 @@ def _restore_archive(settings: Settings, source: Path, stamp: str) -> tuple[Path
     staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_path.parent))  # 0700, on the data's file system
     try:
         read_archive(source, staging, lambda database: _files_of(database, shown_as=source))
-        kept = (_keep_current(db_path, stamp), _move_aside(files_dir, stamp))
+        # The files directory first: a rename, and the step that can fail on a strange layout (a mount point),
+        # before the database is touched.
+        kept_files = _move_aside(files_dir, stamp)
+        kept = (_keep_current(db_path, stamp), kept_files)
         os.replace(staging / DATABASE, db_path)
         with contextlib.closing(sqlite3.connect(db_path, isolation_level=None)) as restored:
             _bring_up_to_date(restored, db_path)
@@ -206,11 +214,15 @@ def _check_room(source: Path, db_path: Path) -> None:
         raise TooLarge(f"Restoring {source} needs {needed:,} free bytes in {db_path.parent}; {free:,} are free.")
 
 
+def _is_database(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+
 def _check_database(path: Path, *, shown_as: Path) -> None:
     """``path`` is a sound Parley database this version can open; errors name the backup ``shown_as``."""
-    with path.open("rb") as file:
-        if file.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise InvalidInput(f"{shown_as} is not a Parley backup (not an SQLite database).")
+    if not _is_database(path):
+        raise InvalidInput(f"{shown_as} is not a Parley backup (its database is not an SQLite database).")
     known = {name for name, _ in MIGRATIONS}
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:

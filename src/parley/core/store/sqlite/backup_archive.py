@@ -166,7 +166,7 @@ class _Reader:
                 raise InvalidInput(f"{self._source} is not a Parley backup (it holds {member.name!r}).")
             user_id, file_id, name = found.groups()
             if (user_id, file_id) not in files:
-                raise InvalidInput(f"{self._source} holds content of a file its database has no record of.")
+                raise self._damaged("it holds content of a file its database has no record of")
             directory = self._staging / FILES / user_id / file_id
             for level in (self._staging / FILES, self._staging / FILES / user_id, directory):
                 private_directory(level)
