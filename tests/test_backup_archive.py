@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from parley.config import Settings
-from parley.core.files.base import ORIGINAL, TEXT, FileKind, FileStatus, blob_key
+from parley.core.files.base import ORIGINAL, TEXT, FileKind, FileStatus, StoredFile, blob_key
 from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.store.backups import backup_for
+from parley.core.store.base import Stores
 from parley.core.store.registry import open_stores
 from parley.errors import InvalidInput
 from tests.conftest import FAST_ARGON2
@@ -49,11 +50,18 @@ def good(settings, tmp_path) -> list[Member]:
 async def _one_document(settings: Settings) -> None:
     async with open_stores("sqlite", settings) as stores:
         user = await stores.users.create_user("ada", "hash")
-        file = await stores.files.create_file(user.id, "notes.txt", 5)
-        blobs = LocalFileBlobs(settings.files_dir)
-        await blobs.put(blob_key(user.id, file.id, ORIGINAL), b"notes")
-        await blobs.put(blob_key(user.id, file.id, TEXT), b'{"text": "notes", "page_starts": []}')
-        await stores.files.save_file(dataclasses.replace(file, status=FileStatus.READY, kind=FileKind.DOCUMENT))
+        await stored_document(stores, settings, user.id)
+
+
+async def stored_document(stores: Stores, settings: Settings, user_id: str) -> StoredFile:
+    """A ready document as processing leaves it, its original and text on this machine's disk."""
+    file = await stores.files.create_file(user_id, "notes.txt", 5)
+    blobs = LocalFileBlobs(settings.files_dir)
+    await blobs.put(blob_key(user_id, file.id, ORIGINAL), b"notes")
+    await blobs.put(blob_key(user_id, file.id, TEXT), b'{"text": "notes", "page_starts": []}')
+    file = dataclasses.replace(file, status=FileStatus.READY, kind=FileKind.DOCUMENT)
+    await stores.files.save_file(file)
+    return file
 
 
 async def _another_user(settings: Settings) -> None:

@@ -23,8 +23,7 @@ import pytest
 
 from parley.cli.main import main
 from parley.config import Settings
-from parley.core.files.base import ORIGINAL, TEXT, FileKind, FileStatus, blob_key
-from parley.core.files.local_blobs import LocalFileBlobs
+from parley.core.files.base import FileKind, FileStatus
 from parley.core.store.backups import backup_for
 from parley.core.store.registry import open_stores
 from parley.core.store.sqlite.backup import LOST_CONTENT
@@ -33,6 +32,7 @@ from parley.server.app import create_app
 from parley.testing import sample_files
 from parley.testing.fake_openai import FakeOpenAI, Script
 from tests.conftest import FAST_ARGON2, PASSWORD, Account
+from tests.test_backup_archive import stored_document
 from tests.test_routes_files import ready
 
 FACT = "The budget was approved: 42,000 euros."
@@ -239,13 +239,13 @@ def test_the_commands_tell_the_files_and_where_the_replaced_data_is_kept(tmp_pat
 
     assert main(["backup", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "Backed up 1 users, 0 conversations, 0 messages and 1 attached file (16 bytes)" in out
+    assert "Backed up 1 users, 0 conversations, 0 messages and 1 attached file (41 bytes)" in out
     assert "The content of 1 attached file was gone before it could be copied" in out
     assert f"a restore marks them failed: {gone}." in out
 
     assert main(["restore", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "Restored 1 users, 0 conversations, 0 messages and 1 attached file (16 bytes)" in out
+    assert "Restored 1 users, 0 conversations, 0 messages and 1 attached file (41 bytes)" in out
     assert "The data it replaced is kept in " in out and ".before-restore.bak and " in out
     assert (
         f"was not in the backup: they are marked failed, so their owners see why and can upload them again: {gone}."
@@ -256,11 +256,7 @@ def test_the_commands_tell_the_files_and_where_the_replaced_data_is_kept(tmp_pat
 async def _a_document_and_a_lost_file(settings: Settings) -> str:
     async with open_stores("sqlite", settings) as stores:
         user = await stores.users.create_user("ada", "hash")
-        file = await stores.files.create_file(user.id, "notes.txt", 5)
-        blobs = LocalFileBlobs(settings.files_dir)
-        await blobs.put(blob_key(user.id, file.id, ORIGINAL), b"notes")
-        await blobs.put(blob_key(user.id, file.id, TEXT), b'{"text": 1}')
-        await stores.files.save_file(dataclasses.replace(file, status=FileStatus.READY, kind=FileKind.DOCUMENT))
-        gone = await stores.files.create_file(user.id, "gone.txt", 5)
+        await stored_document(stores, settings, user.id)
+        gone = await stores.files.create_file(user.id, "gone.txt", 5)  # processing, and its original is not there
         await stores.files.save_file(dataclasses.replace(gone, status=FileStatus.PROCESSING))
         return gone.id

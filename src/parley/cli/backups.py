@@ -15,7 +15,7 @@ def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None
     backup = commands.add_parser(
         "backup", parents=[common], help="copy the data into a new file (safe while the server runs)"
     )
-    backup.add_argument("path", type=Path, help="the backup file to create")
+    backup.add_argument("path", type=Path, help="the backup file to create (the database and the attached files)")
     backup.set_defaults(run=_backup)
     restore = commands.add_parser("restore", parents=[common], help="put a backup back (stop the server first)")
     restore.add_argument("path", type=Path, help="a file made by parley backup")
