@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 import os
+import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -193,3 +194,10 @@ def _refused(settings: Settings, tmp_path: Path, bad: Path, error: str) -> None:
     assert sorted(os.listdir(tmp_path)) == outside  # nothing escaped next to the data directory
     assert not list(tmp_path.rglob("escaped"))
     assert not [name for name in os.listdir(settings.data_dir) if name.startswith((".restore-", "files."))]
+
+
+def test_a_restore_without_room_for_the_backup_refuses_before_it_unpacks(settings, tmp_path, good, monkeypatch):
+    whole = _write(tmp_path / "whole.parley", good)
+    usage = shutil.disk_usage(settings.data_dir)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=whole.stat().st_size))
+    _refused(settings, tmp_path, whole, "free bytes")
