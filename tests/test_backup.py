@@ -7,6 +7,8 @@ import asyncio
 import os
 import sqlite3
 import stat
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +44,15 @@ async def add_conversation(stores: Stores, user_id: str, title: str, replies: in
         parent = message.id
 
 
+def database_in(backup: Path, directory: Path) -> Path:
+    """The database a backup holds, unpacked into ``directory`` to be looked at."""
+    with tarfile.open(backup) as archive:
+        member = archive.extractfile("parley.db")
+        assert member is not None
+        (directory / "parley.db").write_bytes(member.read())
+    return directory / "parley.db"
+
+
 async def titles(settings: Settings) -> list[str]:
     async with open_stores("sqlite", settings) as stores:
         [user] = await stores.users.list_users()
@@ -65,8 +76,10 @@ async def test_a_backup_taken_while_the_store_is_written_is_consistent_and_resto
             backup_for("sqlite").restore(settings, target)
 
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
-    assert not target.with_name(target.name + "-wal").exists()  # one self-contained file
-    with sqlite3.connect(target) as copy:
+    assert os.listdir(target.parent) == [target.name]  # one self-contained file; the database's copy is gone
+    with tarfile.open(target) as archive:
+        assert archive.getnames() == ["manifest.json", "parley.db", "summary.json"]  # no files: none uploaded
+    with sqlite3.connect(database_in(target, tmp_path)) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # A snapshot: every conversation in it has all the messages it had at that moment, none torn.
         counts = dict(
@@ -77,12 +90,14 @@ async def test_a_backup_taken_while_the_store_is_written_is_consistent_and_resto
         )
     assert counts["before"] == 4 and "after" not in counts
     assert summary.users == 1 and summary.conversations == len(counts)
+    assert (summary.files, summary.file_bytes, summary.missing) == (0, 0, ())
 
     restored, kept = backup_for("sqlite").restore(settings, target)
     assert restored.conversations == summary.conversations and restored.messages == summary.messages
     assert await titles(settings) == sorted(counts)
-    assert kept is not None and "after" in dict(sqlite3.connect(kept).execute("SELECT title, 1 FROM conversations"))
-    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    [kept_db] = kept  # there was no files directory to keep
+    assert "after" in dict(sqlite3.connect(kept_db).execute("SELECT title, 1 FROM conversations"))
+    assert stat.S_IMODE(os.stat(kept_db).st_mode) == 0o600
 
 
 def test_a_backup_never_overwrites_a_file(settings, tmp_path):
@@ -135,7 +150,7 @@ def test_the_commands(settings, tmp_path, monkeypatch, capsys):
     asyncio.run(_create_store(settings))
     target = tmp_path / "nightly.db"
     assert main(["backup", str(target)]) == 0
-    assert "Backed up 1 users, 0 conversations and 0 messages" in capsys.readouterr().out
+    assert "Backed up 1 users, 0 conversations, 0 messages and 0 attached files (0 bytes)" in capsys.readouterr().out
     assert main(["backup", str(target)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["restore", str(target)]) == 0

@@ -22,14 +22,18 @@ class BackupSummary:
     users: int
     conversations: int
     messages: int
+    files: int = 0  # attached files whose content is in the backup (or was restored)
+    file_bytes: int = 0  # the bytes of that content
+    missing: tuple[str, ...] = ()  # ids of files that have a record but not their content (see the backend)
 
 
 class StoreBackup(Protocol):
     def backup(self, settings: Settings, target: Path) -> BackupSummary:
         """A consistent copy of the store into the new file ``target``, safe while a server runs."""
 
-    def restore(self, settings: Settings, source: Path) -> tuple[BackupSummary, Path | None]:
-        """Put the backup ``source`` back; returns what was restored and where the replaced data was kept."""
+    def restore(self, settings: Settings, source: Path) -> tuple[BackupSummary, tuple[Path, ...]]:
+        """Put the backup ``source`` back; returns what was restored and where the data it replaced was kept
+        (nothing when there was none)."""
 
 
 _BACKUPS: dict[str, Callable[[], StoreBackup]] = {}
