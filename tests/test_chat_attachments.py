@@ -286,6 +286,9 @@ async def test_images_go_to_a_model_that_sees_and_are_refused_by_one_that_cannot
     blind = await client.post("/api/chat", json={"prompt": "What is it?", "attachments": [image.id]}, headers=headers)
     assert blind.status_code == 400
     assert blind.json()["error"]["code"] == "model_cannot_see"
+    # Says once which model cannot, and names one here that can.
+    assert blind.json()["error"]["message"].count("cannot see images") == 1
+    assert "such as seer" in blind.json()["error"]["message"]
     assert (await client.get("/api/conversations", headers=headers)).json()["items"] == []
 
     seer.enqueue(Reply(tokens=["A", " cat."]))

@@ -33,11 +33,11 @@ from parley.core.files.base import (
     blob_key,
 )
 from parley.core.files.service import document_from_bytes
-from parley.core.providers.base import ImageInput, ModelInfo
+from parley.core.providers.base import ImageInput
 from parley.core.retrieval.retriever import Retriever
 from parley.core.store.base import Message
 from parley.core.store.parts import FilePart, parts_of_type
-from parley.errors import InvalidInput, ModelCannotSee
+from parley.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,9 @@ class FileContext:
     def max_attachments(self) -> int:
         return self._access.limits.max_attachments if self._access else FileLimits().max_attachments
 
-    async def check(self, user_id: str, file_ids: Sequence[str], model: ModelInfo) -> Attachments:
-        """The files attached to a new message, each the user's and READY; an image only for a model that can
-        see. Raises InvalidInput naming the file (ModelCannotSee for an image) before anything is written."""
+    async def check(self, user_id: str, file_ids: Sequence[str]) -> Attachments:
+        """The files attached to a new message, each the user's and READY. Raises InvalidInput naming the file
+        before anything is written. (Whether the model can see the images among them is the turn's check.)"""
         ids = list(dict.fromkeys(file_ids))
         if not ids:
             return Attachments()
@@ -133,8 +133,6 @@ class FileContext:
             if file.status is not FileStatus.READY:
                 why = f": {file.error}" if file.status is FileStatus.ERROR and file.error else f" ({file.status})"
                 raise InvalidInput(f"The attached file “{file.name}” cannot be used yet{why}.")
-            if file.kind is FileKind.IMAGE and not model.vision:
-                raise ModelCannotSee(f"The model {model.id} cannot see images: “{file.name}” was not sent.")
             files.append(file)
         return Attachments(tuple(files))
 

@@ -95,10 +95,10 @@ class Turns:
                 history = await self._messages.path(user.id, conversation.id) or []
         parent_id = history[-1].id if history else None
         attached = await self._files.check(
-            user.id,
-            [part.file_id for part in parts_of_type(asked.parts, FilePart)] if asked else request.attachments,
-            model.info,
+            user.id, [part.file_id for part in parts_of_type(asked.parts, FilePart)] if asked else request.attachments
         )
+        if attached.images:
+            self._models.require_vision(model_id)  # ModelCannotSee, naming a model here that can
 
         # Everything that can refuse the request is checked before anything is written; the last checks,
         # the user's monthly token budget and a free slot among the user's answers (both counted in the store,
