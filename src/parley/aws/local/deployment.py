@@ -21,12 +21,12 @@ from parley.aws.functions.authorizer import AuthorizerFunction
 from parley.aws.functions.files import FileWorkerFunction
 from parley.aws.functions.http_api import HttpApiFunction
 from parley.aws.functions.imports import ImportWorkerFunction
+from parley.aws.functions.sendprompt import SendPromptFunction
 from parley.aws.functions.sessions import SessionEndFunction, stream_filter
 from parley.aws.functions.websocket import (
     ConnectFunction,
     DefaultFunction,
     DisconnectFunction,
-    SendPromptFunction,
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction
