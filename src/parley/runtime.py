@@ -22,7 +22,8 @@ from parley.compose.auth import (
     build_throttle,
 )
 from parley.compose.chat import build_chat, build_file_access, build_models
-from parley.compose.files import build_file_blobs, build_file_limits, build_files
+from parley.compose.file_storage import build_file_blobs, build_file_limits
+from parley.compose.files import build_files
 from parley.compose.history import build_import_runner
 from parley.compose.limits import build_limits, build_upstream_policy
 from parley.compose.websocket import build_ws_policy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from parley.compose.files import build_file_blobs, build_file_limits
+from parley.compose.file_storage import build_file_blobs, build_file_limits
 from parley.compose.limits import build_limits, build_upstream_policy
 from parley.config import Settings
 from parley.core.chat.file_context import FileAccess

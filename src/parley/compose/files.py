@@ -1,26 +1,16 @@
-"""Attached files: their limits, where their bytes live, and the service that processes and serves them."""
+"""The attached files service: upload, processing (text extraction, images, indexing), download, removal."""
 
 from __future__ import annotations
 
+from parley.compose.file_storage import build_file_blobs, build_file_limits
 from parley.config import Settings
-from parley.core.files.base import FileBlobs, FileLimits
+from parley.core.files.base import FileBlobs
 from parley.core.files.images import ImageProcessor, PillowImages
-from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.files.sandbox import SubprocessExtractor
 from parley.core.files.service import FileService
 from parley.core.retrieval.embeddings import Embedder, build_embedder
 from parley.core.retrieval.indexer import DocumentIndexer
 from parley.core.store.base import Stores
-
-
-def build_file_limits(settings: Settings) -> FileLimits:
-    return FileLimits(max_file_bytes=settings.max_file_bytes, max_user_bytes=settings.max_user_file_bytes)
-
-
-def build_file_blobs(settings: Settings) -> FileBlobs:
-    """This machine's blobs, under the data directory: the local home's. The serverless home passes its bucket's
-    to ``open_runtime`` (and ``build_files``) instead."""
-    return LocalFileBlobs(settings.files_dir)
 
 
 def build_files(
