@@ -17,20 +17,21 @@ RUNTIME = "parley.runtime"  # the composition root of the local server and the H
 CHAT_PIPELINE = "parley.core.chat.service"
 FILES_SERVICE = "parley.core.files.service"
 HISTORY_IMPORTS = "parley.core.history.importer"
+TOKENS = "jwt"  # checking and signing tokens: the authorizer and $connect only
 LIGHT = [RUNTIME, CHAT_PIPELINE, FILES_SERVICE, HISTORY_IMPORTS]
 
 # Handler module -> what must not be in sys.modules once it is imported.
 NOT_IMPORTED = {
     "authorizer": [*HEAVY, *ONE_PATH, *LIGHT, "parley.ws_dispatch"],
     "ws_connect": [*HEAVY, *ONE_PATH, *LIGHT],
-    "ws_disconnect": [*HEAVY, *ONE_PATH, *LIGHT],
-    "ws_stop": [*HEAVY, *ONE_PATH, *LIGHT],
-    "ws_default": [*HEAVY, *ONE_PATH, *LIGHT],
-    "session_end": [*HEAVY, *ONE_PATH, *LIGHT],
-    "import_worker": [*HEAVY, *ONE_PATH, RUNTIME, CHAT_PIPELINE, FILES_SERVICE],
-    "file_worker": [*HEAVY, *ONE_PATH, RUNTIME, CHAT_PIPELINE, HISTORY_IMPORTS],
-    "ws_sendprompt": [*HEAVY, *ONE_PATH, RUNTIME, FILES_SERVICE, HISTORY_IMPORTS],
-    "worker": [*HEAVY, *ONE_PATH, RUNTIME, FILES_SERVICE, HISTORY_IMPORTS],
+    "ws_disconnect": [*HEAVY, *ONE_PATH, *LIGHT, TOKENS],
+    "ws_stop": [*HEAVY, *ONE_PATH, *LIGHT, TOKENS],
+    "ws_default": [*HEAVY, *ONE_PATH, *LIGHT, TOKENS],
+    "session_end": [*HEAVY, *ONE_PATH, *LIGHT, TOKENS],
+    "import_worker": [*HEAVY, *ONE_PATH, RUNTIME, CHAT_PIPELINE, FILES_SERVICE, TOKENS],
+    "file_worker": [*HEAVY, *ONE_PATH, RUNTIME, CHAT_PIPELINE, HISTORY_IMPORTS, TOKENS],
+    "ws_sendprompt": [*HEAVY, *ONE_PATH, RUNTIME, FILES_SERVICE, HISTORY_IMPORTS, TOKENS],
+    "worker": [*HEAVY, *ONE_PATH, RUNTIME, FILES_SERVICE, HISTORY_IMPORTS, TOKENS],
 }
 
 

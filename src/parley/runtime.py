@@ -12,20 +12,12 @@ from dataclasses import dataclass
 
 # The builders live by concern in parley.compose (so a Lambda function imports only its own); they are named here
 # too, as the one place that builds everything.
-from parley.compose.auth import (
-    build_auth,
-    build_hasher,
-    build_rate_limit,
-    build_setup,
-    build_share_rate_limit,
-    build_signup,
-    build_throttle,
-)
+from parley.compose.auth import build_auth, build_hasher, build_setup, build_signup, build_throttle
 from parley.compose.chat import build_chat, build_file_access, build_models
 from parley.compose.file_storage import build_file_blobs, build_file_limits
 from parley.compose.files import build_files
 from parley.compose.history import build_import_runner
-from parley.compose.limits import build_limits, build_upstream_policy
+from parley.compose.limits import build_limits, build_rate_limit, build_share_rate_limit, build_upstream_policy
 from parley.compose.websocket import build_ws_policy
 from parley.config import Settings
 from parley.core.auth.api_keys import ApiKeys

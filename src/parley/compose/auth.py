@@ -1,4 +1,4 @@
-"""Accounts, sessions and request budgets, built from settings."""
+"""Accounts and sessions: passwords, tokens, login throttling, sign-up and first-run set-up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from parley.core.auth.setup import FirstRunSetup
 from parley.core.auth.signup import SignUp, SignupPolicy
 from parley.core.auth.throttle import LoginThrottle
 from parley.core.auth.tokens import TokenCodec
-from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import Stores
 
 
@@ -59,13 +58,3 @@ def build_signup(settings: Settings, stores: Stores, hasher: PasswordHasher) -> 
 
 def build_setup(stores: Stores, hasher: PasswordHasher) -> FirstRunSetup:
     return FirstRunSetup(stores.users, stores.setup_codes, hasher)
-
-
-def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
-    """Every edge counts a user's requests against the same budget, kept in the store."""
-    return RateLimiter(stores.request_rate, settings.requests_per_minute)
-
-
-def build_share_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
-    """The public share route's budget, per client address: a link is unguessable, but scraping is still bounded."""
-    return RateLimiter(stores.request_rate, settings.share_views_per_minute)

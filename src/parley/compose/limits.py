@@ -1,10 +1,13 @@
-"""A chat turn's limits and the upstream policy: light, for the functions that only read answers (stop, resume)."""
+"""Limits: a user's request budget, a chat turn's limits and the upstream policy. Light, for the functions that only
+read answers or stop them."""
 
 from __future__ import annotations
 
 from parley.config import Settings
 from parley.core.chat.request import ChatLimits
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.rate_limit import RateLimiter
+from parley.core.store.base import Stores
 
 
 def build_limits(settings: Settings) -> ChatLimits:
@@ -24,3 +27,13 @@ def build_upstream_policy(settings: Settings) -> UpstreamPolicy:
         first_chunk_timeout=settings.first_token_timeout,
         idle_timeout=settings.token_idle_timeout,
     )
+
+
+def build_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """Every edge counts a user's requests against the same budget, kept in the store."""
+    return RateLimiter(stores.request_rate, settings.requests_per_minute)
+
+
+def build_share_rate_limit(settings: Settings, stores: Stores) -> RateLimiter:
+    """The public share route's budget, per client address: a link is unguessable, but scraping is still bounded."""
+    return RateLimiter(stores.request_rate, settings.share_views_per_minute)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley.compose.auth import build_rate_limit
+from parley.compose.limits import build_rate_limit
 from parley.config import Settings
 from parley.core.auth.sessions import SessionCheck
 from parley.core.rate_limit import RateLimiter

@@ -1,17 +1,18 @@
-"""The WebSocket API's routes: $connect, $disconnect, stop and $default (which serves ``resume``); ``sendprompt``
-is in ``functions/sendprompt.py``, the one route that builds the chat pipeline.
+"""The WebSocket API's routes: $disconnect, stop and $default (which serves ``resume``). ``$connect`` (which checks
+tickets, with the token libraries) and ``sendprompt`` (which builds the chat pipeline) have modules of their own,
+``functions/connect.py`` and ``functions/sendprompt.py``.
 
 Every message route serves its message through the one WebSocket policy (``parley.ws_dispatch``) that the local
 server uses too; here are the serverless ways to carry out each action. ``resume`` has no route of its own: it is
 as light as ``stop``, and API Gateway routes what matches no route to ``$default``.
 
-These import neither FastAPI, a model SDK nor the chat pipeline, so their cold starts stay small.
+These import neither FastAPI, a model SDK, the chat pipeline nor the token libraries, so their cold starts stay
+small.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -19,61 +20,19 @@ from typing import Any
 
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.management_api import ManagementApi
-from parley.compose.auth import build_auth
 from parley.compose.limits import build_limits
 from parley.compose.websocket import build_ws_policy
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.resume import SavedAnswers
 from parley.core.store.base import User
 from parley.errors import AnswerAbandoned
-from parley.ws_dispatch import ClientSocket, ConnectionRefused, Refusal
+from parley.ws_dispatch import ClientSocket
 from parley.ws_protocol import NotRunning, ProtocolError, Resume, SendPrompt, Stop, encode_error, encode_event
 
 log = logging.getLogger(__name__)
 
 OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
-TOO_MANY_CONNECTIONS = {"statusCode": 429}  # $connect's answer is the handshake's status
-_REFUSED = {Refusal.ORIGIN: FORBIDDEN, Refusal.TICKET: FORBIDDEN, Refusal.TOO_MANY: TOO_MANY_CONNECTIONS}
-# API Gateway closes a WebSocket after 2 hours at most; the record may go then.
-CONNECTION_TTL_SECONDS = 2 * 3600
-
-
-class ConnectFunction(LambdaFunction):
-    """Redeems the single-use ticket from the query string and records whose session the connection belongs
-    to, unless the user already holds ``max_sockets_per_user`` open connections."""
-
-    async def open(self, stack: AsyncExitStack) -> None:
-        self.auth = build_auth(self.settings, self.stores, before_remove=None)  # it removes no account
-        self.policy = build_ws_policy(self.settings, self.stores)
-
-    async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-
-        # Counted from the store (its user index is eventually consistent: handshakes within the same instant
-        # may pass together), so the cap holds whichever container runs each $connect.
-        async def open_sockets(user_id: str) -> int:
-            return len(await self.stores.connections.user_connections(user_id))
-
-        try:
-            holder = await self.policy.admit(
-                origin=headers.get("origin"),
-                host=headers.get("host", ""),
-                ticket=(event.get("queryStringParameters") or {}).get("ticket", ""),
-                redeem=self.auth.redeem_ticket,
-                open_sockets=open_sockets,
-            )
-        except ConnectionRefused as refused:
-            return _REFUSED[refused.refusal]
-        connection_id = event["requestContext"]["connectionId"]
-        await self.stores.connections.put_connection(
-            connection_id, holder.session, time.time() + CONNECTION_TTL_SECONDS
-        )
-        # A session that ended while this ran found no record to close: look again now that the record exists.
-        if not await self.auth.session_valid(holder.session):
-            await self.stores.connections.delete_connection(connection_id)
-            return FORBIDDEN
-        return OK
 
 
 class DisconnectFunction(LambdaFunction):
