@@ -1,7 +1,7 @@
 """LiteLLM's proxy (``litellm[proxy]`` from PyPI) as a peer in front of the same fake upstream: the reference for
-what an OpenAI-compatible proxy adds. It lives in its own virtualenv under ~/.cache/parley/bench-peers/litellm,
-made by the benchmark on first use, never in Parley's; it runs offline on loopback (no telemetry, the bundled model
-cost map instead of the one it would download, no database)."""
+what an OpenAI-compatible proxy adds. It lives in its own virtualenv under ~/.cache/parley/bench-peers/litellm
+(``bench.peer_env``, as every peer's: made on first use or by ``make bench-peers``), never in Parley's; it runs
+offline on loopback (no telemetry, the bundled model cost map instead of the one it would download, no database)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,19 @@ import asyncio
 import json
 import os
 import socket
-import sys
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
+from bench import peer_env
+from bench.peers.registry import LITELLM
 from bench.procs import service
 from bench.services import API_KEY, MODEL, HttpServer, Upstream
 
-# The newest whose `proxy` extra installs from PyPI alone (later ones need a separate `litellm-proxy` package).
-VERSION = "1.108.0"
-HOME = Path.home() / ".cache" / "parley" / "bench-peers" / "litellm"
 MASTER_KEY = "sk-litellm-bench"  # a throwaway proxy's key, on loopback
-INSTALL_SECONDS = 900
-_REQUIREMENT = f"litellm[proxy]=={VERSION}"
 _READY = r"Uvicorn running on (http://127\.0\.0\.1:\d+)"
 
 
@@ -32,35 +29,15 @@ class PeerUnavailable(RuntimeError):
     """The peer could not be installed or started; the message says why (it goes into the results)."""
 
 
-def _python() -> Path:
-    return HOME / "bin" / "python"
-
-
 async def ensure_installed() -> Path:
-    """The peer's ``litellm`` command, installing it first if needed."""
-    command = HOME / "bin" / "litellm"
-    if command.exists():
-        return command
-    print(f"  installing litellm[proxy]=={VERSION} into {HOME} (once)", flush=True)
-    HOME.parent.mkdir(parents=True, exist_ok=True)
-    steps = [
-        [sys.executable, "-m", "venv", str(HOME)],
-        [str(_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", _REQUIREMENT],
-    ]
-    for argv in steps:
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        try:
-            out, _ = await asyncio.wait_for(process.communicate(), INSTALL_SECONDS)
-        except TimeoutError:
-            process.kill()
-            raise PeerUnavailable(f"installing litellm[proxy] took over {INSTALL_SECONDS} s") from None
-        if process.returncode != 0:
-            tail = out.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            raise PeerUnavailable(f"could not install litellm[proxy]=={VERSION}: {tail[0][:200]}")
+    """The peer's ``litellm`` command, from its own environment (``bench.peer_env``, installed first if needed)."""
+    try:
+        env = await asyncio.to_thread(peer_env.ensure, LITELLM)
+    except (peer_env.PeerEnvError, subprocess.CalledProcessError) as exc:
+        raise PeerUnavailable(f"could not install {' '.join(LITELLM.packages)}: {exc}") from None
+    command = env.bin("litellm")
     if not command.exists():
-        raise PeerUnavailable("litellm[proxy] installed no `litellm` command")
+        raise PeerUnavailable(f"{' '.join(LITELLM.packages)} installed no `litellm` command")
     return command
 
 

@@ -73,9 +73,9 @@ async def run(ctx: Context, report: Report) -> None:
 
 
 def _litellm_version() -> str:
-    from bench.litellm_peer import VERSION
+    from bench.peers.registry import LITELLM_VERSION
 
-    return VERSION
+    return LITELLM_VERSION
 
 
 async def _parley_key(http: httpx.AsyncClient, base_url: str) -> str:

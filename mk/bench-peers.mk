@@ -6,5 +6,5 @@
 .PHONY: bench-peers
 
 bench-peers: $(STAMPS)/bench
-	$(BIN)/python -m bench.peer_env open-webui
+	$(BIN)/python -m bench.peer_env open-webui litellm
 	$(BIN)/python -m bench --suite peers $(BENCH_PEERS_ARGS)

@@ -260,6 +260,16 @@ def test_what_processing_writes_and_stray_objects_run_nothing(worker_for):
     assert worker.records.files[(USER, file.id)].status is FileStatus.UPLOADING
 
 
+def test_bytes_for_a_file_that_is_gone_are_not_kept(s3, bucket, worker_for):
+    # Deleted meanwhile, or an upload abandoned past its window (removed when its owner listed their files) whose
+    # bytes came after all: nobody's file is processed, and the bytes are not left in the bucket.
+    file = stored(size=5)
+    worker = worker_for(file)
+    worker.arrive(original_key(USER, uuid.uuid4().hex))
+    assert worker.processing.calls == []
+    assert keys(s3, bucket) == []
+
+
 def test_an_original_larger_than_declared_is_refused_unread(s3, bucket, worker_for):
     file = stored(size=5)
     worker = worker_for(file)

@@ -210,7 +210,7 @@ async def test_a_client_that_leaves_mid_stream_stops_the_model(sdk, key, provide
 
 async def test_requests_are_saved_only_when_the_key_says_so(sdk, key, client, alice, runtime):
     await sdk(key["key"]).chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "hi"}])
-    await runtime.completions.aclose()
+    await runtime.completions.settled()
     assert (await client.get("/api/conversations", headers=alice.headers)).json()["items"] == []
 
     response = await client.post(
@@ -222,7 +222,7 @@ async def test_requests_are_saved_only_when_the_key_says_so(sdk, key, client, al
         model="mock-model",
         messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": "Remember this"}],
     )
-    await runtime.completions.aclose()
+    await runtime.completions.settled()
     items = (await client.get("/api/conversations", headers=alice.headers)).json()["items"]
     assert [item["title"] for item in items] == ["Remember this"]
     detail = (await client.get(f"/api/conversations/{items[0]['id']}", headers=alice.headers)).json()
@@ -359,3 +359,80 @@ async def test_v1_answers_count_against_the_users_usage_and_budget(sdk, key, cli
         await sdk(key["key"]).chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}])
     assert refused.value.code == "budget_exceeded" and "resets on" in refused.value.message
     assert len(provider.history) == 1  # the refused request never reached the model
+
+
+async def _first_text(stream) -> None:
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            return
+
+
+async def test_v1_answers_take_the_users_answer_slots_shared_with_the_app(sdk, key, client, alice, provider, settings):
+    """A key holder runs at most ``max_generations_per_user`` answers at once, and those are the same slots as the
+    app's: over the cap /v1 gets OpenAI's 429 and the app its own; a slot is free again when a client hangs up."""
+    cap = settings.max_generations_per_user
+    for _ in range(cap):
+        provider.enqueue(Reply(tokens=("a", "b"), hang_after=1))
+    api = sdk(key["key"])
+    streams = []
+    try:
+        for _ in range(cap):
+            stream = await api.chat.completions.create(
+                model="mock-model", messages=[{"role": "user", "content": "go"}], stream=True
+            )
+            streams.append(stream)
+            await _first_text(stream)
+        with pytest.raises(openai.RateLimitError) as refused:
+            await api.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "one more"}])
+        assert refused.value.code == "rate_limit_exceeded" and f"{cap} answers" in refused.value.message
+        app = await client.post("/api/chat", json={"prompt": "from the app"}, headers=alice.headers)
+        assert app.status_code == 429 and app.json()["error"]["code"] == "too_many_generations"
+        assert len(provider.history) == cap  # the refused requests never reached the model
+
+        await streams.pop().close()  # the client hangs up: its slot is free again
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                done = await api.chat.completions.create(
+                    model="mock-model", messages=[{"role": "user", "content": "now"}]
+                )
+                break
+            except openai.RateLimitError:
+                assert time.monotonic() < deadline, "the slot of a client that left was not freed"
+                await asyncio.sleep(0.05)
+        assert done.choices[0].finish_reason == "stop"
+    finally:
+        for stream in streams:
+            await stream.close()
+
+
+async def test_on_shutdown_v1_refuses_new_answers_and_cuts_those_past_the_grace_period(sdk, key, runtime, provider):
+    provider.enqueue(Reply(tokens=("part", " of", " it"), hang_after=1))
+    api = sdk(key["key"])
+    stream = await api.chat.completions.create(
+        model="mock-model", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    await _first_text(stream)
+    runtime.completions.begin_shutdown(0.2)
+    with pytest.raises(openai.InternalServerError) as refused:
+        await api.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "late"}])
+    assert refused.value.status_code == 503 and refused.value.code == "shutting_down"
+
+    closing = asyncio.create_task(runtime.completions.aclose())
+    with pytest.raises(openai.APIError) as cut:  # an error event, no [DONE]: the client knows it is cut short
+        async for _ in stream:
+            pass
+    assert "cut short" in cut.value.message
+    await asyncio.wait_for(closing, 5)
+    # Settled with an estimate: nothing of its reservation (max_tokens and more) is left in the month's counter.
+    await assert_nothing_reserved(runtime, "alice")
+
+
+async def assert_nothing_reserved(runtime, username: str) -> None:
+    """The user's counter of the month holds exactly the tokens recorded as used: no reservation is held."""
+    user = await runtime.stores.users.get_user_by_name(username)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    days = await runtime.stores.usage.daily(user.id, today, today)
+    recorded = sum(day.prompt_tokens + day.completion_tokens for day in days)
+    assert days and recorded > 0
+    assert await runtime.stores.usage.month_used(user.id, today[:7]) == recorded

@@ -162,3 +162,101 @@ async def test_an_answer_still_running_when_the_grace_period_ends_is_saved_as_in
         [(status, reason, saved)] = server.saved_answers()
         assert (status, reason) == ("interrupted", "abandoned")
         assert saved == streamed and saved and "".join(TOKENS * 5).startswith(saved) and saved != "".join(TOKENS * 5)
+
+
+async def make_key(server: RunningServer) -> str:
+    env = {**os.environ, "PARLEY_DATA_DIR": str(server.data_dir)}
+    made = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "parley.cli.main",
+        "keys",
+        "create",
+        "script",
+        "--user",
+        "erin",
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    out, _ = await made.communicate()
+    assert made.returncode == 0
+    return out.decode().strip()
+
+
+async def v1_events(server: RunningServer, key: str, first_delta: asyncio.Event) -> list[str]:
+    """The data of every event of a streamed /v1 answer ('[DONE]' included when it comes)."""
+    events: list[str] = []
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "go on"}], "stream": True}
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+        http.stream("POST", "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                events.append(line[6:])
+                if '"content":"word' in events[-1]:
+                    first_delta.set()
+    return events
+
+
+def v1_text(events: list[str]) -> str:
+    chunks = [json.loads(event) for event in events if event != "[DONE]"]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+
+
+def month_counter_and_records(server: RunningServer) -> tuple[int, int]:
+    with contextlib.closing(sqlite3.connect(server.data_dir / "parley.db")) as db:
+        (counter,) = db.execute("SELECT COALESCE(SUM(used), 0) FROM usage_months").fetchone()
+        (recorded,) = db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage_records"
+        ).fetchone()
+    return counter, recorded
+
+
+async def test_a_running_v1_stream_finishes_within_the_grace_period_and_new_ones_get_503(tmp_path, fake):
+    fake.script = Script(tokens=TOKENS, token_delay=0.1)
+    async with parley_serve(tmp_path, fake, grace_seconds=20) as server:
+        key = await make_key(server)
+        auth = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as kept_alive:
+            assert (await kept_alive.get("/v1/models", headers=auth)).status_code == 200  # a connection opened before
+            first_delta = asyncio.Event()
+            answer = asyncio.create_task(v1_events(server, key, first_delta))
+            await asyncio.wait_for(first_delta.wait(), 10)
+            server.process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            late = await kept_alive.post(
+                "/v1/chat/completions",
+                json={"model": "fake-model", "messages": [{"role": "user", "content": "late"}]},
+                headers=auth,
+            )
+            assert late.status_code == 503 and late.json()["error"]["code"] == "shutting_down"
+            assert late.headers["retry-after"] == "5"
+            events = await asyncio.wait_for(answer, 15)
+        assert events[-1] == "[DONE]" and json.loads(events[-2])["choices"][0]["finish_reason"] == "stop"
+        assert v1_text(events) == "".join(TOKENS)
+        assert await exit_code(server.process, 15) == 0
+        counter, recorded = month_counter_and_records(server)
+        assert counter == recorded > 0
+
+
+async def test_a_v1_stream_still_running_when_the_grace_period_ends_gets_an_error_event(tmp_path, fake):
+    fake.script = Script(tokens=TOKENS * 5, token_delay=0.1)  # ten seconds of answer
+    async with parley_serve(tmp_path, fake, grace_seconds=1) as server:
+        key = await make_key(server)
+        first_delta = asyncio.Event()
+        answer = asyncio.create_task(v1_events(server, key, first_delta))
+        await asyncio.wait_for(first_delta.wait(), 10)
+        server.process.send_signal(signal.SIGTERM)
+
+        events = await asyncio.wait_for(answer, 8)  # the stream ends cleanly, with an error event and no [DONE]
+        assert await exit_code(server.process, 8) == 0
+        error = json.loads(events[-1])["error"]
+        assert error["code"] == "shutting_down" and "cut short" in error["message"]
+        assert "[DONE]" not in events
+        streamed = v1_text(events)
+        assert streamed and "".join(TOKENS * 5).startswith(streamed) and streamed != "".join(TOKENS * 5)
+        # Its reservation (the model's whole max_tokens) was settled with an estimate before the process ended.
+        counter, recorded = month_counter_and_records(server)
+        assert counter == recorded > 0

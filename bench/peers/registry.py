@@ -17,4 +17,9 @@ OPEN_WEBUI = PeerSpec(
     version_of="open-webui",
 )
 
-PEER_SPECS: dict[str, PeerSpec] = {spec.name: spec for spec in (OPEN_WEBUI,)}
+# The newest LiteLLM whose `proxy` extra installs from PyPI alone (later ones need a separate `litellm-proxy`).
+LITELLM_VERSION = "1.108.0"
+
+LITELLM = PeerSpec(name="litellm", packages=(f"litellm[proxy]=={LITELLM_VERSION}",), version_of="litellm")
+
+PEER_SPECS: dict[str, PeerSpec] = {spec.name: spec for spec in (OPEN_WEBUI, LITELLM)}

@@ -34,12 +34,13 @@ THROTTLE, CONNECTION, ANSWER, SLOTS, RATE = "THROTTLE#*", "CONN#*", "GEN#*", "SL
 API_KEY = "APIKEY#*"
 USAGE = "USAGE#*"
 SHARE = "SHARE#*"  # a share link's snapshot, under its token's hash
+PASSAGES = "PASSAGES#*"  # an attached document's passages and keyword index
 EXPECTED_TABLE_ACCESS = {
     # /api/keys: a key's lookup item (APIKEY#), its owner's record and its name's claim (USER#). First-run setup
     # reads and spends the setup code (SETUP); it and sign-up claim a username (USERNAME#).
     "http_api": {
         "dynamodb:GetItem": {USERNAME, USER, REVOKED, THROTTLE, ANSWER, USAGE, SETUP},
-        "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE, SHARE},
+        "dynamodb:Query": {MESSAGES, SLOTS, USER, USAGE, SHARE, PASSAGES},
         "dynamodb:PutItem": {
             USER,
             USERNAME,
@@ -54,11 +55,12 @@ EXPECTED_TABLE_ACCESS = {
             SHARE,
         },
         "dynamodb:UpdateItem": {USER, MESSAGES, THROTTLE, RATE, ANSWER, API_KEY, USAGE},
-        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE, SHARE, SETUP},
-        "dynamodb:BatchWriteItem": {MESSAGES, SHARE},
+        # /api/chat reads attached documents' passages (retrieval); a deleted file's passages go with it.
+        "dynamodb:DeleteItem": {USER, THROTTLE, SLOTS, USAGE, SHARE, SETUP, PASSAGES},
+        "dynamodb:BatchWriteItem": {MESSAGES, SHARE, PASSAGES},
         # A new share's transaction checks that its conversation (a user item) still exists.
         "dynamodb:ConditionCheckItem": {MESSAGES, USER},
-        "dynamodb:BatchGetItem": {USER, MESSAGES},
+        "dynamodb:BatchGetItem": {USER, MESSAGES, PASSAGES},
     },
     "authorizer": {"dynamodb:GetItem": {REVOKED, USER}},
     "ws_connect": {
@@ -84,7 +86,8 @@ EXPECTED_TABLE_ACCESS = {
     "ws_sendprompt": {
         "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
-        "dynamodb:Query": {MESSAGES, SLOTS},
+        "dynamodb:BatchGetItem": {PASSAGES},
+        "dynamodb:Query": {MESSAGES, SLOTS, PASSAGES},
         "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS},
         "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER, USAGE},
         "dynamodb:DeleteItem": {SLOTS, CONNECTION},
@@ -99,12 +102,14 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
-    # /v1: reads a key and its user, records a key's use and, for a key that says so, saves the request.
+    # /v1: reads a key and its user, records a key's use and, for a key that says so, saves the request; each
+    # answer takes one of its user's answer slots (shared with the app's answers).
     "openai_api": {
-        "dynamodb:GetItem": {API_KEY, USER, USAGE},
-        "dynamodb:Query": {MESSAGES},
-        "dynamodb:PutItem": {USER, MESSAGES, USAGE},
-        "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE, USAGE},
+        "dynamodb:GetItem": {API_KEY, USER, USAGE, ANSWER},
+        "dynamodb:Query": {MESSAGES, SLOTS},
+        "dynamodb:PutItem": {USER, MESSAGES, USAGE, ANSWER, SLOTS},
+        "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE, USAGE, ANSWER},
+        "dynamodb:DeleteItem": {SLOTS},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
@@ -118,10 +123,14 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:BatchWriteItem": {MESSAGES},
         "dynamodb:ConditionCheckItem": {MESSAGES},
     },
-    # Reads the record of the file whose original arrived, and saves what processing learned (or its error).
+    # Reads the record of the file whose original arrived, and saves what processing learned (or its error);
+    # indexes a document's passages (replacing an earlier index of the same file).
     "file_worker": {
         "dynamodb:GetItem": {USER},
-        "dynamodb:PutItem": {USER},
+        "dynamodb:PutItem": {USER, PASSAGES},
+        "dynamodb:Query": {PASSAGES},
+        "dynamodb:DeleteItem": {PASSAGES},
+        "dynamodb:BatchWriteItem": {PASSAGES},
     },
 }
 # Queries of the index (gsi1), by its partition key: the user list, a user's conversations, a user's connections,

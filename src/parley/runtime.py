@@ -26,6 +26,7 @@ from parley.core.auth.setup import FirstRunSetup
 from parley.core.auth.signup import SignUp
 from parley.core.chat.observer import RunObserver
 from parley.core.chat.service import ChatService
+from parley.core.chat.slots import AnswerSlots
 from parley.core.files.base import FileBlobs
 from parley.core.files.images import ImageProcessor, PillowImages
 from parley.core.files.service import FileService
@@ -95,6 +96,8 @@ def build_completions(
         stores.conversations,
         stores.messages,
         meter=meter or UsageMeter(stores.usage),
+        # The app's answer slots: a user's /v1 answers and app answers share one cap.
+        slots=AnswerSlots(stores.stop_signals, build_limits(settings)),
         title_max_chars=settings.title_max_chars,
         observer=observer,
         images=images,

@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.cli.main import main as parley_cli
 from parley.config import Settings
+from parley.runtime import Runtime
 from parley.server.uvicorn_config import KEEP_ALIVE_SECONDS
 from parley.testing.fake_openai import FakeOpenAI
 
@@ -147,6 +148,7 @@ class Target:
     _stack: contextlib.AsyncExitStack
     _session_closer: tuple[Any, tuple[str, ...]]  # what closes an ended session's sockets, and its methods
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    runtime: Runtime | None = None  # the server's services, when it runs in this process (local)
 
     async def cli(self, *args: str, stdin: str = "") -> int:
         """Run ``parley ARGS`` against this target's store, as an operator would."""
@@ -258,6 +260,7 @@ async def _local(root: Path, upstream: FakeOpenAI, overrides: Mapping[str, Any],
             signing_secret=settings.jwt_secret_path.read_text().strip(),
             _stack=contextlib.AsyncExitStack(),
             _session_closer=(app.state.sessions, ("sweep", "close_session")),
+            runtime=app.state.runtime,
         )
 
 

@@ -33,6 +33,7 @@ from parley.server.history_transfer import HistoryTransfer, LocalTransfer
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
+from parley.server.recovery import recover
 from parley.server.routes import (
     api_keys,
     auth,
@@ -117,10 +118,12 @@ def create_app(
             opened = await stack.enter_async_context(open_runtime(settings, observer=observer))
             _attach(app, settings, opened, history_transfer, file_transfer)
             await _announce(opened, settings)
+            if app.state.file_transfer.uploads_here:  # this server processes the files: it takes up what it left
+                await recover(opened, app.state.file_processing)
             async with in_background(_warm_up(opened)), in_background(app.state.sessions.run()):
                 yield
             await _close_transfer(app)
-            await app.state.file_processing.aclose()  # a file cut short stays processing: its owner may delete it
+            await app.state.file_processing.aclose()  # a file cut short is processed again at the next start
 
     if metrics is None and settings.metrics_token:
         from parley.server.metrics import ServerMetrics  # prometheus_client loads only where metrics are served

@@ -43,6 +43,6 @@ def openai_status_and_code(error: errors.ParleyError, status: int) -> tuple[int,
     """OpenAI's status and code for a core error that Parley's own API answers with ``status``."""
     if isinstance(error, errors.UnknownModel):
         return 404, "model_not_found"  # OpenAI answers an unknown model with 404, Parley's app API with 400
-    if isinstance(error, errors.RateLimited):
-        return 429, "rate_limit_exceeded"
+    if isinstance(error, errors.RateLimited | errors.TooManyGenerations):
+        return 429, "rate_limit_exceeded"  # OpenAI's clients back off and retry on this code
     return status, error.code

@@ -29,6 +29,7 @@ FILE_FIELD = "file"
 # What a multipart body adds around the file (boundaries, part headers) is allowed on top of the file's cap.
 MULTIPART_OVERHEAD = 64 * 1024
 _MAX_FILE_NAME = 200
+SPOOL_SUFFIX = ".upload"  # a spooled body's file name: <random hex>.upload (server/recovery.py removes stale ones)
 
 
 # The OpenAPI description of an upload route's body (``openapi_extra``): multipart, one file in the field ``file``.
@@ -82,7 +83,7 @@ async def spool_upload(request: Request, directory: Path, max_bytes: int) -> Spo
     if not boundary:
         raise InvalidInput("Send the file as multipart/form-data, in a field named 'file'.")
     await asyncio.to_thread(private_directory, directory)
-    target = directory / f"{uuid.uuid4().hex}.upload"
+    target = directory / f"{uuid.uuid4().hex}{SPOOL_SUFFIX}"
     out: IO[bytes] = await asyncio.to_thread(_create_private, target)
     state = _Spooling(max_bytes)
     try:

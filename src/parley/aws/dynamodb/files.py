@@ -63,8 +63,8 @@ class DynamoFileStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def create_file(self, user_id: str, name: str, size: int) -> StoredFile:
-        file = new_file(user_id, name, size)
+    async def create_file(self, user_id: str, name: str, size: int, *, now: float | None = None) -> StoredFile:
+        file = new_file(user_id, name, size, now)
         await self._table.put(_item(file), condition="attribute_not_exists(pk)")
         return file
 

@@ -88,9 +88,15 @@ class FileWorkerFunction(LambdaFunction):
             log.warning("an object that is no file's original: %s", key)
             return
         file = await self.parts.files.get_file(*owner)
+        if file is None:
+            # Deleted meanwhile, or an upload abandoned past its window (removed when its owner's files were read)
+            # whose bytes came after all: they are no one's, and are not kept.
+            log.warning("an upload for a file that is gone: %s", key)
+            await asyncio.to_thread(self.s3.delete_object, Bucket=bucket, Key=key)
+            return
         # Waiting for its bytes (a presigned POST), or given them already (a one-step upload through the API).
-        if file is None or file.status not in (FileStatus.UPLOADING, FileStatus.PROCESSING):
-            # A repeated event, a file deleted meanwhile, or an original posted again: processed once, never twice.
+        if file.status not in (FileStatus.UPLOADING, FileStatus.PROCESSING):
+            # A repeated event, or an original posted again: processed once, never twice.
             log.warning("an upload with no file waiting for it: %s", key)
             return
         # The upload's policy caps its size at the declared one (which the quota counted); this holds even where

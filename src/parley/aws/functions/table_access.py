@@ -140,10 +140,12 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     # conversation and its messages.
     "openai_api": {
         # A key's lookup and its last use; each answer's tokens reserved against the budget and then recorded.
-        "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS, USAGE),
-        "Query": (MESSAGES,),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, USAGE),
-        "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, USAGE),
+        # Each answer takes one of its user's answer slots (the app's: its answer item, a slot lease) and frees it.
+        "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS, USAGE, ANSWERS),
+        "Query": (MESSAGES, ANSWER_SLOTS),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, USAGE, ANSWERS, ANSWER_SLOTS),
+        "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, USAGE, ANSWERS),
+        "DeleteItem": (ANSWER_SLOTS,),
         "ConditionCheckItem": (MESSAGES,),
         "BatchWriteItem": (MESSAGES,),
     },

@@ -4,10 +4,8 @@ refused."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -16,6 +14,7 @@ from parley.core.chat.context import build_context, title_from_prompt
 from parley.core.chat.file_context import Attachments, FileContext
 from parley.core.chat.params import resolve_generation_params
 from parley.core.chat.request import MAX_MSGID_CHARS, ChatLimits, ChatRequest, PreparedChat
+from parley.core.chat.slots import AnswerSlots
 from parley.core.files.base import FileKind, StoredFile
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import (
@@ -24,7 +23,6 @@ from parley.core.store.base import (
     Message,
     MessageLog,
     MessageStatus,
-    Registration,
     StopSignalStore,
     User,
 )
@@ -32,7 +30,7 @@ from parley.core.store.parts import CitationPart, ContentPart, FilePart, parts_o
 from parley.core.store.tree import path_to, subtree
 from parley.core.usage.estimate import estimate_prompt_tokens
 from parley.core.usage.meter import UsageMeter
-from parley.errors import DuplicateRequest, InvalidInput, NotFound, ParleyError, TooManyGenerations
+from parley.errors import InvalidInput, NotFound, ParleyError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +55,7 @@ class Turns:
         self._abandoned = abandoned
         self._limits = limits
         self._meter = meter
+        self._slots = AnswerSlots(generations, limits)
 
     async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
         """Check the request, then save the user's message and an empty answer to fill."""
@@ -118,7 +117,7 @@ class Turns:
         )
         reservation = await self._meter.reserve(user.id, params.max_tokens, estimate_prompt_tokens(context))
         try:
-            await self._register(user.id, msgid)
+            await self._slots.take(user.id, msgid)
         except BaseException:
             await self._meter.release(reservation, model_id)
             raise
@@ -192,24 +191,7 @@ class Turns:
 
     async def release(self, user_id: str, msgid: str) -> None:
         """The answer ended: free its slot (it can no longer be stopped or followed)."""
-        try:
-            await asyncio.shield(self._generations.finish_generation(user_id, msgid))
-        except Exception:
-            log.exception("could not mark answer %s finished", msgid)
-
-    async def _register(self, user_id: str, msgid: str) -> None:
-        now = time.time()
-        registration = await self._generations.register_generation(
-            user_id,
-            msgid,
-            now + self._limits.msgid_ttl_seconds,
-            max_running=self._limits.max_generations_per_user,
-            lease_until=now + self._limits.slot_lease_seconds,
-        )
-        if registration is Registration.DUPLICATE:
-            raise DuplicateRequest()
-        if registration is Registration.AT_CAPACITY:
-            raise TooManyGenerations()
+        await self._slots.free(user_id, msgid)
 
     async def _message_to_edit(
         self, user_id: str, conversation_id: str, message_id: str

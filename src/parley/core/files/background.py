@@ -26,7 +26,7 @@ class BackgroundProcessing:
         async with self._running:
             try:
                 await self._files.process(user_id, file_id)
-            except Exception:  # the store or the blobs failed: the file stays PROCESSING, its owner may delete it
+            except Exception:  # the store or the blobs failed: the file stays PROCESSING until its deadline
                 log.exception("file %s could not be processed", file_id)
 
     async def wait_idle(self) -> None:

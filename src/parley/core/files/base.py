@@ -120,8 +120,8 @@ class Citation:
 class FileStore(Protocol):
     """Users' file records; another user's file is missing (None / False)."""
 
-    async def create_file(self, user_id: str, name: str, size: int) -> StoredFile:
-        """A new record in UPLOADING."""
+    async def create_file(self, user_id: str, name: str, size: int, *, now: float | None = None) -> StoredFile:
+        """A new record in UPLOADING, made at ``now`` (by default the time it is)."""
 
     async def get_file(self, user_id: str, file_id: str) -> StoredFile | None: ...
 

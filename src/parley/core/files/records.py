@@ -8,8 +8,8 @@ import uuid
 from parley.core.files.base import FileStatus, StoredFile
 
 
-def new_file(user_id: str, name: str, size: int) -> StoredFile:
-    now = time.time()
+def new_file(user_id: str, name: str, size: int, now: float | None = None) -> StoredFile:
+    now = time.time() if now is None else now
     return StoredFile(
         id=uuid.uuid4().hex,
         user_id=user_id,

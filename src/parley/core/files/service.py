@@ -11,6 +11,7 @@ image processor.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import logging
 import time
@@ -48,6 +49,20 @@ MAX_NAME_CHARS = 200
 # to save, never as a type a browser would render.
 _DOWNLOAD_TYPES = frozenset({sniff.PDF, sniff.DOCX, sniff.PPTX, sniff.XLSX, *sniff.TEXT_TYPES} - {sniff.XML})
 _OCTETS = "application/octet-stream"
+
+# Deadlines after which a file's upload or processing is taken to have died with the process that ran it (a server
+# stopped, a worker out of memory, a browser closed), the same on both homes. Enforced when the owner's files are
+# read (nothing runs at idle to find them) and, locally, when the server starts.
+#
+# An upload's bytes arrive within this of its start or never: a presigned POST lives 15 minutes, and the bucket's
+# event for it may wait up to an hour for a file worker (FILE_WORKER_QUEUE_AGE). An UPLOADING file older than this is
+# removed, with any bytes it got, so it stops counting against its owner's space.
+UPLOAD_WINDOW_SECONDS = 2 * 3600.0
+# Processing ends well within this of its last step: extraction is stopped after a minute, the serverless worker
+# after five (FILE_WORKER_TIMEOUT_SECONDS). A file PROCESSING for longer was cut short: it ends ERROR and its bytes
+# are removed (it takes none of its owner's space; they upload it again).
+PROCESSING_WINDOW_SECONDS = 30 * 60.0
+UNFINISHED = "Processing did not finish; upload the file again."
 
 
 def clean_name(name: str) -> str:
@@ -106,12 +121,12 @@ class FileService:
         if size > self.limits.max_file_bytes:
             raise TooLarge(file_too_large(self.limits))
         await self.check_room(user_id, size)
-        return await self._store.create_file(user_id, clean_name(name), size)
+        return await self._store.create_file(user_id, clean_name(name), size, now=self._clock())
 
     async def check_room(self, user_id: str, size: int = 1) -> None:
         """Whether the user may add a file of ``size`` bytes: Conflict at the most files, TooLarge past their space.
         (A one-step upload asks before it reads a byte, with the smallest size.)"""
-        count, used = await self._store.user_totals(user_id)
+        count, used = await self._totals(user_id)
         if count >= self.limits.max_user_files:
             raise Conflict(f"You have {count:,} files, as many as this server keeps. Delete some first.")
         self._check_space(used + size)
@@ -126,7 +141,7 @@ class FileService:
         try:
             if size > self.limits.max_file_bytes:
                 raise TooLarge(file_too_large(self.limits))
-            _, used = await self._store.user_totals(user_id)
+            _, used = await self._totals(user_id)
             self._check_space(used - file.size + size)
         except TooLarge as refused:
             await self._fail(dataclasses.replace(file, size=size), refused.message)
@@ -142,6 +157,11 @@ class FileService:
         size = (await asyncio.to_thread(path.stat)).st_size
         file = await self.start_upload(user_id, name, size)
         return await self.receive(user_id, file.id, path)
+
+    async def _totals(self, user_id: str) -> tuple[int, int]:
+        """(files, bytes) the user has stored, once files past their deadline are settled."""
+        files = await self.list(user_id)
+        return len(files), sum(file.size for file in files)
 
     def _check_space(self, total: int) -> None:
         if total > self.limits.max_user_bytes:
@@ -226,7 +246,8 @@ class FileService:
 
     async def list(self, user_id: str) -> list[StoredFile]:
         """Newest first."""
-        return await self._store.list_files(user_id)
+        files = [await self._settled(file) for file in await self._store.list_files(user_id)]
+        return [file for file in files if file is not None]
 
     async def get(self, user_id: str, file_id: str) -> StoredFile:
         return await self._owned(user_id, file_id)
@@ -273,6 +294,36 @@ class FileService:
 
     async def _owned(self, user_id: str, file_id: str) -> StoredFile:
         file = await self._store.get_file(user_id, file_id)
+        if file is not None:
+            file = await self._settled(file)
         if file is None:
             raise NotFound("File not found.")
         return file
+
+    # Files whose upload or processing died
+
+    async def _settled(self, file: StoredFile) -> StoredFile | None:
+        """The file as its owner sees it once its deadline is applied: an upload abandoned past its window is
+        removed (None); a file PROCESSING past its window is ERROR and keeps no bytes."""
+        now = self._clock()
+        if file.status is FileStatus.UPLOADING and now - file.created_at > UPLOAD_WINDOW_SECONDS:
+            await self._store.delete_file(file.user_id, file.id)
+            await self._forget(file.user_id, file.id)
+            return None
+        if file.status is FileStatus.PROCESSING and now - file.updated_at > PROCESSING_WINDOW_SECONDS:
+            log.warning("file %s did not finish processing in time", file.id)
+            await self._forget(file.user_id, file.id)
+            return await self._fail(dataclasses.replace(file, size=0), UNFINISHED)
+        return file
+
+    async def resume_interrupted(self, user_id: str) -> builtins.list[StoredFile]:
+        """At a local server's start, the user's files the server left behind when it stopped: abandoned uploads
+        are removed, and the files it was processing (their originals are kept) are stamped as starting now and
+        returned, for the caller to process again."""
+        resumed = []
+        for file in await self._store.list_files(user_id):
+            if file.status is FileStatus.PROCESSING:  # before its deadline is applied: its bytes are here
+                resumed.append(await self._save(file))
+            else:
+                await self._settled(file)
+        return resumed

@@ -6,6 +6,7 @@ The same routes on both homes; how an archive is fetched and where a file is upl
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from parley import __version__
 from parley.core.history.export import HistoryExport
+from parley.core.history.jobs import settled
 from parley.core.store.base import ImportJob, ImportStatus
 from parley.errors import Conflict, NotFound, TooLarge
 from parley.runtime import Runtime
@@ -185,7 +187,8 @@ async def list_imports(
     principal: PrincipalDep, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> ImportJobListOut:
     """The user's import jobs, newest first."""
-    jobs = await runtime.stores.import_jobs.list_jobs(principal.user.id, limit)
+    store, now = runtime.stores.import_jobs, time.time()
+    jobs = [await settled(store, job, now) for job in await store.list_jobs(principal.user.id, limit)]
     return ImportJobListOut(items=[ImportJobOut.of(job) for job in jobs])
 
 
@@ -198,4 +201,4 @@ async def _job(runtime: Runtime, user_id: str, job_id: str) -> ImportJob:
     job = await runtime.stores.import_jobs.get_job(user_id, job_id)
     if job is None:
         raise NotFound("Import not found.")
-    return job
+    return await settled(runtime.stores.import_jobs, job, time.time())

@@ -38,8 +38,8 @@ class SqliteFileStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_file(self, user_id: str, name: str, size: int) -> StoredFile:
-        file = new_file(user_id, name, size)
+    async def create_file(self, user_id: str, name: str, size: int, *, now: float | None = None) -> StoredFile:
+        file = new_file(user_id, name, size, now)
         await self._db.run(
             lambda conn: conn.execute(
                 "INSERT INTO files (id, user_id, name, size, status, created_at, updated_at)"
