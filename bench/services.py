@@ -70,12 +70,12 @@ class HttpServer:
 
 async def create_users(data_dir: Path, names: Sequence[str]) -> None:
     """Accounts made the way ``parley users add`` makes them, with the configured argon2id parameters."""
+    from parley.compose.auth import build_auth
     from parley.core.store.registry import open_stores
-    from parley.runtime import build_auth
 
     settings = Settings.from_env(env={}, data_dir=data_dir)
     async with open_stores(settings.store, settings) as stores:
-        auth = build_auth(settings, stores)
+        auth = build_auth(settings, stores, before_remove=None)  # it removes no one
         await asyncio.gather(*(auth.create_user(name, PASSWORD) for name in names))
 
 

@@ -18,13 +18,13 @@ import jwt
 import pytest
 
 from parley.aws.functions.authorizer import AuthorizerFunction
+from parley.aws.functions.connect import ConnectFunction
 from parley.aws.functions.http_api import HttpApiFunction
+from parley.aws.functions.sendprompt import SendPromptFunction
 from parley.aws.functions.sessions import SessionEndFunction
 from parley.aws.functions.websocket import (
-    ConnectFunction,
     DefaultFunction,
     DisconnectFunction,
-    SendPromptFunction,
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction

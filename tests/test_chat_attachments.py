@@ -17,8 +17,7 @@ import pytest
 
 from parley.config import Settings
 from parley.core.chat.file_context import FIRST_PASSAGES_INSTRUCTION, PASSAGES_INSTRUCTION, WHOLE_INSTRUCTION
-from parley.core.files.base import IMAGE, TEXT, ExtractedDocument, FileKind, FileStatus, blob_key
-from parley.core.files.service import document_to_bytes
+from parley.core.files.base import IMAGE, TEXT, ExtractedDocument, FileKind, FileStatus, blob_key, document_to_bytes
 from parley.core.providers.base import ModelInfo
 from parley.core.retrieval.indexer import DocumentIndexer
 from parley.runtime import build_models, open_runtime

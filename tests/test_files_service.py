@@ -12,11 +12,21 @@ import stat
 import pytest
 
 from parley.config import Settings
-from parley.core.files.base import IMAGE, ORIGINAL, TEXT, ExtractedDocument, FileKind, FileLimits, FileStatus, blob_key
+from parley.core.files.base import (
+    IMAGE,
+    ORIGINAL,
+    TEXT,
+    ExtractedDocument,
+    FileKind,
+    FileLimits,
+    FileStatus,
+    blob_key,
+    document_from_bytes,
+)
 from parley.core.files.images import PreparedImage
 from parley.core.files.local_blobs import LocalFileBlobs
 from parley.core.files.sandbox import SubprocessExtractor
-from parley.core.files.service import FileService, clean_name, document_from_bytes
+from parley.core.files.service import FileService, clean_name
 from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput, NotFound, TooLarge
 from parley.testing import sample_files

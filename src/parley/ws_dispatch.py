@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from parley.core.auth.service import TicketHolder
 from parley.core.auth.sessions import SessionCheck
 from parley.core.rate_limit import RateLimiter
 from parley.core.store.base import SessionRef, User
@@ -28,6 +27,9 @@ from parley.ws_protocol import (
     encode_error,
     parse_client_message,
 )
+
+if TYPE_CHECKING:  # the $connect route redeems tickets; the other routes never load the token libraries
+    from parley.core.auth.service import TicketHolder
 
 
 class Refusal(enum.Enum):

@@ -20,9 +20,9 @@ def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None
 
 
 async def _setup_code(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.compose.auth import build_hasher, build_setup
     from parley.core.auth.setup import setup_link
     from parley.core.store.registry import open_stores
-    from parley.runtime import build_hasher, build_setup
     from parley.server.app import server_url
 
     async with open_stores(settings.store, settings) as stores:

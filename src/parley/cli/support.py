@@ -58,11 +58,14 @@ async def with_stores(settings: Settings, action: Callable[[Stores], Awaitable[i
 
 async def with_auth(settings: Settings, action: Callable[[AuthService, Stores], Awaitable[int]]) -> int:
     """Open the configured stores for one command and hand it the auth service over them."""
+    from parley.compose.auth import build_auth
+    from parley.compose.files import build_files
     from parley.core.store.registry import open_stores
-    from parley.runtime import build_auth
 
     async with open_stores(settings.store, settings) as stores:
-        return await action(build_auth(settings, stores, file_blobs=_deployment_files(settings)), stores)
+        # `parley users remove` removes the user's attached files too (records, passages, bytes).
+        files = build_files(settings, stores, _deployment_files(settings))
+        return await action(build_auth(settings, stores, before_remove=files.delete_user_files), stores)
 
 
 def _deployment_files(settings: Settings) -> FileBlobs | None:

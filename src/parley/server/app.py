@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -29,8 +30,6 @@ from parley.runtime import (
 from parley.server.errors import install_error_handlers
 from parley.server.file_transfer import FileTransfer, LocalFileTransfer
 from parley.server.history_transfer import HistoryTransfer, LocalTransfer
-from parley.server.metrics import ServerMetrics
-from parley.server.metrics import install as install_metrics
 from parley.server.middleware.body_limit import BodyLimitMiddleware
 from parley.server.middleware.security_headers import SecurityHeadersMiddleware
 from parley.server.middleware.trusted_host import WILDCARD_BINDS, TrustedHostMiddleware, trusted_hosts
@@ -57,6 +56,9 @@ from parley.server.routes import (
 from parley.server.sessions import SessionWatcher
 from parley.server.tracing import Tracing, TracingMiddleware, tracing_from_env
 from parley.server.uploads import MULTIPART_OVERHEAD, is_file_upload, is_upload
+
+if TYPE_CHECKING:
+    from parley.server.metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ def create_app(
             await app.state.file_processing.aclose()  # a file cut short is processed again at the next start
 
     if metrics is None and settings.metrics_token:
+        from parley.server.metrics import ServerMetrics  # prometheus_client loads only where metrics are served
+
         metrics = ServerMetrics()
     if tracing is None and runtime is None:
         tracing = tracing_from_env(os.environ)
@@ -173,6 +177,8 @@ def create_app(
         ],
     )
     if metrics is not None and settings.metrics_token:
+        from parley.server.metrics import install as install_metrics
+
         install_metrics(app, metrics, settings.metrics_token)  # outermost: every request is counted
     if tracing is not None:
         app.add_middleware(TracingMiddleware, tracing=tracing)

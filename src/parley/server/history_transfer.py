@@ -15,11 +15,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from parley.background import BackgroundTasks
-from parley.core.history.jobs import ImportJobRunner
 from parley.core.store.base import ImportJob
+
+if TYPE_CHECKING:  # the bucket's functions use UploadTarget, and run no import here
+    from parley.core.history.jobs import ImportJobRunner
 
 DOWNLOAD_TTL_SECONDS = 300.0
 

@@ -12,14 +12,14 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from parley.aws.functions.base import LambdaFunction
+from parley.compose.auth import build_auth
 from parley.errors import ParleyError
-from parley.runtime import build_auth
 from parley.server.browser_session import parse_cookies, session_token
 
 
 class AuthorizerFunction(LambdaFunction):
     async def open(self, stack: AsyncExitStack) -> None:
-        self.auth = build_auth(self.settings, self.stores)
+        self.auth = build_auth(self.settings, self.stores, before_remove=None)  # it removes no account
 
     async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}

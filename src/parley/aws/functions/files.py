@@ -23,11 +23,11 @@ from typing import Any, ClassVar, Protocol
 from parley.aws.clients import aws_client
 from parley.aws.files_bucket import S3FileBlobs, file_of_key
 from parley.aws.functions.base import LambdaFunction
+from parley.compose.files import build_files
 from parley.config import ENV_FILES_BUCKET, Settings
 from parley.core.files.base import FileBlobs, FileStatus, FileStore, StoredFile
 from parley.core.store.base import Stores
 from parley.errors import ConfigError, TooLarge
-from parley.runtime import build_files
 
 log = logging.getLogger(__name__)
 

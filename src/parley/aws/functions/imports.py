@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 from parley.aws.clients import aws_client
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.history_bucket import job_of_key
+from parley.compose.history import build_import_runner
 from parley.core.history.jobs import ImportJobRunner
 from parley.core.store.base import ImportStatus
 from parley.errors import TooLarge
-from parley.runtime import build_import_runner
 
 log = logging.getLogger(__name__)
 

@@ -1,89 +1,38 @@
-"""The WebSocket API's routes: $connect, $disconnect, sendprompt, stop and $default (which serves ``resume``).
+"""The WebSocket API's routes: $disconnect, stop and $default (which serves ``resume``). ``$connect`` (which checks
+tickets, with the token libraries) and ``sendprompt`` (which builds the chat pipeline) have modules of their own,
+``functions/connect.py`` and ``functions/sendprompt.py``.
 
 Every message route serves its message through the one WebSocket policy (``parley.ws_dispatch``) that the local
 server uses too; here are the serverless ways to carry out each action. ``resume`` has no route of its own: it is
 as light as ``stop``, and API Gateway routes what matches no route to ``$default``.
 
-These import neither FastAPI nor a model SDK unless they need one, so their cold starts stay small.
+These import neither FastAPI, a model SDK, the chat pipeline nor the token libraries, so their cold starts stay
+small.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from parley.aws.clients import aws_client
-from parley.aws.files_bucket import bucket_blobs
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.management_api import ManagementApi
+from parley.compose.limits import build_limits
+from parley.compose.websocket import build_ws_policy
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.resume import SavedAnswers
-from parley.core.chat.service import ChatService
 from parley.core.store.base import User
-from parley.errors import AnswerAbandoned, ParleyError
-from parley.runtime import (
-    build_auth,
-    build_chat,
-    build_file_access,
-    build_limits,
-    build_models,
-    build_ws_policy,
-)
-from parley.ws_dispatch import ClientSocket, ConnectionRefused, Refusal
+from parley.errors import AnswerAbandoned
+from parley.ws_dispatch import ClientSocket
 from parley.ws_protocol import NotRunning, ProtocolError, Resume, SendPrompt, Stop, encode_error, encode_event
 
 log = logging.getLogger(__name__)
 
 OK = {"statusCode": 200}
 FORBIDDEN = {"statusCode": 403}
-TOO_MANY_CONNECTIONS = {"statusCode": 429}  # $connect's answer is the handshake's status
-_REFUSED = {Refusal.ORIGIN: FORBIDDEN, Refusal.TICKET: FORBIDDEN, Refusal.TOO_MANY: TOO_MANY_CONNECTIONS}
-# API Gateway closes a WebSocket after 2 hours at most; the record may go then.
-CONNECTION_TTL_SECONDS = 2 * 3600
-# SNS takes messages up to 256 KB.
-MAX_JOB_BYTES = 250_000
-
-
-class ConnectFunction(LambdaFunction):
-    """Redeems the single-use ticket from the query string and records whose session the connection belongs
-    to, unless the user already holds ``max_sockets_per_user`` open connections."""
-
-    async def open(self, stack: AsyncExitStack) -> None:
-        self.auth = build_auth(self.settings, self.stores)
-        self.policy = build_ws_policy(self.settings, self.stores)
-
-    async def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-
-        # Counted from the store (its user index is eventually consistent: handshakes within the same instant
-        # may pass together), so the cap holds whichever container runs each $connect.
-        async def open_sockets(user_id: str) -> int:
-            return len(await self.stores.connections.user_connections(user_id))
-
-        try:
-            holder = await self.policy.admit(
-                origin=headers.get("origin"),
-                host=headers.get("host", ""),
-                ticket=(event.get("queryStringParameters") or {}).get("ticket", ""),
-                redeem=self.auth.redeem_ticket,
-                open_sockets=open_sockets,
-            )
-        except ConnectionRefused as refused:
-            return _REFUSED[refused.refusal]
-        connection_id = event["requestContext"]["connectionId"]
-        await self.stores.connections.put_connection(
-            connection_id, holder.session, time.time() + CONNECTION_TTL_SECONDS
-        )
-        # A session that ended while this ran found no record to close: look again now that the record exists.
-        if not await self.auth.session_valid(holder.session):
-            await self.stores.connections.delete_connection(connection_id)
-            return FORBIDDEN
-        return OK
 
 
 class DisconnectFunction(LambdaFunction):
@@ -113,7 +62,7 @@ class ApiGatewaySocket:
         await self.forget(self.connection_id)
 
 
-class _MessageFunction(LambdaFunction):
+class MessageFunction(LambdaFunction):
     """A route that receives a client message on a connection opened by $connect, and serves it through the
     WebSocket policy: every message only while the session that opened its connection stands (the session-end
     function closes the sockets of an ended session, but after the stream's delay, through an index that can lag,
@@ -163,44 +112,10 @@ class _MessageFunction(LambdaFunction):
             await socket.send(encode_error(message.msgid, gone.code, gone.message))
 
 
-class SendPromptFunction(_MessageFunction):
-    """Saves the user's message, then hands the answer to the worker through SNS (as the original v2 did)."""
-
-    needs_secrets = True  # the OpenAI key, to list that endpoint's models
-
-    async def open(self, stack: AsyncExitStack) -> None:
-        await super().open(stack)
-        models = await build_models(self.settings, self.env)
-        stack.push_async_callback(models.aclose)
-        # Attached documents' text is read from the files bucket before the prompt is saved.
-        files = build_file_access(self.settings, self.stores, bucket_blobs(self.settings))
-        self.chat: ChatService = build_chat(self.settings, self.stores, models, files=files)
-        self.sns = aws_client("sns", self.settings)
-
-    async def send_prompt(self, socket: ClientSocket, user: User, message: SendPrompt) -> None:
-        assert isinstance(socket, ApiGatewaySocket)
-        prepared = await self.chat.prepare(user, message.request)
-        job = json.dumps(
-            {"chat": prepared.to_dict(), "connection_id": socket.connection_id, "callback_url": socket.callback_url}
-        )
-        if len(job.encode()) > MAX_JOB_BYTES:
-            await self.chat.fail(prepared, ProtocolError("The conversation is too large to send to the model."))
-            raise ProtocolError("The conversation is too large to send to the model.", message.msgid)
-        try:
-            await self.loop.run_in_executor(
-                None, lambda: self.sns.publish(TopicArn=self.settings.sns_topic_arn, Message=job)
-            )
-        except Exception:
-            log.exception("could not queue answer %s", message.msgid)
-            not_queued = ParleyError("The answer could not be started. Try again.")
-            await self.chat.fail(prepared, not_queued)  # frees its slot: no worker will
-            raise not_queued from None
-
-
-class StopFunction(_MessageFunction):
+class StopFunction(MessageFunction):
     """The ``stop`` route."""
 
 
-class DefaultFunction(_MessageFunction):
+class DefaultFunction(MessageFunction):
     """Messages whose action matches no route (API Gateway's $default): ``resume``, and anything unknown (which
     the policy answers with an error frame)."""

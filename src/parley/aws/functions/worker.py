@@ -13,10 +13,10 @@ from parley.aws.files_bucket import bucket_blobs
 from parley.aws.functions.base import LambdaFunction
 from parley.aws.management_api import ManagementApi
 from parley.aws.relay import StreamRelay
+from parley.compose.chat import build_chat, build_file_access, build_models
 from parley.core.chat.request import PreparedChat
 from parley.core.store.base import LiveSignals, StopSignalStore
 from parley.errors import ParleyError
-from parley.runtime import build_chat, build_file_access, build_models
 from parley.ws_protocol import encode_error
 
 log = logging.getLogger(__name__)

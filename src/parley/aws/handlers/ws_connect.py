@@ -1,4 +1,4 @@
 from parley.aws.functions.base import lambda_handler
-from parley.aws.functions.websocket import ConnectFunction
+from parley.aws.functions.connect import ConnectFunction
 
 handler = lambda_handler(ConnectFunction)

@@ -18,15 +18,15 @@ import httpx
 from parley.aws.dynamodb.schema import create_table
 from parley.aws.files_bucket import FILES_PREFIX
 from parley.aws.functions.authorizer import AuthorizerFunction
+from parley.aws.functions.connect import ConnectFunction
 from parley.aws.functions.files import FileWorkerFunction
 from parley.aws.functions.http_api import HttpApiFunction
 from parley.aws.functions.imports import ImportWorkerFunction
+from parley.aws.functions.sendprompt import SendPromptFunction
 from parley.aws.functions.sessions import SessionEndFunction, stream_filter
 from parley.aws.functions.websocket import (
-    ConnectFunction,
     DefaultFunction,
     DisconnectFunction,
-    SendPromptFunction,
     StopFunction,
 )
 from parley.aws.functions.worker import WorkerFunction

@@ -1,5 +1,4 @@
-"""Authentication: password hashing, signed session tokens, WebSocket tickets, login throttling."""
+"""Authentication: password hashing, signed session tokens, WebSocket tickets, login throttling.
 
-from parley.core.auth.service import AuthService, Principal, Session
-
-__all__ = ["AuthService", "Principal", "Session"]
+Import from the modules (``core.auth.service``, ``core.auth.sessions``, ...): this package imports none of them, so
+a process that only checks sessions (``sessions``) never loads the token and password libraries."""

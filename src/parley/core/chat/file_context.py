@@ -31,8 +31,8 @@ from parley.core.files.base import (
     Passage,
     StoredFile,
     blob_key,
+    document_from_bytes,
 )
-from parley.core.files.service import document_from_bytes
 from parley.core.providers.base import ImageInput
 from parley.core.retrieval.retriever import Retriever
 from parley.core.store.base import Message

@@ -9,6 +9,7 @@ the image, indexes the passages, and marks it READY, or ERROR with a reason a pe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,6 +76,16 @@ class ExtractedDocument:
                 break
             page = number
         return page
+
+
+def document_to_bytes(document: ExtractedDocument) -> bytes:
+    """How a document's extracted text is kept (its ``text`` blob)."""
+    return json.dumps({"text": document.text, "page_starts": document.page_starts}, ensure_ascii=False).encode()
+
+
+def document_from_bytes(data: bytes) -> ExtractedDocument:
+    raw = json.loads(data)
+    return ExtractedDocument(raw["text"], tuple(raw["page_starts"]))
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ import asyncio
 import io
 import threading
 from dataclasses import dataclass
-from typing import Final, Protocol
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Final, Protocol
 
 from parley.errors import InvalidImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ACCEPTED_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF")
 # What a model is charged for one image, at most, as Parley sends them (Claude: pixels / 750 after its own
@@ -84,6 +85,9 @@ class PillowImages:
             return self._process(data)
 
     def _process(self, data: bytes) -> PreparedImage:
+        # Pillow is loaded by the first image, not by every process that may receive one (a Lambda cold start).
+        from PIL import Image, UnidentifiedImageError
+
         try:
             with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as source:
                 self._check_size(source)
@@ -117,6 +121,8 @@ class PillowImages:
 
     def _decode(self, source: Image.Image) -> Image.Image:
         """The first frame's pixels, upright, in RGB(A) or L(A), at most ``max_side`` on its long side."""
+        from PIL import Image, ImageOps
+
         side = self.limits.max_side
         if source.format == "JPEG":
             source.draft("RGB", (side, side))  # a big JPEG decodes at 1/2, 1/4 or 1/8 scale, never below the target
@@ -129,6 +135,8 @@ class PillowImages:
         return image
 
     def _encode(self, image: Image.Image) -> PreparedImage:
+        from PIL import Image
+
         lossless = _has_alpha(image) or image.getcolors(_FEW_COLOURS) is not None
         while True:
             for fmt in ("PNG", "WEBP") if lossless else ("JPEG",):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import dataclasses
-import json
 import logging
 import time
 import unicodedata
@@ -34,6 +33,8 @@ from parley.core.files.base import (
     FileStore,
     StoredFile,
     blob_key,
+    document_from_bytes,
+    document_to_bytes,
 )
 from parley.core.files.extract import Problem
 from parley.core.files.hooks import DocumentIndexer
@@ -78,15 +79,6 @@ def megabytes(size: int) -> str:
 
 def file_too_large(limits: FileLimits) -> str:
     return f"The file is larger than this server accepts ({megabytes(limits.max_file_bytes)})."
-
-
-def document_to_bytes(document: ExtractedDocument) -> bytes:
-    return json.dumps({"text": document.text, "page_starts": document.page_starts}, ensure_ascii=False).encode()
-
-
-def document_from_bytes(data: bytes) -> ExtractedDocument:
-    raw = json.loads(data)
-    return ExtractedDocument(raw["text"], tuple(raw["page_starts"]))
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from parley.config import Settings
 from parley.errors import ConfigError, ProviderAuthError, ProviderError, ProviderRateLimited, ProviderUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class OpenAIEmbedder:
         return vectors
 
     async def _batch(self, texts: Sequence[str]) -> list[list[float]]:
+        import httpx  # loaded by the one path that uses it (tens of ms): processes without a model never pay it
+
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
         try:
