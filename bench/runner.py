@@ -27,6 +27,7 @@ from bench import (
     coldstart,
     extraction,
     history,
+    imports,
     local_model,
     logins,
     memory,
@@ -43,7 +44,19 @@ from bench.services import PARLEY_LIMITS
 
 BENCHMARKS: tuple[Benchmark, ...] = tuple(
     module.BENCHMARK
-    for module in (ttft, streams, history, logins, local_model, memory, coldstart, openai_api, extraction, retrieval)
+    for module in (
+        ttft,
+        streams,
+        history,
+        logins,
+        local_model,
+        memory,
+        coldstart,
+        openai_api,
+        extraction,
+        retrieval,
+        imports,
+    )
 )
 # Against other products: large installs of their own (`make bench-peers`), so not part of `make bench`.
 PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK,)
