@@ -306,6 +306,27 @@ async def test_images_go_to_a_model_that_sees_and_are_refused_by_one_that_cannot
     assert conversation["messages"][0]["attachments"][0]["kind"] == "image"
 
 
+async def test_files_alone_are_a_message_titled_by_their_names(runtime, client, alice, files, blobs, seer, fake):
+    user_id, headers = alice
+    image = await add_image(files, blobs, user_id)
+    empty = await client.post("/api/chat", json={"prompt": "  "}, headers=headers)
+    assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_input"  # nothing at all: refused
+
+    seer.enqueue(Reply(tokens=["A", " cat."]))
+    response = await client.post(
+        "/api/chat", json={"prompt": " \n", "attachments": [image.id], "params": {"model": "seer"}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    sent = seer.history[-1].messages[-1]
+    assert sent.content == "" and [i.file_id for i in sent.images] == [image.id]
+    conversation = (
+        await client.get(f"/api/conversations/{response.json()['conversation_id']}", headers=headers)
+    ).json()
+    assert conversation["title"] == image.name
+    question = conversation["messages"][0]
+    assert question["content"] == "" and [a["file_id"] for a in question["attachments"]] == [image.id]
+
+
 async def test_attachments_over_the_websocket(runtime, alice, files, blobs, fake, settings):
     import websockets
 

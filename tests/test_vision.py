@@ -154,6 +154,14 @@ async def test_openai_images_go_as_image_url_parts_after_the_text(fake, openai_p
     ]
 
 
+async def test_images_sent_without_text_go_without_an_empty_text_part(fake, openai_provider):
+    alone = ChatMessage("user", "", images=(PNG,))
+    chunks = [chunk async for chunk in openai_provider.stream("llava:13b", [alone], PARAMS)]
+    assert chunks
+    parts = fake.chat_requests[-1].body["messages"][0]["content"]
+    assert [part["type"] for part in parts] == ["image_url"]
+
+
 async def test_the_fake_upstream_refuses_images_for_a_model_that_cannot_see(fake, openai_provider):
     with pytest.raises(ProviderError, match="refused the request"):
         async for _ in openai_provider.stream("llama3.2", [LOOK], PARAMS):

@@ -496,6 +496,14 @@ describe("ChatStore with files", () => {
     expect(store.getState().messages.at(-1)!.attachments).toEqual([]);
   });
 
+  it("sends files without text, but not an empty message", () => {
+    const { store, sent } = setup();
+    expect(store.send("  ")).toBe(false);
+    expect(sent).toEqual([]);
+    expect(store.send("", [cat])).toBe(true);
+    expect(prompt(sent[0]).attachments).toEqual(["f2"]);
+  });
+
   it("shows the answer's sources from the start event", () => {
     const { store, sent } = setup();
     store.send("Read this", [notes]);

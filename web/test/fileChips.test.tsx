@@ -148,6 +148,21 @@ describe("Composer with files", () => {
     expect(screen.queryByRole("list", { name: "Attached files" })).toBeNull();
   });
 
+  it("sends ready files without any text, but nothing at all is not a message", () => {
+    const { onSend, sendButton } = composer([chip("cat.png", { kind: "image", mediaType: "image/png" })]);
+    fireEvent.change(screen.getByLabelText("Message"), { target: { value: "  " } });
+    expect(sendButton).toHaveProperty("disabled", false);
+    fireEvent.click(sendButton);
+    expect(onSend).toHaveBeenCalledWith("  ", [
+      { file_id: "id-cat.png", name: "cat.png", kind: "image", media_type: "image/png", size: 2048 },
+    ]);
+    cleanup();
+
+    const empty = composer([]);
+    fireEvent.change(screen.getByLabelText("Message"), { target: { value: "  " } });
+    expect(empty.sendButton).toHaveProperty("disabled", true);
+  });
+
   it("keeps the files when the message could not be sent", () => {
     const { store, sendButton } = composer([chip("a.md")], vi.fn(() => false));
     fireEvent.click(sendButton);

@@ -177,7 +177,7 @@ export class ChatStore extends Store<ChatState> {
   }
 
   send(prompt: string, attachments: readonly AttachmentRef[] = []): boolean {
-    if (this.isBusy || !prompt.trim()) return false;
+    if (this.isBusy || (!prompt.trim() && attachments.length === 0)) return false;
     return this.start(prompt, this.state.messages, { kind: "new" }, attachments);
   }
 

@@ -65,7 +65,8 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer(
   }, [text]);
 
   const filesReady = files.every((f) => f.status === "ready");
-  const ready = canSend && !generating && text.trim().length > 0 && filesReady;
+  // Files alone are a message too ("what is in this picture?" goes without saying).
+  const ready = canSend && !generating && (text.trim().length > 0 || files.length > 0) && filesReady;
 
   const send = () => {
     if (!ready) return;

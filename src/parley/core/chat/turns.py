@@ -61,7 +61,9 @@ class Turns:
         """Check the request, then save the user's message and an empty answer to fill."""
         prompt = request.prompt
         if not prompt.strip():
-            raise InvalidInput("The message is empty.")
+            if not request.attachments:
+                raise InvalidInput("The message is empty.")
+            prompt = ""  # files alone are a message ("what is in this?"); blanks around them are not text
         if len(prompt) > self._limits.max_prompt_chars:
             raise InvalidInput(f"The message is longer than {self._limits.max_prompt_chars} characters.")
         msgid = request.msgid or uuid.uuid4().hex
@@ -123,7 +125,8 @@ class Turns:
             raise
         try:
             if conversation is None:
-                title = title_from_prompt(prompt, self._limits.title_max_chars)
+                named = prompt if prompt.strip() else ", ".join(file.name for file in attached.files)
+                title = title_from_prompt(named, self._limits.title_max_chars)
                 conversation = await self._conversations.create_conversation(user.id, title, model_id)
             user_message = asked or await self._append(
                 user.id,

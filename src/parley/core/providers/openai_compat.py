@@ -200,7 +200,8 @@ def _to_openai(message: ChatMessage) -> ChatCompletionMessageParam:
         return {"role": "assistant", "content": message.content}
     if not message.images:
         return {"role": "user", "content": message.content}
-    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.content}]
+    # Images alone are a message too; an empty text part is left out rather than sent.
+    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.content}] if message.content else []
     for image in message.images:
         url = f"data:{image.media_type};base64,{base64.b64encode(image_bytes(image)).decode('ascii')}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
