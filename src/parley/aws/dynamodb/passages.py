@@ -19,7 +19,7 @@ from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import Table
 from parley.core.files.base import Passage, PassageHit
 from parley.core.retrieval import bm25
-from parley.core.retrieval.fusion import reciprocal_rank_fusion
+from parley.core.retrieval.fusion import fuse
 from parley.core.retrieval.keywords import query_terms
 from parley.core.retrieval.vectors import cosine, pack, unpack
 
@@ -116,10 +116,7 @@ class DynamoPassageIndex:
                     out.append(PassageHit(_passage(file_id, item), score))
             return out
 
-        keyword_hits, similar_hits = hits(keyword), hits(similar)
-        if keyword_hits and similar_hits:
-            return reciprocal_rank_fusion([keyword_hits, similar_hits], limit)
-        return keyword_hits or similar_hits
+        return fuse(hits(keyword), hits(similar), limit)
 
     async def _load(
         self, user_id: str, file_ids: Sequence[str], words: Sequence[str], with_vectors: bool

@@ -22,3 +22,11 @@ def reciprocal_rank_fusion(lists: Sequence[Sequence[PassageHit]], limit: int, k:
             found.setdefault(key, hit)
     ranked = sorted(scores, key=lambda key: -scores[key])  # sorted() is stable: ties keep their first-met order
     return [PassageHit(found[key].passage, scores[key]) for key in ranked[:limit]]
+
+
+def fuse(keyword: list[PassageHit], similar: list[PassageHit], limit: int) -> list[PassageHit]:
+    """A search's keyword and vector hits as one list: fused by rank when both found something, else whichever
+    did (its own scores kept)."""
+    if keyword and similar:
+        return reciprocal_rank_fusion([keyword, similar], limit)
+    return keyword or similar

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from parley.core.files.base import Passage, PassageHit
-from parley.core.retrieval.fusion import reciprocal_rank_fusion
+from parley.core.retrieval.fusion import fuse
 from parley.core.retrieval.keywords import query_terms
 from parley.core.retrieval.vectors import cosine, pack, unpack
 from parley.core.store.sqlite.database import Database
@@ -103,10 +103,7 @@ class SqlitePassageIndex:
             keyword = [PassageHit(_passage(row), -float(row["rank"])) for row in await self._db.run(ranked)]
         if query_vector is None:
             return keyword
-        similar = await self._by_vector(user_id, file_ids, query_vector, limit)
-        if not similar:
-            return keyword
-        return reciprocal_rank_fusion([keyword, similar], limit) if keyword else similar
+        return fuse(keyword, await self._by_vector(user_id, file_ids, query_vector, limit), limit)
 
     async def _by_vector(
         self, user_id: str, file_ids: Sequence[str], query_vector: Sequence[float], limit: int
