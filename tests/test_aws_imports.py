@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ["fastapi", "starlette", "uvicorn", "openai", "llama_cpp", "mangum"]
+HEAVY = ["fastapi", "starlette", "uvicorn", "aiohttp", "openai", "llama_cpp", "mangum"]
 ONE_PATH = ["httpx", "PIL.Image"]
 RUNTIME = "parley.runtime"  # the composition root of the local server and the HTTP API: every service
 CHAT_PIPELINE = "parley.core.chat.service"

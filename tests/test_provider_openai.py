@@ -265,3 +265,68 @@ async def test_a_closed_provider_sends_nothing(fake: FakeOpenAI, make_provider: 
     with pytest.raises(RuntimeError):
         await provider.list_models()
     assert fake.requests == []
+
+
+def canned_stream(*events: bytes) -> bytes:
+    """A whole HTTP response streaming ``events`` as server-sent events (closed at the end)."""
+    body = b"".join(b"data: " + event + b"\n\n" for event in events)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    return head + body
+
+
+@pytest.fixture
+async def canned_server() -> AsyncIterator[Callable[[bytes], str]]:
+    """A loopback server that answers every request with the bytes given (what no real server should send)."""
+    reply = b""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    def serve(response: bytes) -> str:
+        nonlocal reply
+        reply = response
+        return f"http://127.0.0.1:{port}/v1"
+
+    async with server:
+        yield serve
+
+
+def chunk(text: str) -> bytes:
+    return b'{"choices": [{"delta": {"content": "%s"}, "finish_reason": null}]}' % text.encode()
+
+
+async def test_an_error_object_in_the_stream_interrupts_the_answer(
+    canned_server: Callable[[bytes], str], make_provider: MakeProvider
+) -> None:
+    error = b'{"error": {"message": "The server had an error while processing your request."}}'
+    url = canned_server(canned_stream(chunk("Hel"), chunk("lo"), error, chunk("never")))
+    chunks, error_raised = await collect_until_error(make_provider(base_url=url))
+    assert texts(chunks) == ["Hel", "lo"]
+    assert type(error_raised) is StreamInterrupted
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"not json", b"[1, 2]", b'{"choices": [{"delta": "text"}]}', b'{"choices": [], "usage": {"prompt_tokens": 1}}'],
+)
+async def test_a_malformed_first_chunk_is_unavailable(
+    canned_server: Callable[[bytes], str], make_provider: MakeProvider, bad: bytes
+) -> None:
+    url = canned_server(canned_stream(bad, chunk("never")))
+    chunks, error = await collect_until_error(make_provider(base_url=url))
+    assert chunks == []
+    assert type(error) is ProviderUnavailable  # retryable before anything was shown
+
+
+async def test_a_stream_split_across_reads_yields_every_token(
+    canned_server: Callable[[bytes], str], make_provider: MakeProvider
+) -> None:
+    tokens = [f"t{i} " for i in range(300)]
+    url = canned_server(canned_stream(*(chunk(token) for token in tokens), b"[DONE]"))
+    assert texts(await collect(make_provider(base_url=url))) == tokens
