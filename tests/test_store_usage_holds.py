@@ -9,18 +9,10 @@ import time
 import pytest
 
 from parley.core.store.base import UsageHold, UsageRecord
-from parley.core.store.registry import open_stores
 
 DEC_3 = 1_796_256_000.0  # 2026-12-03 00:00 UTC
 MONTH = "2026-12"
 HOLD = 600.0  # seconds a hold lasts in these tests
-
-
-@pytest.fixture
-async def other_stores(store_settings, stores):
-    """The same data opened a second time: another process (a second Lambda container) using the store."""
-    async with open_stores(store_settings.store, store_settings) as opened:
-        yield opened
 
 
 @pytest.fixture
