@@ -62,12 +62,9 @@ class Reservation:
 
 
 class UsageMeter:
-    def __init__(
-        self, store: UsageStore, *, clock: Callable[[], float] = time.time, hold_seconds: float = HOLD_SECONDS
-    ) -> None:
+    def __init__(self, store: UsageStore, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._hold_seconds = hold_seconds
 
     async def reserve(self, user_id: str, max_tokens: int, prompt_tokens: int = 0) -> Reservation:
         """Hold ``max_tokens`` (plus the prompt's tokens, when known) of the user's month; BudgetExceeded, with
@@ -75,7 +72,7 @@ class UsageMeter:
         now = self._clock()
         month = month_key(now)
         tokens = max(0, max_tokens) + max(0, prompt_tokens)
-        hold = UsageHold(id=uuid.uuid4().hex, started_at=now, expires_at=now + self._hold_seconds)
+        hold = UsageHold(id=uuid.uuid4().hex, started_at=now, expires_at=now + HOLD_SECONDS)
         budget = await self._store.reserve(user_id, month, tokens, hold)
         if budget is not None:
             raise BudgetExceeded(budget, next_month_start(month), utc(now))
