@@ -216,3 +216,10 @@ def store_settings(request, tmp_path):
 async def stores(store_settings):
     async with open_stores(store_settings.store, store_settings) as opened:
         yield opened
+
+
+@pytest.fixture
+async def other_stores(store_settings, stores):
+    """The same data opened a second time: another process (a second Lambda container) using the store."""
+    async with open_stores(store_settings.store, store_settings) as opened:
+        yield opened

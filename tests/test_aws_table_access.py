@@ -39,6 +39,7 @@ TABLE_KEYS = {
     "usage month": keys.usage_month("u1", "2026-12")[0],
     "usage day": keys.usage_day("u1", "2026-12-03", "m")[0],
     "usage record": keys.usage_record("u1", 1.0, "r1")[0],
+    "usage hold": keys.usage_hold("u1", "h1")[0],
     "imported conversation": keys.imported_conversation("u1", "chatgpt", "ab12")[0],
     "import job": keys.import_job("u1", "j1")[0],
     "share": keys.share("0f" * 32)[0],

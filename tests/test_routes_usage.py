@@ -4,14 +4,22 @@ anyone's and set budgets, and a used-up budget refuses a prompt before anything 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import json
+import time
 
 import httpx
 import pytest
 import websockets
 
+from parley.core.chat.params import ChatParams
+from parley.core.chat.request import ChatRequest
+from parley.core.usage.meter import HOLD_SECONDS, UsageMeter
 from parley.core.usage.months import day_key, month_key, next_month_start
+from parley.core.usage.reports import UsageReports
+from parley.runtime import build_chat
+from parley.server.app import create_app
 from parley.testing.mock_provider import Reply
 from tests.conftest import PASSWORD
 from tests.test_routes_chat import parse_sse
@@ -192,3 +200,36 @@ async def test_a_used_up_budget_refuses_over_sse_and_websocket_and_saves_nothing
     assert await runtime.stores.usage.month_used(user.id, month) == sum(
         report["totals"][k] for k in ("prompt_tokens", "completion_tokens")
     )
+
+
+async def test_a_budget_held_by_an_answer_whose_process_died_is_free_again_once_its_hold_expires(
+    settings, runtime, http, alice, admin, provider
+):
+    await http.put("/api/admin/budgets/alice", json={"monthly_tokens": 50}, headers=admin)
+    # A process took the answer's reservation (more than the whole budget) and died before it ran.
+    user = await runtime.stores.users.get_user_by_name("alice")
+    prepared = await runtime.chat.prepare(
+        user, ChatRequest("a long story", msgid="dies", params=ChatParams(max_tokens=60))
+    )
+    assert (await usage(http, alice))["budget"]["used"] == prepared.reservation.tokens
+    assert (await http.post("/api/chat", json={"prompt": "again"}, headers=alice)).status_code == 429
+
+    # The same home a while later (its clock moved on past the hold): reading the usage gives the budget back.
+    def later() -> float:
+        return time.time() + HOLD_SECONDS + 1
+
+    meter = UsageMeter(runtime.stores.usage, clock=later)
+    chat = build_chat(settings, runtime.stores, runtime.models, meter=meter, wall_clock=later)
+    reports = UsageReports(runtime.stores.users, runtime.stores.usage, clock=later)
+    app = create_app(settings, dataclasses.replace(runtime, meter=meter, chat=chat, usage=reports))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as moved_on:
+            assert (await usage(moved_on, alice))["budget"]["used"] == 0
+            provider.enqueue(Reply(tokens=["Once ", "upon"]))
+            status, text = await ask_sse(moved_on, alice, "a short one")
+            assert status == 200 and parse_sse(text)[-1][0] == "done", text
+            report = await usage(moved_on, alice)
+    finally:
+        await chat.aclose()
+    used = report["totals"]["prompt_tokens"] + report["totals"]["completion_tokens"]
+    assert report["totals"]["requests"] == 1 and 0 < used == report["budget"]["used"]

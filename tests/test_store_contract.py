@@ -20,17 +20,9 @@ from parley.core.store.base import (
     UsageRecord,
 )
 from parley.core.store.parts import OpaquePart, TextPart, text_parts
-from parley.core.store.registry import open_stores
 from parley.errors import Conflict, InvalidInput
 
 COMPLETE, STREAMING = MessageStatus.COMPLETE, MessageStatus.STREAMING
-
-
-@pytest.fixture
-async def other_stores(store_settings, stores):
-    """The same data opened a second time: another process (a second Lambda container) using the store."""
-    async with open_stores(store_settings.store, store_settings) as opened:
-        yield opened
 
 
 @pytest.fixture

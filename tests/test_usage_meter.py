@@ -8,7 +8,7 @@ import pytest
 
 from parley.core.providers.base import ChatMessage
 from parley.core.usage.estimate import estimate_prompt_tokens, estimate_text_tokens
-from parley.core.usage.meter import Reservation, UsageMeter
+from parley.core.usage.meter import HOLD_SECONDS, Reservation, UsageMeter
 from parley.core.usage.months import next_month_start
 from parley.errors import BudgetExceeded
 
@@ -27,7 +27,8 @@ def meter_at(runtime, timestamp):
 async def test_a_reservation_holds_max_tokens_and_the_prompt_until_settled(runtime, user):
     meter = meter_at(runtime, DEC_31_LATE)
     reservation = await meter.reserve(user.id, max_tokens=1000, prompt_tokens=20)
-    assert reservation == Reservation(user.id, "2026-12", 1020)
+    assert (reservation.user_id, reservation.month, reservation.tokens) == (user.id, "2026-12", 1020)
+    assert reservation.hold_id
     assert await runtime.stores.usage.month_used(user.id, "2026-12") == 1020
     await meter.settle(reservation, "m", 18, 7, estimated=False)
     assert await runtime.stores.usage.month_used(user.id, "2026-12") == 25
@@ -74,5 +75,42 @@ def test_months_reset_at_midnight_utc_on_the_first():
 
 
 def test_a_reservation_travels_as_plain_data():
-    reservation = Reservation("u1", "2026-12", 42)
+    reservation = Reservation("u1", "2026-12", 42, "hold-1")
     assert Reservation.from_dict(reservation.to_dict()) == reservation
+
+
+async def test_a_reservation_from_before_holds_still_settles(runtime, user):
+    # A prepared chat in flight during a deploy: its reservation was taken without a hold.
+    await runtime.stores.usage.reserve(user.id, "2026-12", 1000)
+    reservation = Reservation.from_dict({"user_id": user.id, "month": "2026-12", "tokens": 1000})
+    assert reservation.hold_id is None
+    await meter_at(runtime, DEC_31_LATE).settle(reservation, "m", 30, 20)
+    assert await runtime.stores.usage.month_used(user.id, "2026-12") == 50
+
+
+async def test_settling_a_reservation_twice_counts_it_once(runtime, user):
+    meter = meter_at(runtime, DEC_31_LATE)
+    reservation = await meter.reserve(user.id, max_tokens=1000)
+    await meter.settle(reservation, "m", 30, 20)
+    await meter.settle(reservation, "m", 30, 20)
+    await meter.release(reservation, "m")
+    assert await runtime.stores.usage.month_used(user.id, "2026-12") == 50
+
+
+async def test_a_dead_answers_reservation_is_given_back_once_its_hold_expires(runtime, user):
+    started = DEC_31_LATE - 3 * 3600
+    await runtime.stores.usage.set_budget(user.id, 1000)
+    dead = await meter_at(runtime, started).reserve(user.id, max_tokens=1000)  # its process dies: never settled
+    with pytest.raises(BudgetExceeded):
+        await meter_at(runtime, started + HOLD_SECONDS - 1).reserve(user.id, max_tokens=10)  # it may still run
+    later = await meter_at(runtime, started + HOLD_SECONDS).reserve(user.id, max_tokens=10)
+    assert await runtime.stores.usage.month_used(user.id, "2026-12") == 10
+    # Not dead after all, only slow: what it used counts, once, and its reservation is not taken off again.
+    await meter_at(runtime, started + HOLD_SECONDS + 60).settle(dead, "m", 100, 200)
+    await meter_at(runtime, started + HOLD_SECONDS + 60).settle(later, "m", 2, 3)
+    assert await runtime.stores.usage.month_used(user.id, "2026-12") == 300 + 5
+
+
+def test_a_hold_outlasts_any_answer_on_aws():
+    # The worker may wait 15 minutes in Lambda's queue, then runs 15 minutes at most.
+    assert HOLD_SECONDS > 15 * 60 + 15 * 60

@@ -87,18 +87,20 @@ EXPECTED_TABLE_ACCESS = {
         "dynamodb:GetItem": {CONNECTION, REVOKED, USER, ANSWER, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchGetItem": {PASSAGES},
-        "dynamodb:Query": {MESSAGES, SLOTS, PASSAGES},
-        "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS},
+        # A reservation puts its hold (USAGE#), giving back the user's expired holds (a query) first.
+        "dynamodb:Query": {MESSAGES, SLOTS, PASSAGES, USAGE},
+        "dynamodb:PutItem": {USER, MESSAGES, ANSWER, SLOTS, USAGE},
         "dynamodb:UpdateItem": {USER, MESSAGES, RATE, ANSWER, USAGE},
-        "dynamodb:DeleteItem": {SLOTS, CONNECTION},
+        "dynamodb:DeleteItem": {SLOTS, CONNECTION, USAGE},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
+    # Settling an answer reads its reservation's hold and deletes it with the usage it records.
     "worker": {
-        "dynamodb:GetItem": {ANSWER},
+        "dynamodb:GetItem": {ANSWER, USAGE},
         "dynamodb:Query": {MESSAGES},
         "dynamodb:PutItem": {MESSAGES, USAGE},
         "dynamodb:UpdateItem": {MESSAGES, ANSWER, USAGE},
-        "dynamodb:DeleteItem": {SLOTS},
+        "dynamodb:DeleteItem": {SLOTS, USAGE},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },
     "session_end": {"dynamodb:DeleteItem": {CONNECTION}},
@@ -106,10 +108,10 @@ EXPECTED_TABLE_ACCESS = {
     # answer takes one of its user's answer slots (shared with the app's answers).
     "openai_api": {
         "dynamodb:GetItem": {API_KEY, USER, USAGE, ANSWER},
-        "dynamodb:Query": {MESSAGES, SLOTS},
+        "dynamodb:Query": {MESSAGES, SLOTS, USAGE},
         "dynamodb:PutItem": {USER, MESSAGES, USAGE, ANSWER, SLOTS},
         "dynamodb:UpdateItem": {API_KEY, USER, MESSAGES, RATE, USAGE, ANSWER},
-        "dynamodb:DeleteItem": {SLOTS},
+        "dynamodb:DeleteItem": {SLOTS, USAGE},
         "dynamodb:ConditionCheckItem": {MESSAGES},
         "dynamodb:BatchWriteItem": {MESSAGES},
     },

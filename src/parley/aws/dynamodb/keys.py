@@ -45,6 +45,8 @@ USAGE#<user_id>            MONTH#<yyyy-mm>          the user's counter of a UTC 
 USAGE#<user_id>            DAY#<yyyy-mm-dd>#<model> the user's totals of a day for a model (ADD on every answer):
                                                     a range of days is one Query, never a scan of records
 USAGE#<user_id>            REC#<created_at>#<id>    one answer's usage: model, tokens, estimated, source, key id
+USAGE#<user_id>            HOLD#<hold_id>           a reservation not yet settled: month, tokens, expiry; marked
+                                                    reclaimed when its expired tokens were given back (ttl)
 SETUP                      SETUP                    the hash of the first-run setup code (while no user exists)
 PASSAGES#<user_id>#<file_id>  P#<index>           a passage of an attached document: text, offsets, page (6-digit index)
 PASSAGES#<user_id>#<file_id>  INDEX#<n>           shard n of the document's keyword index: the postings of the words
@@ -249,6 +251,13 @@ def usage_day(user_id: str, day: str, model: str) -> tuple[str, str]:
 
 def usage_record(user_id: str, created_at: float, record_id: str) -> tuple[str, str]:
     return usage(user_id), f"REC#{created_at:020.6f}#{record_id}"
+
+
+HOLD_PREFIX = "HOLD#"
+
+
+def usage_hold(user_id: str, hold_id: str) -> tuple[str, str]:
+    return usage(user_id), f"{HOLD_PREFIX}{hold_id}"
 
 
 def setup_code() -> tuple[str, str]:

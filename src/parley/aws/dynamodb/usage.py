@@ -3,6 +3,11 @@
 A reservation is one conditional ``UpdateItem`` on the month's counter (ADD, only while the counter is under the
 budget), so parallel answers in any number of Lambda containers cannot together pass the budget by more than one
 reservation. An answer's end is one transaction: its record, ADD to its day's totals, ADD to the month's counter.
+
+With a hold (``HOLD#`` item), a reservation is one transaction of the conditional ADD and the hold's Put; the end's
+transaction deletes the hold on condition that it is there in the state it was read in (reclaimed or not), and
+reclaiming an expired hold is one transaction that marks it reclaimed (on condition that it was not) and gives its
+tokens back. Whichever of a settle and a reclaim comes second sees the other's write, so nothing counts twice.
 """
 
 from __future__ import annotations
@@ -14,42 +19,112 @@ from botocore.exceptions import ClientError
 
 from parley.aws.dynamodb import keys
 from parley.aws.dynamodb.table import Table, is_condition_failure
-from parley.core.store.base import DailyUsage, UsageRecord
+from parley.core.store.base import RECLAIMED_HOLD_KEPT_SECONDS, DailyUsage, UsageHold, UsageRecord
 from parley.core.usage.months import day_key
+
+# A hold never reclaimed nor settled (its user never came back) is dropped by the table's TTL once its month is over.
+_UNCLAIMED_HOLD_KEPT_SECONDS = 40 * 86_400.0
+# Settling re-reads the hold when a reclaim changed it between the read and the write.
+_SETTLE_ATTEMPTS = 3
 
 
 class DynamoUsageStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    async def reserve(self, user_id: str, month: str, tokens: int) -> int | None:
+    async def reserve(self, user_id: str, month: str, tokens: int, hold: UsageHold | None = None) -> int | None:
+        if hold is not None:
+            await self.reclaim_expired(user_id, hold.started_at)
         budget = await self.get_budget(user_id)
         pk, sk = keys.usage_month(user_id, month)
-        if budget is None:
-            await self._table.update(pk, sk, "ADD used :tokens", values={":tokens": tokens})
-            return None
+        under_budget = None if budget is None else "attribute_not_exists(used) OR used < :budget"
+        values: dict[str, Any] = {":tokens": tokens} if budget is None else {":tokens": tokens, ":budget": budget}
         try:
-            await self._table.update(
-                pk,
-                sk,
-                "ADD used :tokens",
-                values={":tokens": tokens, ":budget": budget},
-                condition="attribute_not_exists(used) OR used < :budget",
-            )
+            if hold is None:
+                await self._table.update(pk, sk, "ADD used :tokens", values=values, condition=under_budget)
+            else:
+                hold_pk, hold_sk = keys.usage_hold(user_id, hold.id)
+                item = {
+                    "pk": hold_pk,
+                    "sk": hold_sk,
+                    "month": month,
+                    "tokens": tokens,
+                    "started_at": hold.started_at,
+                    "expires_at": hold.expires_at,
+                    "ttl": int(hold.expires_at + _UNCLAIMED_HOLD_KEPT_SECONDS),
+                }
+                await self._table.transact(
+                    [
+                        self._table.update_action(pk, sk, "ADD used :tokens", values=values, condition=under_budget),
+                        self._table.put_action(item, condition="attribute_not_exists(pk)"),
+                    ]
+                )
         except ClientError as error:
-            if is_condition_failure(error):
+            if budget is not None and is_condition_failure(error):
                 return budget
             raise
         return None
 
-    async def settle(self, record: UsageRecord, month: str, reserved: int) -> None:
+    async def settle(self, record: UsageRecord, month: str, reserved: int, hold_id: str | None = None) -> None:
+        if hold_id is None:  # a reservation taken before holds existed
+            await self._table.transact(self._settle_actions(record, month, record.total_tokens - reserved))
+            return
+        hold_key = keys.usage_hold(record.user_id, hold_id)
+        for attempt in range(_SETTLE_ATTEMPTS):
+            hold = await self._table.get(*hold_key)
+            if hold is None:
+                return  # settled already
+            reclaimed = bool(hold.get("reclaimed"))
+            state = "attribute_exists(reclaimed)" if reclaimed else "attribute_not_exists(reclaimed)"
+            # A reclaimed hold's tokens were given back already: only what the answer used is added.
+            delta = record.total_tokens if reclaimed else record.total_tokens - reserved
+            delete = self._table.delete_action(*hold_key, condition=f"attribute_exists(pk) AND {state}")
+            try:
+                await self._table.transact([delete, *self._settle_actions(record, month, delta)])
+                return
+            except ClientError as error:
+                if not is_condition_failure(error) or attempt == _SETTLE_ATTEMPTS - 1:
+                    raise
+
+    async def reclaim_expired(self, user_id: str, now: float) -> int:
+        expired = await self._table.query_all(
+            "pk = :pk AND begins_with(sk, :hold)",
+            {":pk": keys.usage(user_id), ":hold": keys.HOLD_PREFIX, ":now": now},
+            filter_expression="expires_at <= :now AND attribute_not_exists(reclaimed)",
+        )
+        given_back = 0
+        for hold in expired:
+            tokens = int(hold["tokens"])
+            try:
+                await self._table.transact(
+                    [
+                        self._table.update_action(
+                            hold["pk"],
+                            hold["sk"],
+                            "SET reclaimed = :yes, #ttl = :ttl",
+                            values={":yes": True, ":ttl": int(float(hold["expires_at"]) + RECLAIMED_HOLD_KEPT_SECONDS)},
+                            names={"#ttl": "ttl"},
+                            condition="attribute_exists(pk) AND attribute_not_exists(reclaimed)",
+                        ),
+                        self._table.update_action(
+                            *keys.usage_month(user_id, str(hold["month"])),
+                            "ADD used :tokens",
+                            values={":tokens": -tokens},
+                        ),
+                    ]
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                continue  # settled or reclaimed by another meanwhile (or a conflict: the next read tries again)
+            given_back += tokens
+        return given_back
+
+    def _settle_actions(self, record: UsageRecord, month: str, delta: int) -> list[dict[str, Any]]:
+        """The month's counter moved by ``delta``, and the record with its day's totals when it used any tokens."""
         table, user_id = self._table, record.user_id
         actions: list[dict[str, Any]] = [
-            table.update_action(
-                *keys.usage_month(user_id, month),
-                "ADD used :tokens",
-                values={":tokens": record.total_tokens - reserved},
-            )
+            table.update_action(*keys.usage_month(user_id, month), "ADD used :tokens", values={":tokens": delta})
         ]
         if record.total_tokens:
             day = day_key(record.created_at)
@@ -85,7 +160,7 @@ class DynamoUsageStore:
                     names={"#day": "day"},
                 )
             )
-        await table.transact(actions)
+        return actions
 
     async def month_used(self, user_id: str, month: str) -> int:
         item = await self._table.get(*keys.usage_month(user_id, month))

@@ -27,7 +27,7 @@ ANSWERS = "GEN#*"  # a running answer, its stop flag and its followers
 ANSWER_SLOTS = "SLOTS#*"
 REQUEST_RATES = "RATE#*"
 API_KEYS = "APIKEY#*"  # an API key found by its hash (its owner's record and name claim are USER# items)
-USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters and budget
+USAGE = "USAGE#*"  # a user's usage records, daily totals, monthly counters, budget and reservations' holds
 SHARES = "SHARE#*"  # a share's snapshot, keyed by its token's hash (its owner's record is a user item)
 SETUP_CODE = "SETUP"  # the first-run setup code's hash (one item)
 PASSAGES = "PASSAGES#*"  # an attached document's passages and its keyword index (a partition per document)
@@ -106,17 +106,18 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "ws_sendprompt": {
         # Saves the user's message and an empty answer (a transaction that checks the parent exists), takes a slot.
-        # First reserves the answer's tokens against the user's budget (reads it, adds to the month's counter; gives
-        # them back, an update of the counter, when the prompt is refused after all).
+        # First reserves the answer's tokens against the user's budget (reads it and the user's holds, giving back
+        # expired ones; adds to the month's counter and puts the reservation's hold; gives them back, deleting the
+        # hold, when the prompt is refused after all).
         # Reads the attached files' records (user items) and, for documents, their keyword index shards, vectors
         # and passages (retrieval), before anything is saved.
         "GetItem": (CONNECTIONS, REVOKED_TOKENS, USERS_AND_THEIR_ITEMS, ANSWERS, USAGE),
         "BatchGetItem": (PASSAGES,),
         "ConditionCheckItem": (MESSAGES,),
-        "Query": (MESSAGES, ANSWER_SLOTS, PASSAGES),
-        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, ANSWERS, ANSWER_SLOTS),
+        "Query": (MESSAGES, ANSWER_SLOTS, PASSAGES, USAGE),
+        "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, ANSWERS, ANSWER_SLOTS, USAGE),
         "UpdateItem": (USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, ANSWERS, USAGE),
-        "DeleteItem": (ANSWER_SLOTS, CONNECTIONS),
+        "DeleteItem": (ANSWER_SLOTS, CONNECTIONS, USAGE),
         "BatchWriteItem": (MESSAGES,),
     },
     "worker": {
@@ -124,12 +125,13 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         # Indexes the answer's words for search once it is final (postings are items of the conversation's
         # partition); an answer saved final a second time has its earlier postings read, to remove the words no
         # longer in it.
-        # Settles the answer's tokens: its usage record, its day's totals and the month's counter, one transaction.
-        "GetItem": (ANSWERS,),
+        # Settles the answer's tokens: reads the reservation's hold, then deletes it with its usage record, its day's
+        # totals and the month's counter, one transaction.
+        "GetItem": (ANSWERS, USAGE),
         "Query": (MESSAGES,),
         "PutItem": (MESSAGES, USAGE),
         "UpdateItem": (MESSAGES, ANSWERS, USAGE),
-        "DeleteItem": (ANSWER_SLOTS,),
+        "DeleteItem": (ANSWER_SLOTS, USAGE),
         "BatchWriteItem": (MESSAGES,),
     },
     "session_end": {
@@ -139,13 +141,14 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     # the key's last use (once a minute, on both of its items), and, for a key that saves its requests, a new
     # conversation and its messages.
     "openai_api": {
-        # A key's lookup and its last use; each answer's tokens reserved against the budget and then recorded.
+        # A key's lookup and its last use; each answer's tokens reserved against the budget (with a hold, expired
+        # holds of the user given back first) and then recorded (the hold deleted).
         # Each answer takes one of its user's answer slots (the app's: its answer item, a slot lease) and frees it.
         "GetItem": (API_KEYS, USERS_AND_THEIR_ITEMS, USAGE, ANSWERS),
-        "Query": (MESSAGES, ANSWER_SLOTS),
+        "Query": (MESSAGES, ANSWER_SLOTS, USAGE),
         "PutItem": (USERS_AND_THEIR_ITEMS, MESSAGES, USAGE, ANSWERS, ANSWER_SLOTS),
         "UpdateItem": (API_KEYS, USERS_AND_THEIR_ITEMS, MESSAGES, REQUEST_RATES, USAGE, ANSWERS),
-        "DeleteItem": (ANSWER_SLOTS,),
+        "DeleteItem": (ANSWER_SLOTS, USAGE),
         "ConditionCheckItem": (MESSAGES,),
         "BatchWriteItem": (MESSAGES,),
     },

@@ -558,6 +558,21 @@ class UsageRecord:
 
 
 @dataclass(frozen=True)
+class UsageHold:
+    """The record that a reservation is held, kept beside the counter until the answer settles. If its process dies
+    first (a killed worker, a crashed server), the hold expires at ``expires_at`` (later than any live answer can
+    end) and whoever next reserves or reads the user's counter gives its tokens back."""
+
+    id: str
+    started_at: float
+    expires_at: float
+
+
+# How long a reclaimed hold is kept after it expired, so a late settle of it still finds it (no answer runs a day).
+RECLAIMED_HOLD_KEPT_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
 class DailyUsage:
     """One user's totals for one model on one UTC day (``YYYY-MM-DD``)."""
 
@@ -574,16 +589,28 @@ class UsageStore(Protocol):
     A month's counter holds the tokens used in it plus those reserved by answers still running: a reservation is
     taken before an answer starts and replaced by what it used when it ends, so answers running in parallel
     cannot together overshoot a budget by more than one reservation.
+
+    Each reservation leaves a hold (``UsageHold``) until it settles. An expired hold is an answer whose process
+    died: ``reclaim_expired`` gives its tokens back (recording nothing used) and marks it reclaimed, so a settle
+    that still comes (a slow worker) adds what the answer used without taking the reservation off twice; a hold
+    settles once, and a second settle of it changes nothing.
     """
 
-    async def reserve(self, user_id: str, month: str, tokens: int) -> int | None:
+    async def reserve(self, user_id: str, month: str, tokens: int, hold: UsageHold | None = None) -> int | None:
         """Add ``tokens`` to the user's counter of ``month`` (``YYYY-MM``), atomically, unless the user has a
         budget and the counter has reached it: then nothing is added and the budget is returned. None when
-        added (always, for a user without a budget)."""
+        added (always, for a user without a budget). With ``hold``: first the user's holds expired at its
+        ``started_at`` are reclaimed, and the hold is written with the increment, in the same atomic step."""
 
-    async def settle(self, record: UsageRecord, month: str, reserved: int) -> None:
+    async def settle(self, record: UsageRecord, month: str, reserved: int, hold_id: str | None = None) -> None:
         """In one write: save ``record`` and add it to its day's totals (unless it used no tokens at all), and
-        replace the ``reserved`` tokens in the counter of ``month`` with the tokens it used."""
+        replace the ``reserved`` tokens in the counter of ``month`` with the tokens it used. With ``hold_id``:
+        only while that hold is there, deleting it in the same write (after it was reclaimed: only the tokens
+        used are added); when it is gone (settled already), nothing at all."""
+
+    async def reclaim_expired(self, user_id: str, now: float) -> int:
+        """Give back the tokens of the user's holds expired at ``now``, each once however many callers race;
+        the tokens given back by this call."""
 
     async def month_used(self, user_id: str, month: str) -> int:
         """The user's counter of ``month``: tokens used, and reserved by answers still running."""

@@ -99,7 +99,9 @@ class UsageReports:
         return user
 
     async def budget_status(self, user: User) -> BudgetStatus:
-        month = month_key(self._clock())
+        now = self._clock()
+        month = month_key(now)
+        await self._usage.reclaim_expired(user.id, now)  # answers whose process died hold nothing any more
         return BudgetStatus(
             username=user.username,
             monthly_tokens=await self._usage.get_budget(user.id),

@@ -442,6 +442,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        # A hold per usage reservation until its answer settles: an expired one (its process died) is given back
+        # by whoever next reserves or reads the user's counter; a reclaimed one is kept a day for a late settle.
+        "0017_usage_holds",
+        """
+        CREATE TABLE usage_holds (
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            month TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            reclaimed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, id)
+        );
+        CREATE INDEX usage_holds_by_expiry ON usage_holds (user_id, expires_at);
+        """,
+    ),
 ]
 
 

@@ -1,12 +1,13 @@
 """Usage records, monthly counters and budgets in SQLite. Each call is one ``BEGIN IMMEDIATE`` transaction on the
-database's one thread, so a reservation's check and its increment cannot interleave with another's."""
+database's one thread, so a reservation's check and its increment cannot interleave with another's, and a hold is
+written, settled or reclaimed with the counter it changes."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 
-from parley.core.store.base import DailyUsage, UsageRecord
+from parley.core.store.base import RECLAIMED_HOLD_KEPT_SECONDS, DailyUsage, UsageHold, UsageRecord
 from parley.core.store.sqlite.database import Database
 from parley.core.usage.months import day_key
 
@@ -15,18 +16,36 @@ class SqliteUsageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def reserve(self, user_id: str, month: str, tokens: int) -> int | None:
+    async def reserve(self, user_id: str, month: str, tokens: int, hold: UsageHold | None = None) -> int | None:
         def reserve(conn: sqlite3.Connection) -> int | None:
+            if hold is not None:
+                _reclaim(conn, user_id, hold.started_at)
             budget = _budget(conn, user_id)
             if budget is not None and _used(conn, user_id, month) >= budget:
                 return budget
             _add(conn, user_id, month, tokens)
+            if hold is not None:
+                conn.execute(
+                    "INSERT INTO usage_holds (user_id, id, month, tokens, started_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (user_id, hold.id, month, tokens, hold.started_at, hold.expires_at),
+                )
             return None
 
         return await self._db.run(reserve)
 
-    async def settle(self, record: UsageRecord, month: str, reserved: int) -> None:
+    async def settle(self, record: UsageRecord, month: str, reserved: int, hold_id: str | None = None) -> None:
         def settle(conn: sqlite3.Connection) -> None:
+            held = reserved  # what the counter still holds for the answer
+            if hold_id is not None:
+                deleted = conn.execute(
+                    "DELETE FROM usage_holds WHERE user_id = ? AND id = ? RETURNING reclaimed",
+                    (record.user_id, hold_id),
+                ).fetchall()
+                if not deleted:
+                    return  # settled already
+                if deleted[0][0]:
+                    held = 0  # reclaimed: given back already
             if record.total_tokens:
                 conn.execute(
                     "INSERT INTO usage_records (user_id, key_id, model, prompt_tokens, completion_tokens, estimated,"
@@ -43,9 +62,12 @@ class SqliteUsageStore:
                         record.created_at,
                     ),
                 )
-            _add(conn, record.user_id, month, record.total_tokens - reserved)
+            _add(conn, record.user_id, month, record.total_tokens - held)
 
         await self._db.run(settle)
+
+    async def reclaim_expired(self, user_id: str, now: float) -> int:
+        return await self._db.run(lambda conn: _reclaim(conn, user_id, now))
 
     async def month_used(self, user_id: str, month: str) -> int:
         return await self._db.run(lambda conn: _used(conn, user_id, month))
@@ -97,3 +119,19 @@ def _add(conn: sqlite3.Connection, user_id: str, month: str, tokens: int) -> Non
         " ON CONFLICT (user_id, month) DO UPDATE SET used = used + excluded.used",
         (user_id, month, tokens),
     )
+
+
+def _reclaim(conn: sqlite3.Connection, user_id: str, now: float) -> int:
+    """Give back the user's expired holds (in the caller's transaction) and forget reclaimed ones kept long enough."""
+    conn.execute(
+        "DELETE FROM usage_holds WHERE user_id = ? AND reclaimed = 1 AND expires_at < ?",
+        (user_id, now - RECLAIMED_HOLD_KEPT_SECONDS),
+    )
+    rows = conn.execute(
+        "UPDATE usage_holds SET reclaimed = 1 WHERE user_id = ? AND reclaimed = 0 AND expires_at <= ?"
+        " RETURNING month, tokens",
+        (user_id, now),
+    ).fetchall()
+    for month, tokens in rows:
+        _add(conn, user_id, month, -int(tokens))
+    return sum(int(tokens) for _, tokens in rows)
