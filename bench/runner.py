@@ -59,7 +59,8 @@ BENCHMARKS: tuple[Benchmark, ...] = tuple(
     )
 )
 # Against other products: large installs of their own (`make bench-peers`), so not part of `make bench`.
-PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK,)
+# LiteLLM's proxy against /v1 (benchmark 8) runs in both: it is a peer product, and installs into its own env.
+PEER_BENCHMARKS: tuple[Benchmark, ...] = (versus_open_webui.BENCHMARK, openai_api.BENCHMARK)
 SUITES = {"latest": BENCHMARKS, "peers": PEER_BENCHMARKS}
 RESULTS_DIR = ROOT / "bench" / "results"
 

@@ -427,4 +427,4 @@ async def _history(
                 )
 
 
-BENCHMARK = Benchmark(8, "open_webui", "Parley against Open WebUI", run, budget_seconds=2400)
+BENCHMARK = Benchmark(12, "open_webui", "Parley against Open WebUI", run, budget_seconds=2400)
