@@ -1,4 +1,4 @@
-"""Calling a provider safely: retries before the first chunk only, and timeouts on every chunk."""
+"""Calling a provider safely: retries before the first chunk only, and a timeout on every wait for a chunk."""
 
 from __future__ import annotations
 
@@ -60,12 +60,68 @@ async def stream_with_policy(
                 await asyncio.sleep(wait)
                 continue
             yield first
-            while True:
-                try:
-                    async with asyncio.timeout(policy.idle_timeout):
+            idle = IdleWatch(policy.idle_timeout)
+            try:
+                while True:
+                    idle.waiting()
+                    try:
                         chunk = await anext(stream)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError:
-                    raise ProviderTimeout("The model stopped answering mid-way.") from None
-                yield chunk
+                    except StopAsyncIteration:
+                        return
+                    except asyncio.CancelledError:
+                        if idle.expired():
+                            raise ProviderTimeout("The model stopped answering mid-way.") from None
+                        raise
+                    idle.got_one()
+                    yield chunk
+            finally:
+                idle.close()
+
+
+class IdleWatch:
+    """The longest wait for the next chunk, with one timer per ``seconds`` rather than one per chunk.
+
+    A deadline per chunk (``asyncio.timeout``) costs a timer and a context for every token, a few percent of
+    the event loop when many answers stream. Here a chunk only notes the time; the timer, when it fires,
+    cancels the reading task if it has waited ``seconds`` since its last chunk, else sets itself again for
+    when that wait would be up. The task must call ``expired()`` when cancelled to tell this from any other
+    cancellation."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._since: float | None = None  # when the current wait began; None while not waiting
+        self._fired = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def waiting(self) -> None:
+        self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self._seconds, self._check)
+
+    def got_one(self) -> None:
+        self._since = None
+
+    def expired(self) -> bool:
+        """Whether the cancellation the task just received was this watch's (which it then takes back)."""
+        if not self._fired or self._task is None:
+            return False
+        self._fired = False
+        return self._task.uncancel() == 0  # else someone else cancelled the task too: that one wins
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._since is None:  # between chunks: the wait has not begun, check again a full wait later
+            self._timer = self._loop.call_at(self._loop.time() + self._seconds, self._check)
+        elif self._loop.time() >= self._since + self._seconds:
+            if self._task is not None:
+                self._fired = True
+                self._task.cancel()
+        else:
+            self._timer = self._loop.call_at(self._since + self._seconds, self._check)
