@@ -561,3 +561,48 @@ async def test_a_resume_after_the_end_is_the_saved_answer_and_how_it_ended(runti
         await runtime.chat.resume(other.id, conversation_id, "ended", 0)
     with pytest.raises(NotFound):
         await runtime.chat.resume(user.id, conversation_id, "never-sent", 0)
+
+
+async def test_the_model_is_asked_while_the_turn_is_being_saved(runtime, provider, user, monkeypatch):
+    """The model starts on the prompt once nothing can refuse it; saving the turn does not hold up its first
+    token (the answer is launched, with what the model sent meanwhile, once the turn is saved)."""
+    messages = runtime.chat._turns._messages
+    append, saving = messages.append, asyncio.Event()
+    asked_while_saving: list[bool] = []
+
+    async def slow_append(*args, **kwargs):
+        asked_while_saving.append(len(provider.history) == 1)
+        saving.set()
+        await asyncio.sleep(0.05)
+        return await append(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "append", slow_append)
+    provider.enqueue(Reply(tokens=["Hel", "lo"]))
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="Hi")))
+    assert asked_while_saving == [True, True]  # the user's message and the empty answer
+    assert "".join(e.text for e in events if e.type == "delta") == "Hello"
+    saved = await messages_of(runtime, user, events[0].conversation_id)
+    assert [(m.role, m.content) for m in saved] == [("user", "Hi"), ("assistant", "Hello")]
+
+
+async def test_a_turn_that_cannot_be_saved_hangs_up_on_the_model_it_asked(runtime, provider, user, monkeypatch):
+    messages = runtime.chat._turns._messages
+    append = messages.append
+
+    async def failing_append(*args, **kwargs):
+        if kwargs["role"] == "assistant":
+            await asyncio.sleep(0.05)  # the model has started meanwhile
+            raise OSError("disk full")
+        return await append(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "append", failing_append)
+    provider.enqueue(Reply(tokens=["tick"] * 1000, delay=0.01))
+    with pytest.raises(OSError):
+        await runtime.chat.start(user, ChatRequest(prompt="Hi"))
+    assert len(provider.history) == 1
+    await asyncio.sleep(0.05)
+    assert provider.closed_streams == 1  # the model's stream was closed, not left running
+    monkeypatch.setattr(messages, "append", append)
+    provider.enqueue(Reply(tokens=["ok"]))  # the slot and the reservation were given back: the next turn runs
+    events = await collect(await runtime.chat.start(user, ChatRequest(prompt="again")))
+    assert events[-1].type == "done"

@@ -44,8 +44,16 @@ class ModelRun:
         self._policy = policy
         self._queue: asyncio.Queue[Chunk | BaseException | object] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
+        self._began_at: float | None = None
         self.stopped = False
         self._ended = False
+
+    def begin(self) -> None:
+        """Start calling the model now, before anyone reads ``chunks()`` (which begins it otherwise): a chat turn
+        has the model read its prompt while the turn is being saved. Chunks wait in the queue until read."""
+        if self._reader is None and not self.stopped:
+            self._began_at = time.monotonic()
+            self._reader = asyncio.create_task(self._read(), name=f"model-{self._model.info.id}")
 
     def stop(self) -> None:
         if self.stopped or self._ended:  # Stop after the last chunk changes nothing: the answer is complete
@@ -61,12 +69,13 @@ class ModelRun:
         if self.stopped:
             return
         model_id = self._model.info.id
-        started = time.monotonic()
+        self.begin()
+        assert self._reader is not None and self._began_at is not None
+        started = self._began_at
         first_token_seen = False
         usage: Usage | None = None
         outcome = "complete"
         watch = self._observer.run_started(model_id)
-        self._reader = asyncio.create_task(self._read(), name=f"model-{model_id}")
         try:
             while True:
                 item = await self._queue.get()

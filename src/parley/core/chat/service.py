@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from parley.core.chat.abandoned import AbandonedAnswers
 from parley.core.chat.file_context import FileAccess, FileContext
@@ -25,6 +25,7 @@ from parley.core.chat.request import ChatLimits, ChatRequest, PreparedChat
 from parley.core.chat.resume import SavedAnswer, SavedAnswers
 from parley.core.chat.turns import Turns
 from parley.core.chat.upstream import UpstreamPolicy
+from parley.core.providers.base import ChatMessage, GenerationParams
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import ConversationStore, MessageLog, StopSignalStore, User
 from parley.core.store.parts import CitationPart
@@ -76,8 +77,26 @@ class ChatService:
         self._drain_deadline: float | None = None  # set once shutdown begins: when running answers are cut
 
     async def start(self, user: User, request: ChatRequest) -> Generation:
-        """Validate, save the user's message, and start generating. Returns once the start event is queued."""
-        return self.launch(await self.prepare(user, request))
+        """Validate, save the user's message, and start generating. Returns once the start event is queued.
+
+        The model is called as soon as the request has passed every check, while the turn is being saved (a
+        few writes): its first token is on its way meanwhile, and waits until the answer is launched."""
+        if self._drain_deadline is not None:
+            raise ShuttingDown(SHUTDOWN_RETRY_AFTER)
+        early: ModelRun | None = None
+
+        def begin(model_id: str, context: tuple[ChatMessage, ...], params: GenerationParams) -> None:
+            nonlocal early
+            early = self._model_run(user.id, model_id, context, params)
+            early.begin()
+
+        try:
+            prepared = await self._turns.prepare(user, request, checked=begin)
+        except BaseException:
+            if early is not None:
+                early.stop()  # hangs up on the model: nothing was saved to answer
+            raise
+        return self.launch(prepared, early)
 
     async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
         """Check the request, then save the user's message and an empty answer to fill. Nothing is written
@@ -90,26 +109,32 @@ class ChatService:
         """Record that a prepared chat could not be answered at all (its user message is kept)."""
         await self._turns.fail(prepared, error)
 
-    def launch(self, prepared: PreparedChat) -> Generation:
-        """Start generating a prepared chat in the background; its first event is ``start``."""
-        model = self._models.get(prepared.model)
+    def launch(self, prepared: PreparedChat, run: ModelRun | None = None) -> Generation:
+        """Start generating a prepared chat in the background (with ``run``, the model call begun for it while
+        it was prepared); its first event is ``start``."""
         generation = Generation(prepared.user_id, prepared.msgid, prepared.conversation_id)
         generation.emit(prepared.start_event())
         self._active[(prepared.user_id, prepared.msgid)] = generation
-        run = ModelRun(
-            model,
-            prepared.context,
-            prepared.params,
-            self._policy,
-            self._observer,
-            images=self._images.load_for(prepared.user_id),
-        )
+        if run is None:
+            run = self._model_run(prepared.user_id, prepared.model, prepared.context, prepared.params)
         citations = tuple(CitationPart(**vars(citation)) for citation in prepared.citations)
         answer = Answer(prepared.user_id, prepared.conversation_id, prepared.message_id, citations=citations)
         generation.task = asyncio.create_task(
             self._run(prepared, generation, run, answer), name=f"generation-{prepared.msgid}"
         )
         return generation
+
+    def _model_run(
+        self, user_id: str, model_id: str, context: Sequence[ChatMessage], params: GenerationParams
+    ) -> ModelRun:
+        return ModelRun(
+            self._models.get(model_id),
+            context,
+            params,
+            self._policy,
+            self._observer,
+            images=self._images.load_for(user_id),
+        )
 
     async def _run(self, prepared: PreparedChat, generation: Generation, run: ModelRun, answer: Answer) -> None:
         settled = False

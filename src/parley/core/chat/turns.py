@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from parley.core.chat.abandoned import AbandonedAnswers
@@ -16,6 +17,7 @@ from parley.core.chat.params import resolve_generation_params
 from parley.core.chat.request import MAX_MSGID_CHARS, ChatLimits, ChatRequest, PreparedChat
 from parley.core.chat.slots import AnswerSlots
 from parley.core.files.base import FileKind, StoredFile
+from parley.core.providers.base import ChatMessage, GenerationParams
 from parley.core.providers.registry import ModelRegistry
 from parley.core.store.base import (
     Conversation,
@@ -33,6 +35,9 @@ from parley.core.usage.meter import UsageMeter
 from parley.errors import InvalidInput, NotFound, ParleyError
 
 log = logging.getLogger(__name__)
+
+# Told a turn's model id, context and parameters once nothing can refuse it any more (before it is saved).
+CheckedTurn = Callable[[str, tuple[ChatMessage, ...], GenerationParams], None]
 
 
 class Turns:
@@ -57,8 +62,10 @@ class Turns:
         self._meter = meter
         self._slots = AnswerSlots(generations, limits)
 
-    async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
-        """Check the request, then save the user's message and an empty answer to fill."""
+    async def prepare(self, user: User, request: ChatRequest, *, checked: CheckedTurn | None = None) -> PreparedChat:
+        """Check the request, then save the user's message and an empty answer to fill. ``checked``, if given,
+        is called once everything that can refuse the request has passed and before anything is saved, with
+        the model, context and parameters the answer will use (the model can start on them meanwhile)."""
         prompt = request.prompt
         if not prompt.strip():
             if not request.attachments:
@@ -124,6 +131,8 @@ class Turns:
             await self._meter.release(reservation, model_id)
             raise
         try:
+            if checked is not None:
+                checked(model_id, tuple(context), params)
             if conversation is None:
                 named = prompt if prompt.strip() else ", ".join(file.name for file in attached.files)
                 title = title_from_prompt(named, self._limits.title_max_chars)
