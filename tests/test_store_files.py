@@ -39,7 +39,7 @@ async def test_a_file_is_created_uploading_and_saved_as_processing_learns(stores
     assert await stores.files.get_file(alice.id, file.id) == image
 
 
-async def test_files_are_listed_newest_first_and_totalled_per_user(stores):
+async def test_files_are_listed_newest_first_per_user(stores):
     alice = await stores.users.create_user("alice", "hash")
     bob = await stores.users.create_user("bob", "hash")
     made = []
@@ -48,9 +48,8 @@ async def test_files_are_listed_newest_first_and_totalled_per_user(stores):
         await asyncio.sleep(0.01)
     await stores.files.create_file(bob.id, "bob's", 7)
     assert [f.id for f in await stores.files.list_files(alice.id)] == [f.id for f in reversed(made)]
-    assert await stores.files.user_totals(alice.id) == (3, 600)
-    assert await stores.files.user_totals(bob.id) == (1, 7)
-    assert await stores.files.user_totals("nobody") == (0, 0)
+    assert [f.size for f in await stores.files.list_files(alice.id)] == [300, 200, 100]
+    assert [f.size for f in await stores.files.list_files(bob.id)] == [7]
     assert await stores.files.list_files("nobody") == []
 
 
@@ -72,7 +71,7 @@ async def test_a_deleted_file_stays_deleted_even_when_its_processing_saves_it(st
     assert await stores.files.delete_file(alice.id, file.id) is False
     await stores.files.save_file(dataclasses.replace(file, status=FileStatus.READY))
     assert await stores.files.get_file(alice.id, file.id) is None
-    assert await stores.files.user_totals(alice.id) == (0, 0)
+    assert await stores.files.list_files(alice.id) == []
 
 
 async def test_deleting_a_user_deletes_their_file_records(stores):
@@ -82,5 +81,4 @@ async def test_deleting_a_user_deletes_their_file_records(stores):
     kept = await stores.files.create_file(bob.id, "b", 2)
     assert await stores.users.delete_user(alice.id)
     assert await stores.files.list_files(alice.id) == []
-    assert await stores.files.user_totals(alice.id) == (0, 0)
     assert await stores.files.list_files(bob.id) == [kept]

@@ -93,10 +93,6 @@ class DynamoFileStore:
             raise
         return True
 
-    async def user_totals(self, user_id: str) -> tuple[int, int]:
-        items = await self._items(user_id)
-        return len(items), sum(int(item["size"]) for item in items)
-
     async def delete_all_for_user(self, user_id: str) -> None:
         await self._table.delete_keys((item["pk"], item["sk"]) for item in await self._items(user_id))
 

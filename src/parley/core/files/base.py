@@ -134,9 +134,6 @@ class FileStore(Protocol):
 
     async def delete_file(self, user_id: str, file_id: str) -> bool: ...
 
-    async def user_totals(self, user_id: str) -> tuple[int, int]:
-        """(files, bytes) the user has stored, for the per-user limits."""
-
 
 class FileBlobs(Protocol):
     """The bytes of files: the original, and what processing makes of it (the extracted text, the re-encoded

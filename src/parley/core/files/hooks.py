@@ -15,13 +15,3 @@ class DocumentIndexer(Protocol):
 
     async def delete(self, user_id: str, file_id: str) -> None:
         """Forget the document's passages (nothing happens when it has none)."""
-
-
-class NoPassages:
-    """Where no passage index is installed: documents are read whole, never searched."""
-
-    async def index(self, user_id: str, file_id: str, document: ExtractedDocument) -> int:
-        return 0
-
-    async def delete(self, user_id: str, file_id: str) -> None:
-        return None

@@ -96,10 +96,3 @@ class SqliteFileStore:
         )
         return cursor.rowcount > 0
 
-    async def user_totals(self, user_id: str) -> tuple[int, int]:
-        row = await self._db.run(
-            lambda conn: conn.execute(
-                "SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM files WHERE user_id = ?", (user_id,)
-            ).fetchone()
-        )
-        return int(row["files"]), int(row["bytes"])
