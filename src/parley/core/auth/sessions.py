@@ -7,6 +7,8 @@ token, such as the serverless WebSocket routes holding only the session a connec
 
 from __future__ import annotations
 
+import asyncio
+
 from parley.core.store.base import SessionRef, Stores, User
 
 
@@ -17,9 +19,10 @@ class SessionCheck:
 
     async def live_user(self, session: SessionRef) -> User | None:
         """The session's user while the session stands; None once it has ended."""
-        if await self._revoked.is_revoked(session.jti):
-            return None
-        user = await self._users.get_user(session.user_id)
-        if user is None or user.disabled or user.pending or user.token_version != session.token_version:
+        # Both reads at once: every request pays for this check, and neither depends on the other.
+        revoked, user = await asyncio.gather(
+            self._revoked.is_revoked(session.jti), self._users.get_user(session.user_id)
+        )
+        if revoked or user is None or user.disabled or user.pending or user.token_version != session.token_version:
             return None
         return user
