@@ -94,9 +94,10 @@ def default_web_dir() -> Path | None:
 def default_local_model_threads(usable_cores: int | None = None) -> int:
     """llama.cpp threads for the local model: one core fewer than this process may use, at least one.
 
-    llama.cpp's threads meet at a barrier after every step of a token, so when all cores compute, anything else
-    that runs (the server sending the tokens, the browser reading them, other programs) holds up all of them:
-    on 2 cores with the server beside it, 2 threads decoded slower than 1 (``bench/README.md``, benchmark 5).
+    llama.cpp's threads meet at a barrier after every step of a token, so when they take every core, anything
+    else that runs (the server sending the tokens, the browser reading them, other programs) holds all of them
+    up. On 2 cores, 2 threads decoded about 10% faster than 1 on an otherwise idle machine, and 2 to 4 times
+    slower as soon as something else used half a core (``bench/README.md``, benchmark 5).
     """
     if usable_cores is None:
         usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
