@@ -96,8 +96,8 @@ def default_local_model_threads(usable_cores: int | None = None) -> int:
 
     llama.cpp's threads meet at a barrier after every step of a token, so when they take every core, anything
     else that runs (the server sending the tokens, the browser reading them, other programs) holds all of them
-    up. On 2 cores, 2 threads decoded about 10% faster than 1 on an otherwise idle machine, and 2 to 4 times
-    slower as soon as something else used half a core (``bench/README.md``, benchmark 5).
+    up. On 2 cores, 2 threads decoded about 10% faster than 1 on an otherwise idle machine, and often several
+    times slower while other work ran beside them (``bench/README.md``, benchmark 5).
     """
     if usable_cores is None:
         usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
