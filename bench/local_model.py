@@ -95,7 +95,7 @@ def _judge(report: Report, bare: list[StreamTrace], served: list[StreamTrace], t
             ratio=ratio(ours, theirs),
             aim=f"≥ {AIM}x bare loop",
             met=ratio(ours, theirs) >= AIM and not failed,
-            detail=f"median of {len(served)} runs each, {threads} threads"
+            detail=f"median of {len(served)} runs each, {threads} thread{'' if threads == 1 else 's'}"
             + (f"; failed: {failed[0]}" if failed else ""),
         )
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.config import Settings
+from parley.config import Settings, default_local_model_threads
 from parley.core.providers import local
 from parley.core.providers.base import (
     ChatMessage,
@@ -30,8 +30,8 @@ from parley.core.providers.base import (
     UsageChunk,
 )
 from parley.core.providers.endpoints import Endpoint
-from parley.core.providers.local import MODEL_ID, LocalProvider, find_model_file, restart_delay
-from parley.core.providers.local_process import ModelProcess
+from parley.core.providers.local import MODEL_ID, LocalProvider, _Generation, find_model_file, restart_delay
+from parley.core.providers.local_process import ModelProcess, Reply, _ReplyReader
 from parley.core.providers.registry import provider_factory
 from parley.errors import ConfigError, ModelCrashed, ProviderError, UnknownModel
 
@@ -65,7 +65,7 @@ def alive(pid: int) -> bool:
 
 
 async def until_ended(provider: LocalProvider) -> None:
-    """Until the reader thread has noticed the end of the process's output (bounded: 10 s)."""
+    """Until the provider has noticed the end of the process's output (bounded: 10 s)."""
     for _ in range(1000):
         if not provider.loaded:
             return
@@ -207,6 +207,48 @@ def test_restart_delay_grows_while_the_process_keeps_dying() -> None:
     assert restart_delay(50) == 30.0
 
 
+def test_default_threads_leave_a_core_for_the_server() -> None:
+    assert [default_local_model_threads(n) for n in (1, 2, 4, 8)] == [1, 1, 3, 7]
+    assert Settings().local_model_threads == default_local_model_threads()
+    assert Settings.from_env(env={"PARLEY_LOCAL_MODEL_THREADS": "2"}).local_model_threads == 2
+
+
+async def test_a_token_is_handed_on_as_soon_as_it_arrives() -> None:
+    job = _Generation(id=1, process=None)  # type: ignore[arg-type]  # not used by delivery
+    waiting = asyncio.create_task(job.next())
+    await asyncio.sleep(0)
+    job.deliver(TextChunk("Once"))
+    assert await asyncio.wait_for(waiting, timeout=1) == TextChunk("Once")  # without waiting for a second one
+
+
+async def test_tokens_that_arrive_together_go_on_as_one_chunk_in_order() -> None:
+    job = _Generation(id=1, process=None)  # type: ignore[arg-type]
+    for text in ("Once", " upon", " a"):
+        job.deliver(TextChunk(text))
+    job.deliver(FinishChunk("stop"))
+    job.deliver(TextChunk("late"))  # never merged across another kind of chunk
+    assert [await job.next() for _ in range(3)] == [TextChunk("Once upon a"), FinishChunk("stop"), TextChunk("late")]
+    job.deliver(TextChunk(" time"))
+    assert await job.next() == TextChunk(" time")
+
+
+def test_reply_lines_are_handed_on_per_read_whole_and_in_order(caplog: pytest.LogCaptureFixture) -> None:
+    batches: list[list[Reply]] = []
+    ended: list[bool] = []
+    reader = _ReplyReader(b'{"id": 1, "event": "text", "text": "a"}\n{"id"', batches.append, lambda: ended.append(True))
+    reader.connection_made(None)  # type: ignore[arg-type]  # what arrived with the ready line comes first
+    reader.data_received(b': 1, "event": "text", "text": "b"}\nnot json\n{"id": 1, "event": "te')
+    reader.data_received(b'xt", "text": "c"}\n{"id": 1, "event": "done"}\n')
+    reader.connection_lost(None)
+    assert batches == [
+        [{"id": 1, "event": "text", "text": "a"}],
+        [{"id": 1, "event": "text", "text": "b"}],
+        [{"id": 1, "event": "text", "text": "c"}, {"id": 1, "event": "done"}],
+    ]
+    assert "not a reply" in caplog.text
+    assert ended == [True]
+
+
 async def test_unknown_model_is_refused(provider: LocalProvider) -> None:
     with pytest.raises(UnknownModel):
         await collect(provider.stream("gpt-4o", QUESTION, GREEDY))
@@ -235,6 +277,29 @@ async def test_short_answer_streams_text_then_finish_and_usage(provider: LocalPr
     assert ticker.longest_gap < LOOP_GAP_BOUND
     assert provider.process_id is not None and provider.process_id != os.getpid()
     assert "llama_cpp" not in sys.modules
+
+
+@pytest.mark.local_model
+async def test_a_reader_that_falls_behind_gets_the_rest_of_the_answer_as_one_chunk(provider: LocalProvider) -> None:
+    params = GenerationParams(temperature=0.0, top_p=1.0, max_tokens=40, frequency_penalty=0.0, presence_penalty=0.0)
+    prompt = [ChatMessage(role="user", content="Count from one to twenty in words.")]
+    fast = await collect(provider.stream(MODEL_ID, prompt, params))
+    stream = provider.stream(MODEL_ID, prompt, params)
+    first = await first_text(stream)
+    (job,) = provider._jobs.values()
+    for _ in range(6000):  # the reader is busy elsewhere until the whole answer has arrived (bounded: 60 s)
+        if job.id not in provider._jobs:
+            break
+        await asyncio.sleep(0.01)
+    slow = [first, *await collect(stream)]
+
+    def texts(chunks: list[Chunk]) -> list[str]:
+        return [c.text for c in chunks if isinstance(c, TextChunk)]
+
+    assert len(texts(fast)) > 2
+    assert len(texts(slow)) == 2  # the first token at once, then everything that arrived meanwhile
+    assert "".join(texts(slow)) == "".join(texts(fast))  # greedy: the same answer, in order
+    assert slow[-2:] == fast[-2:]  # then the finish reason and usage, as ever
 
 
 @pytest.mark.local_model

@@ -91,6 +91,19 @@ def default_web_dir() -> Path | None:
     return packaged if (packaged / "index.html").is_file() else None
 
 
+def default_local_model_threads(usable_cores: int | None = None) -> int:
+    """llama.cpp threads for the local model: one core fewer than this process may use, at least one.
+
+    llama.cpp's threads meet at a barrier after every step of a token, so when they take every core, anything
+    else that runs (the server sending the tokens, the browser reading them, other programs) holds all of them
+    up. On 2 cores, 2 threads decoded about 10% faster than 1 on an otherwise idle machine, and often several
+    times slower while other work ran beside them (``bench/README.md``, benchmark 5).
+    """
+    if usable_cores is None:
+        usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, usable_cores - 1)
+
+
 def default_data_dir() -> Path:
     """``./data`` beside a checkout; the platform's user data directory (``~/.local/share/parley`` on Linux) for an
     installed package, so that where `parley serve` is started from does not matter."""
@@ -149,7 +162,7 @@ class Settings:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     local_model: bool = True
-    local_model_threads: int = max(1, os.cpu_count() or 1)
+    local_model_threads: int = field(default_factory=default_local_model_threads)
     provider_retries: int = 3
     retry_base_delay: float = 0.5
     first_token_timeout: float = 120.0

@@ -11,6 +11,10 @@ starts a new process, waiting a little longer each time if it keeps dying.
 The process answers one request at a time in the order sent; later requests wait in its queue. Closing a
 stream sends ``stop``, which the process checks between tokens, so the model stops after at most about
 one more token (a prompt that is still being read is finished first).
+
+Its replies are read on the event loop (no thread hop per token). Each token is handed on as soon as it
+arrives; tokens that arrive while the reader of the stream is still busy with an earlier one are handed on
+together as one text chunk, so a server that falls behind catches up instead of queueing per-token work.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import importlib.metadata
 import importlib.util
 import itertools
 import logging
-import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
@@ -120,18 +124,28 @@ _DONE: Final = _Done()
 
 @dataclass
 class _Generation:
-    """One request, from ``stream`` to the process's ``done`` reply; replies arrive on the reader thread."""
+    """One request, from ``stream`` to the process's ``done`` reply; its replies arrive on the event loop."""
 
     id: int
     process: ModelProcess
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[Chunk | ProviderError | _Done] = field(default_factory=asyncio.Queue)
+    pending: deque[Chunk | ProviderError | _Done] = field(default_factory=deque)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
     failed: bool = False
 
     def deliver(self, item: Chunk | ProviderError | _Done) -> None:
-        """Thread-safe. If the loop is gone nobody is waiting for the answer any more."""
-        with suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        last = self.pending[-1] if self.pending else None
+        if isinstance(item, TextChunk) and isinstance(last, TextChunk):
+            self.pending[-1] = TextChunk(last.text + item.text)  # not taken yet: both go on as one chunk
+        else:
+            self.pending.append(item)
+        self.arrived.set()
+
+    async def next(self) -> Chunk | ProviderError | _Done:
+        """What has arrived, never waiting once something has."""
+        while not self.pending:
+            self.arrived.clear()
+            await self.arrived.wait()
+        return self.pending.popleft()
 
 
 class LocalProvider:
@@ -154,7 +168,6 @@ class LocalProvider:
         self._process: ModelProcess | None = None
         self._starting: asyncio.Task[ModelProcess] | None = None
         self._jobs: dict[int, _Generation] = {}
-        self._jobs_lock = threading.Lock()  # the reader thread and the event loop both use _jobs
         self._ids = itertools.count(1)
         self._crashes = 0  # unexpected ends in a row; an answer that finishes resets it
         self._crashed_at = 0.0
@@ -219,7 +232,7 @@ class LocalProvider:
         if self._closed:  # shut down while it loaded
             await asyncio.to_thread(process.close)
             raise ProviderError("The local model has been shut down.")
-        process.watch(self._on_reply, functools.partial(self._on_exit, process))
+        await process.watch(self._on_replies, functools.partial(self._on_exit, process))
         self._process = process
         log.info("loaded local model %s in %.2f s (process %d)", MODEL_ID, time.perf_counter() - started, process.pid)
         return process
@@ -239,9 +252,8 @@ class LocalProvider:
         if any(message.images for message in messages):
             raise ModelCannotSee(DISPLAY_NAME)
         process = await self._ensure_process()
-        job = _Generation(id=next(self._ids), process=process, loop=asyncio.get_running_loop())
-        with self._jobs_lock:
-            self._jobs[job.id] = job
+        job = _Generation(id=next(self._ids), process=process)
+        self._jobs[job.id] = job
         try:
             sent = process.send(
                 op="generate",
@@ -252,25 +264,27 @@ class LocalProvider:
             if not sent:
                 raise ModelCrashed()
             while True:
-                item = await job.queue.get()
+                item = await job.next()
                 if isinstance(item, _Done):
                     return
                 if isinstance(item, ProviderError):
                     raise item
                 yield item
         finally:
-            with self._jobs_lock:
-                unfinished = self._jobs.pop(job.id, None) is not None
+            unfinished = self._jobs.pop(job.id, None) is not None
             if unfinished:  # the consumer left early: the process stops before its next token
                 process.send(op="stop", id=job.id)
 
+    def _on_replies(self, replies: list[Reply]) -> None:
+        """The replies that have arrived, in order: hand each to the generation it belongs to."""
+        for reply in replies:
+            self._on_reply(reply)
+
     def _on_reply(self, reply: Reply) -> None:
-        """The reader thread: hand each reply to the generation it belongs to."""
         event, job_id = reply.get("event"), reply.get("id")
         if not isinstance(job_id, int):
             return
-        with self._jobs_lock:
-            job = self._jobs.pop(job_id, None) if event == "done" else self._jobs.get(job_id)
+        job = self._jobs.pop(job_id, None) if event == "done" else self._jobs.get(job_id)
         if job is None:
             return  # a generation whose consumer has gone
         if event == "text":
@@ -288,11 +302,10 @@ class LocalProvider:
             job.deliver(_DONE)
 
     def _on_exit(self, process: ModelProcess, returncode: int) -> None:
-        """The reader thread, once the process's output has ended: fail what it was answering."""
-        with self._jobs_lock:
-            orphans = [job for job in self._jobs.values() if job.process is process]
-            for job in orphans:
-                del self._jobs[job.id]
+        """Once the process's output has ended and it has exited: fail what it was answering."""
+        orphans = [job for job in self._jobs.values() if job.process is process]
+        for job in orphans:
+            del self._jobs[job.id]
         if self._closed:
             error: ProviderError = ProviderError("The local model has been shut down.")
         else:
@@ -323,6 +336,7 @@ class LocalProvider:
         process, self._process = self._process, None
         if process is not None:
             returncode = await asyncio.to_thread(process.close)
+            await process.ended()  # what it was answering has been failed
             log.info("closed local model %s (%s)", MODEL_ID, describe_exit(returncode))
 
 
