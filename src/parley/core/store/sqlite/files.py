@@ -95,4 +95,3 @@ class SqliteFileStore:
             lambda conn: conn.execute("DELETE FROM files WHERE id = ? AND user_id = ?", (file_id, user_id))
         )
         return cursor.rowcount > 0
-
