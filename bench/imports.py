@@ -33,8 +33,12 @@ USER = "importer"
 PASSWORD = "import bench password 1"  # noqa: S105 - a throwaway account in a throwaway data directory
 
 # Each runs in a fresh interpreter and prints its peak resident memory (KiB) last: what the process itself
-# reached, not its parent's.
-_PEAK = "import resource; print(f'peak_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', flush=True)"
+# reached, not its parent's. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from
+# this process (hundreds of MB after the earlier benchmarks of a full run) would report this process's size.
+_PEAK = (
+    "import re; status = open('/proc/self/status').read(); "
+    "peak = re.search(r'VmHWM:\\s+(\\d+)', status).group(1); print(f'peak_kib={peak}', flush=True)"
+)
 _PARLEY = f"import sys\nfrom parley.cli.main import main\ncode = main(sys.argv[1:])\n{_PEAK}\nsys.exit(code)"
 _JSON_LOAD = f"import json, sys\nwith open(sys.argv[1], 'rb') as f:\n    json.load(f)\n{_PEAK}"
 
@@ -138,7 +142,7 @@ async def run(ctx: Context, report: Report) -> None:
     report.note(
         f"`parley import` into a fresh SQLite data directory ({MESSAGES_PER_CONVERSATION} messages a conversation, "
         "each saved all or nothing); json.load only reads the file into Python objects and saves nothing. Peak RSS "
-        "is each process's own (`ru_maxrss`), interpreter and imports included."
+        "is each process's own (`VmHWM`), interpreter and imports included."
     )
 
 
