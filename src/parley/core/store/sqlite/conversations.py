@@ -68,7 +68,7 @@ class SqliteConversationStore:
         return conversation
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None:
-        row = await self._db.run(lambda conn: owned(conn, user_id, conversation_id))
+        row = await self._db.read(lambda conn: owned(conn, user_id, conversation_id))
         return _conversation(row) if row else None
 
     async def list_conversations(
@@ -92,7 +92,7 @@ class SqliteConversationStore:
         def page(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(sql, args).fetchall()
 
-        rows = await self._db.run(page)
+        rows = await self._db.read(page)
         items = [_conversation(row) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
         return ConversationPage(items=items, next_cursor=next_cursor)

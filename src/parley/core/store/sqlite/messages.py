@@ -193,7 +193,7 @@ class SqliteMessageLog:
             rows = conn.execute(_PATH, {"c": conversation_id, "leaf": leaf}).fetchall()
             return rows or None
 
-        rows = await self._db.run(select)
+        rows = await self._db.read(select)
         return None if rows is None else [_message(row) for row in rows]
 
     async def children(self, user_id: str, conversation_id: str, message_id: str | None) -> list[Message] | None:
@@ -205,7 +205,7 @@ class SqliteMessageLog:
                 (conversation_id, message_id),
             ).fetchall()
 
-        rows = await self._db.run(select)
+        rows = await self._db.read(select)
         return None if rows is None else [_message(row) for row in rows]
 
     async def all_messages(self, user_id: str, conversation_id: str) -> list[Message] | None:
@@ -216,7 +216,7 @@ class SqliteMessageLog:
                 "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
             ).fetchall()
 
-        rows = await self._db.run(select)
+        rows = await self._db.read(select)
         return None if rows is None else [_message(row) for row in rows]
 
     async def set_current_leaf(self, user_id: str, conversation_id: str, message_id: str) -> bool:

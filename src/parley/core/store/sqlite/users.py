@@ -68,7 +68,7 @@ class SqliteUserStore:
         return await self._one("SELECT * FROM users WHERE id = ?", user_id)
 
     async def _one(self, sql: str, arg: str) -> User | None:
-        row = await self._db.run(lambda conn: conn.execute(sql, (arg,)).fetchone())
+        row = await self._db.read(lambda conn: conn.execute(sql, (arg,)).fetchone())
         return _user(row) if row else None
 
     async def list_users(self) -> list[User]:
@@ -119,7 +119,7 @@ class SqliteTokenRevocationStore:
         await self._db.run(insert)
 
     async def is_revoked(self, jti: str) -> bool:
-        row = await self._db.run(
+        row = await self._db.read(
             lambda conn: conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone()
         )
         return row is not None
