@@ -8,7 +8,7 @@ import pytest
 
 from parley.core.store.base import ApiKey
 from parley.errors import Conflict
-from tests.test_store_contract import other_stores, user  # noqa: F401 - fixtures
+from tests.test_store_contract import user  # noqa: F401 - a fixture (other_stores is in conftest)
 
 
 def a_key(user_id: str, name: str = "laptop", **fields: object) -> ApiKey:
