@@ -11,22 +11,28 @@ If LiteLLM cannot be installed or started, its figures say why and Parley's are 
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 
-from bench.clients import ParleyClient, StreamTrace, chat_completions_prompt, http_client
+from bench.clients import ParleyClient, StreamTrace, chat_completions_prompt, http_client, upstream_prompt
 from bench.harness import Benchmark, Context
 from bench.litellm_peer import MASTER_KEY, PeerUnavailable, litellm_proxy
 from bench.load import closed_loop
+from bench.pace import StreamFn
+from bench.peers.open_webui import wait_healthy
 from bench.results import Figure, Report, Status
-from bench.services import API_KEY, fake_upstream, parley_server
+from bench.services import API_KEY, Upstream, create_users, fake_upstream, parley_server
 from bench.stats import Summary, ratio
+from bench.streams import ANSWER_TOKENS as PACE_TOKENS
+from bench.streams import LADDER, Target, climb
+from bench.versus_open_webui import MIB, PeakRss
 
 # concurrency -> requests per client and target
-SHAPES = {1: 45, 20: 9}
+SHAPES = {1: 45, 20: 9, 50: 6}
 THROUGHPUT_CLIENTS, THROUGHPUT_SECONDS = 50, 8.0
 ROUNDS = 3
 ANSWER_TOKENS = 20
@@ -58,10 +64,24 @@ async def run(ctx: Context, report: Report) -> None:
 
         for step in targets.values():  # warm-up: connection pools, the key's first use, LiteLLM's router
             await closed_loop(4, 3, 30, step)
+        servers = {PARLEY: server} | ({LITELLM: peer} if not litellm_why else {})
+        idle = {name: served.service.rss_bytes() for name, served in servers.items()}
+        peaks = PeakRss({name: served.service for name, served in servers.items()})
         for concurrency, per_client in SHAPES.items():
-            traces = await _interleaved(targets, concurrency, per_client, ctx)
+            async with peaks.sampling() if concurrency == max(SHAPES) else _not_sampling():
+                traces = await _interleaved(targets, concurrency, per_client, ctx)
             _judge_latency(report, concurrency, traces)
         await _throughput(report, targets, ctx)
+        if not litellm_why:
+            _memory(report, idle, peaks.peaks)
+    if not litellm_why:
+        await _startup_and_pace(report, ctx)
+    why_no_history = "LiteLLM's proxy keeps no conversations: there are none to list or open (Parley's are in 3)"
+    report.add(
+        Figure.unavailable(
+            "list a page of chats / open one, 10,000 stored (vs LiteLLM)", why_no_history, status=Status.INFO
+        )
+    )
     report.note(
         f"Fake upstream: first token after {upstream.first_token_delay * 1000:.0f} ms, then one every "
         f"{upstream.token_delay * 1000:.0f} ms, {ANSWER_TOKENS} tokens an answer. Streamed chat completions with a "
@@ -70,6 +90,111 @@ async def run(ctx: Context, report: Report) -> None:
         f"{THROUGHPUT_CLIENTS} clients for {THROUGHPUT_SECONDS:g} s each, answers completed per second."
         + (f" LiteLLM was not measured: {litellm_why}" if litellm_why else "")
     )
+
+
+@asynccontextmanager
+async def _not_sampling() -> AsyncIterator[None]:
+    yield
+
+
+def _versus(
+    label: str, ours: float, theirs: float, unit: str, *, higher_is_better: bool = False, detail: str = ""
+) -> Figure:
+    share = ratio(ours, theirs)
+    return Figure.judged(
+        label,
+        ours,
+        unit,
+        baseline_label=LITELLM,
+        baseline=theirs,
+        ratio=share,
+        aim="Parley ahead (ratio > 1)" if higher_is_better else "Parley ahead (ratio < 1)",
+        met=not math.isnan(share) and (share > 1 if higher_is_better else share < 1),
+        detail=detail,
+    )
+
+
+def _memory(report: Report, idle: dict[str, int], peaks: dict[str, int]) -> None:
+    report.data["rss_bytes"] = {"idle": idle, "peak_at_50": peaks}
+    report.add(_versus("RSS idle (vs LiteLLM)", idle[PARLEY] / MIB, idle[LITELLM] / MIB, "MiB", detail="after warm-up"))
+    report.add(
+        _versus(
+            f"RSS under {max(SHAPES)} streams, peak (vs LiteLLM)",
+            peaks[PARLEY] / MIB,
+            peaks[LITELLM] / MIB,
+            "MiB",
+            detail="sampled every 100 ms during the 50-stream rounds",
+        )
+    )
+
+
+async def _startup_and_pace(report: Report, ctx: Context) -> None:
+    """Fresh servers in front of an upstream answering PACE_TOKENS tokens: time from process start to the first
+    answered health check, then the most simultaneous streams each keeps at the upstream's pace (the *keeping
+    pace* test of benchmark 2), taking turns up the same ladder."""
+    async with AsyncExitStack() as stack:
+        upstream = await stack.enter_async_context(fake_upstream(ctx.logs, tokens=PACE_TOKENS))
+        http = await stack.enter_async_context(http_client())
+        data_dir = ctx.data_dir("parley-pace")
+        await create_users(data_dir, ["api0"])  # before the clock starts: an account is not start-up
+        started = time.perf_counter()
+        server = await stack.enter_async_context(parley_server(ctx.logs, data_dir, upstream, name="parley-pace"))
+        parley_ready = await wait_healthy(http, server, "/api/health") - started
+        started = time.perf_counter()
+        peer = await stack.enter_async_context(litellm_proxy(ctx.logs, ctx.data_dir("litellm-pace"), upstream))
+        litellm_ready = await wait_healthy(http, peer, "/health/liveliness") - started
+        report.add(
+            _versus(
+                "start-up to the first answered request (vs LiteLLM)",
+                parley_ready,
+                litellm_ready,
+                "s",
+                detail="process start to 200 from the health route",
+            )
+        )
+        key = await _parley_key(http, server.base_url)
+        ours = Target(PARLEY, server.service, _completions(http, f"{server.base_url}/v1", key))
+        theirs = Target(LITELLM, peer.service, _completions(http, peer.base_url, MASTER_KEY))
+        await climb([ours, theirs], _probe(http, upstream), ctx, LADDER[:-2] if ctx.quick else LADDER)
+    for target in (ours, theirs):
+        report.data[f"{target.name} levels"] = [level.to_dict() for level in target.levels]
+    report.add(
+        _versus(
+            "streams kept at pace (vs LiteLLM)",
+            ours.capacity,
+            theirs.capacity,
+            "streams",
+            higher_is_better=True,
+            detail=f"Parley {ours.capacity_text()}, LiteLLM {theirs.capacity_text()}; {PACE_TOKENS}-token answers",
+        )
+    )
+    kept = {lv.streams for lv in ours.levels if lv.kept_pace} & {lv.streams for lv in theirs.levels if lv.kept_pace}
+    if not kept:
+        why = "no level of the ladder kept pace on both, so there is no like-for-like load to compare"
+        report.add(Figure.unavailable("CPU-s per 1,000 tokens (vs LiteLLM)", why, status=Status.MISSED))
+        return
+    mine, peer_level = ours.kept(max(kept)), theirs.kept(max(kept))
+    assert mine is not None and peer_level is not None
+    report.add(
+        _versus(
+            f"CPU-s per 1,000 tokens at {mine.streams} streams (vs LiteLLM)",
+            mine.cpu_per_1000_tokens,
+            peer_level.cpu_per_1000_tokens,
+            "s",
+            detail="server process (and its children) only",
+        )
+    )
+
+
+def _completions(http: httpx.AsyncClient, base_url: str, key: str) -> Callable[[int], Awaitable[StreamFn]]:
+    async def open_streams(_streams: int) -> StreamFn:
+        return lambda _index: chat_completions_prompt(http, base_url, key, PROMPT)
+
+    return open_streams
+
+
+def _probe(http: httpx.AsyncClient, upstream: Upstream) -> StreamFn:
+    return lambda _index: upstream_prompt(http, upstream.base_url, PROMPT)
 
 
 def _litellm_version() -> str:
