@@ -23,7 +23,7 @@ from parley.core.chat.pipeline import ModelRun
 from parley.core.chat.recorder import Answer, AnswerRecorder
 from parley.core.chat.request import ChatLimits, ChatRequest, PreparedChat
 from parley.core.chat.resume import SavedAnswer, SavedAnswers
-from parley.core.chat.turns import Turns
+from parley.core.chat.turns import CheckedTurn, Turns
 from parley.core.chat.upstream import UpstreamPolicy
 from parley.core.providers.base import ChatMessage, GenerationParams
 from parley.core.providers.registry import ModelRegistry
@@ -81,8 +81,6 @@ class ChatService:
 
         The model is called as soon as the request has passed every check, while the turn is being saved (a
         few writes): its first token is on its way meanwhile, and waits until the answer is launched."""
-        if self._drain_deadline is not None:
-            raise ShuttingDown(SHUTDOWN_RETRY_AFTER)
         early: ModelRun | None = None
 
         def begin(model_id: str, context: tuple[ChatMessage, ...], params: GenerationParams) -> None:
@@ -91,19 +89,19 @@ class ChatService:
             early.begin()
 
         try:
-            prepared = await self._turns.prepare(user, request, checked=begin)
+            prepared = await self.prepare(user, request, checked=begin)
         except BaseException:
             if early is not None:
                 early.stop()  # hangs up on the model: nothing was saved to answer
             raise
         return self.launch(prepared, early)
 
-    async def prepare(self, user: User, request: ChatRequest) -> PreparedChat:
+    async def prepare(self, user: User, request: ChatRequest, *, checked: CheckedTurn | None = None) -> PreparedChat:
         """Check the request, then save the user's message and an empty answer to fill. Nothing is written
         when the request is refused (ShuttingDown once shutdown has begun)."""
         if self._drain_deadline is not None:
             raise ShuttingDown(SHUTDOWN_RETRY_AFTER)
-        return await self._turns.prepare(user, request)
+        return await self._turns.prepare(user, request, checked=checked)
 
     async def fail(self, prepared: PreparedChat, error: ParleyError) -> None:
         """Record that a prepared chat could not be answered at all (its user message is kept)."""
